@@ -1,0 +1,198 @@
+"""Cancellation-free numerical kernels shared by the ``bounds`` modules.
+
+Everything here is a fast path for an expression defined symbolically elsewhere; each function
+is tested against mpmath at high precision in ``tests/bounds/test_numerics.py``.
+"""
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+import numpy as np
+from scipy import special as sp
+
+__all__ = [
+    "log_gamma_ratio",
+    "log_binomial_half",
+    "logsumexp",
+    "clog1p",
+    "cexpm1",
+    "log_chi2_cdf",
+    "log_chi2_sf",
+]
+
+_LOG2 = math.log(2.0)
+# Stirling remainder coefficients B_{2m} / (2m (2m-1)), m = 1..5.
+_STIRLING = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0, 1.0 / 1188.0)
+_STIRLING_MIN = 40.0
+
+
+def _stirling_tail(x):
+    inv = 1.0 / x
+    inv2 = inv * inv
+    acc = np.zeros_like(x)
+    for c in reversed(_STIRLING):
+        acc = acc * inv2 + c
+    return acc * inv
+
+
+def log_gamma_ratio(a, p):
+    r"""Return :math:`\log\Gamma(a+p) - \log\Gamma(a)` without cancellation, elementwise.
+
+    ``a > 0`` and ``a + p > 0`` (arrays broadcast). For ``a, a + p ≥ 40`` it uses the Stirling
+    difference :math:`(a-\tfrac12)\log(1+p/a) + p\log(a+p) - p + S(a+p) - S(a)` (relative error
+    below 1e-15 even at ``a = 10^{15}``, where a difference of ``gammaln`` loses 8+ digits).
+
+    >>> float(log_gamma_ratio(0.5, 0.5))  # log(Γ(1)/Γ(1/2)) = -log(√π)
+    -0.5723649429247001
+    """
+    a = np.asarray(a, dtype=float)
+    p = np.asarray(p, dtype=float)
+    a, p = np.broadcast_arrays(a, p)
+    out = np.empty(a.shape, dtype=float)
+    big = (a >= _STIRLING_MIN) & (a + p >= _STIRLING_MIN)
+    if np.any(big):
+        ab, pb = a[big], p[big]
+        out[big] = (
+            (ab - 0.5) * np.log1p(pb / ab)
+            + pb * np.log(ab + pb)
+            - pb
+            + (_stirling_tail(ab + pb) - _stirling_tail(ab))
+        )
+    small = ~big
+    if np.any(small):
+        out[small] = sp.gammaln(a[small] + p[small]) - sp.gammaln(a[small])
+    return out
+
+
+def _n_kl_half(n, k):
+    """n · KL(k/n ‖ ½) = k log(2k/n) + (n-k) log(2(n-k)/n), without cancellation near k = n/2."""
+    d = (2.0 * k - n) / n
+    out = np.empty(d.shape, dtype=float)
+    small = np.abs(d) < 0.5
+    if np.any(small):
+        ds = d[small]
+        d2 = ds * ds
+        acc = np.zeros_like(ds)
+        term = np.ones_like(ds)
+        for j in range(1, 60):
+            term = term * d2
+            acc = acc + term / (j * (2.0 * j - 1.0))
+        out[small] = 0.5 * n[small] * acc if np.ndim(n) else 0.5 * n * acc
+    big = ~small
+    if np.any(big):
+        kb = k[big]
+        nb = n[big] if np.ndim(n) else n
+        out[big] = sp.xlogy(kb, 2.0 * kb / nb) + sp.xlogy(nb - kb, 2.0 * (nb - kb) / nb)
+    return out
+
+
+def log_binomial_half(n: float, k):
+    r"""Return :math:`\log\big[\binom{n}{k} 2^{-n}\big]` for integer ``0 ≤ k ≤ n``, elementwise.
+
+    For ``k, n-k ≥ 40`` it uses :math:`-n\,\mathrm{KL}(k/n\,\|\,\tfrac12) + \tfrac12\log\frac{n}{2\pi k(n-k)}
+    + S(n) - S(k) - S(n-k)` (Stirling), which keeps full relative accuracy up to n ~ 10^15 where a
+    difference of ``gammaln`` values loses 8 digits.
+
+    >>> round(float(log_binomial_half(4, 2)), 12)  # log(6/16)
+    -0.980829253012
+    """
+    k = np.asarray(k, dtype=float)
+    n = float(n)
+    kk = np.minimum(k, n - k)  # symmetric in k <-> n-k
+    out = np.empty(kk.shape, dtype=float)
+    big = kk >= _STIRLING_MIN
+    if np.any(big):
+        kb = kk[big]
+        nb = np.full(kb.shape, n)
+        out[big] = (
+            -_n_kl_half(nb, kb)
+            + 0.5 * np.log(n / (2.0 * math.pi * kb * (n - kb)))
+            + (_stirling_tail(nb) - _stirling_tail(kb) - _stirling_tail(n - kb))
+        )
+    small = ~big
+    if np.any(small):
+        ks = kk[small]
+        out[small] = log_gamma_ratio(n - ks + 1.0, ks) - sp.gammaln(ks + 1.0) - n * _LOG2
+    return out
+
+
+def logsumexp(x, axis=None):
+    """Stable log Σ exp(x); returns -inf for an all -inf input (never NaN)."""
+    x = np.asarray(x, dtype=float)
+    m = np.max(x, axis=axis, keepdims=True)
+    m_safe = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        s = np.log(np.sum(np.exp(x - m_safe), axis=axis, keepdims=True)) + m_safe
+    s = np.where(np.isneginf(m), -np.inf, s)
+    if axis is None:
+        return float(s.reshape(()))
+    return np.squeeze(s, axis=axis)
+
+
+def clog1p(w):
+    """Complex log(1 + w), accurate for small |w| (numpy's complex log1p is not)."""
+    w = np.asarray(w, dtype=complex)
+    x, y = w.real, w.imag
+    re = 0.5 * np.log1p(2.0 * x + x * x + y * y)
+    im = np.arctan2(y, 1.0 + x)
+    return re + 1j * im
+
+
+def cexpm1(z):
+    """Complex exp(z) - 1, accurate for small |z|."""
+    z = np.asarray(z, dtype=complex)
+    x, y = z.real, z.imag
+    s = np.sin(0.5 * y)
+    re = np.expm1(x) * np.cos(y) - 2.0 * s * s
+    im = np.exp(x) * np.sin(y)
+    return re + 1j * im
+
+
+_TINY = 1e-280
+
+
+def _mp_log_gammainc(a: float, x: float, upper: bool) -> float:
+    with mp.workdps(30):
+        if upper:
+            v = mp.gammainc(mp.mpf(a), mp.mpf(x), mp.inf, regularized=True)
+        else:
+            v = mp.gammainc(mp.mpf(a), 0, mp.mpf(x), regularized=True)
+        return float(mp.log(v)) if v > 0 else -math.inf
+
+
+def _log_chi2(k, x, upper: bool, rescue: bool):
+    k = np.asarray(k, dtype=float)
+    x = np.asarray(x, dtype=float)
+    k, x = np.broadcast_arrays(k, x)
+    a = 0.5 * k
+    h = 0.5 * np.maximum(x, 0.0)
+    out = np.empty(k.shape, dtype=float)
+    zero_k = k == 0
+    pos = ~zero_k
+    with np.errstate(divide="ignore", under="ignore"):
+        if upper:
+            v = sp.gammaincc(np.where(pos, a, 1.0), h)
+        else:
+            v = sp.gammainc(np.where(pos, a, 1.0), h)
+        out[...] = np.log(v)
+    # chi^2_0 is the point mass at 0: cdf 1, sf 0 (for x >= 0).
+    out[zero_k] = -np.inf if upper else 0.0
+    if rescue:
+        bad = pos & (v < _TINY) & (h > 0)
+        for idx in zip(*np.nonzero(bad)):
+            out[idx] = _mp_log_gammainc(float(a[idx]), float(h[idx]), upper)
+    return out
+
+
+def log_chi2_cdf(k, x, *, rescue: bool = True):
+    r"""log P(χ²_k ≤ x), elementwise, with χ²_0 ≡ 0 (so the value is 0 for k = 0).
+
+    Values that underflow double precision are recomputed with mpmath when ``rescue``.
+    """
+    return _log_chi2(k, x, upper=False, rescue=rescue)
+
+
+def log_chi2_sf(k, x, *, rescue: bool = True):
+    r"""log P(χ²_k > x), elementwise, with χ²_0 ≡ 0 (so the value is -inf for k = 0)."""
+    return _log_chi2(k, x, upper=True, rescue=rescue)

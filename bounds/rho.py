@@ -1,0 +1,457 @@
+r"""The one-layer law of a ReLU layer: the normalized squared-norm ratio ρ (THEORY.md §2).
+
+For Gaussian weights and zero bias, conditional on :math:`h_{l-1}\neq 0`,
+:math:`\|h_l\|^2 = v_l\|h_{l-1}\|^2 Q_l` with :math:`Q_l\sim\chi^2_K`, :math:`K\sim\mathrm{Bin}(n,\tfrac12)`,
+independent of :math:`h_{l-1}`. The normalized ratio
+
+.. math:: \rho = \frac{2}{n}\chi^2_K
+
+is the squared-norm ratio of one layer under He initialization (fan-out: ‖h_l‖²/‖h_{l-1}‖²;
+fan-in: M_l/M_{l-1} with M = ‖h‖²/n). Its layer copies are independent, so the ratio after L
+layers is exactly a product of L independent copies. [derived; the setting is AB19's]
+
+Every quantity here is defined once as a sympy expression (``*_EXPR``) and evaluated either by the
+mpmath function generated from it (:func:`canonical`) or by a fast log-space path tested equal to it:
+
+* binomial sums are taken in log space over the k that matter; for large n the sum over integer k
+  is replaced by a strided sum (Poisson summation: the summand is smooth on the scale √n, so the
+  aliasing error is below e^{-2π²·64});
+* the CDF for n > 200 is the exact Bromwich inversion of the MGF along a line through the saddle
+  point, evaluated by the trapezoidal rule (exponentially accurate, relative error ~1e-13 even for
+  probabilities far below 1e-300).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mpmath as mp
+import numpy as np
+import sympy as sy
+from scipy import special as sp
+
+from .errors import DomainError, check_int, check_real
+from .numerics import (
+    cexpm1,
+    clog1p,
+    log_binomial_half,
+    log_chi2_cdf,
+    log_chi2_sf,
+    log_gamma_ratio,
+    logsumexp,
+)
+
+__all__ = [
+    "n_sym", "k_sym", "p_sym", "t_sym", "r_sym",
+    "MOMENT_EXPR", "MGF_EXPR", "CDF_EXPR", "LAMBDA_EXPR", "UNIT_MGF_EXPR",
+    "unit_moments", "canonical",
+    "log_moment", "moment", "log_mgf", "log_cdf", "log_sf", "cdf", "sf",
+    "LogMoments", "log_moments", "p_zero",
+    "rate", "rate_plus", "rate_minus", "saddle_u",
+]
+
+# --- symbols and the canonical expressions ------------------------------------------------------
+n_sym = sy.Symbol("n", positive=True, integer=True)
+k_sym = sy.Symbol("k", integer=True, nonnegative=True)
+p_sym = sy.Symbol("p", positive=True)
+t_sym = sy.Symbol("t", real=True)
+r_sym = sy.Symbol("r", positive=True)
+zeta_sym = sy.Symbol("zeta", real=True)
+
+_half = sy.Rational(1, 2)
+_w = sy.binomial(n_sym, k_sym) * 2 ** (-n_sym)
+
+#: E ρ^p = (4/n)^p Σ_{k≥1} C(n,k) 2^{-n} Γ(k/2+p)/Γ(k/2)   (p > 0)
+MOMENT_EXPR = (4 / n_sym) ** p_sym * sy.Sum(
+    _w * sy.gamma(k_sym / 2 + p_sym) / sy.gamma(k_sym / 2), (k_sym, 1, n_sym)
+)
+#: Per-unit MGF of Y = 2·1[ζ>0]·ζ²: E e^{tY} = 1/2 + 1/2 (1 - 4t)^{-1/2}   (t < 1/4)
+UNIT_MGF_EXPR = _half + _half * (1 - 4 * t_sym) ** (-_half)
+#: Λ(t) = log E e^{tY}, the cumulant generating function of one unit
+LAMBDA_EXPR = sy.log(UNIT_MGF_EXPR)
+#: E e^{tρ} = [1/2 + 1/2 (1 - 4t/n)^{-1/2}]^n   (t < n/4)
+MGF_EXPR = UNIT_MGF_EXPR.subs(t_sym, t_sym / n_sym) ** n_sym
+#: P(ρ ≤ r) = 2^{-n} + Σ_{k≥1} C(n,k) 2^{-n} P(χ²_k ≤ n r/2)
+CDF_EXPR = 2 ** (-n_sym) + sy.Sum(
+    _w * sy.lowergamma(k_sym / 2, n_sym * r_sym / 4) / sy.gamma(k_sym / 2), (k_sym, 1, n_sym)
+)
+
+_LOG2 = math.log(2.0)
+_SUM_MAX = 200          # CDF by the binomial sum up to this width, by saddle-point inversion above
+_FULL_SUM_MAX = 20000   # moments: every k up to this width; windowed and strided above
+
+
+@lru_cache(maxsize=None)
+def unit_moments() -> dict:
+    """Derive E Y, E Y², Var Y and the per-unit MGF of Y = 2·1[ζ>0]·ζ² by sympy integration.
+
+    Returns a dict of sympy objects; ``E Y = 1`` and ``Var Y = 5`` are what make
+    E ρ = 1 and Var ρ = 5/n (ρ is the mean of n independent copies of Y).
+
+    >>> unit_moments()["var"]
+    5
+    """
+    z = zeta_sym
+    phi = sy.exp(-(z**2) / 2) / sy.sqrt(2 * sy.pi)
+    ey = sy.integrate(2 * z**2 * phi, (z, 0, sy.oo))
+    ey2 = sy.integrate(4 * z**4 * phi, (z, 0, sy.oo))
+    s = sy.Symbol("s", negative=True)  # the MGF integral converges for s < 1/4; derive for s < 0
+    mgf = sy.Rational(1, 2) + sy.integrate(sy.exp(2 * s * z**2) * phi, (z, 0, sy.oo))
+    return {
+        "mean": sy.nsimplify(ey),
+        "second": sy.nsimplify(ey2),
+        "var": sy.nsimplify(ey2 - ey**2),
+        "mgf": sy.simplify(mgf.subs(s, t_sym)),
+    }
+
+
+def canonical(expr: sy.Expr, dps: int = 50, **values):
+    """Evaluate a canonical sympy expression with mpmath at ``dps`` digits (the reference path).
+
+    Symbols are given by name (``n=7, p=1.5``); floats are converted exactly. Slow: O(n) mpmath
+    terms for the binomial sums. Used to test the fast paths, and by derivations.
+
+    >>> float(canonical(MOMENT_EXPR, n=7, p=2))  # 1 + 5/7
+    1.7142857142857142
+    """
+    syms = sorted(expr.free_symbols, key=lambda s: s.name)
+    f = sy.lambdify(syms, expr, modules="mpmath")
+    with mp.workdps(dps):
+        args = []
+        for s in syms:
+            v = values[s.name]
+            args.append(int(v) if s.is_integer else mp.mpf(v))
+        return f(*args)
+
+
+# --- argument checks ------------------------------------------------------------------------------
+def _width(width) -> int:
+    return check_int("width", width, lo=1)
+
+
+# --- binomial-weighted sums ----------------------------------------------------------------------
+def _k_grid(n: int, term, k_min: int = 1):
+    """Integer k (as floats) and strides covering where ``term(k)`` (a concave log-summand) matters.
+
+    Returns (k, weight) so that Σ_{k=k_min}^{n} exp(term(k)) ≈ Σ weight·exp(term(k_grid)).
+    For n ≤ _FULL_SUM_MAX every k is used (weight 1). Above, the window is ±12√n around the
+    argmax (the summand is a tilted binomial with standard deviation ≤ √n/2: ±24 sd) and the
+    stride s ≤ √n/16 (Poisson summation aliasing error < exp(-2π²·64)).
+    """
+    if n <= _FULL_SUM_MAX:
+        k = np.arange(k_min, n + 1, dtype=float)
+        return k, None
+    lo, hi = float(k_min), float(n)
+    # golden-section search for the argmax of a concave function of a continuous k
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo, hi
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = term(np.array([c]))[0], term(np.array([d]))[0]
+    for _ in range(200):
+        if b - a < 1.0:
+            break
+        if fc > fd:
+            b, d, fd = d, c, fc
+            c = b - g * (b - a)
+            fc = term(np.array([c]))[0]
+        else:
+            a, c, fc = c, d, fd
+            d = a + g * (b - a)
+            fd = term(np.array([d]))[0]
+    kstar = round(0.5 * (a + b))
+    half = math.ceil(12.0 * math.sqrt(n))
+    stride = max(1, int(math.sqrt(n) / 16.0))
+    k0 = max(k_min, kstar - half)
+    k1 = min(n, kstar + half)
+    # align to multiples of the stride from k0 so that the grid is regular
+    k = np.arange(k0, k1 + 1, stride, dtype=float)
+    return k, float(stride)
+
+
+def log_moment(width, p, *, k_min: int = 1) -> float:
+    r"""log E[ρ^p · 1{K ≥ k_min}] for the normalized one-layer ratio ρ of a width-``width`` layer.
+
+    .. math:: \log\Big[(4/n)^p \sum_{k\ge k_{\min}} \binom{n}{k}2^{-n}\frac{\Gamma(k/2+p)}{\Gamma(k/2)}\Big]
+
+    Args:
+        width: n ≥ 1, the layer width (AB19's m).
+        p: real order; p > -k_min/2 (negative orders need the truncation K ≥ k_min, since
+           P(ρ = 0) = 2^{-n} and the K = 1 term has no moments of order ≤ -1/2).
+        k_min: smallest number of active units kept (1 ≤ k_min ≤ n).
+
+    Returns the exact value (log space) for p > 0 and k_min = 1, i.e. log E ρ^p.
+    Source: [derived] THEORY.md §2. Assumptions: Gaussian weights, zero bias.
+
+    >>> round(math.exp(log_moment(10, 2)), 12)   # E ρ² = 1 + 5/n
+    1.5
+    """
+    n = _width(width)
+    k_min = check_int("k_min", k_min, lo=1, hi=n)
+    p = check_real("p", p, lo=-k_min / 2.0, lo_open=True)
+
+    def term(k):
+        return log_binomial_half(n, k) + log_gamma_ratio(0.5 * k, p)
+
+    k, stride = _k_grid(n, term, k_min)
+    s = logsumexp(term(k))
+    if stride is not None:
+        s += math.log(stride)
+    return p * math.log(4.0 / n) + s
+
+
+def moment(width, p) -> float:
+    """E ρ^p for p > 0 (see :func:`log_moment`). E ρ = 1, E ρ² = 1 + 5/n.
+
+    >>> moment(4, 1)
+    1.0
+    """
+    p = check_real("p", p, lo=0.0, lo_open=True)
+    return math.exp(log_moment(width, p))
+
+
+def log_mgf(width, t):
+    r"""log E e^{tρ} = n log(1/2 + 1/2 (1 - 4t/n)^{-1/2}) for real or complex t with Re t < n/4.
+
+    Evaluated as n·log1p(½·expm1(-½·log1p(-4t/n))), accurate for n up to 10^18.
+
+    >>> round(float(log_mgf(10, 0.0)), 15)
+    0.0
+    """
+    n = float(_width(width))
+    t = np.asarray(t)
+    if np.any(np.real(t) >= n / 4.0):
+        raise DomainError(f"t must satisfy Re t < width/4 = {n / 4.0:g}; got {t!r}")
+    if np.iscomplexobj(t):
+        inner = cexpm1(-0.5 * clog1p(-4.0 * t / n))
+        return n * clog1p(0.5 * inner)
+    inner = np.expm1(-0.5 * np.log1p(-4.0 * t / n))
+    out = n * np.log1p(0.5 * inner)
+    return float(out) if out.ndim == 0 else out
+
+
+# --- the saddle point of the per-unit cumulant Λ(s) = log((1 + u)/2), u = (1 - 4s)^{-1/2} -----
+def saddle_u(r):
+    """The positive root u of 2u³ - r u - r = 0 (Λ'(s) = r with u = (1-4s)^{-1/2}), elementwise.
+
+    Λ'(s) = 2u³/(1+u), so the saddle point of the Legendre transform at r is s = (1 - u⁻²)/4;
+    u > 1 iff r > 1 (upper tail), u < 1 iff r < 1.
+    """
+    r = np.asarray(r, dtype=float)
+    u = 1.0 + r  # f(1+r) > 0 and f is convex on u > 0: Newton decreases monotonically to the root
+    for _ in range(200):
+        f = 2.0 * u**3 - r * u - r
+        step = f / (6.0 * u**2 - r)
+        u = u - step
+        if np.all(np.abs(step) <= 1e-15 * u):
+            break
+    return u
+
+
+def _lambda_dd(u):
+    """Λ''(s) in terms of u = (1-4s)^{-1/2}: 4u⁵(3 + 2u)/(1 + u)²."""
+    return 4.0 * u**5 * (3.0 + 2.0 * u) / (1.0 + u) ** 2
+
+
+def _log_tail_contour(n: int, r: np.ndarray, upper: bool) -> np.ndarray:
+    """log P(ρ > r) (upper) or log P(ρ < r) (lower) by Bromwich inversion of the MGF.
+
+    P(ρ > r) = (1/2πi)∫_{c-i∞}^{c+i∞} e^{K(z) - zr} dz/z for 0 < c < n/4, and
+    P(ρ < r) = -(1/2πi)∫ … for c < 0 (plus the atom 2^{-n} at 0, added separately),
+    with K(z) = n Λ(z/n). The line passes through the saddle point (or at distance ≥ 3/√K''(c)
+    from the pole at 0), and the integral is taken by the trapezoidal rule with step 0.25/√K''(c)
+    over [0, 60/√K''(c)], factoring out e^{K(c) - cr} so that the result is relative.
+    """
+    nf = float(n)
+    u = saddle_u(r)
+    s = 0.25 * (1.0 - 1.0 / (u * u))
+    sd0 = math.sqrt(5.0 / nf)           # √K''(0)
+    cmin = 3.0 / sd0
+    c = nf * s
+    if upper:
+        c = np.maximum(c, cmin)
+        c = np.minimum(c, 0.249 * nf)  # stays inside the strip of analyticity
+    else:
+        c = np.minimum(c, -cmin)
+    uc = (1.0 - 4.0 * c / nf) ** -0.5
+    sdc = np.sqrt(_lambda_dd(uc) / nf)
+    h = 0.25 / sdc
+    j = np.arange(0, 241, dtype=float)
+    tt = h[:, None] * j[None, :]
+    z = c[:, None] + 1j * tt
+    kc = np.asarray(log_mgf(n, c), dtype=float)
+    kz = log_mgf(n, z)
+    g = np.exp(kz - kc[:, None] - 1j * tt * r[:, None]) / z
+    g = g.real
+    g[:, 0] *= 0.5
+    integral = (h / math.pi) * g.sum(axis=1)
+    if not upper:
+        integral = -integral
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = kc - c * r + np.log(np.maximum(integral, 0.0))
+    if not upper:
+        out = np.logaddexp(out, -nf * _LOG2)
+    return out
+
+
+def _log_cdf_sum(n: int, r: np.ndarray, upper: bool) -> np.ndarray:
+    k = np.arange(0, n + 1, dtype=float)
+    lw = log_binomial_half(n, k)
+    x = 0.5 * n * r
+    if upper:
+        terms = lw[None, :] + log_chi2_sf(k[None, :], x[:, None], rescue=False)
+    else:
+        terms = lw[None, :] + log_chi2_cdf(k[None, :], x[:, None], rescue=False)
+    out = logsumexp(terms, axis=1)
+    # rescue points whose every term underflowed double precision
+    bad = np.nonzero(out < math.log(1e-280))[0]
+    for i in bad:
+        f = log_chi2_sf if upper else log_chi2_cdf
+        out[i] = logsumexp(lw + f(k, np.full_like(k, x[i]), rescue=True))
+    return out
+
+
+def _log_tail(width, r, upper: bool):
+    n = _width(width)
+    r_arr = np.atleast_1d(np.asarray(r, dtype=float))
+    if np.any(~np.isfinite(r_arr)) or np.any(r_arr < 0):
+        raise DomainError(f"r must be finite and ≥ 0; got {r!r}")
+    out = np.empty(r_arr.shape, dtype=float)
+    if n <= _SUM_MAX:
+        out[...] = _log_cdf_sum(n, r_arr, upper)
+    else:
+        # the tail on the far side of the mean is the complement of a probability ≥ 1/2-ish;
+        # each side is computed on its own line of integration
+        above = r_arr > 1.0
+        near = upper == above
+        if np.any(near):
+            out[near] = _log_tail_contour(n, r_arr[near], upper)
+        far = ~near
+        if np.any(far):
+            other = _log_tail_contour(n, r_arr[far], not upper)
+            out[far] = np.log1p(-np.exp(np.minimum(other, 0.0)))
+    if upper:
+        out[r_arr == 0] = math.log1p(-2.0 ** -n) if n < 1100 else -0.0
+    else:
+        out[r_arr == 0] = -n * _LOG2
+    return float(out[0]) if np.ndim(r) == 0 else out
+
+
+def log_cdf(width, r):
+    r"""log P(ρ ≤ r), exact (relative accuracy ~1e-13 in log space, also far in the tails).
+
+    .. math:: P(\rho\le r) = 2^{-n} + \sum_{k=1}^{n}\binom{n}{k}2^{-n} F_{\chi^2_k}(nr/2)
+
+    Args:
+        width: n ≥ 1. r: array of thresholds ≥ 0.
+
+    Source: [derived] THEORY.md §2 (CDF). For n > 200 evaluated by saddle-point Bromwich
+    inversion of the MGF (exact up to quadrature error, tested against the sum).
+
+    >>> round(math.exp(log_cdf(1, 0.0)), 12)   # the atom P(ρ = 0) = 1/2
+    0.5
+    """
+    return _log_tail(width, r, upper=False)
+
+
+def log_sf(width, r):
+    """log P(ρ > r), exact (see :func:`log_cdf`)."""
+    return _log_tail(width, r, upper=True)
+
+
+def cdf(width, r):
+    """P(ρ ≤ r) (see :func:`log_cdf`)."""
+    return np.exp(log_cdf(width, r))
+
+
+def sf(width, r):
+    """P(ρ > r) (see :func:`log_cdf`)."""
+    return np.exp(log_sf(width, r))
+
+
+def p_zero(width) -> float:
+    """P(ρ = 0) = 2^{-n}: every unit of the layer is inactive and the layer kills its input."""
+    return 2.0 ** -_width(width)
+
+
+@dataclass(frozen=True)
+class LogMoments:
+    """Mean and variance of log ρ given ρ > 0, and the probability of the atom ρ = 0."""
+
+    mean: float
+    var: float
+    p_zero: float
+
+
+def log_moments(width) -> LogMoments:
+    r"""E[log ρ | K ≥ 1] and Var[log ρ | K ≥ 1] with P(ρ = 0) = 2^{-n} beside them.
+
+    log ρ = log(2/n) + log χ²_K; E[log χ²_k] = ψ(k/2) + log 2, Var[log χ²_k] = ψ₁(k/2), so
+    E log ρ = log(4/n) + E ψ(K/2), Var log ρ = E ψ₁(K/2) + Var ψ(K/2), with K conditioned on
+    K ≥ 1 (weights C(n,k)/(2^n - 1)). Large n: mean ≈ -5/(2n), var ≈ 5/n.
+    Source: [derived] THEORY.md §2 (Log).
+
+    >>> lm = log_moments(10**6); round(lm.var * 10**6, 3)
+    5.0
+    """
+    n = _width(width)
+
+    def term(k):
+        return log_binomial_half(n, k)
+
+    k, stride = _k_grid(n, term, 1)
+    lw = term(k)
+    lw = lw - logsumexp(lw)  # normalizes over K ≥ 1 (the stride cancels)
+    w = np.exp(lw)
+    psi = sp.digamma(0.5 * k)
+    m = float(np.sum(w * psi))
+    var = float(np.sum(w * sp.polygamma(1, 0.5 * k)) + np.sum(w * (psi - m) ** 2))
+    return LogMoments(mean=math.log(4.0 / n) + m, var=var, p_zero=2.0 ** -n)
+
+
+# --- the rate function (Legendre transform of Λ) -------------------------------------------------
+def rate(r) -> mp.mpf:
+    r"""The Cramér rate function I(r) = sup_s [s r - Λ(s)] of one unit, for r > 0 (mpmath value).
+
+    Stationarity Λ'(s) = r is the cubic 2u³ - r u - r = 0 in u = (1 - 4s)^{-1/2}; with its
+    unique positive root, s = (1 - u⁻²)/4 and I(r) = s r - log((1 + u)/2).
+    P(ρ ≥ r) ≤ e^{-n I(r)} for r > 1 and P(ρ ≤ r) ≤ e^{-n I(r)} for r < 1 (Chernoff).
+    ``r`` may be an mpf; precision is raised locally so that I(1 ± ε) keeps ~15 digits for
+    ε down to 1e-12 (I ≈ ε²/10 there).
+
+    >>> float(rate(1))
+    0.0
+    """
+    r = mp.mpf(r)
+    if not r > 0:
+        raise DomainError(f"r must be > 0; got {r}")
+    off = abs(r - 1)
+    extra = 0 if off == 0 else max(0, int(-2 * mp.log10(off)))
+    with mp.workdps(mp.mp.dps + 25 + extra):
+        r = mp.mpf(r)
+        if r == 1:
+            return mp.mpf(0)
+        u = 1 + r
+        for _ in range(500):
+            f = 2 * u**3 - r * u - r
+            step = f / (6 * u**2 - r)
+            u -= step
+            if abs(step) < mp.mpf(10) ** (-(mp.mp.dps - 5)) * u:
+                break
+        s = (1 - 1 / u**2) / 4
+        val = s * r - mp.log((1 + u) / 2)
+    return +val
+
+
+def rate_plus(eps) -> mp.mpf:
+    """I₊(ε) = I(1 + ε): Chernoff rate of the upper tail P(ρ ≥ 1 + ε) ≤ e^{-n I₊(ε)}."""
+    eps = check_real("eps", eps, lo=0.0, lo_open=True)
+    return rate(1 + mp.mpf(eps))
+
+
+def rate_minus(eps) -> mp.mpf:
+    """I₋(ε) = I(1 - ε) for 0 < ε < 1; I₋(1) = log 2 (the atom P(ρ = 0) = 2^{-n})."""
+    eps = check_real("eps", eps, lo=0.0, hi=1.0, lo_open=True)
+    if eps == 1.0:
+        return mp.log(2)
+    return rate(1 - mp.mpf(eps))
