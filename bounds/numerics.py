@@ -152,13 +152,60 @@ def cexpm1(z):
 _TINY = 1e-280
 
 
-def _mp_log_gammainc(a: float, x: float, upper: bool) -> float:
-    with mp.workdps(30):
-        if upper:
-            v = mp.gammainc(mp.mpf(a), mp.mpf(x), mp.inf, regularized=True)
-        else:
-            v = mp.gammainc(mp.mpf(a), 0, mp.mpf(x), regularized=True)
-        return float(mp.log(v)) if v > 0 else -math.inf
+def _log_gammainc_series(a, x):
+    """log P(a, x) by the series x^a e^{-x}/Γ(a+1) Σ_j x^j/((a+1)…(a+j)); for x < a + 1."""
+    term = np.ones_like(a)
+    acc = np.ones_like(a)
+    for j in range(1, 400):
+        term = term * x / (a + j)
+        acc = acc + term
+        if np.all(term < 1e-17 * acc):
+            break
+    return a * np.log(x) - x - sp.gammaln(a + 1.0) + np.log(acc)
+
+
+def _log_gammaincc_cf(a, x):
+    """log Q(a, x) by the Legendre continued fraction (modified Lentz); for x ≥ a + 1."""
+    tiny = 1e-300
+    b = x + 1.0 - a
+    c = np.full_like(a, 1.0 / tiny)
+    d = 1.0 / b
+    f = d.copy()
+    for i in range(1, 400):
+        an = -i * (i - a)
+        b = b + 2.0
+        d = an * d + b
+        d = np.where(np.abs(d) < tiny, tiny, d)
+        c = b + an / c
+        c = np.where(np.abs(c) < tiny, tiny, c)
+        d = 1.0 / d
+        delta = d * c
+        f = f * delta
+        if np.all(np.abs(delta - 1.0) < 1e-16):
+            break
+    return a * np.log(x) - x - sp.gammaln(a) + np.log(f)
+
+
+def _log_gammainc_tail(a, x, upper: bool):
+    """log of the regularized incomplete gamma in the regime where it underflows doubles."""
+    a = np.asarray(a, dtype=float)
+    x = np.asarray(x, dtype=float)
+    out = np.empty(a.shape, dtype=float)
+    ser = x < a + 1.0
+    if upper:
+        # far upper tails have x > a + 1; the rare other points fall back to mpmath
+        if np.any(~ser):
+            out[~ser] = _log_gammaincc_cf(a[~ser], x[~ser])
+        for i in np.nonzero(ser)[0]:
+            with mp.workdps(30):
+                out[i] = float(mp.log(mp.gammainc(a[i], x[i], mp.inf, regularized=True)))
+    else:
+        if np.any(ser):
+            out[ser] = _log_gammainc_series(a[ser], x[ser])
+        for i in np.nonzero(~ser)[0]:
+            with mp.workdps(30):
+                out[i] = float(mp.log(mp.gammainc(a[i], 0, x[i], regularized=True)))
+    return out
 
 
 def _log_chi2(k, x, upper: bool, rescue: bool):
@@ -180,8 +227,8 @@ def _log_chi2(k, x, upper: bool, rescue: bool):
     out[zero_k] = -np.inf if upper else 0.0
     if rescue:
         bad = pos & (v < _TINY) & (h > 0)
-        for idx in zip(*np.nonzero(bad)):
-            out[idx] = _mp_log_gammainc(float(a[idx]), float(h[idx]), upper)
+        if np.any(bad):
+            out[bad] = _log_gammainc_tail(a[bad], h[bad], upper)
     return out
 
 

@@ -1,0 +1,233 @@
+r"""Exact single-input probabilities that the squared-norm ratio stays in a band (THEORY.md §3.3).
+
+The squared-norm ratio after l layers is the product :math:`\Pi_l=\prod_{j\le l}\rho_j` of
+independent copies of ρ (:mod:`bounds.rho`), so :math:`\log\Pi_l` is a random walk.
+
+* ``p_stay(n, L, band)`` = P(Π_l ∈ band for every l ≤ L) — the walk confined to the band;
+* ``p_last(n, L, band)`` = P(Π_L ∈ band) — only the last layer is constrained.
+
+Both are computed by a convolution recursion on a grid of M cells whose edges align with the
+band's edges (log space). Layer 1 is exact (cell probabilities from the exact CDF of ρ); each later
+layer moves the mass of a cell from its centre with the exact cell probabilities of log ρ. The
+failure probability is accumulated as a sum of positive exit masses (mass × exact tail
+probability), never as 1 − p, so it keeps its relative accuracy down to 1e-300. The grid is
+refined (M → 2M) until the failure probability changes by less than ``rtol`` (relative); the last
+change is reported as the achieved tolerance. [derived]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from . import rho
+from .errors import DomainError, check_choice, check_int, check_real
+from .numerics import logsumexp
+
+__all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT"]
+
+#: Largest depth × cells × log2(cells) the recursion is allowed to spend (about 10 s here).
+COST_LIMIT = 4e9
+_MAX_CELLS = 1 << 14
+_FFT_MIN_FAIL = 1e-11  # below this failure probability the direct (relative-accurate) convolution is used
+
+
+@dataclass(frozen=True)
+class BandResult:
+    """Result of :func:`band_probability`.
+
+    ``p_in`` is P(stay in the band) (layers="all") or P(end in the band) (layers="last");
+    ``logp_fail`` is log(1 - p_in) computed without cancellation; ``tolerance`` bounds the
+    absolute numerical error of ``p_in`` and ``p_fail`` (the change under the last grid refinement,
+    plus any mass that left the grid for layers="last"); ``rel_tolerance`` = tolerance / p_fail.
+    """
+
+    width: int
+    depth: int
+    lo: float
+    hi: float
+    layers: str
+    p_in: float
+    logp_fail: float
+    tolerance: float
+    rel_tolerance: float
+    cells: int
+
+    @property
+    def p_fail(self) -> float:
+        return math.exp(self.logp_fail)
+
+
+def band_for_eps(eps: float, norm: str) -> tuple[float, float]:
+    """The band [lo, hi] for the squared-norm ratio that |ratio − 1| ≤ ε means.
+
+    norm="squared": [1 − ε, 1 + ε]; norm="plain" (|‖h‖/‖x‖ − 1| ≤ ε): [(1 − ε)², (1 + ε)²].
+    """
+    eps = check_real("eps", eps, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    norm = check_choice("norm", norm, ("squared", "plain"))
+    if norm == "squared":
+        return 1.0 - eps, 1.0 + eps
+    return (1.0 - eps) ** 2, (1.0 + eps) ** 2
+
+
+def _log_cell_probs(n: int, edges: np.ndarray) -> np.ndarray:
+    """log P(log ρ ∈ (edges[i], edges[i+1]]), each computed on the side of its own tail."""
+    r = np.exp(edges)
+    out = np.full(len(edges) - 1, -np.inf)
+    # each side of the mean only needs its own tail (the straddling cell needs one of each)
+    lc = np.full(r.shape, np.nan)
+    ls = np.full(r.shape, np.nan)
+    low = edges <= 0.0
+    low[1:] |= edges[:-1] < 0.0
+    high = edges >= 0.0
+    high[:-1] |= edges[1:] > 0.0
+    if np.any(low):
+        lc[low] = rho.log_cdf(n, r[low])
+    if np.any(high):
+        ls[high] = rho.log_sf(n, r[high])
+    a, b = edges[:-1], edges[1:]
+    below = b <= 0.0
+    # cdf(b) - cdf(a) on the lower side, sf(a) - sf(b) on the upper side
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lo_diff = lc[1:] + np.log(-np.expm1(np.minimum(lc[:-1] - lc[1:], 0.0)))
+        hi_diff = ls[:-1] + np.log(-np.expm1(np.minimum(ls[1:] - ls[:-1], 0.0)))
+    out[below] = lo_diff[below]
+    out[~below] = hi_diff[~below]
+    # a cell straddling 0: use 1 - cdf(a) - sf(b)
+    straddle = (a < 0.0) & (b > 0.0)
+    if np.any(straddle):
+        la, lb = lc[:-1][straddle], ls[1:][straddle]
+        out[straddle] = np.log1p(-(np.exp(la) + np.exp(lb)))
+    return out
+
+
+def _convolve(m: np.ndarray, kernel: np.ndarray, exact: bool) -> np.ndarray:
+    if exact:
+        c = np.convolve(m, kernel)
+    else:
+        c = signal.fftconvolve(m, kernel)
+        np.maximum(c, 0.0, out=c)
+    return c
+
+
+def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, pad: int,
+               exact_conv: bool):
+    """One grid: returns (logp_fail, p_in_from_mass, lost_mass)."""
+    M = cells
+    h = (B - A) / M
+    G = M + 2 * pad                      # grid cells (band cells plus padding on each side)
+    lo_edge = A - pad * h
+    edges = lo_edge + h * np.arange(G + 1)
+    centers = lo_edge + h * (np.arange(G) + 0.5)
+    # layer 1, exact
+    logm = _log_cell_probs(n, edges)
+    lc_lo = rho.log_cdf(n, math.exp(lo_edge))
+    ls_hi = rho.log_sf(n, math.exp(lo_edge + G * h))
+    log_lost = float(np.logaddexp(lc_lo, ls_hi))    # mass off the grid after layer 1
+    m = np.exp(logm)
+    if depth == 1 or layers == "all":
+        log_exits = [float(np.logaddexp(rho.log_cdf(n, math.exp(A)), rho.log_sf(n, math.exp(B))))]
+    else:
+        log_exits = []
+    if depth > 1:
+        offs = np.arange(-(G - 1), G) * h
+        kernel = np.exp(_log_cell_probs(n, np.concatenate([offs - 0.5 * h, [offs[-1] + 0.5 * h]])))
+        if layers == "all":
+            # exit probability from each cell centre (band = whole grid, pad = 0)
+            t_up = rho.log_sf(n, np.exp(B - centers))
+            t_lo = rho.log_cdf(n, np.exp(A - centers))
+            log_t = np.logaddexp(t_up, t_lo)
+        else:
+            t_up = rho.log_sf(n, np.exp(edges[-1] - centers))
+            t_lo = rho.log_cdf(n, np.exp(edges[0] - centers))
+            log_t_grid = np.logaddexp(t_up, t_lo)
+        for _ in range(2, depth + 1):
+            with np.errstate(divide="ignore"):
+                logm = np.log(m)
+            if layers == "all":
+                log_exits.append(logsumexp(logm + log_t))
+            else:
+                log_lost = float(np.logaddexp(log_lost, logsumexp(logm + log_t_grid)))
+            c = _convolve(m, kernel, exact_conv)
+            m = c[G - 1: 2 * G - 1]
+    if layers == "last":
+        inside = m[pad: pad + M]
+        outside = np.concatenate([m[:pad], m[pad + M:]])
+        with np.errstate(divide="ignore"):
+            lf = float(np.logaddexp(logsumexp(np.log(outside)) if outside.size else -np.inf,
+                                    log_lost))
+        return lf, float(inside.sum()), math.exp(log_lost)
+    return logsumexp(np.array(log_exits)), float(m.sum()), 0.0
+
+
+def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float = 1e-6,
+                     cells: int | None = None) -> BandResult:
+    r"""Exact probability that a single input's squared-norm ratio stays in ``[lo, hi]``.
+
+    layers="all": :math:`p_{stay}=P(\forall l\le L:\ \prod_{j\le l}\rho_j\in[lo,hi])`;
+    layers="last": :math:`p_{last}=P(\prod_{j\le L}\rho_j\in[lo,hi])`.
+
+    Args:
+        width: n ≥ 1, the (constant) width of every layer.
+        depth: L ≥ 1, the number of ReLU layers.
+        lo, hi: the band for the squared-norm ratio, 0 < lo < 1 < hi (see :func:`band_for_eps`).
+        layers: "all" or "last".
+        rtol: relative change of the failure probability at which grid refinement stops.
+        cells: force a number of band cells (no refinement); for tests.
+
+    Returns a :class:`BandResult` with the achieved tolerance. Raises DomainError if the cost
+    (depth × cells × log cells) would exceed :data:`COST_LIMIT`.
+    Source: [derived] THEORY.md §3.3. Assumptions: Gaussian weights, zero bias, He scaling
+    (fan-in with equal widths, or fan-out).
+
+    >>> r = band_probability(100, 1, 0.9, 1.1); round(r.p_in, 10) == round(float(rho.cdf(100, 1.1) - rho.cdf(100, 0.9)), 10)
+    True
+    """
+    n = check_int("width", width, lo=1)
+    L = check_int("depth", depth, lo=1)
+    lo = check_real("lo", lo, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    hi = check_real("hi", hi, lo=1.0, lo_open=True)
+    layers = check_choice("layers", layers, ("all", "last"))
+    rtol = check_real("rtol", rtol, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    A, B = math.log(lo), math.log(hi)
+    lm = rho.log_moments(n)
+    sd1 = math.sqrt(lm.var)
+    if L == 1:
+        lf = float(np.logaddexp(rho.log_cdf(n, lo), rho.log_sf(n, hi)))
+        return BandResult(n, L, lo, hi, layers, -math.expm1(lf), lf, 1e-15, 1e-13, 0)
+    if cells is None:
+        M = int(min(_MAX_CELLS // 2, max(32, math.ceil(6.0 * (B - A) / sd1))))
+    else:
+        M = check_int("cells", cells, lo=2)
+    pad = 0
+    if layers == "last":
+        spread = 8.0 * sd1 * math.sqrt(L) + abs(lm.mean) * L + 2.0 * sd1
+        pad = int(math.ceil(spread / ((B - A) / M)))
+    cost = lambda M_, pad_: L * (M_ + 2 * pad_) * max(1.0, math.log2(M_ + 2 * pad_)) * 2
+    if cost(M, pad) > COST_LIMIT:
+        raise DomainError(
+            f"exact band probability at width={n}, depth={L} needs a grid of "
+            f"{M + 2 * pad} cells × {L} layers, beyond this tool's cost limit; "
+            "use the Chernoff or product bounds"
+        )
+    prev = None
+    exact_conv = False
+    while True:
+        lf, p_mass, lost = _recursion(n, L, A, B, M, layers, pad, exact_conv)
+        if not exact_conv and lf < math.log(_FFT_MIN_FAIL):
+            exact_conv = True
+            prev = None
+            continue
+        if prev is not None or cells is not None:
+            if cells is not None:
+                tol_abs = max(1e-15, lost)
+            else:
+                tol_abs = abs(math.exp(lf) - math.exp(prev)) + lost
+            rel = tol_abs / max(math.exp(lf), 1e-320)
+            if cells is not None or rel <= rtol or 2 * M > _MAX_CELLS or cost(2 * M, 2 * pad) > COST_LIMIT:
+                return BandResult(n, L, lo, hi, layers, -math.expm1(lf), lf, tol_abs, rel, M)
+        prev = lf
+        M *= 2
+        pad *= 2

@@ -1,0 +1,270 @@
+r"""Minimum width for norm preservation with probability 1 − δ (AB19; THEORY.md §3).
+
+Four methods, each a failure bound F(n) on P(some of the N inputs leaves the band at some layer
+(or at the last layer)) that is non-increasing in the width n; the minimum width is the smallest
+integer n with F(n) ≤ δ (integer bisection). All bounds are evaluated in log space, so δ down to
+1e-300 and ε down to 1e-6 work.
+
+* ``authors_formula`` — [authors' code] AB19's plotting curve, m = (4/ε′) ln(4NL/δ),
+  ε′ = (1+ε)^{1/L} − 1. Shown as the authors' formula; ``validate`` shows where it fails.
+* ``chernoff_per_layer`` — [derived] every layer's ratio in [lo^{1/L}, hi^{1/L}] (which keeps
+  every partial product in the band) by Chernoff + a union bound over N·L events.
+* ``chernoff_product`` — [derived] Doob's maximal inequality on the martingale Π ρ_j (upper side)
+  and a union over depths of Chernoff bounds on Σ log ρ_j with the atoms of small K handled
+  exactly (lower side); union over N inputs.
+* ``exact_union`` — [derived] N·(1 − p_stay) with p_stay exact (:mod:`bounds.band`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import mpmath as mp
+import numpy as np
+from scipy import stats
+
+from . import rho
+from .band import band_for_eps, band_probability
+from .errors import check_choice, check_int, check_real
+from .numerics import logsumexp
+
+__all__ = [
+    "METHODS", "SOURCES", "WidthResult", "log_failure_bound", "min_width", "min_widths",
+    "authors_eps_total", "AUTHORS_EXAMPLE",
+]
+
+METHODS = ("authors_formula", "chernoff_per_layer", "chernoff_product", "exact_union")
+SOURCES = {
+    "authors_formula": "authors' code (AB19 v1 Fig. 6 curve)",
+    "chernoff_per_layer": "derived (per-layer Chernoff + union bound)",
+    "chernoff_product": "derived (Doob maximal inequality + depth union)",
+    "exact_union": "derived (exact p_stay + union over inputs)",
+}
+#: AB19's own worked example of their plotting formula (THEORY.md §3): ε = 0.15, N = 2000,
+#: L = 10, δ = 0.05 gives m ≈ 4060. [authors' code]
+AUTHORS_EXAMPLE = {"eps": 0.15, "samples": 2000, "depth": 10, "delta": 0.05, "width": 4060}
+
+_P_GRID = 64   # orders p (and q) tried by the product bound; any order gives a valid bound
+
+
+@dataclass(frozen=True)
+class WidthResult:
+    """Minimum width from one method, with the failure bound it achieves there."""
+
+    name: str
+    min_width: int
+    source: str
+    log_failure: float               # log of the failure bound at min_width (nan for the authors')
+    notes: tuple = field(default_factory=tuple)
+
+
+def _check(depth, samples, eps, norm, layers):
+    L = check_int("depth", depth, lo=1)
+    N = check_int("samples", samples, lo=1)
+    eps = check_real("eps", eps, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    norm = check_choice("norm", norm, ("squared", "plain"))
+    layers = check_choice("layers", layers, ("all", "last"))
+    return L, N, eps, norm, layers
+
+
+def authors_eps_total(width, depth, samples, delta) -> float:
+    """AB19's plotted total deviation ε_total(m) = (1 + (4/m) ln(4NL/δ))^L − 1. [authors' code]"""
+    m = check_int("width", width, lo=1)
+    L = check_int("depth", depth, lo=1)
+    N = check_int("samples", samples, lo=1)
+    delta = check_real("delta", delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    with mp.workdps(30):
+        a = 4 * (mp.log(4) + mp.log(N) + mp.log(L) - mp.log(delta)) / m
+        return float(mp.expm1(L * mp.log1p(a)))
+
+
+def _authors_width(depth, samples, delta, eps) -> int:
+    with mp.workdps(40):
+        ep = mp.expm1(mp.log1p(mp.mpf(eps)) / depth)
+        m = 4 / ep * (mp.log(4) + mp.log(samples) + mp.log(depth) - mp.log(mp.mpf(delta)))
+        return max(1, int(mp.ceil(m)))
+
+
+def _per_layer_rates(depth, lo, hi):
+    with mp.workdps(60):
+        r_hi = 1 + mp.expm1(mp.log(mp.mpf(hi)) / depth)
+        r_lo = 1 + mp.expm1(mp.log(mp.mpf(lo)) / depth)
+        return rho.rate(r_hi), rho.rate(r_lo)
+
+
+def _log_fail_per_layer(n, depth, samples, rates) -> float:
+    i_hi, i_lo = rates
+    with mp.workdps(40):
+        v = mp.log(samples) + mp.log(depth) + mp.log(mp.exp(-n * i_hi) + mp.exp(-n * i_lo))
+        return float(v)
+
+
+def _grid_min(f, a: float, b: float) -> float:
+    """min of a unimodal f on [a, b]: a geometric grid, then golden section around the best point.
+
+    Every value of f is a valid bound, so the result is a valid bound whatever the search finds.
+    """
+    xs = np.geomspace(a, b, _P_GRID)
+    vals = [f(x) for x in xs]
+    i = int(np.argmin(vals))
+    lo, hi = math.log(xs[max(i - 1, 0)]), math.log(xs[min(i + 1, len(xs) - 1)])
+    best = vals[i]
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+    fc, fd = f(math.exp(c)), f(math.exp(d))
+    for _ in range(30):
+        if fc < fd:
+            hi, d, fd = d, c, fc
+            c = hi - g * (hi - lo)
+            fc = f(math.exp(c))
+        else:
+            lo, c, fc = c, d, fd
+            d = lo + g * (hi - lo)
+            fd = f(math.exp(d))
+    return min(best, fc, fd)
+
+
+def _log_fail_product(n, depth, lo, hi, layers) -> float:
+    """Log of the product (martingale) bound for one input; see the module docstring."""
+    L = depth
+    logs = []
+    # upper side: P(max_l Π_l ≥ hi) ≤ hi^{-p} (E ρ^p)^L, p ≥ 1 (Doob); last layer only: p > 0
+    p_lo = 1.0 if layers == "all" else 1e-3
+    p_hi = max(4.0, 40.0 * math.log(1e300) / math.log(hi))
+    up = lambda p: L * rho.log_moment(n, p) - p * math.log(hi)  # noqa: E731
+    logs.append(_grid_min(up, p_lo, p_hi))
+    # lower side: P(Π_l ≤ lo) ≤ P(some K_j < k0) + inf_q lo^q (E[ρ^{-q} 1{K ≥ k0}])^l, q < k0/2
+    ls = np.arange(1, L + 1) if layers == "all" else np.array([L])
+    best = math.inf
+    for k0 in sorted({1, max(1, n // 8), max(1, n // 4), max(1, (3 * n) // 8)}):
+        qmax = 0.5 * k0
+        qs = np.geomspace(qmax * 1e-6, qmax * (1.0 - 1e-9), _P_GRID)
+        g = np.array([rho.log_moment(n, -q, k_min=k0) for q in qs])
+        per_l = qs[None, :] * math.log(lo) + ls[:, None] * g[None, :]
+        chern = logsumexp(per_l.min(axis=1))
+        if k0 > 1:
+            p_small = float(stats.binom.logcdf(k0 - 1, n, 0.5))
+            if p_small > -30.0:  # P(some K_j < k0, j ≤ L) = 1 − (1 − P(K < k0))^L
+                atoms = math.log(-math.expm1(L * math.log1p(-math.exp(p_small))))
+            else:                # union bound L·P(K < k0): an upper bound, tight to ~1e-13 here
+                atoms = math.log(L) + p_small
+        else:
+            atoms = -math.inf
+        best = min(best, float(np.logaddexp(chern, atoms)))
+    logs.append(best)
+    return float(logsumexp(np.array(logs)))
+
+
+def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", layers="all",
+                      rtol=1e-3) -> float:
+    r"""log of the method's bound on P(some of N inputs leaves the ε-band) at width n.
+
+    Not defined for ``authors_formula`` (it is a curve, not a bound). ``exact_union`` is
+    log N + log(1 − p) with p exact (p_stay or p_last).
+    """
+    check_choice("method", method, METHODS[1:])
+    n = check_int("width", width, lo=1)
+    L, N, eps, norm, layers = _check(depth, samples, eps, norm, layers)
+    lo, hi = band_for_eps(eps, norm)
+    if method == "chernoff_per_layer":
+        return _log_fail_per_layer(n, L, N, _per_layer_rates(L, lo, hi))
+    if method == "chernoff_product":
+        return math.log(N) + _log_fail_product(n, L, lo, hi, layers)
+    r = band_probability(n, L, lo, hi, layers=layers, rtol=rtol)
+    return math.log(N) + r.logp_fail
+
+
+def _solve(logf, log_delta: float, start: int) -> int:
+    """Smallest integer n ≥ 1 with logf(n) ≤ log_delta, for logf non-increasing in n.
+
+    A secant iteration in log n finds the crossing (logf is smooth and nearly linear in n for
+    these bounds); a short integer bracket and bisection then make the answer exact.
+    """
+    cache: dict[int, float] = {}
+
+    def g(n: int) -> float:
+        if n not in cache:
+            cache[n] = logf(n) - log_delta
+        return cache[n]
+
+    n0, n1 = max(1, start), max(2, int(start * 1.5) + 1)
+    for _ in range(40):
+        g0, g1 = g(n0), g(n1)
+        if not (math.isfinite(g0) and math.isfinite(g1)) or g0 == g1:
+            break
+        x = math.log(n1) - g1 * (math.log(n1) - math.log(n0)) / (g1 - g0)
+        n2 = max(1, int(round(math.exp(min(x, 700.0)))))
+        if abs(n2 - n1) <= max(1, n1 // 20000):
+            n1 = n2
+            break
+        n0, n1 = n1, n2
+    # bracket: hi satisfies, lo does not (or lo = 0)
+    step = max(1, n1 // 5000)
+    hi = n1
+    while g(hi) > 0:
+        hi += step
+        step *= 2
+    lo, step = hi - max(1, hi // 5000), max(1, hi // 5000)
+    while lo >= 1 and g(lo) <= 0:
+        hi = lo
+        step *= 2
+        lo = max(0, lo - step)
+    lo = max(lo, 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if g(mid) <= 0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all") -> WidthResult:
+    r"""Minimum integer width for which ``method`` guarantees the ε-band with probability ≥ 1 − δ.
+
+    Args:
+        method: one of :data:`METHODS`.
+        depth: L ≥ 1 ReLU layers, all of the same width n.
+        samples: N ≥ 1 inputs that must all stay in the band.
+        delta: δ in (0, 1) (down to 1e-300).
+        eps: ε in (0, 1) (down to 1e-6); the band is |‖h_l‖²/‖x‖² − 1| ≤ ε (norm="squared")
+             or |‖h_l‖/‖x‖ − 1| ≤ ε (norm="plain").
+        norm, layers: "squared"/"plain"; "all" layers or the "last" layer only.
+
+    Returns a :class:`WidthResult`. Source per :data:`SOURCES` (AB19, arXiv 1901.03611).
+    Assumptions: Gaussian weights, zero bias, He scaling (fan-out; fan-in for equal widths).
+
+    >>> min_width("authors_formula", 10, 2000, 0.05, 0.15).min_width
+    4061
+    """
+    check_choice("method", method, METHODS)
+    L, N, eps, norm, layers = _check(depth, samples, eps, norm, layers)
+    delta = check_real("delta", delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    log_delta = math.log(delta)
+    if method == "authors_formula":
+        notes = ("AB19's plotting formula; not a proven bound; ignores --norm and --layers",)
+        return WidthResult(method, _authors_width(L, N, delta, eps), SOURCES[method], math.nan, notes)
+    lo_b, hi_b = band_for_eps(eps, norm)
+    notes: tuple = ()
+    if method == "chernoff_per_layer":
+        rates = _per_layer_rates(L, lo_b, hi_b)
+        f = lambda n: _log_fail_per_layer(n, L, N, rates)  # noqa: E731
+        i_min = float(min(rates))
+        start = max(1, int(math.ceil((math.log(2 * N * L) - log_delta) / i_min)))
+        if layers == "last":
+            notes = ("per-layer bands imply every layer's band; the same width serves --layers last",)
+    elif method == "chernoff_product":
+        f = lambda n: math.log(N) + _log_fail_product(n, L, lo_b, hi_b, layers)  # noqa: E731
+        start = max(1, int(math.ceil((math.log(2 * N * L) - log_delta) * 5.0 * L / math.log(hi_b) ** 2 / 2)))
+    else:
+        f = lambda n: math.log(N) + band_probability(n, L, lo_b, hi_b, layers=layers, rtol=1e-3).logp_fail  # noqa: E731
+
+        start = max(1, int(math.ceil((math.log(2 * N) - log_delta) * 2.0 * L / math.log(hi_b) ** 2)))
+    n_star = _solve(f, log_delta, start)
+    return WidthResult(method, n_star, SOURCES[method], f(n_star), notes)
+
+
+def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all",
+               methods=METHODS) -> list[WidthResult]:
+    """:func:`min_width` for several methods (all four by default)."""
+    return [min_width(m, depth, samples, delta, eps, norm=norm, layers=layers) for m in methods]
