@@ -18,19 +18,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import mpmath as mp
 import numpy as np
+import sympy as sy
 from scipy import stats
 
 from . import rho
 from .band import band_for_eps, band_probability
+from .derivation import Derivation, Step
 from .errors import check_choice, check_int, check_real
 from .numerics import logsumexp
 
 __all__ = [
     "METHODS", "SOURCES", "WidthResult", "log_failure_bound", "min_width", "min_widths",
-    "authors_eps_total", "AUTHORS_EXAMPLE",
+    "authors_eps_total", "AUTHORS_EXAMPLE", "rate_series", "chernoff_width_solution",
+    "derive_width",
 ]
 
 METHODS = ("authors_formula", "chernoff_per_layer", "chernoff_product", "exact_union")
@@ -268,3 +272,79 @@ def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all",
                methods=METHODS) -> list[WidthResult]:
     """:func:`min_width` for several methods (all four by default)."""
     return [min_width(m, depth, samples, delta, eps, norm=norm, layers=layers) for m in methods]
+
+
+# --- symbolic work: the rate-function series and the Chernoff width, derived by sympy ----------
+_eps = sy.Symbol("epsilon", positive=True)
+_N, _L, _delta, _I = sy.symbols("N L delta I", positive=True)
+_n = rho.n_sym
+
+
+@lru_cache(maxsize=None)
+def rate_series(order: int = 4) -> tuple:
+    """Small-ε series of I₊(ε) = I(1 + ε) and I₋(ε) = I(1 − ε), derived by sympy.
+
+    Legendre transform of Λ (:data:`bounds.rho.LAMBDA_EXPR`): the stationary point t(ε) of
+    t(1 + ε) − Λ(t) is found as a power series in ε by matching coefficients of Λ'(t) = 1 + ε.
+    Returns (I₊ series, I₋ series) as sympy expressions with an O-term; both start ε²/10.
+    """
+    t = rho.t_sym
+    lam = sy.series(rho.LAMBDA_EXPR, t, 0, order + 2).removeO()
+    a = sy.symbols(f"a1:{order + 1}")
+    tt = sum(a[i] * _eps ** (i + 1) for i in range(order))
+    eq = sy.expand(sy.diff(lam, t).subs(t, tt) - (1 + _eps))
+    sol = {}
+    for j in range(1, order + 1):
+        cj = eq.coeff(_eps, j).subs(sol)
+        sol[a[j - 1]] = sy.solve(cj, a[j - 1])[0]
+    ts = tt.subs(sol)
+    plus = sy.series(ts * (1 + _eps) - lam.subs(t, ts), _eps, 0, order + 1)
+    minus = sy.series(plus.removeO().subs(_eps, -_eps), _eps, 0, order + 1)
+    return plus, minus
+
+
+@lru_cache(maxsize=None)
+def chernoff_width_solution() -> sy.Expr:
+    """Solve N·L·2·e^{−n I} = δ for n (the symmetric per-layer Chernoff condition), by sympy."""
+    sol = sy.solve(sy.Eq(2 * _N * _L * sy.exp(-_n * _I), _delta), _n)[0]
+    return sy.expand_log(sol, force=True)
+
+
+def derive_width() -> Derivation:
+    """The derivation behind ``initbounds width``: from one unit to the four width methods."""
+    um = rho.unit_moments()
+    Y, rho_s = sy.symbols("Y rho")
+    plus, minus = rate_series()
+    eps_p = sy.Symbol("epsilon'", positive=True)
+    p, hi = sy.symbols("p h", positive=True)
+    steps = (
+        Step("One unit: Y = 2·1[ζ>0]·ζ² with ζ ~ N(0,1). sympy integrates its mean and variance.",
+             sy.Tuple(sy.Eq(sy.Symbol("E[Y]"), um["mean"]), sy.Eq(sy.Symbol("Var[Y]"), um["var"])),
+             assumptions=("Gaussian weights", "zero bias")),
+        Step("ρ = (2/n)χ²_K is the mean of n independent copies of Y, so E ρ = E Y and Var ρ = Var Y / n.",
+             sy.Tuple(sy.Eq(sy.Symbol("E[rho]"), um["mean"]), sy.Eq(sy.Symbol("Var[rho]"), um["var"] / _n))),
+        Step("Exact real moments of ρ (log-space binomial sum in the code).",
+             sy.Eq(sy.Symbol("E[rho^p]"), rho.MOMENT_EXPR)),
+        Step("Cumulant generating function of one unit; the MGF of ρ is its n-th power at t/n.",
+             sy.Tuple(sy.Eq(sy.Function("Lambda")(rho.t_sym), rho.LAMBDA_EXPR),
+                      sy.Eq(sy.Symbol("E[exp(t rho)]"), rho.MGF_EXPR))),
+        Step("Exact CDF of ρ (binomial mixture of χ² laws, atom 2^{-n} at 0).",
+             sy.Eq(sy.Symbol("P(rho <= r)"), rho.CDF_EXPR)),
+        Step("Chernoff: P(ρ ≥ 1+ε) ≤ e^{-n I₊(ε)}, P(ρ ≤ 1−ε) ≤ e^{-n I₋(ε)}; sympy's series of the "
+             "rate functions (Legendre transform of Λ) start at ε²/10.",
+             sy.Tuple(sy.Eq(sy.Symbol("I_+"), plus), sy.Eq(sy.Symbol("I_-"), minus))),
+        Step("Per-layer Chernoff + union over N inputs and L layers with per-layer band ε′ "
+             "(symmetric case I₊ = I₋ = I); sympy solves for the width.",
+             sy.Eq(_n, chernoff_width_solution()),
+             assumptions=("ε′ = (1+ε)^{1/L} − 1 compounds to ε over L layers",)),
+        Step("Product bound: Π_{j≤l} ρ_j is a martingale; Doob's maximal inequality for its p-th power.",
+             sy.Le(sy.Symbol("P(max_l Pi_l >= h)"), hi ** (-p) * sy.Symbol("E[rho^p]") ** _L),
+             assumptions=("p ≥ 1",)),
+        Step("The authors' plotting formula (AB19 v1 Fig. 6), shown as theirs: linear in 1/ε′ "
+             "although Var ρ = 5/n forces any valid bound to scale like 1/ε′².",
+             sy.Eq(sy.Symbol("m"), 4 / eps_p * sy.log(4 * _N * _L / _delta)), source="authors' code"),
+        Step("Exact: p_stay = P(every partial product in the band) by a band-restricted "
+             "convolution recursion of log ρ; union over the N inputs.",
+             sy.Le(sy.Symbol("P(fail)"), _N * (1 - sy.Symbol("p_stay")))),
+    )
+    return Derivation("Minimum width for norm preservation (AB19)", steps)
