@@ -1,2 +1,362 @@
-def main():
-    pass
+"""The ``initbounds`` command: parse, call one library function, render.
+
+No formulas and no sampling loops live here; torch is imported only by the commands that simulate
+(``validate`` and ``check``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from typer.core import TyperGroup
+
+from bounds.errors import InitBoundsError, check_int, check_real
+
+_state = {"debug": False}
+
+
+class _Group(TyperGroup):
+    """Click group whose errors are one line on stderr with exit code 2 (no usage box)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InitBoundsError as e:
+            if _state["debug"]:
+                raise
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(2)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except click.UsageError as e:
+            click.echo("Error: " + e.format_message().replace("\n", " "), err=True)
+            sys.exit(2)
+        if isinstance(rv, int):
+            sys.exit(rv)
+        sys.exit(0)
+
+
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    help="Finite-width guarantees for deep ReLU network initialization: derived and checked.",
+    pretty_exceptions_enable=False,
+)
+derive_app = typer.Typer(help="Print a derivation (text, LaTeX or Markdown).", no_args_is_help=True)
+app.add_typer(derive_app, name="derive")
+
+
+class Norm(str, Enum):
+    squared = "squared"
+    plain = "plain"
+
+
+class Layers(str, Enum):
+    all = "all"
+    last = "last"
+
+
+class Fmt(str, Enum):
+    text = "text"
+    latex = "latex"
+    markdown = "markdown"
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def _fmt_p(p: float) -> str:
+    if p == 0:
+        return "0"
+    if p >= 1e-3:
+        return f"{p:.6f}"
+    return f"{p:.4e}"
+
+
+def _fmt_logp(lp: float) -> str:
+    if lp > math.log(1e-300):
+        return _fmt_p(math.exp(lp))
+    return f"10^{lp / math.log(10):.2f}"
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")):
+    _state["debug"] = debug
+
+
+# --- width -------------------------------------------------------------------------------------
+def _check_design(depth, samples, delta, eps):
+    check_int("--depth", depth, lo=1)
+    check_int("--samples", samples, lo=1)
+    check_real("--delta", delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    check_real("--eps", eps, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+
+
+@app.command()
+def width(
+    depth: int = typer.Option(..., "--depth", help="Number of ReLU layers L (≥ 1)."),
+    samples: int = typer.Option(1, "--samples", help="Number of inputs N that must all stay in the band (≥ 1)."),
+    delta: float = typer.Option(..., "--delta", help="Failure probability δ in (0, 1)."),
+    eps: float = typer.Option(..., "--eps", help="Band half-width ε in (0, 1)."),
+    norm: Norm = typer.Option(Norm.squared, "--norm", help="Band on the squared norm ratio or on the plain norm ratio."),
+    layers: Layers = typer.Option(Layers.all, "--layers", help="Every hidden layer, or the last layer only."),
+    derive: bool = typer.Option(False, "--derive", help="Also print the derivation."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Minimum width for ‖h_l‖ ≈ ‖x‖ (within ε) with probability ≥ 1 − δ, by four methods (AB19)."""
+    _check_design(depth, samples, delta, eps)
+    from bounds.width import min_widths
+
+    res = min_widths(depth, samples, delta, eps, norm=norm.value, layers=layers.value)
+    inputs = {"depth": depth, "samples": samples, "delta": delta, "eps": eps,
+              "norm": norm.value, "layers": layers.value}
+    if as_json:
+        _emit_json({"inputs": inputs, "methods": [
+            {"name": r.name, "min_width": int(r.min_width), "source": r.source,
+             "log_failure_bound": None if math.isnan(r.log_failure) else r.log_failure}
+            for r in res]})
+        return
+    c = _console()
+    t = Table(title=f"Minimum width: L={depth}, N={samples}, δ={delta:g}, ε={eps:g} "
+                    f"({norm.value} norm, {layers.value} layers)")
+    t.add_column("method")
+    t.add_column("min width", justify="right")
+    t.add_column("failure bound at that width", justify="right")
+    t.add_column("source")
+    for r in res:
+        fb = "—" if math.isnan(r.log_failure) else _fmt_logp(r.log_failure)
+        t.add_row(r.name, f"{r.min_width:,}", fb, r.source)
+    c.print(t)
+    for r in res:
+        for note in r.notes:
+            c.print(f"note ({r.name}): {note}")
+    if derive:
+        from bounds.width import derive_width
+        c.print()
+        c.print(derive_width().to_text())
+
+
+# --- prob --------------------------------------------------------------------------------------
+@app.command()
+def prob(
+    width_: int = typer.Option(..., "--width", help="Layer width n (≥ 1)."),
+    depth: int = typer.Option(..., "--depth", help="Number of ReLU layers L (≥ 1)."),
+    eps: float = typer.Option(..., "--eps", help="Band half-width ε in (0, 1)."),
+    samples: int = typer.Option(1, "--samples", help="Number of inputs N for the union bound (≥ 1)."),
+    norm: Norm = typer.Option(Norm.squared, "--norm", help="Squared or plain norm ratio."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Exact probabilities that one input stays in the ε-band, and the bounds for N inputs."""
+    check_int("--width", width_, lo=1)
+    check_int("--depth", depth, lo=1)
+    check_real("--eps", eps, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    check_int("--samples", samples, lo=1)
+    from bounds.band import band_for_eps, band_probability
+    from bounds.width import log_failure_bound
+
+    lo, hi = band_for_eps(eps, norm.value)
+    stay = band_probability(width_, depth, lo, hi, layers="all", rtol=1e-6)
+    last = band_probability(width_, depth, lo, hi, layers="last", rtol=1e-6)
+    log_union = math.log(samples) + stay.logp_fail
+    per_layer = log_failure_bound("chernoff_per_layer", width_, depth, samples, eps, norm=norm.value)
+    product = log_failure_bound("chernoff_product", width_, depth, samples, eps, norm=norm.value)
+    out = {
+        "inputs": {"width": width_, "depth": depth, "eps": eps, "samples": samples, "norm": norm.value},
+        "p_stay": stay.p_in, "p_last": last.p_in,
+        "p_fail_stay": stay.p_fail, "p_fail_last": last.p_fail,
+        "log_p_fail_stay": stay.logp_fail,
+        "p_fail_union": min(1.0, math.exp(log_union)),
+        "log_p_fail_union": log_union,
+        "chernoff_per_layer": min(1.0, math.exp(per_layer)),
+        "chernoff_product": min(1.0, math.exp(product)),
+        "tolerance": max(stay.tolerance, last.tolerance),
+    }
+    if as_json:
+        _emit_json(out)
+        return
+    c = _console()
+    t = Table(title=f"Width {width_:,}, depth {depth}, ε = {eps:g} ({norm.value} norm)")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_column("source")
+    t.add_row("p_stay  (every layer in band, one input)", _fmt_p(stay.p_in), "derived, exact")
+    t.add_row("p_last  (last layer in band, one input)", _fmt_p(last.p_in), "derived, exact")
+    t.add_row("1 − p_stay", _fmt_logp(stay.logp_fail), "derived, exact")
+    t.add_row(f"union bound over N = {samples}: N·(1 − p_stay)", _fmt_logp(min(0.0, log_union)), "derived")
+    t.add_row("per-layer Chernoff bound (N inputs)", _fmt_logp(min(0.0, per_layer)), "derived")
+    t.add_row("product (Doob) bound (N inputs)", _fmt_logp(min(0.0, product)), "derived")
+    c.print(t)
+    c.print(f"numerical tolerance (absolute, achieved by grid refinement): {out['tolerance']:.1e}")
+
+
+# --- derive ------------------------------------------------------------------------------------
+@derive_app.command("width")
+def derive_width_cmd(
+    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
+):
+    """The derivation behind `initbounds width` (AB19)."""
+    from bounds.width import derive_width
+
+    sys.stdout.write(derive_width().render(fmt.value) + "\n")
+
+
+# --- validate ----------------------------------------------------------------------------------
+@app.command()
+def validate(
+    claims: Optional[List[str]] = typer.Argument(None, help="Claims to run (default: all)."),
+    trials: Optional[int] = typer.Option(None, "--trials", help="Simulated networks per claim (≥ 10; default: each claim's own)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the explicit torch generator (≥ 0)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write a PNG or SVG of theory vs simulation."),
+    list_: bool = typer.Option(False, "--list", help="List the claims and exit."),
+):
+    """Check the toolkit's claims against Monte Carlo simulations of real networks."""
+    if trials is not None:
+        check_int("--trials", trials, lo=10)
+    check_int("--seed", seed, lo=0)
+    if plot is not None and not plot.lower().endswith((".png", ".svg")):
+        raise InitBoundsError(f"--plot must name a .png or .svg file; got {plot!r}")
+    from sim.claims import CLAIMS, run_claims
+
+    if list_:
+        c = _console()
+        t = Table(title="Claims")
+        for col in ("name", "kind", "claim", "source"):
+            t.add_column(col)
+        for cl in CLAIMS.values():
+            t.add_row(cl.name, cl.kind, cl.description, cl.source)
+        c.print(t)
+        return
+    names = claims or list(CLAIMS)
+    for n in names:
+        if n not in CLAIMS:
+            raise InitBoundsError(f"CLAIM must be one of {', '.join(CLAIMS)}; got {n!r}")
+    err = Console(stderr=True)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=err, transient=True, disable=as_json) as bar:
+        tasks: dict = {}
+
+        def progress(name, done, total):
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done, total=total)
+
+        results = run_claims(names, trials=trials, seed=seed, progress=progress)
+    failed = [r for r in results if r.toolkit_failure]
+    if as_json:
+        _emit_json({"seed": seed, "claims": [r.as_dict() for r in results]})
+    else:
+        c = _console()
+        t = Table(title=f"validate (seed {seed}; family-wise level 1e-3, Bonferroni)")
+        for col in ("claim", "kind", "theory", "simulated", "CI", "verdict", "source"):
+            t.add_column(col)
+        style = {"pass": "green", "FAIL": "bold red", "violated": "yellow", "gap": "cyan"}
+        for r in results:
+            t.add_row(r.name, r.kind, f"{r.theory:.6g}", f"{r.estimate:.6g}",
+                      f"[{r.ci[0]:.4g}, {r.ci[1]:.4g}]", f"[{style[r.verdict]}]{r.verdict}[/]", r.source)
+        c.print(t)
+        for r in results:
+            c.print(f"{r.name}: {r.detail} ({r.trials} networks, {r.seconds:.1f} s)")
+        viol = [r.name for r in results if r.verdict == "violated"]
+        if viol:
+            c.print(f"Finding: the paper's formula is violated by simulation: {', '.join(viol)} "
+                    "(not a toolkit failure).")
+        c.print("Toolkit failures: " + (", ".join(r.name for r in failed) if failed else "none"))
+    if plot:
+        from sim.plots import plot_validation
+
+        plot_validation(results, plot)
+    if failed:
+        raise typer.Exit(1)
+
+
+# --- check -------------------------------------------------------------------------------------
+CHECK_DEFAULTS = {"depth": 10, "width": 20000, "samples": 16, "delta": 0.05, "eps": 0.3}
+
+
+@app.command()
+def check(
+    depth: int = typer.Option(CHECK_DEFAULTS["depth"], "--depth", help="Number of ReLU layers L (≥ 1)."),
+    width_: int = typer.Option(CHECK_DEFAULTS["width"], "--width", help="Layer width n (≥ 1)."),
+    samples: int = typer.Option(CHECK_DEFAULTS["samples"], "--samples", help="Inputs N (≥ 1)."),
+    delta: float = typer.Option(CHECK_DEFAULTS["delta"], "--delta", help="Failure probability δ in (0, 1)."),
+    eps: float = typer.Option(CHECK_DEFAULTS["eps"], "--eps", help="Band half-width ε in (0, 1)."),
+    trials: int = typer.Option(20, "--trials", help="Networks in the simulation spot-check (≥ 0; 0 skips it)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the spot-check (≥ 0)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Design report for one architecture: required widths, exact probabilities, a spot-check."""
+    _check_design(depth, samples, delta, eps)
+    check_int("--width", width_, lo=1)
+    check_int("--trials", trials, lo=0)
+    check_int("--seed", seed, lo=0)
+    from bounds.design import design_report
+
+    report = design_report(depth=depth, width=width_, samples=samples, delta=delta, eps=eps)
+    spot = None
+    if trials > 0:
+        from sim.spotcheck import spot_check
+
+        spot = spot_check(depth=depth, width=width_, samples=samples, eps=eps, trials=trials, seed=seed)
+    if as_json:
+        _emit_json({**report, "spot_check": spot})
+        return
+    c = _console()
+    c.print(f"[bold]initbounds design report[/]  ReLU MLP, {depth} layers of width {width_:,}, "
+            f"He init, {samples} inputs, δ = {delta:g}, ε = {eps:g} (squared norm, all layers)")
+    t = Table(title="Minimum width by method")
+    for col in ("method", "min width", "width ok?", "source"):
+        t.add_column(col)
+    for m in report["methods"]:
+        ok = "[green]yes[/]" if m["meets"] else "[red]no[/]"
+        t.add_row(m["name"], f"{m['min_width']:,}", ok, m["source"])
+    c.print(t)
+    p = report["probabilities"]
+    c.print(f"Exact, one input at width {width_:,}: p_stay = {_fmt_p(p['p_stay'])}, "
+            f"p_last = {_fmt_p(p['p_last'])}; union bound for {samples} inputs: "
+            f"P(some input leaves the band) ≤ {_fmt_p(p['p_fail_union'])}")
+    c.print(f"Verdict: {report['verdict']}")
+    if spot:
+        c.print(f"Simulation spot-check ({spot['trials']} real networks, seed {seed}, "
+                f"{spot['seconds']:.1f} s): P(some input leaves the band) = {spot['estimate']:.3f}, "
+                f"95% CI [{spot['ci'][0]:.3f}, {spot['ci'][1]:.3f}]; worst |‖h‖²/‖x‖² − 1| seen "
+                f"{spot['worst_deviation']:.3f}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
