@@ -11,12 +11,18 @@ import sys
 from enum import Enum
 from typing import List, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from typer.core import TyperGroup
+
+try:  # typer ≥ 0.20 vendors click as typer._click, with Exit/Abort in typer.exceptions
+    from typer import _click as click
+    from typer.exceptions import Abort as _Abort, Exit as _Exit
+except ImportError:  # pragma: no cover - older typer depends on click
+    import click
+    from click.exceptions import Abort as _Abort, Exit as _Exit
 
 from bounds.errors import InitBoundsError, check_int, check_real
 
@@ -39,13 +45,17 @@ class _Group(TyperGroup):
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
-        except click.exceptions.Exit as e:
+        except _Exit as e:
             sys.exit(e.exit_code)
-        except click.exceptions.Abort:
+        except _Abort:
             click.echo("Aborted.", err=True)
             sys.exit(130)
-        except click.UsageError as e:
-            click.echo("Error: " + e.format_message().replace("\n", " "), err=True)
+        except click.exceptions.UsageError as e:
+            name = e.param.opts[0] if getattr(e, "param", None) is not None and e.param.opts else None
+            msg = e.format_message().replace("\n", " ")
+            if name and name not in msg:
+                msg = f"{name}: {msg}"
+            click.echo("Error: " + msg, err=True)
             sys.exit(2)
         if isinstance(rv, int):
             sys.exit(rv)

@@ -31,7 +31,7 @@ class ApproximationWarning(UserWarning):
 
 
 def _fmt_bound(x) -> str:
-    if isinstance(x, float) and (abs(x) >= 1e6 or (0 < abs(x) < 1e-3)):
+    if isinstance(x, float):
         return f"{x:g}"
     return str(x)
 

@@ -181,7 +181,7 @@ def _log_gammaincc_cf(a, x):
         d = 1.0 / d
         delta = d * c
         f = f * delta
-        if np.all(np.abs(delta - 1.0) < 1e-16):
+        if np.all(np.abs(delta - 1.0) < 4e-16):
             break
     return a * np.log(x) - x - sp.gammaln(a) + np.log(f)
 

@@ -35,7 +35,7 @@ __all__ = ["Claim", "ClaimResult", "CLAIMS", "run_claims", "VALIDATE_DESIGN"]
 #: The design the width claims are checked on: small enough to simulate every method's width.
 VALIDATE_DESIGN = {"depth": 3, "samples": 4, "delta": 0.1, "eps": 0.5, "correlation": 0.5}
 #: Budget of sampled weights per claim (random numbers); trials are capped to fit it.
-_WEIGHT_BUDGET = 2.5e9
+_WEIGHT_BUDGET = 1.0e9
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ _register("p_stay", "identity", "exact p_stay vs simulated frequency", "derived"
 _register("p_last", "identity", "exact p_last vs simulated frequency", "derived", _band_claim("last"), 20000)
 for _m in METHODS:
     _register(f"width_{_m}", "paper_bound" if _m == "authors_formula" else "upper_bound",
-              f"P(some of N inputs fails) at the {_m} width ≤ δ", SOURCES[_m], _width_claim(_m), 2000)
+              f"P(some of N inputs fails) at the {_m} width ≤ δ", SOURCES[_m], _width_claim(_m), 1000)
 _register("gradient_independence", "approximation",
           "weight-gradient norms vs the independence approximation", "derived", _gradient, 4000)
 
