@@ -149,8 +149,9 @@ def _width_claim(method):
         n = min_width(method, L, N, delta, eps).min_width
         widths = [n] * (L + 1)
         T = _trials_for(trials, widths, N)
-        x = sample_inputs(n, N, correlation=d["correlation"], generator=gen)
-        s = sample_networks(widths, x, T, fan="out", generator=gen, progress=progress)
+        x = sample_inputs(n, N, correlation=d["correlation"], generator=gen, dtype=torch.float32)
+        s = sample_networks(widths, x, T, fan="out", generator=gen, progress=progress,
+                            dtype=torch.float32)
         lo, hi = band_for_eps(eps, "squared")
         r = s.sq_ratio
         fail = ~((r >= lo) & (r <= hi)).all(axis=(1, 2))

@@ -111,7 +111,8 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
             if W is None:
                 W = torch.empty((t, n_out, n_in), dtype=dtype, device=device)
                 bufs[key] = W
-            W.normal_(0.0, std, generator=generator)
+            torch.randn((t, n_out, n_in), generator=generator, dtype=dtype, device=device, out=W)
+            W.mul_(std)
             z = torch.bmm(W, h)                                # (t, n_out, N)
             if grads:
                 weights.append(W)

@@ -24,14 +24,15 @@ def spot_check(*, depth: int, width: int, samples: int, eps: float, trials: int,
     Estimator: the fraction of networks in which some input leaves the ε-band at some layer, with
     a 95% Clopper–Pearson interval; also the worst |‖h_l‖²/‖x‖² − 1| seen. The number of networks
     is capped so that at most :data:`SPOT_BUDGET` weights are drawn (``trials_capped`` says so).
-    The seed controls one explicit ``torch.Generator`` (inputs and weights).
+    The seed controls one explicit ``torch.Generator`` (inputs and weights). Runs in float32
+    (5× faster weight sampling here; tested against float64 in tests/sim).
     """
     t0 = time.perf_counter()
     per_net = float(width) * width * depth
     T = int(max(1, min(trials, SPOT_BUDGET // per_net)))
     gen = torch.Generator().manual_seed(seed)
-    x = sample_inputs(width, samples, correlation=correlation, generator=gen)
-    s = sample_networks([width] * (depth + 1), x, T, fan="out", generator=gen)
+    x = sample_inputs(width, samples, correlation=correlation, generator=gen, dtype=torch.float32)
+    s = sample_networks([width] * (depth + 1), x, T, fan="out", generator=gen, dtype=torch.float32)
     lo, hi = band_for_eps(eps, norm)
     r = s.sq_ratio
     fail = ~((r >= lo) & (r <= hi)).all(axis=(1, 2))
