@@ -75,9 +75,11 @@ def _n_kl_half(n, k):
         d2 = ds * ds
         acc = np.zeros_like(ds)
         term = np.ones_like(ds)
-        for j in range(1, 60):
+        for j in range(1, 80):
             term = term * d2
             acc = acc + term / (j * (2.0 * j - 1.0))
+            if np.all(term <= 1e-17 * acc):
+                break
         out[small] = 0.5 * n[small] * acc if np.ndim(n) else 0.5 * n * acc
     big = ~small
     if np.any(big):

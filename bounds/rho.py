@@ -152,6 +152,16 @@ def _k_grid(n: int, center: float, k_min: int = 1):
     return np.arange(k0, k1 + 1, stride, dtype=float), float(stride)
 
 
+@lru_cache(maxsize=64)
+def _full_log_weights(n: int):
+    """k = 0..n and log[C(n,k) 2^{-n}] (read-only arrays, cached per width)."""
+    k = np.arange(0, n + 1, dtype=float)
+    lw = log_binomial_half(n, k)
+    k.setflags(write=False)
+    lw.setflags(write=False)
+    return k, lw
+
+
 def _tilted_center(n: int, p: float, k_min: int) -> float:
     """Approximate argmax of C(n,k)·Γ(k/2+p)/Γ(k/2): root of log((n−k)/k) + ½log(1 + 2p/k) = 0."""
     a = max(float(k_min), -2.0 * p) + 1e-9
@@ -202,6 +212,11 @@ def log_moment(width, p, *, k_min: int = 1) -> float:
     n = _width(width)
     k_min = check_int("k_min", k_min, lo=1, hi=n)
     p = check_real("p", p, lo=-k_min / 2.0, lo_open=True)
+
+    if n <= _FULL_SUM_MAX:   # every k: the log weights are cached per width
+        k, lw = _full_log_weights(n)
+        s = logsumexp(lw[k_min:] + log_gamma_ratio(0.5 * k[k_min:], p))
+        return p * math.log(4.0 / n) + s
 
     def term(k):
         return log_binomial_half(n, k) + log_gamma_ratio(0.5 * k, p)

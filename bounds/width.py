@@ -48,6 +48,7 @@ SOURCES = {
 #: L = 10, δ = 0.05 gives m ≈ 4060. [authors' code]
 AUTHORS_EXAMPLE = {"eps": 0.15, "samples": 2000, "depth": 10, "delta": 0.05, "width": 4060}
 
+_EXACT_RTOL = 1e-4  # relative tolerance on the exact failure probability when deciding the width
 _P_GRID = 64   # orders p (and q) tried by the product bound; any order gives a valid bound
 
 
@@ -60,6 +61,7 @@ class WidthResult:
     source: str
     log_failure: float               # log of the failure bound at min_width (nan for the authors')
     notes: tuple = field(default_factory=tuple)
+    width_uncertainty: int = 0       # ± on min_width from the numerical tolerance (exact_union)
 
 
 def _check(depth, samples, eps, norm, layers):
@@ -179,21 +181,28 @@ def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", lay
 
 
 def _solve(logf, log_delta: float, start: int) -> int:
-    """Smallest integer n ≥ 1 with logf(n) ≤ log_delta, for logf non-increasing in n.
+    """Smallest integer n ≥ 1 with logf(n, fine=True) ≤ log_delta, logf non-increasing in n.
 
-    A secant iteration in log n finds the crossing (logf is smooth and nearly linear in n for
-    these bounds); a short integer bracket and bisection then make the answer exact.
+    A secant iteration in log n on a coarse evaluation (``fine=False``) finds the crossing (these
+    bounds are smooth and nearly linear in n); an integer bracket and bisection on the fine
+    evaluation then fix the integer.
     """
-    cache: dict[int, float] = {}
+    coarse: dict[int, float] = {}
+    fine: dict[int, float] = {}
+
+    def gc(n: int) -> float:
+        if n not in coarse:
+            coarse[n] = logf(n, False) - log_delta
+        return coarse[n]
 
     def g(n: int) -> float:
-        if n not in cache:
-            cache[n] = logf(n) - log_delta
-        return cache[n]
+        if n not in fine:
+            fine[n] = logf(n, True) - log_delta
+        return fine[n]
 
     n0, n1 = max(1, start), max(2, int(start * 1.5) + 1)
     for _ in range(40):
-        g0, g1 = g(n0), g(n1)
+        g0, g1 = gc(n0), gc(n1)
         if not (math.isfinite(g0) and math.isfinite(g1)) or g0 == g1:
             break
         x = math.log(n1) - g1 * (math.log(n1) - math.log(n0)) / (g1 - g0)
@@ -252,20 +261,31 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     notes: tuple = ()
     if method == "chernoff_per_layer":
         rates = _per_layer_rates(L, lo_b, hi_b)
-        f = lambda n: _log_fail_per_layer(n, L, N, rates)  # noqa: E731
+        f = lambda n, fine: _log_fail_per_layer(n, L, N, rates)  # noqa: E731
         i_min = float(min(rates))
         start = max(1, int(math.ceil((math.log(2 * N * L) - log_delta) / i_min)))
         if layers == "last":
             notes = ("per-layer bands imply every layer's band; the same width serves --layers last",)
     elif method == "chernoff_product":
-        f = lambda n: math.log(N) + _log_fail_product(n, L, lo_b, hi_b, layers)  # noqa: E731
+        f = lambda n, fine: math.log(N) + _log_fail_product(n, L, lo_b, hi_b, layers)  # noqa: E731
         start = max(1, int(math.ceil((math.log(2 * N * L) - log_delta) * 5.0 * L / math.log(hi_b) ** 2 / 2)))
     else:
-        f = lambda n: math.log(N) + band_probability(n, L, lo_b, hi_b, layers=layers, rtol=1e-3).logp_fail  # noqa: E731
-
+        def f(n, fine):
+            r = band_probability(n, L, lo_b, hi_b, layers=layers, rtol=_EXACT_RTOL if fine else 1e-2)
+            return math.log(N) + r.logp_fail
         start = max(1, int(math.ceil((math.log(2 * N) - log_delta) * 2.0 * L / math.log(hi_b) ** 2)))
     n_star = _solve(f, log_delta, start)
-    return WidthResult(method, n_star, SOURCES[method], f(n_star), notes)
+    lf = f(n_star, True)
+    unc = 0
+    if method == "exact_union":
+        # the integer is decided up to the numerical tolerance of log p_fail: translate it into
+        # widths with the local slope of log p_fail in n
+        d = max(1, n_star // 1000)
+        slope = abs(lf - f(n_star + d, True)) / d
+        unc = int(math.ceil(_EXACT_RTOL / slope)) if slope > 0 else 0
+        notes = (f"numerical uncertainty of the integer: ±{unc} (relative tolerance {_EXACT_RTOL:g} "
+                 "on the failure probability)",)
+    return WidthResult(method, n_star, SOURCES[method], lf, notes, unc)
 
 
 def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all",
