@@ -90,7 +90,11 @@ class Fmt(str, Enum):
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Rich console; when output is not a terminal, tables get 140 columns instead of 80."""
+    c = Console(highlight=False)
+    if not c.is_terminal:
+        c = Console(highlight=False, width=140)
+    return c
 
 
 def _emit_json(obj) -> None:

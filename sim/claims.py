@@ -79,10 +79,10 @@ def _trials_for(trials: int, widths, inputs: int = 1) -> int:
     return int(max(50, min(trials, _WEIGHT_BUDGET // max(per_net, 1))))
 
 
-def _ratio_sample(width, trials, gen, progress, depth=1):
-    x = torch.ones(1, width, dtype=torch.float64)
+def _ratio_sample(width, trials, gen, progress, depth=1, dtype=torch.float64):
+    x = torch.ones(1, width, dtype=dtype)
     return sample_networks([width] * (depth + 1), x, trials, fan="out", generator=gen,
-                           progress=progress)
+                           progress=progress, dtype=dtype)
 
 
 # --- one-layer law -----------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def _band_claim(layers):
         n, L, eps = _BAND["width"], _BAND["depth"], _BAND["eps"]
         lo, hi = band_for_eps(eps, "squared")
         exact = band_probability(n, L, lo, hi, layers=layers, rtol=1e-6)
-        s = _ratio_sample(n, trials, gen, progress, depth=L)
+        s = _ratio_sample(n, trials, gen, progress, depth=L, dtype=torch.float32)
         r = s.sq_ratio[:, :, 0]
         inside = (r >= lo) & (r <= hi)
         hit = inside.all(axis=1) if layers == "all" else inside[:, -1]

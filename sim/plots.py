@@ -18,7 +18,7 @@ def plot_validation(results, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    ident = [r for r in results if r.kind in ("identity", "approximation")]
+    ident = [r for r in results if r.kind in ("identity", "approximation") and not r.name.endswith("_ks")]
     for i, r in enumerate(ident):
         half = max((r.ci[1] - r.ci[0]) / 2.0, 1e-300)
         centre = (r.ci[0] + r.ci[1]) / 2.0
@@ -32,9 +32,10 @@ def plot_validation(results, path: str) -> None:
     ax1.set_ylabel("theory − simulated centre (in CI half-widths)")
     ax1.set_title("identities: CI (bar) vs theory (×)")
     widths = [r for r in results if r.name.startswith("width_")]
-    for r in widths:
+    palette = ["tab:orange", "tab:blue", "tab:purple", "tab:green"]
+    for j, r in enumerate(widths):
         n = int(r.detail.split()[1].rstrip(":"))
-        color = {"pass": "tab:green", "FAIL": "tab:red", "violated": "tab:orange"}[r.verdict]
+        color = "tab:red" if r.verdict == "FAIL" else palette[j % len(palette)]
         lo_err = max(r.estimate - r.ci[0], 0.0)
         hi_err = max(r.ci[1] - r.estimate, 0.0)
         ax2.errorbar([n], [max(r.estimate, 1e-4)], yerr=[[min(lo_err, max(r.estimate, 1e-4) - 1e-4)], [hi_err]],
