@@ -174,8 +174,7 @@ def width(
             c.print(f"note ({r.name}): {note}")
     if derive:
         from bounds.width import derive_width
-        c.print()
-        c.print(derive_width().to_text())
+        sys.stdout.write("\n" + derive_width().to_text() + "\n")
 
 
 # --- prob --------------------------------------------------------------------------------------

@@ -1,0 +1,129 @@
+"""The real-network simulator samples the law of THEORY.md §2 (written seeds, statistical decisions)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as st
+
+from bounds import rho
+from bounds.errors import DomainError
+from sim import stats
+from sim.engine import sample_inputs, sample_networks
+
+ALPHA = 1e-4  # per-test error level shared by the Monte Carlo tests of this suite
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_shapes_and_reproducibility():
+    x = sample_inputs(8, 3, correlation=0.5, generator=gen(1))
+    a = sample_networks([8, 16, 16], x, 5, fan="in", generator=gen(2), grads=True)
+    b = sample_networks([8, 16, 16], x, 5, fan="in", generator=gen(2), grads=True)
+    assert a.sq_ratio.shape == (5, 2, 3) and a.grad_ratio.shape == (5, 2, 3)
+    np.testing.assert_array_equal(a.sq_ratio, b.sq_ratio)
+    np.testing.assert_array_equal(a.grad_ratio, b.grad_ratio)
+    assert a.path == "real-network"
+
+
+def test_chunking_does_not_change_the_law_of_first_layer():
+    # same seed, different chunk sizes: identical draws when the chunk holds every network
+    x = torch.ones(1, 4, dtype=torch.float64)
+    a = sample_networks([4, 4], x, 6, fan="out", generator=gen(5))
+    b = sample_networks([4, 4], x, 6, fan="out", generator=gen(5), memory_budget=2**40)
+    np.testing.assert_array_equal(a.sq_ratio, b.sq_ratio)
+
+
+def test_manual_backprop_equals_autograd():
+    g = gen(7)
+    widths = [5, 7, 6, 4]
+    x = torch.randn(1, 5, generator=g, dtype=torch.float64)
+    s = sample_networks(widths, x, 1, fan="in", generator=gen(11), grads=True)
+    # rebuild the same network from the same generator sequence
+    g2 = gen(11)
+    Ws = []
+    for l in range(3):
+        W = torch.randn((1, widths[l + 1], widths[l]), generator=g2, dtype=torch.float64)
+        Ws.append((W * math.sqrt(2.0 / widths[l]))[0].requires_grad_(True))
+    e = torch.randn((1, widths[-1], 1), generator=g2, dtype=torch.float64)[0, :, 0]
+    h = x[0]
+    for W in Ws:
+        h = torch.relu(W @ h)
+    loss = (e * h).sum()
+    loss.backward()
+    z_last = Ws[2] @ torch.relu(Ws[1] @ torch.relu(Ws[0] @ x[0]))
+    dL = ((e * (z_last > 0)) ** 2).sum()
+    for l, W in enumerate(Ws):
+        expect = (W.grad**2).sum() / ((x[0] ** 2).sum() * dL)
+        assert s.grad_ratio[0, l, 0] == pytest.approx(float(expect), rel=1e-12)
+
+
+def test_fan_conventions_differ_for_rectangular_layers():
+    x = torch.ones(1, 10, dtype=torch.float64)
+    a = sample_networks([10, 40], x, 4000, fan="in", generator=gen(3))
+    b = sample_networks([10, 40], x, 4000, fan="out", generator=gen(3))
+    # fan-in preserves ‖h‖²/n: E‖h_1‖²/‖x‖² = 40/10 = 4; fan-out preserves ‖h‖²: 1
+    assert a.layer_ratio.mean() == pytest.approx(4.0 * b.layer_ratio.mean(), rel=1e-12)
+
+
+def test_one_layer_mean_and_variance():
+    """E ρ = 1 and E(ρ − 1)² = 5/n at n = 32, fan-out He. Seed 2024.
+
+    Sample size: sd of ρ is √(5/32) ≈ 0.40 and sd of (ρ − 1)² is about 0.25, so T = 40000 resolves
+    the mean to ±0.008 and 5/n = 0.156 to ±0.005 at z = 3.9 (α = 1e-4): a 3% relative resolution.
+    """
+    n = 32
+    s = sample_networks([n, n], torch.ones(1, n, dtype=torch.float64), 40000, fan="out", generator=gen(2024))
+    r = s.layer_ratio[:, 0, 0]
+    level = stats.bonferroni(1 - ALPHA, 2)
+    m, lo, hi = stats.mean_ci(r, level)
+    assert lo <= 1.0 <= hi
+    m2, lo2, hi2 = stats.mean_ci((r - 1.0) ** 2, level)
+    assert lo2 <= 5.0 / n <= hi2
+
+
+def test_layer_ratio_matches_exact_cdf_ks():
+    """KS test of simulated ratios (n = 8, depth 1) against the exact CDF of ρ. Seed 99."""
+    n = 8
+    s = sample_networks([n, n], torch.ones(1, n, dtype=torch.float64), 20000, fan="out", generator=gen(99))
+    # the atom at 0 (2^-8) makes the law not continuous: test on ρ > 0 against the conditional CDF
+    r = s.layer_ratio[:, 0, 0]
+    r = r[r > 0]
+    p0 = rho.p_zero(n)
+    stat, p = stats.ks_test(r, lambda v: (rho.cdf(n, v) - p0) / (1 - p0))
+    assert p >= ALPHA
+
+
+def test_float32_path_samples_the_same_law():
+    """Two-sample KS between float32 and float64 products over 6 layers (n = 64). Seeds 5, 6."""
+    n, L = 64, 6
+    a = sample_networks([n] * (L + 1), torch.ones(1, n), 6000, fan="out", generator=gen(5), dtype=torch.float32)
+    b = sample_networks([n] * (L + 1), torch.ones(1, n, dtype=torch.float64), 6000, fan="out", generator=gen(6))
+    p = st.ks_2samp(a.sq_ratio[:, -1, 0], b.sq_ratio[:, -1, 0]).pvalue
+    assert p >= ALPHA
+
+
+def test_correlated_inputs_are_unit_norm():
+    x = sample_inputs(50, 7, correlation=0.9, generator=gen(0))
+    np.testing.assert_allclose(x.norm(dim=1).numpy(), 1.0, rtol=1e-12)
+    c = (x @ x.T).numpy()
+    off = c[~np.eye(7, dtype=bool)]
+    assert off.min() > 0.5  # strongly correlated as asked
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(widths=[4, 0]), "widths[1] must be an integer ≥ 1; got 0"),
+    (dict(trials=0), "trials must be an integer ≥ 1; got 0"),
+    (dict(fan="x"), "fan must be one of 'in', 'out'; got 'x'"),
+    (dict(widths=[4, True]), "widths[1] must be an integer ≥ 1; got True"),
+])
+def test_bad_arguments(kwargs, msg):
+    args = dict(widths=[4, 4], inputs=torch.ones(1, 4), trials=2, fan="in", generator=gen(0))
+    args.update(kwargs)
+    with pytest.raises(DomainError) as e:
+        sample_networks(args.pop("widths"), args.pop("inputs"), args.pop("trials"), **args)
+    assert str(e.value) == msg
