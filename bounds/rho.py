@@ -356,6 +356,7 @@ def _log_tail(width, r, upper: bool):
         if np.any(far):
             other = _log_tail_contour(n, r_arr[far], not upper)
             out[far] = np.log1p(-np.exp(np.minimum(other, 0.0)))
+    np.minimum(out, 0.0, out=out)  # a log-probability; summation rounding may not push it above 0
     if upper:
         out[r_arr == 0] = math.log1p(-2.0 ** -n) if n < 1100 else -0.0
     else:
@@ -469,7 +470,8 @@ def rate(r) -> mp.mpf:
 def rate_plus(eps) -> mp.mpf:
     """I₊(ε) = I(1 + ε): Chernoff rate of the upper tail P(ρ ≥ 1 + ε) ≤ e^{-n I₊(ε)}."""
     eps = check_real("eps", eps, lo=0.0, lo_open=True)
-    return rate(1 + mp.mpf(eps))
+    with mp.workdps(mp.mp.dps + 40):  # 1 + ε must not round ε away
+        return +rate(1 + mp.mpf(eps))
 
 
 def rate_minus(eps) -> mp.mpf:
@@ -477,4 +479,5 @@ def rate_minus(eps) -> mp.mpf:
     eps = check_real("eps", eps, lo=0.0, hi=1.0, lo_open=True)
     if eps == 1.0:
         return mp.log(2)
-    return rate(1 - mp.mpf(eps))
+    with mp.workdps(mp.mp.dps + 40):
+        return +rate(1 - mp.mpf(eps))
