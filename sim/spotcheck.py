@@ -29,7 +29,10 @@ def spot_check(*, depth: int, width: int, samples: int, eps: float, trials: int,
     """
     t0 = time.perf_counter()
     per_net = float(width) * width * depth
-    T = int(max(1, min(trials, SPOT_BUDGET // per_net)))
+    T = int(min(trials, SPOT_BUDGET // per_net))
+    if T < 1:
+        return {"trials": 0, "skipped": f"one network draws {per_net:.3g} weights, more than the "
+                f"spot-check budget of {SPOT_BUDGET:.3g}; run `initbounds validate` or a smaller width"}
     gen = torch.Generator().manual_seed(seed)
     x = sample_inputs(width, samples, correlation=correlation, generator=gen, dtype=torch.float32)
     s = sample_networks([width] * (depth + 1), x, T, fan="out", generator=gen, dtype=torch.float32)
