@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from . import rho
 from .errors import DomainError, check_choice, check_int, check_real
@@ -108,7 +107,9 @@ def _convolve(m: np.ndarray, kernel: np.ndarray, exact: bool) -> np.ndarray:
     if exact:
         c = np.convolve(m, kernel)
     else:
-        c = signal.fftconvolve(m, kernel)
+        size = len(m) + len(kernel) - 1
+        nfft = 1 << (size - 1).bit_length()
+        c = np.fft.irfft(np.fft.rfft(m, nfft) * np.fft.rfft(kernel, nfft), nfft)[:size]
         np.maximum(c, 0.0, out=c)
     return c
 

@@ -23,13 +23,12 @@ from functools import lru_cache
 import mpmath as mp
 import numpy as np
 import sympy as sy
-from scipy import stats
 
 from . import rho
 from .band import band_for_eps, band_probability
 from .derivation import Derivation, Step
 from .errors import check_choice, check_int, check_real
-from .numerics import logsumexp
+from .numerics import log_binomial_half, logsumexp
 
 __all__ = [
     "METHODS", "SOURCES", "WidthResult", "log_failure_bound", "min_width", "min_widths",
@@ -130,6 +129,14 @@ def _grid_min(f, a: float, b: float) -> float:
     return min(best, fc, fd)
 
 
+def _log_binom_lower_tail(n: int, m: int) -> float:
+    """log P(K ≤ m), K ~ Bin(n, ½), for m < n/2: exact sum for m ≤ 4096, else the geometric
+    upper bound w_m / (1 − m/(n − m + 1)) (ratios w_{k−1}/w_k ≤ m/(n − m + 1)), valid for a bound."""
+    if m <= 4096:
+        return logsumexp(log_binomial_half(n, np.arange(0, m + 1, dtype=float)))
+    return float(log_binomial_half(n, float(m))) - math.log1p(-m / (n - m + 1.0))
+
+
 def _log_fail_product(n, depth, lo, hi, layers) -> float:
     """Log of the product (martingale) bound for one input; see the module docstring."""
     L = depth
@@ -149,7 +156,7 @@ def _log_fail_product(n, depth, lo, hi, layers) -> float:
         per_l = qs[None, :] * math.log(lo) + ls[:, None] * g[None, :]
         chern = logsumexp(per_l.min(axis=1))
         if k0 > 1:
-            p_small = float(stats.binom.logcdf(k0 - 1, n, 0.5))
+            p_small = _log_binom_lower_tail(n, k0 - 1)
             if p_small > -30.0:  # P(some K_j < k0, j ≤ L) = 1 − (1 − P(K < k0))^L
                 atoms = math.log(-math.expm1(L * math.log1p(-math.exp(p_small))))
             else:                # union bound L·P(K < k0): an upper bound, tight to ~1e-13 here
@@ -180,19 +187,19 @@ def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", lay
     return math.log(N) + r.logp_fail
 
 
-def _solve(logf, log_delta: float, start: int) -> int:
+def _solve(logf, log_delta: float, start: int, two_levels: bool = True) -> int:
     """Smallest integer n ≥ 1 with logf(n, fine=True) ≤ log_delta, logf non-increasing in n.
 
     A secant iteration in log n on a coarse evaluation (``fine=False``) finds the crossing (these
     bounds are smooth and nearly linear in n); an integer bracket and bisection on the fine
     evaluation then fix the integer.
     """
-    coarse: dict[int, float] = {}
     fine: dict[int, float] = {}
+    coarse: dict[int, float] = {} if two_levels else fine
 
     def gc(n: int) -> float:
         if n not in coarse:
-            coarse[n] = logf(n, False) - log_delta
+            coarse[n] = logf(n, not two_levels) - log_delta
         return coarse[n]
 
     def g(n: int) -> float:
@@ -274,7 +281,7 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
             r = band_probability(n, L, lo_b, hi_b, layers=layers, rtol=_EXACT_RTOL if fine else 1e-2)
             return math.log(N) + r.logp_fail
         start = max(1, int(math.ceil((math.log(2 * N) - log_delta) * 2.0 * L / math.log(hi_b) ** 2)))
-    n_star = _solve(f, log_delta, start)
+    n_star = _solve(f, log_delta, start, two_levels=method == "exact_union")
     lf = f(n_star, True)
     unc = 0
     if method == "exact_union":
