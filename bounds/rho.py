@@ -135,21 +135,27 @@ def _width(width) -> int:
 
 
 # --- binomial-weighted sums ----------------------------------------------------------------------
-def _k_grid(n: int, center: float, k_min: int = 1):
-    """Integer k (as floats) and the stride covering where a binomial-weighted summand matters.
-
-    Returns (k, stride) so that Σ_{k=k_min}^{n} f(k) ≈ stride · Σ_{k in grid} f(k), for a summand
-    f that is a (tilted) binomial bump of standard deviation ≤ √n/2 centred near ``center``.
-    For n ≤ _FULL_SUM_MAX every k is used (stride None). Above, the window is ±12√n around the
-    centre (±24 sd) and the stride s ≤ √n/16 (Poisson summation: aliasing error < e^{-2π²·64}).
-    """
-    if n <= _FULL_SUM_MAX:
-        return np.arange(k_min, n + 1, dtype=float), None
+def _window_params(n: int):
     half = math.ceil(12.0 * math.sqrt(n))
-    stride = max(1, int(math.sqrt(n) / 16.0))
-    k0 = max(k_min, int(center) - half)
-    k1 = min(n, int(center) + half)
-    return np.arange(k0, k1 + 1, stride, dtype=float), float(stride)
+    return half, max(1, int(math.sqrt(n) / 16.0)), max(1, half // 2)
+
+
+@lru_cache(maxsize=256)
+def _window(n: int, k_min: int, qcenter: int):
+    """A strided grid of k and log[C(n,k) 2^{-n}] around a quantized centre (cached).
+
+    The window is ±(12√n + q) around ``qcenter`` (q = 6√n is the quantization step, so any centre
+    within q/2 is covered by ±12√n ≥ ±24 sd of a tilted binomial bump); the stride is
+    s ≤ √n/16 (Poisson summation: aliasing error < e^{-2π²·64} for a bump of sd ≥ √n/(2·…)).
+    """
+    half, stride, q = _window_params(n)
+    k0 = max(k_min, qcenter - half - q)
+    k1 = min(n, qcenter + half + q)
+    k = np.arange(k0, k1 + 1, stride, dtype=float)
+    lw = log_binomial_half(n, k)
+    k.setflags(write=False)
+    lw.setflags(write=False)
+    return k, lw, float(stride)
 
 
 @lru_cache(maxsize=64)
@@ -176,19 +182,26 @@ def _tilted_center(n: int, p: float, k_min: int) -> float:
     return 0.5 * (a + b)
 
 
-def _strided_logsumexp(n: int, term, center: float, k_min: int) -> float:
-    """log Σ_{k≥k_min} exp(term(k)) over the grid of :func:`_k_grid`, re-centred if needed."""
-    for _ in range(60):
-        k, stride = _k_grid(n, center, k_min)
-        t = term(k)
-        if stride is None:
-            return logsumexp(t)
+def _binomial_logsumexp(n: int, extra, center: float, k_min: int) -> float:
+    """log Σ_{k=k_min}^{n} C(n,k) 2^{-n} exp(extra(k)) for a summand that is a (tilted) binomial bump.
+
+    Every k for n ≤ _FULL_SUM_MAX; above, a strided window (:func:`_window`) around ``center``,
+    moved if the peak of the summand sits near an edge of the window.
+    """
+    if n <= _FULL_SUM_MAX:
+        k, lw = _full_log_weights(n)
+        return logsumexp(lw[k_min:] + extra(k[k_min:]))
+    half, stride, q = _window_params(n)
+    for _ in range(200):
+        qc = int(round(center / q)) * q
+        k, lw, s = _window(n, k_min, qc)
+        t = lw + extra(k)
         i = int(np.argmax(t))
         edge = len(k) // 8
-        if (edge <= i < len(k) - edge) or (k[0] <= k_min and i < edge) or (k[-1] >= n and i >= len(k) - edge):
-            return logsumexp(t) + math.log(stride)
-        # the peak is near an edge of the window: move the window past it
-        center = k[i] + (0.5 if i >= len(k) - edge else -0.5) * (k[-1] - k[0])
+        at_lo, at_hi = i < edge, i >= len(k) - edge
+        if not (at_lo or at_hi) or (at_lo and k[0] <= k_min) or (at_hi and k[-1] + s > n):
+            return logsumexp(t) + math.log(s)
+        center = k[i] + (half if at_hi else -half)
     raise RuntimeError("binomial sum window did not settle")  # pragma: no cover
 
 
@@ -213,15 +226,8 @@ def log_moment(width, p, *, k_min: int = 1) -> float:
     k_min = check_int("k_min", k_min, lo=1, hi=n)
     p = check_real("p", p, lo=-k_min / 2.0, lo_open=True)
 
-    if n <= _FULL_SUM_MAX:   # every k: the log weights are cached per width
-        k, lw = _full_log_weights(n)
-        s = logsumexp(lw[k_min:] + log_gamma_ratio(0.5 * k[k_min:], p))
-        return p * math.log(4.0 / n) + s
-
-    def term(k):
-        return log_binomial_half(n, k) + log_gamma_ratio(0.5 * k, p)
-
-    s = _strided_logsumexp(n, term, _tilted_center(n, p, k_min), k_min)
+    center = _tilted_center(n, p, k_min) if n > _FULL_SUM_MAX else 0.0
+    s = _binomial_logsumexp(n, lambda k: log_gamma_ratio(0.5 * k, p), center, k_min)
     return p * math.log(4.0 / n) + s
 
 
@@ -423,8 +429,12 @@ def log_moments(width) -> LogMoments:
     """
     n = _width(width)
 
-    k, _ = _k_grid(n, 0.5 * n, 1)
-    lw = log_binomial_half(n, k)
+    if n <= _FULL_SUM_MAX:
+        k, lw = _full_log_weights(n)
+        k, lw = k[1:], lw[1:]
+    else:
+        _, _, q = _window_params(n)
+        k, lw, _ = _window(n, 1, int(round(0.5 * n / q)) * q)
     lw = lw - logsumexp(lw)  # normalizes over K ≥ 1 (the stride cancels)
     w = np.exp(lw)
     psi = sp.digamma(0.5 * k)
