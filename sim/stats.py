@@ -9,7 +9,7 @@ from scipy import stats as st
 from bounds.errors import DomainError, check_int, check_real
 
 __all__ = ["wilson", "clopper_pearson", "clopper_pearson_upper", "clopper_pearson_lower",
-           "mean_ci", "bootstrap_mean_ci", "ks_test", "bonferroni"]
+           "mean_ci", "bootstrap_mean_ci", "ks_test", "ks_critical", "bonferroni"]
 
 
 def _level(level) -> float:
@@ -97,6 +97,16 @@ def ks_test(samples, cdf) -> tuple:
     """One-sample Kolmogorov–Smirnov test against a vectorized CDF: (statistic, p-value)."""
     r = st.kstest(np.asarray(samples, dtype=float).ravel(), cdf)
     return float(r.statistic), float(r.pvalue)
+
+
+def ks_critical(n, level=0.95) -> float:
+    """Critical one-sample KS distance: P(D_n ≤ d) = level under the null (scipy's kstwo law).
+
+    >>> round(ks_critical(100, 0.95), 4)
+    0.1340
+    """
+    n = check_int("n", n, lo=1)
+    return float(st.kstwo.ppf(_level(level), n))
 
 
 def bonferroni(level, m) -> float:
