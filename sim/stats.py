@@ -34,7 +34,10 @@ def wilson(k, n, level=0.95) -> tuple:
     den = 1.0 + z * z / n
     c = (ph + z * z / (2 * n)) / den
     h = z * math.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n)) / den
-    return max(0.0, c - h), min(1.0, c + h)
+    # at k = 0 and k = n the interval ends exactly at 0 and 1 (rounding would move them)
+    lo = 0.0 if k == 0 else max(0.0, c - h)
+    hi = 1.0 if k == n else min(1.0, c + h)
+    return lo, hi
 
 
 def clopper_pearson(k, n, level=0.95) -> tuple:
