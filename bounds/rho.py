@@ -28,7 +28,6 @@ from functools import lru_cache
 
 import mpmath as mp
 import numpy as np
-import sympy as sy
 from scipy import special as sp
 
 from .errors import DomainError, check_int, check_real
@@ -52,30 +51,45 @@ __all__ = [
 ]
 
 # --- symbols and the canonical expressions ------------------------------------------------------
-n_sym = sy.Symbol("n", positive=True, integer=True)
-k_sym = sy.Symbol("k", integer=True, nonnegative=True)
-p_sym = sy.Symbol("p", positive=True)
-t_sym = sy.Symbol("t", real=True)
-r_sym = sy.Symbol("r", positive=True)
-zeta_sym = sy.Symbol("zeta", real=True)
+# Built on first use (module __getattr__), so that numerical use of this module does not pay for
+# importing sympy: `initbounds width` starts in a fraction of a second.
+_EXPR_NAMES = ("n_sym", "k_sym", "p_sym", "t_sym", "r_sym", "zeta_sym",
+               "MOMENT_EXPR", "UNIT_MGF_EXPR", "LAMBDA_EXPR", "MGF_EXPR", "CDF_EXPR")
 
-_half = sy.Rational(1, 2)
-_w = sy.binomial(n_sym, k_sym) * 2 ** (-n_sym)
 
-#: E ρ^p = (4/n)^p Σ_{k≥1} C(n,k) 2^{-n} Γ(k/2+p)/Γ(k/2)   (p > 0)
-MOMENT_EXPR = (4 / n_sym) ** p_sym * sy.Sum(
-    _w * sy.gamma(k_sym / 2 + p_sym) / sy.gamma(k_sym / 2), (k_sym, 1, n_sym)
-)
-#: Per-unit MGF of Y = 2·1[ζ>0]·ζ²: E e^{tY} = 1/2 + 1/2 (1 - 4t)^{-1/2}   (t < 1/4)
-UNIT_MGF_EXPR = _half + _half * (1 - 4 * t_sym) ** (-_half)
-#: Λ(t) = log E e^{tY}, the cumulant generating function of one unit
-LAMBDA_EXPR = sy.log(UNIT_MGF_EXPR)
-#: E e^{tρ} = [1/2 + 1/2 (1 - 4t/n)^{-1/2}]^n   (t < n/4)
-MGF_EXPR = UNIT_MGF_EXPR.subs(t_sym, t_sym / n_sym) ** n_sym
-#: P(ρ ≤ r) = 2^{-n} + Σ_{k≥1} C(n,k) 2^{-n} P(χ²_k ≤ n r/2)
-CDF_EXPR = 2 ** (-n_sym) + sy.Sum(
-    _w * sy.lowergamma(k_sym / 2, n_sym * r_sym / 4) / sy.gamma(k_sym / 2), (k_sym, 1, n_sym)
-)
+@lru_cache(maxsize=None)
+def _symbolic() -> dict:
+    import sympy as sy
+
+    n = sy.Symbol("n", positive=True, integer=True)
+    k = sy.Symbol("k", integer=True, nonnegative=True)
+    p = sy.Symbol("p", positive=True)
+    t = sy.Symbol("t", real=True)
+    r = sy.Symbol("r", positive=True)
+    half = sy.Rational(1, 2)
+    w = sy.binomial(n, k) * 2 ** (-n)
+    unit_mgf = half + half * (1 - 4 * t) ** (-half)
+    return {
+        "n_sym": n, "k_sym": k, "p_sym": p, "t_sym": t, "r_sym": r,
+        "zeta_sym": sy.Symbol("zeta", real=True),
+        # E ρ^p = (4/n)^p Σ_{k≥1} C(n,k) 2^{-n} Γ(k/2+p)/Γ(k/2)   (p > 0)
+        "MOMENT_EXPR": (4 / n) ** p * sy.Sum(w * sy.gamma(k / 2 + p) / sy.gamma(k / 2), (k, 1, n)),
+        # per-unit MGF of Y = 2·1[ζ>0]·ζ²: E e^{tY} = 1/2 + 1/2 (1 - 4t)^{-1/2}   (t < 1/4)
+        "UNIT_MGF_EXPR": unit_mgf,
+        # Λ(t) = log E e^{tY}, the cumulant generating function of one unit
+        "LAMBDA_EXPR": sy.log(unit_mgf),
+        # E e^{tρ} = [1/2 + 1/2 (1 - 4t/n)^{-1/2}]^n   (t < n/4)
+        "MGF_EXPR": unit_mgf.subs(t, t / n) ** n,
+        # P(ρ ≤ r) = 2^{-n} + Σ_{k≥1} C(n,k) 2^{-n} P(χ²_k ≤ n r/2)
+        "CDF_EXPR": 2 ** (-n) + sy.Sum(w * sy.lowergamma(k / 2, n * r / 4) / sy.gamma(k / 2), (k, 1, n)),
+    }
+
+
+def __getattr__(name):
+    if name in _EXPR_NAMES:
+        return _symbolic()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _LOG2 = math.log(2.0)
 _SUM_MAX = 200          # CDF by the binomial sum up to this width, by saddle-point inversion above
@@ -96,7 +110,10 @@ def unit_moments() -> dict:
     >>> unit_moments()["var"]
     5
     """
-    z = zeta_sym
+    import sympy as sy
+
+    z = _symbolic()["zeta_sym"]
+    t_sym = _symbolic()["t_sym"]
     phi = sy.exp(-(z**2) / 2) / sy.sqrt(2 * sy.pi)
     ey = sy.integrate(2 * z**2 * phi, (z, 0, sy.oo))
     ey2 = sy.integrate(4 * z**4 * phi, (z, 0, sy.oo))
@@ -110,7 +127,7 @@ def unit_moments() -> dict:
     }
 
 
-def canonical(expr: sy.Expr, dps: int = 50, **values):
+def canonical(expr, dps: int = 50, **values):
     """Evaluate a canonical sympy expression with mpmath at ``dps`` digits (the reference path).
 
     Symbols are given by name (``n=7, p=1.5``); floats are converted exactly. Slow: O(n) mpmath
@@ -119,6 +136,8 @@ def canonical(expr: sy.Expr, dps: int = 50, **values):
     >>> float(canonical(MOMENT_EXPR, n=7, p=2))  # 1 + 5/7
     1.7142857142857142
     """
+    import sympy as sy
+
     syms = sorted(expr.free_symbols, key=lambda s: s.name)
     f = sy.lambdify(syms, expr, modules="mpmath")
     with mp.workdps(dps):

@@ -22,11 +22,9 @@ from functools import lru_cache
 
 import mpmath as mp
 import numpy as np
-import sympy as sy
 
 from . import rho
 from .band import band_for_eps, band_probability
-from .derivation import Derivation, Step
 from .errors import check_choice, check_int, check_real
 from .numerics import log_binomial_half, logsumexp
 
@@ -149,7 +147,7 @@ def _log_fail_product(n, depth, lo, hi, layers) -> float:
     # lower side: P(Π_l ≤ lo) ≤ P(some K_j < k0) + inf_q lo^q (E[ρ^{-q} 1{K ≥ k0}])^l, q < k0/2
     ls = np.arange(1, L + 1) if layers == "all" else np.array([L])
     best = math.inf
-    for k0 in sorted({1, max(1, n // 8), max(1, n // 4), max(1, (3 * n) // 8)}):
+    for k0 in sorted({max(1, n // 4), max(1, (3 * n) // 8)}):
         qmax = 0.5 * k0
         qs = np.geomspace(qmax * 1e-6, qmax * (1.0 - 1e-9), _P_GRID)
         g = np.array([rho.log_moment(n, -q, k_min=k0) for q in qs])
@@ -302,9 +300,15 @@ def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all",
 
 
 # --- symbolic work: the rate-function series and the Chernoff width, derived by sympy ----------
-_eps = sy.Symbol("epsilon", positive=True)
-_N, _L, _delta, _I = sy.symbols("N L delta I", positive=True)
-_n = rho.n_sym
+# (sympy is imported inside these functions: numerical use of this module never loads it)
+
+
+@lru_cache(maxsize=None)
+def _syms():
+    import sympy as sy
+
+    return {"eps": sy.Symbol("epsilon", positive=True),
+            **dict(zip(("N", "L", "delta", "I"), sy.symbols("N L delta I", positive=True)))}
 
 
 @lru_cache(maxsize=None)
@@ -315,6 +319,9 @@ def rate_series(order: int = 4) -> tuple:
     t(1 + ε) − Λ(t) is found as a power series in ε by matching coefficients of Λ'(t) = 1 + ε.
     Returns (I₊ series, I₋ series) as sympy expressions with an O-term; both start ε²/10.
     """
+    import sympy as sy
+
+    _eps = _syms()["eps"]
     t = rho.t_sym
     lam = sy.series(rho.LAMBDA_EXPR, t, 0, order + 2).removeO()
     a = sy.symbols(f"a1:{order + 1}")
@@ -331,14 +338,24 @@ def rate_series(order: int = 4) -> tuple:
 
 
 @lru_cache(maxsize=None)
-def chernoff_width_solution() -> sy.Expr:
+def chernoff_width_solution():
     """Solve N·L·2·e^{−n I} = δ for n (the symmetric per-layer Chernoff condition), by sympy."""
+    import sympy as sy
+
+    S = _syms()
+    _N, _L, _delta, _I, _n = S["N"], S["L"], S["delta"], S["I"], rho.n_sym
     sol = sy.solve(sy.Eq(2 * _N * _L * sy.exp(-_n * _I), _delta), _n)[0]
     return sy.expand_log(sol, force=True)
 
 
-def derive_width() -> Derivation:
+def derive_width():
     """The derivation behind ``initbounds width``: from one unit to the four width methods."""
+    import sympy as sy
+
+    from .derivation import Derivation, Step
+
+    S = _syms()
+    _N, _L, _delta, _n = S["N"], S["L"], S["delta"], rho.n_sym
     um = rho.unit_moments()
     Y, rho_s = sy.symbols("Y rho")
     plus, minus = rate_series()
