@@ -16,7 +16,7 @@ import torch
 
 from bounds.errors import DomainError, check_choice, check_int, check_real
 
-__all__ = ["NetworkSample", "sample_networks", "sample_inputs"]
+__all__ = ["NetworkSample", "sample_networks", "sample_inputs", "choose_path", "PATHS"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class NetworkSample:
 
     ``sq_ratio[t, l, i] = ‖h_l(x_i)‖² / ‖x_i‖²`` (l = 1..L stored at index l − 1);
     ``layer_ratio[t, l, i] = ‖h_l‖² / ‖h_{l-1}‖²`` (0 once the input is killed);
-    ``grad_ratio[t, l, i] = ‖∂ℓ_i/∂W_l‖_F² / (‖x_i‖² ‖δ_L‖²)`` when ``grads`` (else None).
+    ``grad_ratio[t, l, i] = ‖∂ℓ_i/∂W_l‖_F² / (‖x_i‖² ‖δ_L‖²)`` when ``grads`` (else None);
+    ``path`` is the sampler that ran: "real", "gram" or "norm"; ``last_gram`` holds the last
+    layer's normalized Gram matrices (pairwise cosines follow from it) for "real" and "gram".
     """
 
     widths: tuple
@@ -39,6 +41,7 @@ class NetworkSample:
     dtype: str
     device: str
     seconds: float
+    last_gram: Optional[np.ndarray] = None   # (T, N, N) Gram matrix h_L(x_i)·h_L(x_j) / (‖x_i‖‖x_j‖)
 
 
 def sample_inputs(n0: int, samples: int, *, correlation: float, generator: torch.Generator,
@@ -56,11 +59,53 @@ def sample_inputs(n0: int, samples: int, *, correlation: float, generator: torch
     return x / x.norm(dim=1, keepdim=True)
 
 
+PATHS = ("auto", "real", "gram", "norm")
+# Cost model used by path="auto" (seconds per random number and per flop, float64 on the 2-core
+# reference machine; only the ratio matters for the choice, and every candidate path is exact).
+_SEC_PER_RANDOM = 1.7e-8
+_SEC_PER_FLOP = 7e-11
+
+
+def _cost_real(widths, N):
+    return sum(a * b * (_SEC_PER_RANDOM + 2 * N * _SEC_PER_FLOP) for a, b in zip(widths[:-1], widths[1:]))
+
+
+def _cost_gram(widths, N):
+    c, r = 0.0, min(widths[0], N)
+    for b in widths[1:]:
+        c += b * r * (_SEC_PER_RANDOM + 2 * N * _SEC_PER_FLOP) + 2 * b * N * N * _SEC_PER_FLOP
+        r = min(b, N)
+    return c
+
+
+def choose_path(widths, samples: int, grads: bool) -> str:
+    """The fastest exact sampler for this design: "norm" (one input), "gram" or "real"."""
+    if grads:
+        return "real"
+    if samples == 1:
+        return "norm"
+    return "gram" if _cost_gram(widths, samples) < _cost_real(widths, samples) else "real"
+
+
 def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *, fan: str,
                     gain: float = 2.0, generator: torch.Generator, dtype=torch.float64,
                     device="cpu", grads: bool = False, memory_budget: float = 2**30,
-                    progress: Optional[Callable[[int, int], None]] = None) -> NetworkSample:
+                    progress: Optional[Callable[[int, int], None]] = None,
+                    path: str = "auto") -> NetworkSample:
     """Simulate ``trials`` independent ReLU nets with Gaussian weights on the same inputs.
+
+    ``path`` picks the sampler; every one samples the exact joint law of the recorded norms for
+    Gaussian weights and zero bias (THEORY.md §2, §9), and each is tested against the real network:
+
+    * ``"real"`` — real networks: weights drawn, batched matmuls (needed for ``grads``);
+    * ``"gram"`` — N inputs: given a factor R_{l-1} (r×N, RᵀR = H_{l-1}ᵀH_{l-1}, r ≤ min(n, N)),
+      the pre-activations are Z_l = √v_l·A·R_{l-1} with A an n_l×r standard normal matrix (their
+      rows are i.i.d. N(0, v_l G_{l-1})); R_l comes from a QR factorization of relu(Z_l), which
+      also handles rank deficiency. n_l·r random numbers per layer instead of n_l·n_{l-1};
+    * ``"norm"`` — one input: ‖h_l‖² = v_l‖h_{l-1}‖²·χ²_{K_l}, K_l ~ Bin(n_l, ½), drawn directly:
+      O(depth) per network;
+    * ``"auto"`` (default) — the cheapest exact one: "real" with ``grads``, "norm" for N = 1,
+      else "gram" or "real" by a cost model. The result's ``path`` says which ran.
 
     Layer l: z_l = W_l h_{l-1}, h_l = relu(z_l), zero bias, W_l entries i.i.d. N(0, v_l) with
     v_l = gain/n_{l-1} (fan="in") or gain/n_l (fan="out"); He is gain 2.
@@ -81,7 +126,100 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
     fan = check_choice("fan", fan, ("in", "out"))
     gain = check_real("gain", gain, lo=0.0, lo_open=True)
     if inputs.ndim != 2 or inputs.shape[1] != widths[0]:
-        raise ValueError(f"inputs must have shape (N, {widths[0]}); got {tuple(inputs.shape)}")
+        raise DomainError(f"inputs must have shape (N, {widths[0]}); got {tuple(inputs.shape)}")
+    path = check_choice("path", path, PATHS)
+    N = inputs.shape[0]
+    if path == "auto":
+        path = choose_path(widths, N, grads)
+    if grads and path != "real":
+        raise DomainError(f"grads=True needs path='real' (the reduced samplers do not carry the "
+                          f"backward pass); got path={path!r}")
+    if path == "norm" and N != 1:
+        raise DomainError(f"path='norm' samples one input; got {N} inputs (use 'gram')")
+    kw = dict(widths=widths, trials=T, fan=fan, gain=gain, generator=generator, dtype=dtype,
+              device=device, memory_budget=memory_budget, progress=progress)
+    if path == "norm":
+        return _sample_norm(inputs, **kw)
+    if path == "gram":
+        return _sample_gram(inputs, **kw)
+    return _sample_real(inputs, grads=grads, **kw)
+
+
+def _variances(widths, fan, gain):
+    return [gain / (a if fan == "in" else b) for a, b in zip(widths[:-1], widths[1:])]
+
+
+def _sample_norm(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
+                 progress) -> NetworkSample:
+    t0 = time.perf_counter()
+    T, L = trials, len(widths) - 1
+    v = torch.tensor(_variances(widths, fan, gain), dtype=dtype, device=device)
+    n = torch.tensor(widths[1:], dtype=dtype, device=device)
+    chunk = int(max(1, min(T, memory_budget // (8 * L * 8))))
+    lr = np.empty((T, L, 1))
+    done = 0
+    while done < T:
+        t = min(chunk, T - done)
+        K = torch.binomial(n.expand(t, L).contiguous(), torch.full((t, L), 0.5, dtype=dtype, device=device),
+                           generator=generator)
+        alive = K > 0
+        g = torch._standard_gamma(torch.where(alive, 0.5 * K, torch.ones_like(K)), generator=generator)
+        q = torch.where(alive, 2.0 * g, torch.zeros_like(g))        # χ²_K, with χ²_0 = 0
+        lr[done:done + t, :, 0] = (v * q).cpu().numpy()
+        done += t
+        if progress is not None:
+            progress(done, T)
+    # once a layer kills the input, later ratios are 0/0 := 0
+    dead = np.cumprod(lr[:, :, 0] > 0, axis=1) == 0
+    lr[:, :, 0][dead] = 0.0
+    sq = np.cumprod(lr, axis=1)
+    return NetworkSample(widths, fan, gain, T, sq, lr, None, "norm", str(dtype).replace("torch.", ""),
+                         str(device), time.perf_counter() - t0)
+
+
+def _sample_gram(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
+                 progress) -> NetworkSample:
+    t0 = time.perf_counter()
+    T, L = trials, len(widths) - 1
+    x = inputs.to(dtype=dtype, device=device)
+    N = x.shape[0]
+    x_sq = (x * x).sum(dim=1)
+    v = _variances(widths, fan, gain)
+    R0 = torch.linalg.qr(x.T, mode="r").R if widths[0] > N else x.T        # (r0, N)
+    itemsize = torch.tensor([], dtype=dtype).element_size()
+    per_net = 3 * max(widths[1:]) * (N + min(max(widths), N))
+    chunk = int(max(1, min(T, memory_budget // (per_net * itemsize))))
+    sq = np.empty((T, L, N))
+    lr = np.empty((T, L, N))
+    gl = np.empty((T, N, N))
+    xn = x_sq.sqrt()
+    done = 0
+    while done < T:
+        t = min(chunk, T - done)
+        R = R0.unsqueeze(0).expand(t, -1, -1)
+        prev = x_sq.unsqueeze(0).expand(t, -1)
+        for l in range(L):
+            n_out, r = widths[l + 1], R.shape[1]
+            A = torch.randn((t, n_out, r), generator=generator, dtype=dtype, device=device)
+            A.mul_(math.sqrt(v[l]))
+            H = torch.relu(torch.bmm(A, R))                          # (t, n_out, N)
+            cur = (H * H).sum(dim=1)
+            sq[done:done + t, l] = (cur / x_sq).cpu().numpy()
+            lr[done:done + t, l] = torch.where(prev > 0, cur / torch.where(prev > 0, prev, 1), 0).cpu().numpy()
+            prev = cur
+            if l + 1 < L:
+                R = torch.linalg.qr(H, mode="r").R if n_out > N else H
+        gl[done:done + t] = (torch.bmm(H.transpose(1, 2), H) / (xn[:, None] * xn[None, :])).cpu().numpy()
+        done += t
+        if progress is not None:
+            progress(done, T)
+    return NetworkSample(widths, fan, gain, T, sq, lr, None, "gram", str(dtype).replace("torch.", ""),
+                         str(device), time.perf_counter() - t0, gl)
+
+
+def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
+                 progress, grads) -> NetworkSample:
+    T = trials
     t0 = time.perf_counter()
     x = inputs.to(dtype=dtype, device=device)
     N = x.shape[0]
@@ -95,6 +233,8 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
     chunk = int(max(1, min(T, memory_budget // (per_net * itemsize))))
     sq = np.empty((T, L, N))
     lr = np.empty((T, L, N))
+    gl = np.empty((T, N, N))
+    xn = x_sq.sqrt()
     gr = np.empty((T, L, N)) if grads else None
     bufs: dict = {}
     done = 0
@@ -123,6 +263,7 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
             sq[done:done + t, l] = (cur / x_sq).cpu().numpy()
             lr[done:done + t, l] = torch.where(prev > 0, cur / torch.where(prev > 0, prev, 1), 0).cpu().numpy()
             prev = cur
+        gl[done:done + t] = (torch.bmm(h.transpose(1, 2), h) / (xn[:, None] * xn[None, :])).cpu().numpy()
         if grads:
             e = torch.randn((t, widths[-1], 1), generator=generator, dtype=dtype, device=device)
             d = e * masks[-1]                                  # δ_L, (t, n_L, N)
@@ -136,5 +277,5 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
         done += t
         if progress is not None:
             progress(done, T)
-    return NetworkSample(widths, fan, gain, T, sq, lr, gr, "real-network", str(dtype).replace("torch.", ""),
-                         str(device), time.perf_counter() - t0)
+    return NetworkSample(widths, fan, gain, T, sq, lr, gr, "real", str(dtype).replace("torch.", ""),
+                         str(device), time.perf_counter() - t0, gl)
