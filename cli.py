@@ -250,11 +250,14 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Write a PNG or SVG of theory vs simulation."),
     list_: bool = typer.Option(False, "--list", help="List the claims and exit."),
+    real: bool = typer.Option(False, "--real", help="Force real networks everywhere (default: the fastest exact sampler)."),
+    device: str = typer.Option("cpu", "--device", help="Torch device, e.g. cpu or cuda."),
 ):
-    """Check the toolkit's claims against Monte Carlo simulations of real networks."""
+    """Check the toolkit's claims against Monte Carlo simulations of networks."""
     if trials is not None:
         check_int("--trials", trials, lo=10)
     check_int("--seed", seed, lo=0)
+    _check_device(device)
     if plot is not None and not plot.lower().endswith((".png", ".svg")):
         raise InitBoundsError(f"--plot must name a .png or .svg file; got {plot!r}")
     from sim.claims import CLAIMS, run_claims
@@ -284,19 +287,20 @@ def validate(
                 tasks[name] = bar.add_task(name, total=total)
             bar.update(tasks[name], completed=done, total=total)
 
-        results = run_claims(names, trials=trials, seed=seed, progress=progress)
+        results = run_claims(names, trials=trials, seed=seed, progress=progress,
+                             path="real" if real else "auto", device=device)
     failed = [r for r in results if r.toolkit_failure]
     if as_json:
         _emit_json({"seed": seed, "claims": [r.as_dict() for r in results]})
     else:
         c = _console()
         t = Table(title=f"validate (seed {seed}; family-wise level 1e-3, Bonferroni)")
-        for col in ("claim", "kind", "theory", "simulated", "CI", "verdict", "source"):
+        for col in ("claim", "kind", "theory", "simulated", "CI", "verdict", "sampler", "source"):
             t.add_column(col)
         style = {"pass": "green", "FAIL": "bold red", "violated": "yellow", "gap": "cyan"}
         for r in results:
             t.add_row(r.name, r.kind, f"{r.theory:.6g}", f"{r.estimate:.6g}",
-                      f"[{r.ci[0]:.4g}, {r.ci[1]:.4g}]", f"[{style[r.verdict]}]{r.verdict}[/]", r.source)
+                      f"[{r.ci[0]:.4g}, {r.ci[1]:.4g}]", f"[{style[r.verdict]}]{r.verdict}[/]", r.path, r.source)
         c.print(t)
         for r in results:
             c.print(f"{r.name}: {r.detail} ({r.trials} networks, {r.seconds:.1f} s)")
@@ -313,6 +317,20 @@ def validate(
         raise typer.Exit(1)
 
 
+def _check_device(device: str) -> None:
+    """--device must name a torch device that exists here (imports torch)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InitBoundsError(f"--device must be a torch device such as 'cpu' or 'cuda'; got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InitBoundsError(f"--device {device}: torch sees no CUDA device here")
+    if dev.type not in ("cpu", "cuda"):
+        raise InitBoundsError(f"--device must be 'cpu' or 'cuda[:k]'; got {device!r}")
+
+
 # --- check -------------------------------------------------------------------------------------
 #: The embedded example design of `initbounds check` (a width the exact method accepts and the
 #: per-layer Chernoff bound does not; the authors' formula asks for far less).
@@ -326,8 +344,10 @@ def check(
     samples: int = typer.Option(CHECK_DEFAULTS["samples"], "--samples", help="Inputs N (≥ 1)."),
     delta: float = typer.Option(CHECK_DEFAULTS["delta"], "--delta", help="Failure probability δ in (0, 1)."),
     eps: float = typer.Option(CHECK_DEFAULTS["eps"], "--eps", help="Band half-width ε in (0, 1)."),
-    trials: int = typer.Option(50, "--trials", help="Networks in the simulation spot-check (≥ 0; 0 skips it; capped to a few seconds of sampling)."),
+    trials: int = typer.Option(2000, "--trials", help="Networks in the simulation spot-check (≥ 0; 0 skips it; capped to a few seconds of sampling)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the spot-check (≥ 0)."),
+    real: bool = typer.Option(False, "--real", help="Spot-check with real networks (default: fastest exact sampler)."),
+    device: str = typer.Option("cpu", "--device", help="Torch device for the spot-check."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
     """Design report for one architecture: required widths, exact probabilities, a spot-check."""
@@ -335,6 +355,8 @@ def check(
     check_int("--width", width_, lo=1)
     check_int("--trials", trials, lo=0)
     check_int("--seed", seed, lo=0)
+    if trials > 0:
+        _check_device(device)
     from bounds.design import design_report
 
     report = design_report(depth=depth, width=width_, samples=samples, delta=delta, eps=eps)
@@ -342,7 +364,8 @@ def check(
     if trials > 0:
         from sim.spotcheck import spot_check
 
-        spot = spot_check(depth=depth, width=width_, samples=samples, eps=eps, trials=trials, seed=seed)
+        spot = spot_check(depth=depth, width=width_, samples=samples, eps=eps, trials=trials, seed=seed,
+                          path="real" if real else "auto", device=device)
     if as_json:
         _emit_json({**report, "spot_check": spot})
         return
@@ -364,7 +387,7 @@ def check(
     if spot and spot.get("skipped"):
         c.print(f"Simulation spot-check skipped: {spot['skipped']}")
     elif spot:
-        c.print(f"Simulation spot-check ({spot['trials']} real networks, seed {seed}, "
+        c.print(f"Simulation spot-check ({spot['trials']} networks, {spot['path']} sampler, seed {seed}, "
                 f"{spot['seconds']:.1f} s): P(some input leaves the band) = {spot['estimate']:.3f}, "
                 f"95% CI [{spot['ci'][0]:.3f}, {spot['ci'][1]:.3f}]; worst |‖h‖²/‖x‖² − 1| seen "
                 f"{spot['worst_deviation']:.3f}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -50,6 +50,7 @@ class ClaimResult:
     detail: str = ""
     trials: int = 0
     seconds: float = 0.0
+    path: str = ""
 
     @property
     def toolkit_failure(self) -> bool:
@@ -60,8 +61,30 @@ class ClaimResult:
             "name": self.name, "kind": self.kind, "theory": self.theory,
             "estimate": self.estimate, "ci": list(self.ci), "verdict": self.verdict,
             "source": self.source, "detail": self.detail, "trials": self.trials,
-            "seconds": round(self.seconds, 3),
+            "seconds": round(self.seconds, 3), "path": self.path,
         }
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a claim's simulation gets: trials, an explicit generator, the confidence level, a
+    progress callback, the sampler path ("auto" picks the fastest exact one; "real" forces real
+    networks) and the torch device."""
+
+    trials: int
+    gen: torch.Generator
+    level: float
+    progress: Optional[Callable]
+    path: str = "auto"
+    device: str = "cpu"
+    paths_used: list = field(default_factory=list)   # the samplers that actually ran
+
+    def sample(self, widths, x, trials=None, **kw):
+        s = sample_networks(widths, x.to(self.device), trials or self.trials, generator=self.gen,
+                            progress=self.progress, device=self.device,
+                            path="real" if kw.get("grads") else self.path, **kw)
+        self.paths_used.append(s.path)
+        return s
 
 
 @dataclass(frozen=True)
@@ -70,49 +93,52 @@ class Claim:
     kind: str
     description: str
     source: str
-    run: Callable = field(repr=False)   # run(trials, generator, level, progress) -> ClaimResult
+    run: Callable = field(repr=False)   # run(ctx: Ctx) -> ClaimResult
     default_trials: int = 4000
 
 
-def _trials_for(trials: int, widths, inputs: int = 1) -> int:
+def _trials_for(ctx, widths) -> int:
+    """Trials capped so that real networks draw at most _WEIGHT_BUDGET weights (reduced paths
+    draw far fewer random numbers and are not capped)."""
+    if ctx.path != "real":
+        return ctx.trials
     per_net = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
-    return int(max(50, min(trials, _WEIGHT_BUDGET // max(per_net, 1))))
+    return int(max(50, min(ctx.trials, _WEIGHT_BUDGET // max(per_net, 1))))
 
 
-def _ratio_sample(width, trials, gen, progress, depth=1, dtype=torch.float64):
+def _ratio_sample(ctx, width, depth=1, dtype=torch.float64):
     x = torch.ones(1, width, dtype=dtype)
-    return sample_networks([width] * (depth + 1), x, trials, fan="out", generator=gen,
-                           progress=progress, dtype=dtype)
+    return ctx.sample([width] * (depth + 1), x, fan="out", dtype=dtype)
 
 
 # --- one-layer law -----------------------------------------------------------------------------
-def _rho_mean(trials, gen, level, progress):
+def _rho_mean(ctx):
     n = 64
-    s = _ratio_sample(n, trials, gen, progress)
+    s = _ratio_sample(ctx, n)
     x = s.layer_ratio[:, 0, 0]
-    m, lo, hi = stats.mean_ci(x, level)
+    m, lo, hi = stats.mean_ci(x, ctx.level)
     ok = lo <= 1.0 <= hi
     return ClaimResult("rho_mean", "identity", 1.0, m, (lo, hi), "pass" if ok else "FAIL",
                        "derived (THEORY §2)", f"E ρ = 1 at width {n}", len(x))
 
 
-def _rho_var(trials, gen, level, progress):
+def _rho_var(ctx):
     n = 64
-    s = _ratio_sample(n, trials, gen, progress)
+    s = _ratio_sample(ctx, n)
     d2 = (s.layer_ratio[:, 0, 0] - 1.0) ** 2
-    m, lo, hi = stats.mean_ci(d2, level)
+    m, lo, hi = stats.mean_ci(d2, ctx.level)
     th = 5.0 / n
     ok = lo <= th <= hi
     return ClaimResult("rho_var", "identity", th, m, (lo, hi), "pass" if ok else "FAIL",
                        "derived (THEORY §2)", f"Var ρ = 5/n at width {n}", len(d2))
 
 
-def _rho_cdf(trials, gen, level, progress):
+def _rho_cdf(ctx):
     n = 16
-    s = _ratio_sample(n, trials, gen, progress)
+    s = _ratio_sample(ctx, n)
     x = s.layer_ratio[:, 0, 0]
     stat, pval = stats.ks_test(x, lambda r: rho.cdf(n, np.maximum(r, 0.0)))
-    crit = stats.ks_critical(len(x), level)
+    crit = stats.ks_critical(len(x), ctx.level)
     ok = stat <= crit
     return ClaimResult("rho_cdf_ks", "identity", 0.0, float(stat), (0.0, crit),
                        "pass" if ok else "FAIL", "derived (THEORY §2)",
@@ -125,16 +151,16 @@ _BAND = {"width": 64, "depth": 8, "eps": 0.5}
 
 
 def _band_claim(layers):
-    def run(trials, gen, level, progress):
+    def run(ctx):
         n, L, eps = _BAND["width"], _BAND["depth"], _BAND["eps"]
         lo, hi = band_for_eps(eps, "squared")
         exact = band_probability(n, L, lo, hi, layers=layers, rtol=1e-6)
-        s = _ratio_sample(n, trials, gen, progress, depth=L, dtype=torch.float32)
+        s = _ratio_sample(ctx, n, depth=L, dtype=torch.float32)
         r = s.sq_ratio[:, :, 0]
         inside = (r >= lo) & (r <= hi)
         hit = inside.all(axis=1) if layers == "all" else inside[:, -1]
         k, T = int(hit.sum()), len(hit)
-        a, b = stats.clopper_pearson(k, T, level)
+        a, b = stats.clopper_pearson(k, T, ctx.level)
         ok = a - exact.tolerance <= exact.p_in <= b + exact.tolerance
         name = "p_stay" if layers == "all" else "p_last"
         return ClaimResult(name, "identity", exact.p_in, k / T, (a, b), "pass" if ok else "FAIL",
@@ -145,20 +171,20 @@ def _band_claim(layers):
 
 # --- width methods: simulated failure probability at each method's width ------------------------
 def _width_claim(method):
-    def run(trials, gen, level, progress):
+    def run(ctx):
         d = VALIDATE_DESIGN
         L, N, delta, eps = d["depth"], d["samples"], d["delta"], d["eps"]
         n = min_width(method, L, N, delta, eps).min_width
         widths = [n] * (L + 1)
-        T = _trials_for(trials, widths, N)
-        x = sample_inputs(n, N, correlation=d["correlation"], generator=gen, dtype=torch.float32)
-        s = sample_networks(widths, x, T, fan="out", generator=gen, progress=progress,
-                            dtype=torch.float32)
+        T = _trials_for(ctx, widths)
+        x = sample_inputs(n, N, correlation=d["correlation"], generator=ctx.gen, dtype=torch.float32,
+                          device=ctx.device)
+        s = ctx.sample(widths, x, T, fan="out", dtype=torch.float32)
         lo, hi = band_for_eps(eps, "squared")
         r = s.sq_ratio
         fail = ~((r >= lo) & (r <= hi)).all(axis=(1, 2))
         k = int(fail.sum())
-        a, b = stats.clopper_pearson(k, T, level)
+        a, b = stats.clopper_pearson(k, T, ctx.level)
         violated = a > delta          # simulated failure probability significantly above δ
         paper = method == "authors_formula"
         verdict = ("violated" if violated else "pass") if paper else ("FAIL" if violated else "pass")
@@ -170,20 +196,56 @@ def _width_claim(method):
 
 
 # --- gradient side (ii): the independence approximation ---------------------------------------
-def _gradient(trials, gen, level, progress):
+def _gradient(ctx):
     n, L = 64, 4
     x = torch.ones(1, n, dtype=torch.float64)
-    s = sample_networks([n] * (L + 1), x, trials, fan="in", generator=gen, grads=True,
-                        progress=progress)
+    s = ctx.sample([n] * (L + 1), x, fan="in", grads=True)
     g = s.grad_ratio[:, :, 0]                         # (T, L)
     # independence approximation: G_l is a product of L − 1 independent ρ's, E G² = (1 + 5/n)^{L−1}
     th = (1.0 + 5.0 / n) ** (L - 1)
-    m, lo, hi = stats.mean_ci((g**2).mean(axis=1), level)
+    m, lo, hi = stats.mean_ci((g**2).mean(axis=1), ctx.level)
     gap = m / th - 1.0
     return ClaimResult("gradient_independence", "approximation", th, m, (lo, hi), "gap",
                        "derived (AB19 property ii, independence approximation)",
                        f"mean over layers of E G_l² at width {n}, depth {L}; relative gap "
                        f"{gap:+.4f} (O(1/n) = {1.0 / n:.4f} per layer expected)", len(g))
+
+
+# --- the exact reduced samplers against the real network (THEORY.md §9, issue 6) ---------------
+def _equivalence(kind):
+    def run(ctx):
+        import scipy.stats as st
+
+        child = int(torch.randint(0, 2**62, (1,), generator=ctx.gen, device=ctx.device))
+        g2 = torch.Generator(device=ctx.device).manual_seed(child)
+        real = Ctx(ctx.trials, g2, ctx.level, None, "real", ctx.device)
+        if kind == "norm":
+            widths, x = [32, 64, 48, 64, 64], torch.ones(1, 32, dtype=torch.float64)
+        else:
+            widths = [40, 128, 96, 128]
+            x = sample_inputs(40, 4, correlation=0.7, generator=ctx.gen, device=ctx.device)
+        fast = Ctx(ctx.trials, ctx.gen, ctx.level, ctx.progress, kind, ctx.device)
+        a = fast.sample(widths, x, fan="in")
+        b = real.sample(widths, x, fan="in")
+        stats_ = [st.ks_2samp(a.sq_ratio[:, -1, i], b.sq_ratio[:, -1, i]) for i in range(x.shape[0])]
+        if kind == "gram":
+            for i in range(4):
+                for j in range(i + 1, 4):
+                    ca = a.last_gram[:, i, j] / np.sqrt(a.last_gram[:, i, i] * a.last_gram[:, j, j])
+                    cb = b.last_gram[:, i, j] / np.sqrt(b.last_gram[:, i, i] * b.last_gram[:, j, j])
+                    stats_.append(st.ks_2samp(ca, cb))
+        m = len(stats_)
+        pmin = min(r.pvalue for r in stats_)
+        dmax = max(r.statistic for r in stats_)
+        per = stats.bonferroni(ctx.level, m)
+        crit = stats.ks_critical(max(1, ctx.trials // 2), per)   # two equal samples: n_eff = T/2
+        ok = pmin >= 1.0 - per
+        what = "final norm" if kind == "norm" else "4 final norms and 6 pairwise cosines"
+        return ClaimResult(f"sampler_{kind}_vs_real", "identity", 0.0, dmax, (0.0, crit),
+                           "pass" if ok else "FAIL", "derived (THEORY §2, §9)",
+                           f"two-sample KS, {kind} sampler vs real networks, widths {widths}: "
+                           f"{what}; smallest p-value {pmin:.3g}", ctx.trials, path=f"{kind}+real")
+    return run
 
 
 CLAIMS: dict[str, Claim] = {}
@@ -193,42 +255,48 @@ def _register(name, kind, description, source, run, default_trials=4000):
     CLAIMS[name] = Claim(name, kind, description, source, run, default_trials)
 
 
-_register("rho_mean", "identity", "E ρ = 1", "derived", _rho_mean, 20000)
-_register("rho_var", "identity", "Var ρ = 5/n", "derived", _rho_var, 20000)
-_register("rho_cdf_ks", "identity", "exact CDF of ρ vs simulation (KS)", "derived", _rho_cdf, 20000)
-_register("p_stay", "identity", "exact p_stay vs simulated frequency", "derived", _band_claim("all"), 20000)
-_register("p_last", "identity", "exact p_last vs simulated frequency", "derived", _band_claim("last"), 20000)
+_register("rho_mean", "identity", "E ρ = 1", "derived", _rho_mean, 50000)
+_register("rho_var", "identity", "Var ρ = 5/n", "derived", _rho_var, 50000)
+_register("rho_cdf_ks", "identity", "exact CDF of ρ vs simulation (KS)", "derived", _rho_cdf, 50000)
+_register("p_stay", "identity", "exact p_stay vs simulated frequency", "derived", _band_claim("all"), 50000)
+_register("p_last", "identity", "exact p_last vs simulated frequency", "derived", _band_claim("last"), 50000)
 for _m in METHODS:
     _register(f"width_{_m}", "paper_bound" if _m == "authors_formula" else "upper_bound",
-              f"P(some of N inputs fails) at the {_m} width ≤ δ", SOURCES[_m], _width_claim(_m), 1000)
+              f"P(some of N inputs fails) at the {_m} width ≤ δ", SOURCES[_m], _width_claim(_m), 10000)
+_register("sampler_norm_vs_real", "identity", "norm-only sampler = real networks (KS)", "derived",
+          _equivalence("norm"), 4000)
+_register("sampler_gram_vs_real", "identity", "Gram sampler = real networks (KS, norms and cosines)",
+          "derived", _equivalence("gram"), 3000)
 _register("gradient_independence", "approximation",
           "weight-gradient norms vs the independence approximation", "derived", _gradient, 4000)
 
 
 def run_claims(names=None, *, trials: int | None = None, seed: int = 0, alpha: float = 1e-3,
-               progress=None) -> list[ClaimResult]:
-    """Run claims (all by default) with one explicit generator seeded by ``seed``.
+               progress=None, path: str = "auto", device: str = "cpu") -> list[ClaimResult]:
+    """Run claims (all by default) with explicit generators derived from ``seed``.
 
     ``trials`` overrides each claim's default number of simulated networks. ``alpha`` is the
     family-wise error level; each claim uses confidence level 1 − alpha/m (Bonferroni).
+    ``path="real"`` forces real networks everywhere (default: the fastest exact sampler, which
+    the ``sampler_*_vs_real`` claims check against real networks). ``device`` is a torch device.
     ``progress(name, done, total)`` is called as simulations advance.
     """
+    from bounds.errors import DomainError, check_choice
+
     names = list(CLAIMS) if not names else list(names)
     unknown = [n for n in names if n not in CLAIMS]
     if unknown:
-        from bounds.errors import DomainError
         raise DomainError(f"unknown claim {unknown[0]!r}; valid claims: {', '.join(CLAIMS)}")
+    check_choice("path", path, ("auto", "real"))
     level = stats.bonferroni(1.0 - alpha, len(names))
     out = []
     for name in names:
         c = CLAIMS[name]
-        gen = torch.Generator().manual_seed(seed + sum(map(ord, name)))
+        gen = torch.Generator(device=device).manual_seed(seed + sum(map(ord, name)))
         cb = (lambda done, total, _n=name: progress(_n, done, total)) if progress else None
+        ctx = Ctx(trials or c.default_trials, gen, level, cb, path, device)
         t0 = time.perf_counter()
-        res = c.run(trials or c.default_trials, gen, level, cb)
-        out.append(_with_time(res, time.perf_counter() - t0))
+        res = c.run(ctx)
+        used = res.path or "+".join(dict.fromkeys(ctx.paths_used))
+        out.append(ClaimResult(**{**res.__dict__, "seconds": time.perf_counter() - t0, "path": used}))
     return out
-
-
-def _with_time(r: ClaimResult, seconds: float) -> ClaimResult:
-    return ClaimResult(**{**r.__dict__, "seconds": seconds})

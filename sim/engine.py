@@ -16,7 +16,7 @@ import torch
 
 from bounds.errors import DomainError, check_choice, check_int, check_real
 
-__all__ = ["NetworkSample", "sample_networks", "sample_inputs", "choose_path", "PATHS"]
+__all__ = ["NetworkSample", "sample_networks", "sample_inputs", "choose_path", "estimate_seconds", "PATHS"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,13 @@ def _cost_gram(widths, N):
         c += b * r * (_SEC_PER_RANDOM + 2 * N * _SEC_PER_FLOP) + 2 * b * N * N * _SEC_PER_FLOP
         r = min(b, N)
     return c
+
+
+def estimate_seconds(widths, samples: int, path: str) -> float:
+    """Rough seconds per network of a sampler (float64, 2 cores) from the cost model."""
+    if path == "norm":
+        return 2e-6 * len(widths)
+    return _cost_gram(widths, samples) if path == "gram" else _cost_real(widths, samples)
 
 
 def choose_path(widths, samples: int, grads: bool) -> str:

@@ -121,3 +121,13 @@ def test_width_command_does_not_import_torch():
             "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_validate_real_path_and_device_errors():
+    r = run("validate", "rho_mean", "--trials", "500", "--real", "--json")
+    assert r.exit_code == 0, r.output
+    (c,) = json.loads(r.output)["claims"]
+    assert c["path"] == "real" and c["verdict"] == "pass"
+    r = run("validate", "rho_mean", "--device", "tpu7")
+    assert r.exit_code == 2
+    assert r.output.strip() == "Error: --device must be a torch device such as 'cpu' or 'cuda'; got 'tpu7'"
