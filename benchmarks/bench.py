@@ -1,10 +1,14 @@
-"""Benchmarks for initbounds (prints figures; not a test). Run: `make bench`.
+"""Benchmarks for initbounds (prints figures and writes JSON; not a test). Run: `make bench`.
 
-1. cold start of `initbounds width` against `initbounds --help` (fresh processes, median of 5);
-2. time of each width method at L = 100, N = 10^6, δ = 1e-3, ε = 0.1;
-3. simulation throughput (networks per second) at width 512, depth 20, 1 input, against the raw
-   `torch.randn` rate on this machine.
-Writes benchmarks/results.json beside this file.
+In one run, on this machine:
+1. the machine's limits: raw `torch.randn` throughput and square-matmul GFLOP/s (float32, float64);
+2. the simulators side by side, same protocol, same number of networks, float32, fan-in He:
+   a naive loop (one `nn.Sequential` per network, `torch.nn.init.kaiming_normal_`, one forward
+   pass, the way papers simulate), batched real networks, and the fastest exact reduced sampler,
+   for (width 256, depth 10, 1 input), (1024, 50, 16) and (64, 100, 2000);
+3. cold start of `initbounds width` against `initbounds --help`, the time of each width method at
+   L = 100, N = 10^6, δ = 1e-3, ε = 0.1, and the time of `initbounds validate` with its defaults.
+Writes benchmarks/results.json (with a `ratios` object) beside this file.
 """
 from __future__ import annotations
 
@@ -19,29 +23,127 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+CONFIGS = [(256, 10, 1, 200), (1024, 50, 16, 6), (64, 100, 2000, 20)]   # width, depth, inputs, networks
+
+
+def _exe() -> str:
+    return shutil.which("initbounds") or str(Path(sys.executable).with_name("initbounds"))
 
 
 def _cold(args, reps=5):
-    exe = shutil.which("initbounds") or str(Path(sys.executable).with_name("initbounds"))
     times = []
     for _ in range(reps):
         t = time.perf_counter()
-        subprocess.run([exe, *args], check=True, capture_output=True)
+        subprocess.run([_exe(), *args], check=True, capture_output=True)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
 
+def _best(f, reps=3):
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def machine_limits(torch):
+    out = {}
+    for name, dt in (("float32", torch.float32), ("float64", torch.float64)):
+        g = torch.Generator().manual_seed(0)
+        buf = torch.empty(32, 512, 512, dtype=dt)
+        sec = _best(lambda: torch.randn(buf.shape, generator=g, dtype=dt, out=buf))
+        a = torch.randn(2048, 2048, dtype=dt, generator=g)
+        b = torch.randn(2048, 2048, dtype=dt, generator=g)
+        msec = _best(lambda: a @ b)
+        out[name] = {"randn_per_s": buf.numel() / sec, "matmul_gflops": 2 * 2048**3 / msec / 1e9}
+    return out
+
+
+def naive_loop(torch, n, L, N, T, x):
+    """One nn.Sequential per network, kaiming_normal_ (fan-in), one forward pass, norms per layer."""
+    nn = torch.nn
+    g = torch.Generator().manual_seed(1)
+    sq = torch.empty(T, L, N)
+    for t in range(T):
+        layers = []
+        for _ in range(L):
+            lin = nn.Linear(n, n, bias=False)
+            nn.init.kaiming_normal_(lin.weight, mode="fan_in", nonlinearity="relu", generator=g)
+            layers += [lin, nn.ReLU()]
+        model = nn.Sequential(*layers)
+        with torch.no_grad():
+            h = x
+            for l in range(L):
+                h = model[2 * l + 1](model[2 * l](h))
+                sq[t, l] = (h * h).sum(dim=1)
+    return sq
+
+
 def main() -> None:
-    out: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+    import torch
+
+    from sim.engine import choose_path, sample_inputs, sample_networks
+
+    out: dict = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+                             "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
                              "platform": platform.platform()}}
-    print("== cold start (median of 5 fresh processes)")
+    print("== machine limits")
+    lim = machine_limits(torch)
+    out["limits"] = lim
+    for k, v in lim.items():
+        print(f"{k}: torch.randn {v['randn_per_s'] / 1e6:7.1f} M/s; 2048² matmul {v['matmul_gflops']:6.1f} GFLOP/s")
+
+    print("\n== simulators (float32, fan-in He; same networks per config)")
+    out["simulators"] = []
+    ratios: dict = {}
+    for n, L, N, T in CONFIGS:
+        x = sample_inputs(n, N, correlation=0.5, generator=torch.Generator().manual_seed(0),
+                          dtype=torch.float32)
+        widths = [n] * (L + 1)
+        t_naive = _best(lambda: naive_loop(torch, n, L, N, T, x), reps=1)
+        g = torch.Generator().manual_seed(2)
+        t_real = _best(lambda: sample_networks(widths, x, T, fan="in", generator=g, dtype=torch.float32,
+                                               path="real"), reps=2)
+        fast = choose_path(widths, N, grads=False)
+        t_fast = _best(lambda: sample_networks(widths, x, T, fan="in", generator=g, dtype=torch.float32,
+                                               path=fast), reps=2)
+        t_gram = t_fast if fast == "gram" else _best(
+            lambda: sample_networks(widths, x, T, fan="in", generator=g, dtype=torch.float32, path="gram"), reps=2)
+        rnd = T * L * n * n
+        flops = T * L * 2 * n * n * N
+        row = {
+            "width": n, "depth": L, "inputs": N, "networks": T,
+            "naive_s": t_naive, "batched_real_s": t_real, "reduced_s": t_fast, "reduced_path": fast,
+            "gram_s": t_gram,
+            "naive_rng_fraction": rnd / t_naive / lim["float32"]["randn_per_s"],
+            "batched_rng_fraction": rnd / t_real / lim["float32"]["randn_per_s"],
+            "batched_flop_fraction": flops / t_real / (lim["float32"]["matmul_gflops"] * 1e9),
+        }
+        out["simulators"].append(row)
+        key = f"{n}x{L}x{N}"
+        ratios[f"batched_over_naive_{key}"] = t_naive / t_real
+        ratios[f"reduced_over_naive_{key}"] = t_naive / t_fast
+        ratios[f"reduced_over_batched_{key}"] = t_real / t_fast
+        ratios[f"gram_over_naive_{key}"] = t_naive / t_gram
+        ratios[f"gram_over_batched_{key}"] = t_real / t_gram
+        ratios[f"batched_rng_fraction_{key}"] = row["batched_rng_fraction"]
+        print(f"({n}, {L}, {N}) × {T} nets: naive {t_naive:7.3f} s ({T / t_naive:9.1f} nets/s, "
+              f"{100 * row['naive_rng_fraction']:3.0f}% of randn) | batched real {t_real:7.3f} s "
+              f"({T / t_real:9.1f} nets/s, {100 * row['batched_rng_fraction']:3.0f}% of randn, "
+              f"{100 * row['batched_flop_fraction']:3.0f}% of matmul) | {fast} {t_fast:7.4f} s "
+              f"({T / t_fast:10.1f} nets/s)")
+        print(f"    speed-ups: batched/naive {t_naive / t_real:6.1f}×, {fast}/naive "
+              f"{t_naive / t_fast:8.1f}×, {fast}/batched {t_real / t_fast:7.1f}×; gram/naive "
+              f"{t_naive / t_gram:8.1f}×, gram/batched {t_real / t_gram:7.1f}×")
+    out["ratios"] = ratios
+
+    print("\n== bounds commands")
     h = _cold(["--help"])
     w = _cold(["width", "--depth", "10", "--samples", "100", "--delta", "0.05", "--eps", "0.3"])
     out["cold_start_s"] = {"help": h, "width_L10": w}
-    print(f"initbounds --help : {h:.3f} s")
-    print(f"initbounds width (L=10, N=100, δ=0.05, ε=0.3): {w:.3f} s")
-
-    print("\n== width methods at L=100, N=10^6, δ=1e-3, ε=0.1")
+    print(f"initbounds --help (cold): {h:.3f} s; initbounds width L=10 (cold, four methods): {w:.3f} s")
     from bounds.width import METHODS, min_width
 
     out["width_methods"] = {}
@@ -50,35 +152,12 @@ def main() -> None:
         r = min_width(m, 100, 10**6, 1e-3, 0.1)
         dt = time.perf_counter() - t
         out["width_methods"][m] = {"seconds": dt, "min_width": r.min_width}
-        print(f"{m:20s} {r.min_width:>14,d}  {dt:7.3f} s")
+        print(f"  {m:20s} {r.min_width:>14,d}  {dt:7.3f} s   (L=100, N=10^6, δ=1e-3, ε=0.1)")
+    t = time.perf_counter()
+    subprocess.run([_exe(), "validate", "--json"], check=True, capture_output=True)
+    out["validate_default_s"] = time.perf_counter() - t
+    print(f"initbounds validate (defaults): {out['validate_default_s']:.1f} s")
 
-    print("\n== simulation throughput, width 512, depth 20, 1 input, fan-in He")
-    import torch
-
-    from sim.engine import sample_networks
-
-    torch.manual_seed(0)  # benchmark only; the library never touches the global generator
-    out["simulation"] = {}
-    for dt_name, dt in (("float64", torch.float64), ("float32", torch.float32)):
-        g = torch.Generator().manual_seed(0)
-        buf = torch.empty(16, 512, 512, dtype=dt)
-        torch.randn(buf.shape, generator=g, dtype=dt, out=buf)
-        t = time.perf_counter()
-        for _ in range(10):
-            torch.randn(buf.shape, generator=g, dtype=dt, out=buf)
-        rng_rate = 10 * buf.numel() / (time.perf_counter() - t)
-        x = torch.ones(1, 512, dtype=dt)
-        sample_networks([512] * 21, x, 20, fan="in", generator=g, dtype=dt)  # warm-up
-        T = 400
-        t = time.perf_counter()
-        s = sample_networks([512] * 21, x, T, fan="in", generator=g, dtype=dt)
-        sec = time.perf_counter() - t
-        nets = T / sec
-        frac = nets * 20 * 512 * 512 / rng_rate
-        out["simulation"][dt_name] = {"networks_per_s": nets, "randn_per_s": rng_rate,
-                                      "fraction_of_randn_limit": frac}
-        print(f"{dt_name}: {nets:8.1f} networks/s; raw randn {rng_rate / 1e6:7.1f} M/s; "
-              f"weight sampling at {100 * frac:.0f}% of the randn limit")
     (HERE / "results.json").write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nwrote {HERE / 'results.json'}")
 

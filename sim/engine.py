@@ -98,7 +98,7 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
                     gain: float = 2.0, generator: torch.Generator, dtype=torch.float64,
                     device="cpu", grads: bool = False, memory_budget: float = 2**30,
                     progress: Optional[Callable[[int, int], None]] = None,
-                    path: str = "auto") -> NetworkSample:
+                    path: str = "auto", last_gram: bool = False) -> NetworkSample:
     """Simulate ``trials`` independent ReLU nets with Gaussian weights on the same inputs.
 
     ``path`` picks the sampler; every one samples the exact joint law of the recorded norms for
@@ -113,6 +113,9 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
       O(depth) per network;
     * ``"auto"`` (default) — the cheapest exact one: "real" with ``grads``, "norm" for N = 1,
       else "gram" or "real" by a cost model. The result's ``path`` says which ran.
+
+    ``last_gram=True`` also records the last layer's normalized Gram matrices (T×N×N; pairwise
+    cosines follow), for "real" and "gram".
 
     Layer l: z_l = W_l h_{l-1}, h_l = relu(z_l), zero bias, W_l entries i.i.d. N(0, v_l) with
     v_l = gain/n_{l-1} (fan="in") or gain/n_l (fan="out"); He is gain 2.
@@ -148,8 +151,8 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
     if path == "norm":
         return _sample_norm(inputs, **kw)
     if path == "gram":
-        return _sample_gram(inputs, **kw)
-    return _sample_real(inputs, grads=grads, **kw)
+        return _sample_gram(inputs, last_gram=last_gram, **kw)
+    return _sample_real(inputs, grads=grads, last_gram=last_gram, **kw)
 
 
 def _variances(widths, fan, gain):
@@ -185,7 +188,7 @@ def _sample_norm(inputs, *, widths, trials, fan, gain, generator, dtype, device,
 
 
 def _sample_gram(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
-                 progress) -> NetworkSample:
+                 progress, last_gram) -> NetworkSample:
     t0 = time.perf_counter()
     T, L = trials, len(widths) - 1
     x = inputs.to(dtype=dtype, device=device)
@@ -198,7 +201,7 @@ def _sample_gram(inputs, *, widths, trials, fan, gain, generator, dtype, device,
     chunk = int(max(1, min(T, memory_budget // (per_net * itemsize))))
     sq = np.empty((T, L, N))
     lr = np.empty((T, L, N))
-    gl = np.empty((T, N, N))
+    gl = np.empty((T, N, N)) if last_gram else None
     xn = x_sq.sqrt()
     done = 0
     while done < T:
@@ -216,7 +219,8 @@ def _sample_gram(inputs, *, widths, trials, fan, gain, generator, dtype, device,
             prev = cur
             if l + 1 < L:
                 R = torch.linalg.qr(H, mode="r").R if n_out > N else H
-        gl[done:done + t] = (torch.bmm(H.transpose(1, 2), H) / (xn[:, None] * xn[None, :])).cpu().numpy()
+        if last_gram:
+            gl[done:done + t] = (torch.bmm(H.transpose(1, 2), H) / (xn[:, None] * xn[None, :])).cpu().numpy()
         done += t
         if progress is not None:
             progress(done, T)
@@ -225,7 +229,7 @@ def _sample_gram(inputs, *, widths, trials, fan, gain, generator, dtype, device,
 
 
 def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
-                 progress, grads) -> NetworkSample:
+                 progress, grads, last_gram) -> NetworkSample:
     T = trials
     t0 = time.perf_counter()
     x = inputs.to(dtype=dtype, device=device)
@@ -240,7 +244,7 @@ def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device,
     chunk = int(max(1, min(T, memory_budget // (per_net * itemsize))))
     sq = np.empty((T, L, N))
     lr = np.empty((T, L, N))
-    gl = np.empty((T, N, N))
+    gl = np.empty((T, N, N)) if last_gram else None
     xn = x_sq.sqrt()
     gr = np.empty((T, L, N)) if grads else None
     bufs: dict = {}
@@ -270,7 +274,8 @@ def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device,
             sq[done:done + t, l] = (cur / x_sq).cpu().numpy()
             lr[done:done + t, l] = torch.where(prev > 0, cur / torch.where(prev > 0, prev, 1), 0).cpu().numpy()
             prev = cur
-        gl[done:done + t] = (torch.bmm(h.transpose(1, 2), h) / (xn[:, None] * xn[None, :])).cpu().numpy()
+        if last_gram:
+            gl[done:done + t] = (torch.bmm(h.transpose(1, 2), h) / (xn[:, None] * xn[None, :])).cpu().numpy()
         if grads:
             e = torch.randn((t, widths[-1], 1), generator=generator, dtype=dtype, device=device)
             d = e * masks[-1]                                  # δ_L, (t, n_L, N)

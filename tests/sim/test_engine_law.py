@@ -171,8 +171,8 @@ def test_gram_sampler_matches_real_network_on_norms_and_cosines():
     """
     widths = [40, 64, 48, 64]
     x = sample_inputs(40, 4, correlation=0.7, generator=gen(0))
-    a = sample_networks(widths, x, 6000, fan="out", generator=gen(3), path="gram")
-    b = sample_networks(widths, x, 6000, fan="out", generator=gen(4), path="real")
+    a = sample_networks(widths, x, 6000, fan="out", generator=gen(3), path="gram", last_gram=True)
+    b = sample_networks(widths, x, 6000, fan="out", generator=gen(4), path="real", last_gram=True)
     np.testing.assert_allclose(np.diagonal(a.last_gram, axis1=1, axis2=2), a.sq_ratio[:, -1], rtol=1e-10)
     for i in range(4):
         assert st.ks_2samp(a.sq_ratio[:, -1, i], b.sq_ratio[:, -1, i]).pvalue >= ALPHA / 10
