@@ -195,3 +195,13 @@ def test_reduced_paths_refuse_what_they_cannot_do():
         sample_networks([4, 4], x, 2, fan="in", generator=gen(0), grads=True, path="gram")
     with pytest.raises(DomainError, match="path='norm' samples one input; got 2 inputs"):
         sample_networks([4, 4], x, 2, fan="in", generator=gen(0), path="norm")
+
+
+def test_wide_layers_stay_within_the_memory_budget():
+    """Width 8192 (a 256 MiB float32 weight matrix per network): chunks of one network."""
+    x = torch.ones(1, 8192)
+    s = sample_networks([8192, 8192], x, 3, fan="in", generator=gen(0), dtype=torch.float32,
+                        path="real", memory_budget=2**29)
+    assert s.sq_ratio.shape == (3, 1, 1) and np.all(np.isfinite(s.sq_ratio))
+    # E ratio = 1 with sd √(5/8192) ≈ 0.025: three draws lie within ±0.2 with overwhelming probability
+    assert np.all(np.abs(s.sq_ratio - 1.0) < 0.2)
