@@ -248,6 +248,113 @@ def _equivalence(kind):
     return run
 
 
+# --- neuron death (RR20; THEORY §7) ----------------------------------------------------------------
+_DEATH_WIDTHS = (2, 3, 2, 4)
+
+
+def _death_point(ctx):
+    from bounds.survival import liveness
+
+    w = _DEATH_WIDTHS
+    s = ctx.sample([5, *w], torch.ones(1, 5, dtype=torch.float64), fan="in")
+    alive = s.sq_ratio[:, -1, 0] > 0
+    k, T = int(alive.sum()), len(alive)
+    a, b = stats.clopper_pearson(k, T, ctx.level)
+    th = liveness(w).p_alive_point
+    return ClaimResult("death_point", "identity", th, k / T, (a, b), "pass" if a <= th <= b else "FAIL",
+                       "derived (RR20 claim; THEORY §7)", f"P(x alive) = Π(1 − 2^-n_l), widths {list(w)}", T)
+
+
+def _death_set(ctx):
+    from bounds.survival import liveness
+
+    from .death import sample_alive_on_set
+
+    w, m, n0 = (3, 3, 3), 8, 5
+    data = torch.randn(m, n0, generator=ctx.gen, dtype=torch.float64)
+    alive = sample_alive_on_set(w, data, ctx.trials, generator=ctx.gen).any(axis=1)
+    k, T = int(alive.sum()), len(alive)
+    a, b = stats.clopper_pearson(k, T, ctx.level)
+    lv = liveness(w)
+    ok = b >= lv.lower and a <= lv.upper
+    return ClaimResult("death_set_bounds", "bounds", lv.lower, k / T, (a, b), "pass" if ok else "FAIL",
+                       "derived (RR20 claim; THEORY §7)",
+                       f"lower {lv.lower:.4f} ≤ P(alive on S) ≤ upper {lv.upper:.6f}; {m} Gaussian points "
+                       f"in R^{n0}, widths {list(w)}", T)
+
+
+def _death_orthant(ctx):
+    from bounds.survival import liveness
+
+    from .death import sample_alive_on_set
+
+    n, n0 = 2, 3
+    data = torch.eye(n0, dtype=torch.float64)    # the basis spans the orthant's extreme rays
+    alive = sample_alive_on_set((n,), data, ctx.trials, generator=ctx.gen).any(axis=1)
+    k, T = int(alive.sum()), len(alive)
+    a, b = stats.clopper_pearson(k, T, ctx.level)
+    th = liveness((n,), input_dim=n0).upper      # 1 − 2^{-n n0}
+    return ClaimResult("death_orthant_one_layer", "identity", th, k / T, (a, b),
+                       "pass" if a <= th <= b else "FAIL", "derived (RR20 claim; THEORY §7)",
+                       f"one layer of {n} on the {n0} basis vectors: 1 − 2^-{n * n0}", T)
+
+
+def _sign_flip(ctx):
+    from .death import make_mlp
+    from .signflip import sign_flip_
+
+    depth, width, m = 8, 3, 200
+    T = min(ctx.trials, 300)
+    data = torch.randn(m, 6, generator=ctx.gen, dtype=torch.float64)
+    mins, means = {}, {}
+    for mode in ("layer", "unit", "greedy"):
+        fr = []
+        for _ in range(T):
+            model = make_mlp(6, [width] * depth, 2, generator=ctx.gen)
+            before = [p.detach().abs().clone() for p in model.parameters()]
+            rep = sign_flip_(model, data, mode=mode)
+            if not all(torch.equal(b, p.detach().abs()) for b, p in zip(before, model.parameters())):
+                raise AssertionError("sign flip changed a magnitude")
+            fr.append(rep.living_fraction[-1])
+        mins[mode], means[mode] = min(fr), float(np.mean(fr))
+    g = 2.0 ** -depth
+    worst = min(mins.values())
+    return ClaimResult("sign_flip_guarantee", "lower_bound", g, worst, (worst, max(means.values())),
+                       "pass" if worst >= g else "FAIL", "paper claim (RR20), proof derived",
+                       f"depth {depth}, width {width}, {m} points; min/mean living fraction: " +
+                       ", ".join(f"{k} {mins[k]:.3f}/{means[k]:.3f}" for k in mins) +
+                       f" (guarantee 2^-{depth} = {g:.4f})", T)
+
+
+def _direction(ctx):
+    from .death import direction_spread
+
+    depths = [1, 4, 16]
+    d = direction_spread(8, depths, 64, ctx.trials, generator=ctx.gen)
+    d1, dk = d[:, 0], d[:, -1]
+    ok_rows = ~np.isnan(d1) & ~np.isnan(dk)
+    diff = d1[ok_rows] - dk[ok_rows]
+    m, lo, hi = stats.mean_ci(diff, ctx.level)
+    return ClaimResult("direction_spread", "trend", 0.0, m, (lo, hi), "pass" if lo > 0 else "FAIL",
+                       "derived (RR20 v2 assumption; THEORY §7)",
+                       f"D_1 − D_16 (width 8, 64 points): D falls with depth; mean D at depths {depths}: " +
+                       ", ".join(f"{np.nanmean(d[:, i]):.3f}" for i in range(len(depths))), int(ok_rows.sum()))
+
+
+def _digits(ctx):
+    from .death import digits_liveness
+
+    r = digits_liveness(depth=20, width=3, trials=8, seed=int(torch.randint(0, 2**31, (1,), generator=ctx.gen)))
+    best = max(("layer", "unit", "greedy"), key=lambda k: r[k]["mean"])
+    ok = min(r[k]["min"] for k in ("layer", "unit", "greedy")) >= r["guarantee"]
+    return ClaimResult("death_digits", "measurement", r["guarantee"], r[best]["mean"],
+                       (min(r[k]["min"] for k in ("layer", "unit", "greedy")), r[best]["mean"]),
+                       "pass" if ok else "FAIL", "measured (RR20 scheme on scikit-learn digits)",
+                       f"1797 digits through 20 layers of width 3: living fraction He {r['he']['mean']:.3f}, "
+                       f"layer {r['layer']['mean']:.3f}, unit {r['unit']['mean']:.3f}, greedy "
+                       f"{r['greedy']['mean']:.3f} (means over {r['trials']} nets)", r["trials"])
+
+
 CLAIMS: dict[str, Claim] = {}
 
 
@@ -267,6 +374,14 @@ _register("sampler_norm_vs_real", "identity", "norm-only sampler = real networks
           _equivalence("norm"), 4000)
 _register("sampler_gram_vs_real", "identity", "Gram sampler = real networks (KS, norms and cosines)",
           "derived", _equivalence("gram"), 3000)
+_register("death_point", "identity", "P(x alive) = Π(1 − 2^-n_l)", "derived", _death_point, 50000)
+_register("death_set_bounds", "bounds", "lower ≤ P(alive on S) ≤ upper", "derived", _death_set, 20000)
+_register("death_orthant_one_layer", "identity", "one layer on the orthant: 1 − 2^-(n n0)", "derived",
+          _death_orthant, 50000)
+_register("sign_flip_guarantee", "lower_bound", "living fraction after sign flips ≥ 2^-k", "paper",
+          _sign_flip, 60)
+_register("direction_spread", "trend", "D_k falls with depth", "derived", _direction, 2000)
+_register("death_digits", "measurement", "sign flips on real data (digits)", "measured", _digits, 8)
 _register("gradient_independence", "approximation",
           "weight-gradient norms vs the independence approximation", "derived", _gradient, 4000)
 
