@@ -230,6 +230,80 @@ def prob(
     c.print(f"numerical tolerance (absolute, achieved by grid refinement): {out['tolerance']:.1e}")
 
 
+# --- death -------------------------------------------------------------------------------------
+def _parse_width_list(text: str) -> list:
+    parts = [p.strip() for p in text.split(",")]
+    out = []
+    for i, p in enumerate(parts):
+        try:
+            v = int(p)
+        except ValueError:
+            raise InitBoundsError(f"--widths must be comma-separated integers ≥ 1 (e.g. 4,4,4); got {text!r}")
+        check_int(f"--widths[{i}]", v, lo=1)
+        out.append(v)
+    return out
+
+
+@app.command()
+def death(
+    widths: Optional[str] = typer.Option(None, "--widths", help="Comma-separated layer widths, e.g. 4,4,4."),
+    width_: Optional[int] = typer.Option(None, "--width", help="Constant width n (with --depth)."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Number of ReLU layers k (with --width)."),
+    points: int = typer.Option(1, "--points", help="Number of data points m (≥ 1)."),
+    bias: bool = typer.Option(False, "--bias", help="Symmetric random biases."),
+    input_dim: Optional[int] = typer.Option(None, "--input-dim", help="n0 for data in the non-negative orthant."),
+    target: Optional[float] = typer.Option(None, "--target", help="Target P(point alive) in (0, 1): smallest constant width."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Probability that a ReLU net is born alive, its bounds, and the sign-flip guarantee (RR20)."""
+    if (widths is None) == (width_ is None):
+        raise InitBoundsError("give either --widths or --width with --depth")
+    check_int("--points", points, lo=1)
+    if input_dim is not None:
+        check_int("--input-dim", input_dim, lo=1)
+    from bounds.survival import liveness, liveness_uniform, min_constant_width
+
+    if widths is not None:
+        if depth is not None:
+            raise InitBoundsError("--depth goes with --width, not with --widths")
+        ws = _parse_width_list(widths)
+        lv = liveness(ws, bias=bias, input_dim=input_dim)
+    else:
+        if depth is None:
+            raise InitBoundsError("--width needs --depth")
+        check_int("--width", width_, lo=1)
+        check_int("--depth", depth, lo=1)
+        lv = liveness_uniform(width_, depth, bias=bias, input_dim=input_dim)
+    out = lv.as_dict()
+    out["points"] = points
+    out["expected_live_points"] = points * lv.p_alive_point
+    if target is not None:
+        check_real("--target", target, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        out["target"] = target
+        out["min_constant_width"] = min_constant_width(lv.depth, target)
+    if as_json:
+        _emit_json(out)
+        return
+    c = _console()
+    arch = widths if widths is not None else f"{depth:,} layers of width {width_:,}"
+    t = Table(title=f"Neuron death at initialization: {arch}{' (symmetric biases)' if bias else ''}")
+    for col in ("quantity", "value", "source"):
+        t.add_column(col)
+    lg = lv.log_p_alive_point / math.log(10)
+    t.add_row("P(a given point alive) = expected live fraction", f"{lv.p_alive_point:.6g}  (10^{lg:.4g})",
+              "derived, exact (RR20 claim)")
+    t.add_row("P(a given point dead)", f"{lv.p_dead_point:.6g}  (10^{lv.log10_p_dead_point:.4g})", "derived, exact")
+    t.add_row(f"P(alive on S), any S: lower bound", f"{lv.lower:.6g}", "derived (RR20 claim)")
+    t.add_row("P(alive on S): orthant upper bound", f"{lv.upper:.6g}", "derived (RR20 claim)")
+    t.add_row(f"expected living points of {points:,}", f"{points * lv.p_alive_point:.6g}", "derived")
+    t.add_row("sign-flip guarantee (live fraction ≥ 2^-k)",
+              f"{lv.sign_flip_guarantee:.6g}  (10^{lv.log10_sign_flip_guarantee:.4g})", "RR20 claim, proof derived")
+    if target is not None:
+        t.add_row(f"smallest constant width with P(point alive) ≥ {target:g} at depth {lv.depth:,}",
+                  f"{out['min_constant_width']:,}", "derived")
+    c.print(t)
+
+
 # --- derive ------------------------------------------------------------------------------------
 @derive_app.command("width")
 def derive_width_cmd(
@@ -239,6 +313,16 @@ def derive_width_cmd(
     from bounds.width import derive_width
 
     sys.stdout.write(derive_width().render(fmt.value) + "\n")
+
+
+@derive_app.command("death")
+def derive_death_cmd(
+    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
+):
+    """The derivation behind `initbounds death` (RR20)."""
+    from bounds.survival import derive_death
+
+    sys.stdout.write(derive_death().render(fmt.value) + "\n")
 
 
 # --- validate ----------------------------------------------------------------------------------
@@ -384,6 +468,10 @@ def check(
             f"p_last = {_fmt_p(p['p_last'])}; union bound for {samples} inputs: "
             f"P(some input leaves the band) ≤ {_fmt_p(p['p_fail_union'])}")
     c.print(f"Verdict: {report['verdict']}")
+    lv = report["liveness"]
+    c.print(f"Liveness (RR20): P(a given input dead at init) = {lv['p_dead_point']:.3g} "
+            f"(10^{lv['log10_p_dead_point']:.1f}); expected live fraction {lv['expected_live_fraction']:.6g}; "
+            f"sign flipping guarantees ≥ 2^-{depth} = {lv['sign_flip_guarantee']:.3g}")
     if spot and spot.get("skipped"):
         c.print(f"Simulation spot-check skipped: {spot['skipped']}")
     elif spot:

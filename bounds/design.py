@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .band import band_for_eps, band_probability
 from .errors import check_int
+from .survival import liveness_uniform
 from .width import min_widths
 
 __all__ = ["design_report"]
@@ -13,7 +14,8 @@ def design_report(*, depth: int, width: int, samples: int, delta: float, eps: fl
     """Minimum widths by every method, whether ``width`` meets each, and the exact probabilities.
 
     Returns a JSON-ready dict with keys ``inputs``, ``methods`` (name, min_width, meets, source),
-    ``probabilities`` (p_stay, p_last, p_fail_union, tolerance) and ``verdict`` (one sentence).
+    ``probabilities`` (p_stay, p_last, p_fail_union, tolerance), ``verdict`` (one sentence) and
+    ``liveness`` (RR20: single-point survival, bounds, sign-flip guarantee).
     Source: AB19 (arXiv 1901.03611); see :mod:`bounds.width` for each method's tag.
 
     >>> r = design_report(depth=2, width=500, samples=2, delta=0.1, eps=0.5)
@@ -46,4 +48,5 @@ def design_report(*, depth: int, width: int, samples: int, delta: float, eps: fl
         "probabilities": {"p_stay": stay.p_in, "p_last": last.p_in, "p_fail_union": p_union,
                           "tolerance": max(stay.tolerance, last.tolerance)},
         "verdict": verdict,
+        "liveness": liveness_uniform(n, depth).as_dict(),
     }

@@ -131,3 +131,34 @@ def test_validate_real_path_and_device_errors():
     r = run("validate", "rho_mean", "--device", "tpu7")
     assert r.exit_code == 2
     assert r.output.strip() == "Error: --device must be a torch device such as 'cpu' or 'cuda'; got 'tpu7'"
+
+
+def test_death_json_contract():
+    r = run("death", "--widths", "4,4,4", "--points", "10", "--target", "0.99", "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    for key in ("p_alive_point", "expected_live_fraction", "lower", "upper", "sign_flip_guarantee",
+                "min_constant_width"):
+        assert key in obj
+    assert obj["p_alive_point"] == pytest.approx((1 - 1 / 16) ** 3)
+    assert obj["sign_flip_guarantee"] == 0.125
+    r = run("death", "--width", "1", "--depth", "1000000", "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.output)["log_p_alive_point"] == pytest.approx(-1e6 * 0.6931471805599453)
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["death"], "Error: give either --widths or --width with --depth"),
+    (["death", "--widths", "4,x"], "Error: --widths must be comma-separated integers ≥ 1 (e.g. 4,4,4); got '4,x'"),
+    (["death", "--widths", "4,0"], "Error: --widths[1] must be an integer ≥ 1; got 0"),
+    (["death", "--width", "4"], "Error: --width needs --depth"),
+    (["death", "--widths", "4", "--target", "2"], "Error: --target must be in (0, 1); got 2.0"),
+])
+def test_death_errors(args, msg):
+    r = run(*args)
+    assert r.exit_code == 2 and r.output.strip() == msg
+
+
+def test_derive_death():
+    r = run("derive", "death", "--format", "markdown")
+    assert r.exit_code == 0 and "Neuron death" in r.output

@@ -1,0 +1,92 @@
+"""Neuron death (RR20, THEORY.md §7): exact survival, bounds, width calculators (issue 4)."""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import mpmath as mp
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from bounds.errors import DomainError
+from bounds.survival import (derive_death, liveness, liveness_uniform, min_constant_width,
+                             schedule_limit, schedule_widths)
+
+
+def test_exact_small_cases_with_fractions():
+    w = [2, 3, 1]
+    exact = 1
+    for n in w:
+        exact *= 1 - Fraction(1, 2**n)
+    lv = liveness(w)
+    assert lv.p_alive_point == pytest.approx(float(exact), rel=1e-15)
+    assert lv.p_dead_point == pytest.approx(float(1 - exact), rel=1e-15)
+    up = (1 - Fraction(1, 2 ** (3 * 2))) * (1 - Fraction(1, 2 ** (1 * 3)))
+    assert lv.upper == pytest.approx(float(up), rel=1e-15)
+    assert lv.sign_flip_guarantee == 2.0**-3
+    # one layer on the orthant: exactly 1 − 2^{-n n0}; biases: n (n0 + 1)
+    assert liveness([3], input_dim=2).upper == pytest.approx(1 - 2.0**-6, rel=1e-15)
+    assert liveness([3], input_dim=2, bias=True).upper == pytest.approx(1 - 2.0**-9, rel=1e-15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(w=st.lists(st.integers(1, 40), min_size=1, max_size=12))
+def test_bounds_sandwich_and_probabilities(w):
+    lv = liveness(w)
+    assert 0.0 <= lv.lower <= lv.upper <= 1.0
+    assert lv.p_alive_point + lv.p_dead_point == pytest.approx(1.0, abs=1e-15)
+    assert lv.sign_flip_guarantee <= 1.0
+
+
+def test_uniform_equals_list():
+    for n, k in [(1, 1), (4, 3), (7, 10)]:
+        assert liveness_uniform(n, k).as_dict() == liveness([n] * k).as_dict()
+
+
+def test_extreme_depth_and_tiny_probabilities_are_exact():
+    lv = liveness_uniform(1, 10**6)                      # (1/2)^{10^6}
+    assert lv.log_p_alive_point == pytest.approx(-1e6 * math.log(2), rel=1e-15)
+    assert lv.log10_sign_flip_guarantee == pytest.approx(-1e6 * math.log10(2), rel=1e-15)
+    lv = liveness_uniform(100, 10)                       # P(dead) ≈ 10·2^-100 ≈ 7.9e-30
+    assert lv.p_dead_point == pytest.approx(10 * 2.0**-100, rel=1e-12)
+    lv = liveness_uniform(2000, 10**6)                   # P(dead) ≈ 10^6·2^-2000: below doubles
+    with mp.workdps(30):
+        ref = mp.log10(10**6 * mp.power(2, -2000))
+    assert lv.log10_p_dead_point == pytest.approx(float(ref), rel=1e-12)
+    assert lv.p_alive_point == 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(1, 10**6), p=st.floats(1e-6, 1 - 1e-9))
+@example(k=10**6, p=0.5).via("deep")
+def test_min_constant_width_is_smallest(k, p):
+    n = min_constant_width(k, p)
+    assert liveness_uniform(n, k).log_p_alive_point >= math.log(p) - 1e-12
+    if n > 1:
+        assert liveness_uniform(n - 1, k).log_p_alive_point < math.log(p)
+
+
+def test_schedules():
+    assert schedule_widths(3, 2.0, 1.0) == [3, 5, 5]   # ⌈2·log₂(l+1) + 1⌉: 3, ⌈4.17⌉, 5
+    s = schedule_limit(2.0, 1.0)
+    assert s.converges and 0 < s.lower <= s.upper < 1 and s.upper - s.lower < 1e-4
+    assert not schedule_limit(1.0, 3.0).converges        # c = 1: Σ 2^-n_l diverges
+
+
+def test_derivation_prints_the_schedule_condition():
+    text = derive_death().to_text()
+    assert "c > 1" in text and "2^-k" not in text.replace("2  ", "")  # rendered by sympy
+    assert "[paper; RR20]" in text and "[derived; RR20]" in text
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: liveness([]), "widths must list at least one layer width; got ()"),
+    (lambda: liveness([3, 0]), "widths[1] must be an integer ≥ 1; got 0"),
+    (lambda: liveness("44"), "widths must be a sequence of integers ≥ 1; got '44'"),
+    (lambda: min_constant_width(3, 1.0), "target must be in (0, 1); got 1.0"),
+    (lambda: liveness_uniform(2, 0), "depth must be an integer ≥ 1; got 0"),
+])
+def test_errors(call, msg):
+    with pytest.raises(DomainError) as e:
+        call()
+    assert str(e.value) == msg
