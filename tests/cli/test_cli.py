@@ -162,3 +162,11 @@ def test_death_errors(args, msg):
 def test_derive_death():
     r = run("derive", "death", "--format", "markdown")
     assert r.exit_code == 0 and "Neuron death" in r.output
+
+
+def test_validate_plot_is_written(tmp_path):
+    out = tmp_path / "v.png"
+    r = run("validate", "rho_mean", "width_authors_formula", "--trials", "300", "--plot", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.exists() and out.stat().st_size > 10_000
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
