@@ -280,7 +280,7 @@ def _death_set(ctx):
     return ClaimResult("death_set_bounds", "bounds", lv.lower, k / T, (a, b), "pass" if ok else "FAIL",
                        "derived (RR20 claim; THEORY §7)",
                        f"lower {lv.lower:.4f} ≤ P(alive on S) ≤ upper {lv.upper:.6f}; {m} Gaussian points "
-                       f"in R^{n0}, widths {list(w)}", T)
+                       f"in R^{n0}, widths {list(w)}", T, path="real")
 
 
 def _death_orthant(ctx):
@@ -296,7 +296,7 @@ def _death_orthant(ctx):
     th = liveness((n,), input_dim=n0).upper      # 1 − 2^{-n n0}
     return ClaimResult("death_orthant_one_layer", "identity", th, k / T, (a, b),
                        "pass" if a <= th <= b else "FAIL", "derived (RR20 claim; THEORY §7)",
-                       f"one layer of {n} on the {n0} basis vectors: 1 − 2^-{n * n0}", T)
+                       f"one layer of {n} on the {n0} basis vectors: 1 − 2^-{n * n0}", T, path="real")
 
 
 def _sign_flip(ctx):
@@ -323,7 +323,7 @@ def _sign_flip(ctx):
                        "pass" if worst >= g else "FAIL", "paper claim (RR20), proof derived",
                        f"depth {depth}, width {width}, {m} points; min/mean living fraction: " +
                        ", ".join(f"{k} {mins[k]:.3f}/{means[k]:.3f}" for k in mins) +
-                       f" (guarantee 2^-{depth} = {g:.4f})", T)
+                       f" (guarantee 2^-{depth} = {g:.4f})", T, path="real")
 
 
 def _direction(ctx):
@@ -338,7 +338,8 @@ def _direction(ctx):
     return ClaimResult("direction_spread", "trend", 0.0, m, (lo, hi), "pass" if lo > 0 else "FAIL",
                        "derived (RR20 v2 assumption; THEORY §7)",
                        f"D_1 − D_16 (width 8, 64 points): D falls with depth; mean D at depths {depths}: " +
-                       ", ".join(f"{np.nanmean(d[:, i]):.3f}" for i in range(len(depths))), int(ok_rows.sum()))
+                       ", ".join(f"{np.nanmean(d[:, i]):.3f}" for i in range(len(depths))), int(ok_rows.sum()),
+                       path="real")
 
 
 def _digits(ctx):
@@ -352,7 +353,7 @@ def _digits(ctx):
                        "pass" if ok else "FAIL", "measured (RR20 scheme on scikit-learn digits)",
                        f"1797 digits through 20 layers of width 3: living fraction He {r['he']['mean']:.3f}, "
                        f"layer {r['layer']['mean']:.3f}, unit {r['unit']['mean']:.3f}, greedy "
-                       f"{r['greedy']['mean']:.3f} (means over {r['trials']} nets)", r["trials"])
+                       f"{r['greedy']['mean']:.3f} (means over {r['trials']} nets)", r["trials"], path="real")
 
 
 CLAIMS: dict[str, Claim] = {}
