@@ -248,7 +248,8 @@ def _parse_width_list(text: str) -> list:
 def death(
     widths: Optional[str] = typer.Option(None, "--widths", help="Comma-separated layer widths, e.g. 4,4,4."),
     width_: Optional[int] = typer.Option(None, "--width", help="Constant width n (with --depth)."),
-    depth: Optional[int] = typer.Option(None, "--depth", help="Number of ReLU layers k (with --width)."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Number of ReLU layers k (with --width or --schedule)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Widths n_l = ceil(c·log2(l+1) + b), given as 'c,b' (with --depth); also reports the k → ∞ limit."),
     points: int = typer.Option(1, "--points", help="Number of data points m (≥ 1)."),
     bias: bool = typer.Option(False, "--bias", help="Symmetric random biases."),
     input_dim: Optional[int] = typer.Option(None, "--input-dim", help="n0 for data in the non-negative orthant."),
@@ -256,16 +257,34 @@ def death(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
     """Probability that a ReLU net is born alive, its bounds, and the sign-flip guarantee (RR20)."""
-    if (widths is None) == (width_ is None):
-        raise InitBoundsError("give either --widths or --width with --depth")
+    if sum(v is not None for v in (widths, width_, schedule)) != 1:
+        raise InitBoundsError("give one of --widths, --width with --depth, or --schedule with --depth")
     check_int("--points", points, lo=1)
     if input_dim is not None:
         check_int("--input-dim", input_dim, lo=1)
-    from bounds.survival import liveness, liveness_uniform, min_constant_width
+    from bounds.survival import (liveness, liveness_uniform, min_constant_width, schedule_limit,
+                                 schedule_widths)
 
-    if widths is not None:
+    limit = None
+    if schedule is not None:
+        try:
+            cs, bs = (float(v) for v in schedule.split(","))
+        except ValueError:
+            raise InitBoundsError(f"--schedule must be 'c,b' with real c ≥ 0 and b (e.g. 2,1); got {schedule!r}")
+        check_real("--schedule c", cs, lo=0.0)
+        check_real("--schedule b", bs)
+        if depth is None:
+            raise InitBoundsError("--schedule needs --depth")
+        check_int("--depth", depth, lo=1)
+        if depth > 10**6:
+            raise InitBoundsError(f"--depth with --schedule must be an integer in [1, 1000000]; got {depth}")
+        ws = schedule_widths(depth, cs, bs)
+        lv = liveness(ws, bias=bias, input_dim=input_dim)
+        limit = schedule_limit(cs, bs)
+        widths = f"n_l = ⌈{cs:g}·log₂(l+1) + {bs:g}⌉, l = 1..{depth:,}"
+    elif widths is not None:
         if depth is not None:
-            raise InitBoundsError("--depth goes with --width, not with --widths")
+            raise InitBoundsError("--depth goes with --width or --schedule, not with --widths")
         ws = _parse_width_list(widths)
         lv = liveness(ws, bias=bias, input_dim=input_dim)
     else:
@@ -277,6 +296,8 @@ def death(
     out = lv.as_dict()
     out["points"] = points
     out["expected_live_points"] = points * lv.p_alive_point
+    if limit is not None:
+        out["schedule_limit"] = {"positive": limit.converges, "lower": limit.lower, "upper": limit.upper}
     if target is not None:
         check_real("--target", target, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
         out["target"] = target
@@ -285,7 +306,7 @@ def death(
         _emit_json(out)
         return
     c = _console()
-    arch = widths if widths is not None else f"{depth:,} layers of width {width_:,}"
+    arch = widths if width_ is None else f"{depth:,} layers of width {width_:,}"
     t = Table(title=f"Neuron death at initialization: {arch}{' (symmetric biases)' if bias else ''}")
     for col in ("quantity", "value", "source"):
         t.add_column(col)
@@ -298,6 +319,10 @@ def death(
     t.add_row(f"expected living points of {points:,}", f"{points * lv.p_alive_point:.6g}", "derived")
     t.add_row("sign-flip guarantee (live fraction ≥ 2^-k)",
               f"{lv.sign_flip_guarantee:.6g}  (10^{lv.log10_sign_flip_guarantee:.4g})", "RR20 claim, proof derived")
+    if limit is not None:
+        verdict = (f"> 0: in [{limit.lower:.6g}, {limit.upper:.6g}]" if limit.converges
+                   else "0 (Σ 2^-n_l diverges: c ≤ 1)")
+        t.add_row("lim k→∞ P(point alive) for this schedule", verdict, "derived (RR20 claim)")
     if target is not None:
         t.add_row(f"smallest constant width with P(point alive) ≥ {target:g} at depth {lv.depth:,}",
                   f"{out['min_constant_width']:,}", "derived")

@@ -148,7 +148,8 @@ def test_death_json_contract():
 
 
 @pytest.mark.parametrize("args, msg", [
-    (["death"], "Error: give either --widths or --width with --depth"),
+    (["death"], "Error: give one of --widths, --width with --depth, or --schedule with --depth"),
+    (["death", "--schedule", "2", "--depth", "3"], "Error: --schedule must be 'c,b' with real c ≥ 0 and b (e.g. 2,1); got '2'"),
     (["death", "--widths", "4,x"], "Error: --widths must be comma-separated integers ≥ 1 (e.g. 4,4,4); got '4,x'"),
     (["death", "--widths", "4,0"], "Error: --widths[1] must be an integer ≥ 1; got 0"),
     (["death", "--width", "4"], "Error: --width needs --depth"),
@@ -170,3 +171,12 @@ def test_validate_plot_is_written(tmp_path):
     assert r.exit_code == 0, r.output
     assert out.exists() and out.stat().st_size > 10_000
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_death_schedule():
+    r = run("death", "--schedule", "2,1", "--depth", "1000", "--json")
+    assert r.exit_code == 0, r.output
+    lim = json.loads(r.output)["schedule_limit"]
+    assert lim["positive"] and 0 < lim["lower"] <= lim["upper"] < 1
+    r = run("death", "--schedule", "1,3", "--depth", "50", "--json")
+    assert json.loads(r.output)["schedule_limit"]["positive"] is False
