@@ -1,0 +1,330 @@
+r"""Fractional-moment-preserving initialization (GH21; THEORY.md §4).
+
+For a layer with d outputs and Gaussian weights N(0, σ²), ‖h_l‖² = σ²‖h_{l−1}‖² Q with
+Q = Σ_{i≤d} ξ_i, ξ = c²ζ²·1[ζ ≤ 0] + ζ²·1[ζ > 0] (ζ ~ N(0,1); c = 0 ReLU, a leaky ReLU,
+A ~ U[l, u] per unit per pass for RReLU, 1 linear). Then
+
+.. math:: \sigma_s = (\mathbb E\,Q^{s/2})^{-1/s}
+
+preserves E‖h‖^s exactly, for every input and every layer. One general formula serves every
+random-slope activation (0 < p = s/2 < 1):
+
+.. math:: \mathbb E\,Q^p = \frac{p}{\Gamma(1-p)}\int_0^\infty t^{-p-1}\,(1-\psi(t)^d)\,dt,\qquad
+          \psi(t) = \tfrac12(1+2t)^{-1/2} + \tfrac12\,\mathbb E_c(1+2c^2t)^{-1/2},
+
+evaluated with mpmath (t = x/d, so the integrand's shape does not depend on d). The closed forms
+(ReLU binomial sum, linear Gamma ratio, leaky hypergeometric sum) are tested equal to it; s = 2
+is σ² = 1/(d·E ξ) (He for ReLU, LeCun for linear). [derived; the claims are GH21's, arXiv
+2005.11878]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mpmath as mp
+
+from . import rho
+from .errors import DomainError, check_choice, check_int, check_real
+from .numerics import log_gamma_ratio
+
+__all__ = [
+    "Activation", "activation", "log_moment_q", "sigma2", "sigma2_large_width", "sigma2_he",
+    "authors_sigma2", "log_q_moments", "LogNormParams", "log_norm_params", "unit_moments_xi",
+    "REFERENCE_TABLE", "sigma2_series", "derive_moment",
+]
+
+#: THEORY.md §4 reference values of σ² at d = 64, s = 1 (our derivation, checked by Monte Carlo).
+REFERENCE_TABLE = {
+    ("relu", None): 0.0318722570,
+    ("linear", None): 0.0157475434,
+    ("leaky", 0.3): 0.0291317003,
+    ("rrelu", (1 / 8, 1 / 3)): 0.0301036748,
+}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A random-slope activation: φ(z) = z (z > 0), c·z (z ≤ 0)."""
+
+    kind: str                 # "relu", "leaky", "rrelu", "linear"
+    slope: float = 0.0        # a for leaky
+    lower: float = 0.0        # l for rrelu
+    upper: float = 0.0        # u for rrelu
+
+    @property
+    def ec2(self) -> mp.mpf:
+        """E c²."""
+        if self.kind == "relu":
+            return mp.mpf(0)
+        if self.kind == "linear":
+            return mp.mpf(1)
+        if self.kind == "leaky":
+            return mp.mpf(self.slope) ** 2
+        lo, up = mp.mpf(self.lower), mp.mpf(self.upper)
+        return (lo**2 + lo * up + up**2) / 3
+
+    @property
+    def ec4(self) -> mp.mpf:
+        """E c⁴."""
+        if self.kind in ("relu", "linear", "leaky"):
+            return self.ec2**2
+        lo, up = mp.mpf(self.lower), mp.mpf(self.upper)
+        return (up**5 - lo**5) / (5 * (up - lo))
+
+    def label(self) -> str:
+        if self.kind == "leaky":
+            return f"leaky ReLU (a = {self.slope:g})"
+        if self.kind == "rrelu":
+            return f"RReLU (U[{self.lower:g}, {self.upper:g}])"
+        return {"relu": "ReLU", "linear": "linear"}[self.kind]
+
+    def psi_minus_one(self, t):
+        """ψ(t) − 1 = E e^{−tξ} − 1 (mpmath, no cancellation at small t)."""
+        t = mp.mpf(t)
+        pos = mp.expm1(-mp.log1p(2 * t) / 2) / 2           # ½[(1+2t)^{-1/2} − 1]
+        if self.kind == "relu":
+            neg = mp.mpf(0)
+        elif self.kind in ("leaky", "linear"):
+            c2 = self.ec2
+            neg = mp.expm1(-mp.log1p(2 * c2 * t) / 2) / 2
+        else:
+            lo, up = mp.mpf(self.lower), mp.mpf(self.upper)
+            r = mp.sqrt(2 * t)
+            if r == 0:
+                return pos
+            # E_A (1 + 2A²t)^{-1/2} − 1 = [asinh(ur) − asinh(lr)]/((u − l) r) − 1
+            neg = ((mp.asinh(up * r) - mp.asinh(lo * r)) / ((up - lo) * r) - 1) / 2
+        return pos + neg
+
+
+def activation(kind: str, *, slope=None, lower=None, upper=None) -> Activation:
+    """Validated :class:`Activation` ("relu", "leaky" with slope a ∈ [0, 1], "rrelu" with
+    0 ≤ l < u ≤ 1, "linear")."""
+    kind = check_choice("activation", kind, ("relu", "leaky", "rrelu", "linear"))
+    if kind == "leaky":
+        a = check_real("slope", 0.0 if slope is None else slope, lo=0.0, hi=1.0)
+        return Activation("leaky", slope=a)
+    if kind == "rrelu":
+        lo = check_real("lower", 1 / 8 if lower is None else lower, lo=0.0, hi=1.0)
+        up = check_real("upper", 1 / 3 if upper is None else upper, lo=0.0, hi=1.0)
+        if not lo < up:
+            raise DomainError(f"lower must be < upper for rrelu; got lower={lo:g}, upper={up:g}")
+        return Activation("rrelu", lower=lo, upper=up)
+    return Activation(kind)
+
+
+def _p(s) -> float:
+    return check_real("s", s, lo=0.0, hi=2.0, lo_open=True) / 2.0
+
+
+def _d(width) -> int:
+    return check_int("width", width, lo=1)
+
+
+def unit_moments_xi(act: Activation) -> tuple:
+    """(m₁, v) = (E ξ, Var ξ) per unit: m₁ = (1 + E c²)/2, E ξ² = 3(1 + E c⁴)/2."""
+    m1 = (1 + act.ec2) / 2
+    e2 = 3 * (1 + act.ec4) / 2
+    return m1, e2 - m1**2
+
+
+def _log_moment_integral(act: Activation, d: int, p) -> mp.mpf:
+    """log E Q^p by the Laplace-type integral (0 < p < 1), in x = t·d."""
+    p = mp.mpf(p)
+    dd = mp.mpf(d)
+
+    def f(x):
+        t = x / dd
+        lpsi = mp.log1p(act.psi_minus_one(t))
+        return mp.power(x, -p - 1) * (-mp.expm1(dd * lpsi))
+
+    m1 = (1 + act.ec2) / 2
+    pts = [0, mp.mpf(1) / (100 * m1), mp.mpf(1) / m1, 10 / m1, 100 / m1, mp.inf]
+    val = mp.quad(f, pts)
+    return mp.log(p / mp.gamma(1 - p) * val) + p * mp.log(dd)
+
+
+def log_moment_q(act: Activation, width, s) -> mp.mpf:
+    r"""log E Q^{s/2} for a layer of ``width`` d (mpmath value), s ∈ (0, 2].
+
+    Closed forms where they exist (ReLU: log-space binomial sum shared with :mod:`bounds.rho`;
+    linear: Gamma ratio; s = 2: log(d·E ξ)); the general integral otherwise (leaky, RReLU).
+    """
+    d = _d(width)
+    p = _p(s)
+    if p == 1.0:
+        m1, _ = unit_moments_xi(act)
+        return mp.log(d * m1)
+    if act.kind == "relu":
+        # E ρ^p = (2/d)^p E Q^p with ρ = (2/d) χ²_K
+        return mp.mpf(rho.log_moment(d, p)) - p * mp.log(mp.mpf(2) / d)
+    if act.kind == "linear":
+        return p * mp.log(2) + mp.mpf(float(log_gamma_ratio(d / 2.0, p)))
+    with mp.workdps(30):
+        return +_log_moment_integral(act, d, p)
+
+
+def sigma2(act: Activation, width, s, *, fan_ratio: float = 1.0) -> float:
+    r"""Weight variance σ_s² = (E Q^{s/2})^{−2/s} that preserves E‖h‖^s exactly.
+
+    ``width`` is the layer's output count d. ``fan_ratio`` = d_out/d_in gives the per-unit form
+    for rectangular layers (preserves E M^{s/2}, M = ‖h‖²/n): σ² × d_out/d_in.
+
+    >>> round(sigma2(activation("relu"), 64, 1.0), 10)
+    0.031872257
+    """
+    lm = log_moment_q(act, width, s)
+    with mp.workdps(30):
+        return float(mp.exp(-2 * lm / mp.mpf(s)) * fan_ratio)
+
+
+def sigma2_he(act: Activation, width) -> float:
+    """The s = 2 value 1/(d·E ξ): He (2/d) for ReLU, LeCun (1/d) for linear, 2/((1 + E c²) d)."""
+    m1, _ = unit_moments_xi(act)
+    return float(1 / (_d(width) * m1))
+
+
+@lru_cache(maxsize=None)
+def sigma2_series():
+    """σ_s² to O(d^{-2}) from the per-unit moments (sympy): 1/(d m₁) + (2 − s) v/(4 d² m₁³).
+
+    Derivation: E Q^p = (d m₁)^p [1 + p(p − 1) v/(2 d m₁²) + O(d^{-2})] (Taylor of (1 + x)^p
+    around the mean, E x² = v/(d m₁²)); raise to −1/p and expand in 1/d.
+    Returns (expression, symbols dict).
+    """
+    import sympy as sy
+
+    d, m1, v, s = sy.symbols("d m_1 v s", positive=True)
+    e = sy.Symbol("e", positive=True)   # e = 1/d
+    p = s / 2
+    # σ² = (E Q^p)^{-1/p} = (e/m₁)·(1 + p(p − 1) v e/(2 m₁²))^{-1/p}: expand the bracket in e
+    bracket = sy.series((1 + p * (p - 1) * v * e / (2 * m1**2)) ** (-1 / p), e, 0, 2).removeO()
+    expr = sy.expand(sy.factor((e / m1 * bracket).subs(e, 1 / d)))
+    return expr, {"d": d, "m1": m1, "v": v, "s": s}
+
+
+def sigma2_large_width(act: Activation, width, s) -> float:
+    """The sympy series of :func:`sigma2_series` evaluated for this activation."""
+    expr, sym = sigma2_series()
+    m1, v = unit_moments_xi(act)
+    val = expr.subs({sym["d"]: _d(width), sym["m1"]: float(m1), sym["v"]: float(v), sym["s"]: float(s)})
+    return float(val)
+
+
+#: The authors' large-width approximations (GH21's public code), shown as theirs.
+def authors_sigma2(act: Activation, width, s):
+    """GH21's code: ReLU 2/d + 5(2 − s)/(2d²); linear 1/d + (2 − s)/(2d²); None otherwise.
+    [authors' code]"""
+    d = _d(width)
+    if act.kind == "relu":
+        return 2 / d + 5 * (2 - s) / (2 * d * d)
+    if act.kind == "linear":
+        return 1 / d + (2 - s) / (2 * d * d)
+    return None
+
+
+def log_q_moments(act: Activation, width) -> tuple:
+    """(E log Q, Var log Q, P(Q > 0)); for ReLU conditional on survival (K ≥ 1).
+
+    ReLU: from :func:`bounds.rho.log_moments` (log Q = log ρ + log(d/2)); linear: ψ(d/2) + log 2
+    and ψ₁(d/2); leaky and RReLU: the Frullani-type integrals of :func:`_log_integrals`.
+    """
+    d = _d(width)
+    if act.kind == "relu":
+        lm = rho.log_moments(d)
+        return lm.mean + math.log(d / 2.0), lm.var, 1.0 - lm.p_zero
+    if act.kind == "linear":
+        return float(mp.digamma(mp.mpf(d) / 2) + mp.log(2)), float(mp.psi(1, mp.mpf(d) / 2)), 1.0
+    with mp.workdps(30):
+        j0, j1 = _log_integrals(act, d)
+        mean = mp.log(d) - mp.euler - j0
+        var = 2 * j1 - j0**2 - mp.pi**2 / 6
+        return float(mean), float(var), 1.0
+
+
+def _log_integrals(act: Activation, d: int) -> tuple:
+    """J₀ = ∫₀¹ (Ψ − 1)/x dx + ∫₁^∞ Ψ/x dx and J₁ (the same with a factor log x), Ψ(x) = ψ(x/d)^d.
+
+    From E Q^{−q} = d^{−q}[1/Γ(1+q) + q J(q)/Γ(1+q)] (split ∫ x^{q−1}Ψ at x = 1, the singular
+    part integrated exactly) and −log Γ(1+q) = γq − π²q²/12 + …:
+    E log Q = log d − γ − J₀ and Var log Q = 2J₁ − J₀² − π²/6 (a Frullani-type formula).
+    """
+    dd = mp.mpf(d)
+
+    def big_psi(x):
+        return mp.exp(dd * mp.log1p(act.psi_minus_one(x / dd)))
+
+    def psi_m1(x):
+        return mp.expm1(dd * mp.log1p(act.psi_minus_one(x / dd)))
+
+    m1 = (1 + act.ec2) / 2
+    hi_pts = [1, 10 / m1 if 10 / m1 > 1 else 10, 100 / m1 + 100, 10**4 / m1 + 10**4, mp.inf]
+    lo_pts = [0, mp.mpf(1) / (100 * m1) if 1 / (100 * m1) < 1 else mp.mpf("0.01"), 1]
+    j0 = mp.quad(lambda x: psi_m1(x) / x, lo_pts) + mp.quad(lambda x: big_psi(x) / x, hi_pts)
+    j1 = mp.quad(lambda x: mp.log(x) * psi_m1(x) / x, lo_pts) + \
+        mp.quad(lambda x: mp.log(x) * big_psi(x) / x, hi_pts)
+    return j0, j1
+
+
+@dataclass(frozen=True)
+class LogNormParams:
+    """Per-layer μ_s, ς² of log‖h‖ and, at depth k, the Gaussian parameters kμ_s, kς²."""
+
+    mu: float
+    var: float
+    survival: float
+    depth: int | None = None
+
+    @property
+    def mean_at_depth(self):
+        return None if self.depth is None else self.depth * self.mu
+
+    @property
+    def var_at_depth(self):
+        return None if self.depth is None else self.depth * self.var
+
+
+def log_norm_params(act: Activation, width, s, depth=None) -> LogNormParams:
+    r"""μ_s = log σ_s + ½ E log Q, ς² = ¼ Var log Q (ReLU: conditional on survival, with the
+    per-layer survival 1 − 2^{−d} beside them); at depth k the CLT parameters kμ_s, kς²."""
+    m, v, surv = log_q_moments(act, width)
+    sig = 0.5 * math.log(sigma2(act, width, s))
+    if depth is not None:
+        depth = check_int("depth", depth, lo=1)
+    return LogNormParams(sig + 0.5 * m, 0.25 * v, surv, depth)
+
+
+def derive_moment():
+    """Derivation behind ``initbounds moment``: the s-th moment condition, the general integral,
+    the closed forms, the large-width series and the s → 2 limit (He/LeCun), by sympy."""
+    import sympy as sy
+
+    from .derivation import Derivation, Step
+
+    d, s, sig, t, c = sy.symbols("d s sigma t c", positive=True)
+    p = s / 2
+    expr, sym = sigma2_series()
+    lin = sy.Rational(1, 2) * (sy.gamma(d / 2) / sy.gamma((d + s) / 2)) ** (2 / s)
+    he_relu = sy.limit(expr.subs({sym["m1"]: sy.Rational(1, 2), sym["v"]: sy.Rational(5, 4)}), sym["s"], 2)
+    steps = (
+        Step("‖h_l‖² = σ²‖h_{l−1}‖² Q with Q independent of h_{l−1}; preserving E‖h‖^s means "
+             "σ^s E Q^{s/2} = 1.", sy.Eq(sig, sy.Symbol("E[Q^(s/2)]") ** (-1 / s)), citation="GH21",
+             assumptions=("Gaussian weights N(0, σ²)", "zero bias", "d outputs")),
+        Step("Every random-slope activation: the Laplace-type integral (0 < s < 2).",
+             sy.Eq(sy.Symbol("E[Q^p]"), p / sy.gamma(1 - p) * sy.Integral(
+                 t ** (-p - 1) * (1 - sy.Function("psi")(t) ** d), (t, 0, sy.oo))), citation="GH21"),
+        Step("Linear: E Q^p = 2^p Γ(d/2 + p)/Γ(d/2), so", sy.Eq(sy.Symbol("sigma_s^2 (linear)"), lin),
+             citation="GH21"),
+        Step("Large width, from the per-unit mean m₁ = E ξ and variance v = Var ξ (sympy expands "
+             "E Q^p and raises it to −2/s):", sy.Eq(sy.Symbol("sigma_s^2"), expr), citation="GH21"),
+        Step("ReLU (m₁ = 1/2, v = 5/4) at s → 2: sympy's limit is He's 2/d.",
+             sy.Eq(sy.Symbol("lim_{s->2} sigma_s^2 (ReLU)"), he_relu), citation="GH21"),
+        Step("Linear at s = 2: LeCun's 1/d.", sy.Eq(sy.Symbol("sigma_2^2 (linear)"),
+             sy.simplify(lin.subs(s, 2))), citation="GH21"),
+        Step("Log-norm per layer (a sum of i.i.d. terms over layers: CLT in depth).",
+             sy.Tuple(sy.Eq(sy.Symbol("mu_s"), sy.log(sig) + sy.Symbol("E[log Q]") / 2),
+                      sy.Eq(sy.Symbol("varsigma^2"), sy.Symbol("Var[log Q]") / 4)), citation="GH21"),
+    )
+    return Derivation("Fractional-moment-preserving initialization (GH21)", steps)
