@@ -91,11 +91,22 @@ class Activation:
             neg = mp.expm1(-mp.log1p(2 * c2 * t) / 2) / 2
         else:
             lo, up = mp.mpf(self.lower), mp.mpf(self.upper)
-            r = mp.sqrt(2 * t)
-            if r == 0:
-                return pos
-            # E_A (1 + 2A²t)^{-1/2} − 1 = [asinh(ur) − asinh(lr)]/((u − l) r) − 1
-            neg = ((mp.asinh(up * r) - mp.asinh(lo * r)) / ((up - lo) * r) - 1) / 2
+            if 2 * up**2 * t < mp.mpf("0.1"):
+                # series: Σ_{j≥1} C(−1/2, j) (2t)^j E A^{2j}, E A^{2j} = (u^{2j+1} − l^{2j+1})/((2j+1)(u − l))
+                acc, j, term = mp.mpf(0), 1, mp.mpf(1)
+                while True:
+                    term = term * (-mp.mpf(1) / 2 - (j - 1)) / j * (2 * t)
+                    mom = (up ** (2 * j + 1) - lo ** (2 * j + 1)) / ((2 * j + 1) * (up - lo))
+                    inc = term * mom
+                    acc += inc
+                    if abs(inc) <= mp.eps * abs(acc) or j > 400:
+                        break
+                    j += 1
+                neg = acc / 2
+            else:
+                # E_A (1 + 2A²t)^{-1/2} − 1 = [asinh(ur) − asinh(lr)]/((u − l) r) − 1, r = √(2t)
+                r = mp.sqrt(2 * t)
+                neg = ((mp.asinh(up * r) - mp.asinh(lo * r)) / ((up - lo) * r) - 1) / 2
         return pos + neg
 
 
@@ -141,8 +152,26 @@ def _log_moment_integral(act: Activation, d: int, p) -> mp.mpf:
         return mp.power(x, -p - 1) * (-mp.expm1(dd * lpsi))
 
     m1 = (1 + act.ec2) / 2
-    pts = [0, mp.mpf(1) / (100 * m1), mp.mpf(1) / m1, 10 / m1, 100 / m1, mp.inf]
-    val = mp.quad(f, pts)
+    # Ψ(x) = ψ(x/d)^d → Ψ∞ = 2^{-d} for ReLU (the atom of Q at 0), 0 otherwise. The slowly
+    # decaying part of the tail, ∫_X^∞ x^{-p-1}(1 − Ψ∞) dx = (1 − Ψ∞) X^{-p}/p, is integrated exactly.
+    big_x = 100 / m1
+    psi_inf = mp.power(2, -dd) if act.kind == "relu" else mp.mpf(0)
+    # near 0 the integrand is x^{-p}·h(x) with h smooth: x = y^{1/(1−p)} removes the singularity
+    x1 = 1 / m1
+    e = 1 / (1 - p)
+
+    def f0(y):   # f(x) dx/dy with x = y^e (tanh-sinh never evaluates the endpoint y = 0)
+        return f(mp.power(y, e)) * e * mp.power(y, e - 1)
+
+    head = mp.quad(f0, [0, mp.power(x1 / 100, 1 - p), mp.power(x1, 1 - p)]) + \
+        mp.quad(f, [x1, 10 / m1, big_x])
+
+    def g(x):
+        t = x / dd
+        return mp.power(x, -p - 1) * (psi_inf - mp.exp(dd * mp.log1p(act.psi_minus_one(t))))
+
+    tail = (1 - psi_inf) * mp.power(big_x, -p) / p + mp.quad(g, [big_x, 10 * big_x, 1000 * big_x, mp.inf])
+    val = head + tail
     return mp.log(p / mp.gamma(1 - p) * val) + p * mp.log(dd)
 
 
