@@ -329,6 +329,92 @@ def death(
     c.print(t)
 
 
+# --- moment ------------------------------------------------------------------------------------
+class Act(str, Enum):
+    relu = "relu"
+    leaky = "leaky"
+    rrelu = "rrelu"
+    linear = "linear"
+
+
+@app.command()
+def moment(
+    act: Act = typer.Option(Act.relu, "--activation", help="Activation."),
+    s: float = typer.Option(..., "--s", help="Moment order s in (0, 2] (s = 2 is He/LeCun)."),
+    width_: int = typer.Option(..., "--width", help="Layer output count d (≥ 1)."),
+    slope: Optional[float] = typer.Option(None, "--slope", help="Leaky slope a in [0, 1]."),
+    lower: Optional[float] = typer.Option(None, "--lower", help="RReLU lower bound l in [0, 1)."),
+    upper: Optional[float] = typer.Option(None, "--upper", help="RReLU upper bound u in (l, 1]."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Depth k for the log-norm law (≥ 1)."),
+    in_width: Optional[int] = typer.Option(None, "--in-width", help="Input count d_in of a rectangular layer: also report the per-unit form σ²·d/d_in."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    derive: bool = typer.Option(False, "--derive", help="Also print the derivation."),
+):
+    """Weight scale σ_s that preserves the s-th moment of the layer output (GH21), and the
+    log-norm law it implies."""
+    check_real("--s", s, lo=0.0, hi=2.0, lo_open=True)
+    check_int("--width", width_, lo=1)
+    if depth is not None:
+        check_int("--depth", depth, lo=1)
+    if in_width is not None:
+        check_int("--in-width", in_width, lo=1)
+    if act != Act.leaky and slope is not None:
+        raise InitBoundsError("--slope goes with --activation leaky")
+    if act != Act.rrelu and (lower is not None or upper is not None):
+        raise InitBoundsError("--lower/--upper go with --activation rrelu")
+    from bounds.errors import DomainError
+    from bounds.moments import (activation, authors_sigma2, log_norm_params, sigma2, sigma2_he,
+                                sigma2_large_width)
+
+    try:
+        a = activation(act.value, slope=slope, lower=lower, upper=upper)
+    except DomainError as e:
+        raise InitBoundsError("--" + str(e))
+    v = sigma2(a, width_, s)
+    ln = log_norm_params(a, width_, s, depth)
+    out = {
+        "inputs": {"activation": act.value, "s": s, "width": width_, "slope": slope, "lower": lower,
+                   "upper": upper, "depth": depth, "in_width": in_width},
+        "sigma": math.sqrt(v), "sigma2": v, "sigma2_large_width": sigma2_large_width(a, width_, s),
+        "sigma2_authors": authors_sigma2(a, width_, s), "he_sigma2": sigma2_he(a, width_),
+        "mu": ln.mu, "var": ln.var, "survival": ln.survival,
+    }
+    if in_width is not None:
+        out["sigma2_per_unit"] = sigma2(a, width_, s, fan_ratio=width_ / in_width)
+    if depth is not None:
+        out["log_norm_mean"] = ln.mean_at_depth
+        out["log_norm_var"] = ln.var_at_depth
+        out["survival_at_depth"] = ln.survival ** depth
+    if as_json:
+        _emit_json(out)
+        return
+    c = _console()
+    t = Table(title=f"Fractional-moment-preserving init: {a.label()}, s = {s:g}, d = {width_:,}")
+    for col in ("quantity", "value", "source"):
+        t.add_column(col)
+    t.add_row("σ_s² (weight variance, exact)", f"{v:.10g}", "derived (GH21 claim)")
+    t.add_row("σ_s", f"{math.sqrt(v):.10g}", "derived")
+    if in_width is not None:
+        t.add_row(f"per-unit form σ_s²·d/d_in (d_in = {in_width:,}; preserves E M^(s/2), M = ‖h‖²/n)",
+                  f"{out['sigma2_per_unit']:.10g}", "derived")
+    t.add_row("large-width series 1/(d m₁) + (2−s)v/(4d²m₁³)", f"{out['sigma2_large_width']:.10g}", "derived (sympy)")
+    if out["sigma2_authors"] is not None:
+        t.add_row("authors' approximation", f"{out['sigma2_authors']:.10g}", "authors' code (GH21)")
+    t.add_row("He / LeCun (s = 2)", f"{out['he_sigma2']:.10g}", "derived")
+    cond = " (given survival)" if act == Act.relu else ""
+    t.add_row(f"per-layer log-norm mean μ_s{cond}", f"{ln.mu:.6g}", "derived")
+    t.add_row(f"per-layer log-norm variance ς²{cond}", f"{ln.var:.6g}", "derived")
+    t.add_row("per-layer survival", f"{ln.survival:.6g}", "derived")
+    if depth is not None:
+        t.add_row(f"log(‖h_k‖/‖x‖) at depth {depth}: mean kμ_s", f"{ln.mean_at_depth:.6g}", "derived (CLT in depth)")
+        t.add_row(f"… variance kς²", f"{ln.var_at_depth:.6g}", "derived")
+    c.print(t)
+    if derive:
+        from bounds.moments import derive_moment
+
+        sys.stdout.write("\n" + derive_moment().to_text() + "\n")
+
+
 # --- derive ------------------------------------------------------------------------------------
 @derive_app.command("width")
 def derive_width_cmd(
@@ -338,6 +424,16 @@ def derive_width_cmd(
     from bounds.width import derive_width
 
     sys.stdout.write(derive_width().render(fmt.value) + "\n")
+
+
+@derive_app.command("moment")
+def derive_moment_cmd(
+    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
+):
+    """The derivation behind `initbounds moment` (GH21)."""
+    from bounds.moments import derive_moment
+
+    sys.stdout.write(derive_moment().render(fmt.value) + "\n")
 
 
 @derive_app.command("death")

@@ -356,6 +356,49 @@ def _digits(ctx):
                        f"{r['greedy']['mean']:.3f} (means over {r['trials']} nets)", r["trials"], path="real")
 
 
+# --- fractional-moment-preserving init (GH21; THEORY §4) ---------------------------------------
+_MOMENT_ACTS = {"relu": {}, "leaky": {"slope": 0.3}, "rrelu": {"lower": 1 / 8, "upper": 1 / 3}, "linear": {}}
+
+
+def _moment_claim(kind):
+    def run(ctx):
+        from bounds.moments import activation, sigma2
+
+        s, d = 1.0, 64
+        a = activation(kind, **_MOMENT_ACTS[kind])
+        v = sigma2(a, d, s)
+        x = torch.ones(1, d, dtype=torch.float64)
+        smp = ctx.sample([d, d], x, fan="out", act=a, weight_var=[v])
+        r = smp.sq_ratio[:, 0, 0] ** (s / 2)
+        m, lo, hi = stats.mean_ci(r, ctx.level)
+        return ClaimResult(f"moment_{kind}", "identity", 1.0, m, (lo, hi),
+                           "pass" if lo <= 1.0 <= hi else "FAIL", "derived (GH21 claim; THEORY §4)",
+                           f"E(‖h₁‖/‖x‖)^s = 1 with σ_s² = {v:.10g} ({a.label()}, s = {s:g}, d = {d}; "
+                           "one layer: higher depths are heavy-tailed, THEORY's testing caution)", len(r))
+    return run
+
+
+def _lognorm(ctx):
+    from bounds.moments import activation, log_norm_params, sigma2
+
+    s, d, k = 1.0, 64, 20
+    a = activation("relu")
+    v = sigma2(a, d, s)
+    smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
+    last = smp.sq_ratio[:, -1, 0]
+    alive = last > 0
+    y = 0.5 * np.log(last[alive])
+    ln = log_norm_params(a, d, s, k)
+    level = stats.bonferroni(ctx.level, 2)
+    m, lo, hi = stats.mean_ci(y, level)
+    m2, lo2, hi2 = stats.mean_ci((y - ln.mean_at_depth) ** 2, level)
+    ok = lo <= ln.mean_at_depth <= hi and lo2 <= ln.var_at_depth <= hi2
+    return ClaimResult("lognorm_depth", "identity", ln.mean_at_depth, m, (lo, hi), "pass" if ok else "FAIL",
+                       "derived (GH21 claim; THEORY §4)",
+                       f"log(‖h_k‖/‖x‖) at depth {k}, ReLU d = {d}, s = {s:g}: mean kμ_s = {ln.mean_at_depth:.5f}; "
+                       f"variance kς² = {ln.var_at_depth:.5f} vs {m2:.5f} [{lo2:.5f}, {hi2:.5f}]", int(alive.sum()))
+
+
 CLAIMS: dict[str, Claim] = {}
 
 
@@ -383,6 +426,10 @@ _register("sign_flip_guarantee", "lower_bound", "living fraction after sign flip
           _sign_flip, 60)
 _register("direction_spread", "trend", "D_k falls with depth", "derived", _direction, 2000)
 _register("death_digits", "measurement", "sign flips on real data (digits)", "measured", _digits, 8)
+for _k in _MOMENT_ACTS:
+    _register(f"moment_{_k}", "identity", f"σ_s preserves E‖h‖^s ({_k})", "derived", _moment_claim(_k), 20000)
+_register("lognorm_depth", "identity", "log-norm mean kμ_s and variance kς² at depth k", "derived",
+          _lognorm, 50000)
 _register("gradient_independence", "approximation",
           "weight-gradient norms vs the independence approximation", "derived", _gradient, 4000)
 

@@ -98,7 +98,8 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
                     gain: float = 2.0, generator: torch.Generator, dtype=torch.float64,
                     device="cpu", grads: bool = False, memory_budget: float = 2**30,
                     progress: Optional[Callable[[int, int], None]] = None,
-                    path: str = "auto", last_gram: bool = False) -> NetworkSample:
+                    path: str = "auto", last_gram: bool = False, act=None,
+                    weight_var: Optional[Sequence[float]] = None) -> NetworkSample:
     """Simulate ``trials`` independent ReLU nets with Gaussian weights on the same inputs.
 
     ``path`` picks the sampler; every one samples the exact joint law of the recorded norms for
@@ -116,6 +117,11 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
 
     ``last_gram=True`` also records the last layer's normalized Gram matrices (T×N×N; pairwise
     cosines follow), for "real" and "gram".
+
+    ``act`` (a :class:`bounds.moments.Activation`; default ReLU) selects leaky ReLU, RReLU (a
+    slope U[l, u] drawn per unit, per input, per pass — torch's RReLU in training mode) or linear;
+    only the real path simulates those. ``weight_var`` overrides the per-layer weight variances
+    (e.g. GH21's σ_s²) instead of gain/fan.
 
     Layer l: z_l = W_l h_{l-1}, h_l = relu(z_l), zero bias, W_l entries i.i.d. N(0, v_l) with
     v_l = gain/n_{l-1} (fan="in") or gain/n_l (fan="out"); He is gain 2.
@@ -139,31 +145,40 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
         raise DomainError(f"inputs must have shape (N, {widths[0]}); got {tuple(inputs.shape)}")
     path = check_choice("path", path, PATHS)
     N = inputs.shape[0]
+    non_relu = act is not None and act.kind != "relu"
+    if weight_var is not None:
+        weight_var = [check_real(f"weight_var[{i}]", v, lo=0.0, lo_open=True) for i, v in enumerate(weight_var)]
+        if len(weight_var) != len(widths) - 1:
+            raise DomainError(f"weight_var must give one variance per layer ({len(widths) - 1}); got {len(weight_var)}")
     if path == "auto":
-        path = choose_path(widths, N, grads)
+        path = "real" if non_relu else choose_path(widths, N, grads)
+    if non_relu and path != "real":
+        raise DomainError(f"activation {act.kind!r} needs path='real'; got path={path!r}")
     if grads and path != "real":
         raise DomainError(f"grads=True needs path='real' (the reduced samplers do not carry the "
                           f"backward pass); got path={path!r}")
     if path == "norm" and N != 1:
         raise DomainError(f"path='norm' samples one input; got {N} inputs (use 'gram')")
     kw = dict(widths=widths, trials=T, fan=fan, gain=gain, generator=generator, dtype=dtype,
-              device=device, memory_budget=memory_budget, progress=progress)
+              device=device, memory_budget=memory_budget, progress=progress, weight_var=weight_var)
     if path == "norm":
         return _sample_norm(inputs, **kw)
     if path == "gram":
         return _sample_gram(inputs, last_gram=last_gram, **kw)
-    return _sample_real(inputs, grads=grads, last_gram=last_gram, **kw)
+    return _sample_real(inputs, grads=grads, last_gram=last_gram, act=act, **kw)
 
 
-def _variances(widths, fan, gain):
+def _variances(widths, fan, gain, weight_var=None):
+    if weight_var is not None:
+        return list(weight_var)
     return [gain / (a if fan == "in" else b) for a, b in zip(widths[:-1], widths[1:])]
 
 
 def _sample_norm(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
-                 progress) -> NetworkSample:
+                 progress, weight_var) -> NetworkSample:
     t0 = time.perf_counter()
     T, L = trials, len(widths) - 1
-    v = torch.tensor(_variances(widths, fan, gain), dtype=dtype, device=device)
+    v = torch.tensor(_variances(widths, fan, gain, weight_var), dtype=dtype, device=device)
     n = torch.tensor(widths[1:], dtype=dtype, device=device)
     chunk = int(max(1, min(T, memory_budget // (8 * L * 8))))
     lr = np.empty((T, L, 1))
@@ -188,13 +203,13 @@ def _sample_norm(inputs, *, widths, trials, fan, gain, generator, dtype, device,
 
 
 def _sample_gram(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
-                 progress, last_gram) -> NetworkSample:
+                 progress, last_gram, weight_var) -> NetworkSample:
     t0 = time.perf_counter()
     T, L = trials, len(widths) - 1
     x = inputs.to(dtype=dtype, device=device)
     N = x.shape[0]
     x_sq = (x * x).sum(dim=1)
-    v = _variances(widths, fan, gain)
+    v = _variances(widths, fan, gain, weight_var)
     R0 = torch.linalg.qr(x.T, mode="r").R if widths[0] > N else x.T        # (r0, N)
     itemsize = torch.tensor([], dtype=dtype).element_size()
     per_net = 3 * max(widths[1:]) * (N + min(max(widths), N))
@@ -229,7 +244,7 @@ def _sample_gram(inputs, *, widths, trials, fan, gain, generator, dtype, device,
 
 
 def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
-                 progress, grads, last_gram) -> NetworkSample:
+                 progress, grads, last_gram, act, weight_var) -> NetworkSample:
     T = trials
     t0 = time.perf_counter()
     x = inputs.to(dtype=dtype, device=device)
@@ -248,6 +263,10 @@ def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device,
     xn = x_sq.sqrt()
     gr = np.empty((T, L, N)) if grads else None
     bufs: dict = {}
+    variances = _variances(widths, fan, gain, weight_var)
+    kind = "relu" if act is None else act.kind
+    if grads and kind != "relu":
+        raise DomainError("grads=True is implemented for ReLU networks only")
     done = 0
     while done < T:
         t = min(chunk, T - done)
@@ -256,7 +275,7 @@ def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device,
         weights, masks, hs = [], [], []
         for l in range(L):
             n_in, n_out = widths[l], widths[l + 1]
-            std = math.sqrt(gain / (n_in if fan == "in" else n_out))
+            std = math.sqrt(variances[l])
             key = (t, n_out, n_in, l if grads else -1)
             W = bufs.get(key)
             if W is None:
@@ -269,7 +288,16 @@ def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device,
                 weights.append(W)
                 masks.append(z > 0)
                 hs.append(h)
-            h = torch.relu(z)
+            if kind == "relu":
+                h = torch.relu(z)
+            elif kind == "linear":
+                h = z
+            elif kind == "leaky":
+                h = torch.where(z > 0, z, act.slope * z)
+            else:                                              # RReLU: slope per unit, input, pass
+                c = torch.rand(z.shape, generator=generator, dtype=dtype, device=device)
+                c.mul_(act.upper - act.lower).add_(act.lower)
+                h = torch.where(z > 0, z, c * z)
             cur = (h * h).sum(dim=1)                           # (t, N)
             sq[done:done + t, l] = (cur / x_sq).cpu().numpy()
             lr[done:done + t, l] = torch.where(prev > 0, cur / torch.where(prev > 0, prev, 1), 0).cpu().numpy()
