@@ -346,6 +346,7 @@ def moment(
     lower: Optional[float] = typer.Option(None, "--lower", help="RReLU lower bound l in [0, 1)."),
     upper: Optional[float] = typer.Option(None, "--upper", help="RReLU upper bound u in (l, 1]."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Depth k for the log-norm law (≥ 1)."),
+    small: float = typer.Option(0.01, "--small", help="Threshold t in (0, 1) for P(‖h_k‖ ≤ t‖x‖) (with --depth)."),
     in_width: Optional[int] = typer.Option(None, "--in-width", help="Input count d_in of a rectangular layer: also report the per-unit form σ²·d/d_in."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     derive: bool = typer.Option(False, "--derive", help="Also print the derivation."),
@@ -358,13 +359,14 @@ def moment(
         check_int("--depth", depth, lo=1)
     if in_width is not None:
         check_int("--in-width", in_width, lo=1)
+    check_real("--small", small, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     if act != Act.leaky and slope is not None:
         raise InitBoundsError("--slope goes with --activation leaky")
     if act != Act.rrelu and (lower is not None or upper is not None):
         raise InitBoundsError("--lower/--upper go with --activation rrelu")
     from bounds.errors import DomainError
-    from bounds.moments import (activation, authors_sigma2, log_norm_params, sigma2, sigma2_he,
-                                sigma2_large_width)
+    from bounds.moments import (activation, authors_sigma2, log_norm_params, p_small_output, sigma2,
+                                sigma2_he, sigma2_large_width)
 
     try:
         a = activation(act.value, slope=slope, lower=lower, upper=upper)
@@ -385,6 +387,14 @@ def moment(
         out["log_norm_mean"] = ln.mean_at_depth
         out["log_norm_var"] = ln.var_at_depth
         out["survival_at_depth"] = ln.survival ** depth
+        so = p_small_output(a, width_, s, depth, small)
+        out["small"] = small
+        out["p_small_output"] = so.p_exact if so.p_exact is not None else so.p_clt
+        out["p_small_output_method"] = "exact" if so.p_exact is not None else "CLT"
+        out["p_small_output_he"] = so.p_exact_he if so.p_exact_he is not None else so.p_clt_he
+        out["p_small_output_clt"] = so.p_clt
+        out["p_small_output_he_clt"] = so.p_clt_he
+        out["p_small_output_tolerance"] = so.tolerance
     if as_json:
         _emit_json(out)
         return
@@ -408,6 +418,10 @@ def moment(
     if depth is not None:
         t.add_row(f"log(‖h_k‖/‖x‖) at depth {depth}: mean kμ_s", f"{ln.mean_at_depth:.6g}", "derived (CLT in depth)")
         t.add_row(f"… variance kς²", f"{ln.var_at_depth:.6g}", "derived")
+        meth = out["p_small_output_method"]
+        t.add_row(f"P(‖h_k‖ ≤ {small:g}‖x‖) with σ_s ({meth})", f"{out['p_small_output']:.6g}", "derived")
+        t.add_row(f"P(‖h_k‖ ≤ {small:g}‖x‖) with He/LeCun ({meth})", f"{out['p_small_output_he']:.6g}",
+                  "derived (σ_s > σ_2: s < 2 avoids small outputs)")
     c.print(t)
     if derive:
         from bounds.moments import derive_moment

@@ -32,7 +32,7 @@ from .numerics import log_gamma_ratio
 __all__ = [
     "Activation", "activation", "log_moment_q", "sigma2", "sigma2_large_width", "sigma2_he",
     "authors_sigma2", "log_q_moments", "LogNormParams", "log_norm_params", "unit_moments_xi",
-    "REFERENCE_TABLE", "sigma2_series", "derive_moment",
+    "REFERENCE_TABLE", "sigma2_series", "derive_moment", "SmallOutput", "p_small_output",
 ]
 
 #: THEORY.md §4 reference values of σ² at d = 64, s = 1 (our derivation, checked by Monte Carlo).
@@ -357,3 +357,59 @@ def derive_moment():
                       sy.Eq(sy.Symbol("varsigma^2"), sy.Symbol("Var[log Q]") / 4)), citation="GH21"),
     )
     return Derivation("Fractional-moment-preserving initialization (GH21)", steps)
+
+
+@dataclass(frozen=True)
+class SmallOutput:
+    """P(‖h_k‖ ≤ t‖x‖) under σ_s and under He/LeCun (s = 2): exact (ReLU) and CLT."""
+
+    threshold: float
+    depth: int
+    p_exact: float | None          # σ_s, exact (ReLU only; None otherwise)
+    p_exact_he: float | None
+    tolerance: float | None
+    p_clt: float                   # σ_s, Gaussian limit of log‖h_k‖ (with ReLU survival)
+    p_clt_he: float
+
+
+def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOutput:
+    r"""P(‖h_k‖ ≤ t·‖x‖) for k layers of width d initialized with σ_s, and with s = 2 (He/LeCun).
+
+    ReLU, exact: ‖h_k‖²/‖x‖² = (σ² d/2)^k Π_j ρ_j, so the probability is P(Π ρ_j ≤ r) with
+    r = t²/(σ² d/2)^k — the product law of :mod:`bounds.band` (atoms of dead layers included).
+    CLT (every activation): log‖h_k‖/‖x‖ ≈ N(kμ_s, kς²) given survival, plus the death
+    probability for ReLU. Stochastic dominance: σ_s decreases in s, so P_s ≤ P_{s′} for s < s′.
+    """
+    from scipy.stats import norm as _norm
+
+    from .band import band_probability
+
+    d = _d(width)
+    k = check_int("depth", depth, lo=1)
+    t = check_real("small", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+
+    def clt(ss):
+        ln = log_norm_params(act, d, ss, k)
+        dead = 1.0 - ln.survival**k
+        z = (math.log(t) - ln.mean_at_depth) / math.sqrt(ln.var_at_depth)
+        return dead + (1.0 - dead) * float(_norm.cdf(z))
+
+    def exact(ss):
+        if act.kind != "relu":
+            return None, None
+        v = sigma2(act, d, ss)
+        log_r = 2 * math.log(t) - k * math.log(v * d / 2)
+        if log_r >= 0:
+            return None, None
+        lm = rho.log_moments(d)
+        hi = math.exp(abs(lm.mean) * k + 40 * math.sqrt(k * lm.var) + 1.0)
+        res = band_probability(d, k, math.exp(log_r), hi, layers="last", rtol=1e-6)
+        # P(Π < r) = P(Π ∉ [r, hi]) − P(Π > hi); P(Π > hi) ≤ hi^{-2} (E ρ²)^k (Markov), folded
+        # into the tolerance
+        upper_tail = math.exp(k * rho.log_moment(d, 2.0) - 2 * math.log(hi))
+        return max(0.0, res.p_fail - upper_tail), res.tolerance + upper_tail
+
+    pe, tol = exact(s)
+    ph, tol_h = exact(2.0)
+    tols = [x for x in (tol, tol_h) if x is not None]
+    return SmallOutput(t, k, pe, ph, max(tols) if tols else None, clt(s), clt(2.0))

@@ -399,6 +399,30 @@ def _lognorm(ctx):
                        f"variance kς² = {ln.var_at_depth:.5f} vs {m2:.5f} [{lo2:.5f}, {hi2:.5f}]", int(alive.sum()))
 
 
+def _small_output(ctx):
+    from bounds.moments import activation, p_small_output, sigma2
+
+    d, k, t = 64, 20, 0.3
+    a = activation("relu")
+    so = p_small_output(a, d, 1.0, k, t)
+    level = stats.bonferroni(ctx.level, 2)
+    est, cis, oks = [], [], []
+    for s, th in ((1.0, so.p_exact), (2.0, so.p_exact_he)):
+        v = sigma2(a, d, s)
+        smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
+        hit = smp.sq_ratio[:, -1, 0] <= t * t
+        kk, T = int(hit.sum()), len(hit)
+        lo, hi = stats.clopper_pearson(kk, T, level)
+        est.append(kk / T)
+        cis.append((lo, hi))
+        oks.append(lo - so.tolerance <= th <= hi + so.tolerance)
+    return ClaimResult("small_output_relu", "identity", so.p_exact, est[0], cis[0],
+                       "pass" if all(oks) else "FAIL", "derived (GH21 claim; THEORY §4)",
+                       f"P(‖h_k‖ ≤ {t}‖x‖), ReLU d = {d}, k = {k}: s = 1 exact {so.p_exact:.5f} vs "
+                       f"{est[0]:.5f}; He exact {so.p_exact_he:.5f} vs {est[1]:.5f} [{cis[1][0]:.4f}, "
+                       f"{cis[1][1]:.4f}] (s < 2 avoids small outputs)", ctx.trials)
+
+
 CLAIMS: dict[str, Claim] = {}
 
 
@@ -430,6 +454,8 @@ for _k in _MOMENT_ACTS:
     _register(f"moment_{_k}", "identity", f"σ_s preserves E‖h‖^s ({_k})", "derived", _moment_claim(_k), 20000)
 _register("lognorm_depth", "identity", "log-norm mean kμ_s and variance kς² at depth k", "derived",
           _lognorm, 50000)
+_register("small_output_relu", "identity", "exact P(small output) under σ_s and He", "derived",
+          _small_output, 50000)
 _register("gradient_independence", "approximation",
           "weight-gradient norms vs the independence approximation", "derived", _gradient, 4000)
 
