@@ -567,18 +567,32 @@ def check(
     seed: int = typer.Option(0, "--seed", help="Seed of the spot-check (≥ 0)."),
     real: bool = typer.Option(False, "--real", help="Spot-check with real networks (default: fastest exact sampler)."),
     device: str = typer.Option("cpu", "--device", help="Torch device for the spot-check."),
+    s: float = typer.Option(1.0, "--s", help="Moment order s in (0, 2] for the fractional-moment section (GH21)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
-    """Design report for one architecture: required widths, exact probabilities, a spot-check."""
+    """Design report for one architecture: required widths, exact probabilities, liveness,
+    fractional-moment init, a spot-check."""
     _check_design(depth, samples, delta, eps)
     check_int("--width", width_, lo=1)
     check_int("--trials", trials, lo=0)
     check_int("--seed", seed, lo=0)
+    check_real("--s", s, lo=0.0, hi=2.0, lo_open=True)
     if trials > 0:
         _check_device(device)
     from bounds.design import design_report
+    from bounds.moments import activation, log_norm_params, p_small_output, sigma2
 
     report = design_report(depth=depth, width=width_, samples=samples, delta=delta, eps=eps)
+    relu = activation("relu")
+    so = p_small_output(relu, width_, s, depth, 0.01)
+    ln = log_norm_params(relu, width_, s, depth)
+    report["fractional_moment"] = {
+        "s": s, "sigma2": sigma2(relu, width_, s), "he_sigma2": 2.0 / width_,
+        "log_norm_mean": ln.mean_at_depth, "log_norm_sd": math.sqrt(ln.var_at_depth),
+        "p_output_below_1pct": so.p_exact if so.p_exact is not None else so.p_clt,
+        "p_output_below_1pct_he": so.p_exact_he if so.p_exact_he is not None else so.p_clt_he,
+        "method": "exact" if so.p_exact is not None else "CLT",
+    }
     spot = None
     if trials > 0:
         from sim.spotcheck import spot_check
@@ -607,6 +621,10 @@ def check(
     c.print(f"Liveness (RR20): P(a given input dead at init) = {lv['p_dead_point']:.3g} "
             f"(10^{lv['log10_p_dead_point']:.1f}); expected live fraction {lv['expected_live_fraction']:.6g}; "
             f"sign flipping guarantees ≥ 2^-{depth} = {lv['sign_flip_guarantee']:.3g}")
+    fm = report["fractional_moment"]
+    c.print(f"Fractional-moment init (GH21, s = {s:g}): σ_s² = {fm['sigma2']:.6g} (He 2/n = {fm['he_sigma2']:.6g}); "
+            f"log(‖h_L‖/‖x‖) ≈ {fm['log_norm_mean']:.4f} ± {fm['log_norm_sd']:.4f}; P(‖h_L‖ < 1% of ‖x‖) = "
+            f"{fm['p_output_below_1pct']:.3g} under σ_s vs {fm['p_output_below_1pct_he']:.3g} under He ({fm['method']})")
     if spot and spot.get("skipped"):
         c.print(f"Simulation spot-check skipped: {spot['skipped']}")
     elif spot:
