@@ -429,6 +429,27 @@ def moment(
         sys.stdout.write("\n" + derive_moment().to_text() + "\n")
 
 
+# --- figure ------------------------------------------------------------------------------------
+@app.command()
+def figure(
+    which: str = typer.Argument(..., help="Which figures: gh21."),
+    out: str = typer.Option("figures", "--out", help="Output directory."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulations (≥ 0)."),
+    trials: int = typer.Option(20000, "--trials", help="Simulated networks per panel (≥ 100)."),
+):
+    """Reproduce a paper's figures, theory curves over simulated data (PNG files)."""
+    if which != "gh21":
+        raise InitBoundsError(f"FIGURE must be one of 'gh21'; got {which!r}")
+    check_int("--seed", seed, lo=0)
+    check_int("--trials", trials, lo=100)
+    from sim.figures import figures_gh21
+
+    paths = figures_gh21(out, seed=seed, trials=trials)
+    c = _console()
+    for p in paths:
+        c.print(f"wrote {p}")
+
+
 # --- derive ------------------------------------------------------------------------------------
 @derive_app.command("width")
 def derive_width_cmd(

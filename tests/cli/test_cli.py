@@ -204,3 +204,12 @@ def test_moment_json_contract():
 def test_moment_errors(args, msg):
     r = run(*args)
     assert r.exit_code == 2 and r.output.strip() == msg
+
+
+def test_figure_gh21_writes_four_pngs(tmp_path):
+    r = run("figure", "gh21", "--out", str(tmp_path), "--trials", "500")
+    assert r.exit_code == 0, r.output
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["gh21_lognorm_density.png", "gh21_moment_blowup.png", "gh21_sigma_vs_s.png", "gh21_slope.png"]
+    r = run("figure", "nope")
+    assert r.exit_code == 2 and r.output.strip() == "Error: FIGURE must be one of 'gh21'; got 'nope'"

@@ -1,0 +1,141 @@
+"""`initbounds figure gh21`: the figures GH21's public notebooks draw, theory over simulation."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bounds import rho
+from bounds.moments import activation, log_norm_params, sigma2
+
+from .engine import sample_networks
+
+__all__ = ["figures_gh21"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=None) -> list:
+    """Write four PNGs to ``out_dir`` and return their paths.
+
+    1. σ_s against s for widths 30, 40, 50 (ReLU): exact curves; dots estimate σ_s from simulated
+       one-layer nets, σ̂_s = (mean Q^{s/2})^{-1/s};
+    2. σ_s² − 2/d against d on log-log axes (s = 1): exact values, the sympy series 5(2−s)/(2d²)
+       (slope −2);
+    3. the density of log‖h_100‖ − log‖x‖ for ReLU at width 64, He against s = 1: CLT curves
+       (peaks at −2.005 and −1.020, sd 1.44) over histograms of simulated networks;
+    4. moment blow-up after 500 layers (s = 1, width 64): log E‖h_500‖^q = 500 Λ(q), Λ convex with
+       Λ(0) = Λ(s) = 0, against simulated log-means (which underestimate above s: heavy tails).
+    Simulations use the fastest exact sampler with an explicit generator seeded by ``seed``.
+    """
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    relu = activation("relu")
+    g = torch.Generator().manual_seed(seed)
+    paths = []
+    step = (lambda i: progress(i, 4)) if progress else (lambda i: None)
+
+    # 1. σ_s vs s
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ss = np.linspace(0.1, 2.0, 40)
+    for d, col in ((30, "tab:blue"), (40, "tab:orange"), (50, "tab:green")):
+        ax.plot(ss, [math.sqrt(sigma2(relu, d, s)) for s in ss], color=col, label=f"exact, d = {d}")
+        smp = sample_networks([d, d], torch.ones(1, d, dtype=torch.float64), trials, fan="out",
+                              weight_var=[1.0], generator=g)
+        q = smp.sq_ratio[:, 0, 0]                 # ‖h₁‖²/‖x‖² with σ² = 1: Q itself
+        pts = np.array([0.5, 1.0, 1.5, 2.0])
+        est = [np.mean(q ** (s / 2)) ** (-1.0 / s) for s in pts]
+        ax.plot(pts, est, "o", color=col, ms=5)
+    ax.set_xlabel("s")
+    ax.set_ylabel("σ_s (weight standard deviation)")
+    ax.set_title("ReLU: σ_s preserving E‖h‖^s (dots: simulation)")
+    ax.legend()
+    fig.tight_layout()
+    p = out / "gh21_sigma_vs_s.png"
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    paths.append(str(p))
+    step(1)
+
+    # 2. log-log slope of σ_s² − 2/d
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ds = np.unique(np.geomspace(8, 4000, 25).astype(int))
+    exact = [sigma2(relu, int(d), 1.0) - 2.0 / d for d in ds]
+    ax.loglog(ds, exact, "o", label="exact σ_s² − 2/d (s = 1)")
+    ax.loglog(ds, 5 * (2 - 1.0) / (2 * ds.astype(float) ** 2), "-", label="series 5(2−s)/(2d²): slope −2")
+    slope = np.polyfit(np.log(ds), np.log(exact), 1)[0]
+    ax.set_title(f"fitted log-log slope {slope:.3f}")
+    ax.set_xlabel("d")
+    ax.legend()
+    fig.tight_layout()
+    p = out / "gh21_slope.png"
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    paths.append(str(p))
+    step(2)
+
+    # 3. density of log‖h_100‖
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    d, k = 64, 100
+    for s, col in ((2.0, "tab:red"), (1.0, "tab:blue")):
+        v = sigma2(relu, d, s)
+        ln = log_norm_params(relu, d, s, k)
+        smp = sample_networks([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), trials, fan="out",
+                              weight_var=[v] * k, generator=g)
+        y = 0.5 * np.log(smp.sq_ratio[:, -1, 0][smp.sq_ratio[:, -1, 0] > 0])
+        ax.hist(y, bins=80, density=True, alpha=0.35, color=col)
+        xs = np.linspace(y.min(), y.max(), 300)
+        m, sd = ln.mean_at_depth, math.sqrt(ln.var_at_depth)
+        ax.plot(xs, np.exp(-0.5 * ((xs - m) / sd) ** 2) / (sd * math.sqrt(2 * math.pi)), color=col,
+                label=f"{'He' if s == 2 else f's = {s:g}'}: N({m:.3f}, {sd:.2f}²)")
+    ax.set_xlabel("log‖h_100‖ − log‖x‖")
+    ax.set_title("ReLU, width 64, depth 100 (histograms: simulation)")
+    ax.legend()
+    fig.tight_layout()
+    p = out / "gh21_lognorm_density.png"
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    paths.append(str(p))
+    step(3)
+
+    # 4. moment blow-up after 500 layers
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    d, k, s = 64, 500, 1.0
+    v = sigma2(relu, d, s)
+    qs = np.linspace(0.1, 3.0, 30)
+    # Λ(q) = (q/2) log σ² + log E Q^{q/2}, with E Q^p = (d/2)^p E ρ^p (any p > 0, ReLU)
+    lam = [q / 2 * math.log(v) + rho.log_moment(d, q / 2) + (q / 2) * math.log(d / 2) for q in qs]
+    ax.plot(qs, [k * x for x in lam], label="theory: log E‖h_500‖^q = 500 Λ(q)")
+    smp = sample_networks([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), trials, fan="out",
+                          weight_var=[v] * k, generator=g)
+    r = smp.sq_ratio[:, -1, 0]
+    with np.errstate(divide="ignore"):
+        lr = 0.5 * np.log(r)
+    sim = []
+    for q in qs:
+        a = q * lr
+        mx = np.max(a)
+        sim.append(mx + math.log(np.mean(np.exp(a - mx))))
+    ax.plot(qs, sim, "o", ms=4, label="simulation: log of the sample mean")
+    ax.axvline(s, color="grey", ls=":", lw=1)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("moment order q")
+    ax.set_title("s = 1, width 64: moments above s explode, below s vanish")
+    ax.legend()
+    fig.tight_layout()
+    p = out / "gh21_moment_blowup.png"
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    paths.append(str(p))
+    step(4)
+    return paths
