@@ -352,6 +352,11 @@ def derive_moment():
              sy.Eq(sy.Symbol("lim_{s->2} sigma_s^2 (ReLU)"), he_relu), citation="GH21"),
         Step("Linear at s = 2: LeCun's 1/d.", sy.Eq(sy.Symbol("sigma_2^2 (linear)"),
              sy.simplify(lin.subs(s, 2))), citation="GH21"),
+        Step("Heavy tails: with i.i.d. biases, x_l = σ_s φ(W x_{l−1}) + b_l satisfies Kesten's condition "
+             "E‖σ_s φ(W u)‖^s = 1 for every unit u (that is the definition of σ_s), so the stationary "
+             "norm has a power-law tail with index s.",
+             sy.Eq(sy.Symbol("P(||x_inf|| > t)"), sy.Symbol("C") * sy.Symbol("t") ** (-s)), citation="GH21",
+             assumptions=("i.i.d. biases", "E log‖σ_s φ(Wu)‖ = μ_s < 0")),
         Step("Log-norm per layer (a sum of i.i.d. terms over layers: CLT in depth).",
              sy.Tuple(sy.Eq(sy.Symbol("mu_s"), sy.log(sig) + sy.Symbol("E[log Q]") / 2),
                       sy.Eq(sy.Symbol("varsigma^2"), sy.Symbol("Var[log Q]") / 4)), citation="GH21"),

@@ -423,6 +423,23 @@ def _small_output(ctx):
                        f"{cis[1][1]:.4f}] (s < 2 avoids small outputs)", ctx.trials)
 
 
+def _tail_index(ctx):
+    from bounds.moments import activation
+
+    from .tails import hill_bootstrap, sample_biased_chain
+
+    s, d, depth = 1.0, 4, 200
+    x = sample_biased_chain(activation("relu"), d, s, depth, ctx.trials, generator=ctx.gen)
+    kk = max(50, ctx.trials // 30)
+    seed = int(torch.randint(0, 2**31, (1,), generator=ctx.gen))
+    est, lo, hi = hill_bootstrap(x, kk, rng=np.random.default_rng(seed), level=ctx.level, resamples=300)
+    return ClaimResult("tail_index", "approximation", s, est, (lo, hi), "gap",
+                       "derived (GH21 claim; Kesten's condition)",
+                       f"Hill estimator (top {kk} of {ctx.trials}) of ‖x_L‖ for biased ReLU chains x_l = "
+                       f"σ_s relu(W x) + b, width {d}, {depth} layers, s = {s:g}: predicted tail index s "
+                       "(Hill's estimator is biased at finite k)", ctx.trials, path="real")
+
+
 CLAIMS: dict[str, Claim] = {}
 
 
@@ -456,6 +473,8 @@ _register("lognorm_depth", "identity", "log-norm mean kμ_s and variance kς² a
           _lognorm, 50000)
 _register("small_output_relu", "identity", "exact P(small output) under σ_s and He", "derived",
           _small_output, 50000)
+_register("tail_index", "approximation", "tail index of biased chains = s (Hill)", "derived",
+          _tail_index, 12000)
 _register("gradient_independence", "approximation",
           "weight-gradient norms vs the independence approximation", "derived", _gradient, 4000)
 
