@@ -346,6 +346,7 @@ def moment(
     lower: Optional[float] = typer.Option(None, "--lower", help="RReLU lower bound l in [0, 1)."),
     upper: Optional[float] = typer.Option(None, "--upper", help="RReLU upper bound u in (l, 1]."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Depth k for the log-norm law (≥ 1)."),
+    fan: str = typer.Option("out", "--fan", help="out: preserve E‖h‖^s (σ² for d = outputs); in: per-unit form σ²·d/d_in (preserves E M^(s/2), M = ‖h‖²/n)."),
     small: float = typer.Option(0.01, "--small", help="Threshold t in (0, 1) for P(‖h_k‖ ≤ t‖x‖) (with --depth)."),
     in_width: Optional[int] = typer.Option(None, "--in-width", help="Input count d_in of a rectangular layer: also report the per-unit form σ²·d/d_in."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -360,6 +361,8 @@ def moment(
     if in_width is not None:
         check_int("--in-width", in_width, lo=1)
     check_real("--small", small, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    if fan not in ("in", "out"):
+        raise InitBoundsError(f"--fan must be one of 'in', 'out'; got {fan!r}")
     if act != Act.leaky and slope is not None:
         raise InitBoundsError("--slope goes with --activation leaky")
     if act != Act.rrelu and (lower is not None or upper is not None):
@@ -372,17 +375,18 @@ def moment(
         a = activation(act.value, slope=slope, lower=lower, upper=upper)
     except DomainError as e:
         raise InitBoundsError("--" + str(e))
-    v = sigma2(a, width_, s)
+    v_norm = sigma2(a, width_, s)
+    d_in = in_width if in_width is not None else width_
+    v = v_norm if fan == "out" else v_norm * width_ / d_in
     ln = log_norm_params(a, width_, s, depth)
     out = {
         "inputs": {"activation": act.value, "s": s, "width": width_, "slope": slope, "lower": lower,
-                   "upper": upper, "depth": depth, "in_width": in_width},
-        "sigma": math.sqrt(v), "sigma2": v, "sigma2_large_width": sigma2_large_width(a, width_, s),
+                   "upper": upper, "depth": depth, "in_width": in_width, "fan": fan},
+        "sigma": math.sqrt(v), "sigma2": v, "sigma2_norm_preserving": v_norm,
+        "sigma2_per_unit": v_norm * width_ / d_in, "sigma2_large_width": sigma2_large_width(a, width_, s),
         "sigma2_authors": authors_sigma2(a, width_, s), "he_sigma2": sigma2_he(a, width_),
         "mu": ln.mu, "var": ln.var, "survival": ln.survival,
     }
-    if in_width is not None:
-        out["sigma2_per_unit"] = sigma2(a, width_, s, fan_ratio=width_ / in_width)
     if depth is not None:
         out["log_norm_mean"] = ln.mean_at_depth
         out["log_norm_var"] = ln.var_at_depth
@@ -402,7 +406,7 @@ def moment(
     t = Table(title=f"Fractional-moment-preserving init: {a.label()}, s = {s:g}, d = {width_:,}")
     for col in ("quantity", "value", "source"):
         t.add_column(col)
-    t.add_row("σ_s² (weight variance, exact)", f"{v:.10g}", "derived (GH21 claim)")
+    t.add_row(f"σ_s² (weight variance, exact, fan {fan})", f"{v:.10g}", "derived (GH21 claim)")
     t.add_row("σ_s", f"{math.sqrt(v):.10g}", "derived")
     if in_width is not None:
         t.add_row(f"per-unit form σ_s²·d/d_in (d_in = {in_width:,}; preserves E M^(s/2), M = ‖h‖²/n)",

@@ -25,7 +25,7 @@ from . import rho
 from .errors import DomainError, check_choice, check_int, check_real
 from .numerics import logsumexp
 
-__all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT"]
+__all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT", "product_log_cdf"]
 
 #: Largest depth × cells × log2(cells) the recursion is allowed to spend (about 10 s here).
 COST_LIMIT = 4e9
@@ -103,6 +103,15 @@ def _log_cell_probs(n: int, edges: np.ndarray) -> np.ndarray:
     return out
 
 
+def _lae(a: float, b: float) -> float:
+    """log(e^a + e^b) for floats that may both be −inf (numpy warns there)."""
+    if a == -math.inf:
+        return float(b)
+    if b == -math.inf:
+        return float(a)
+    return float(np.logaddexp(a, b))
+
+
 def _convolve(m: np.ndarray, kernel: np.ndarray, exact: bool) -> np.ndarray:
     if exact:
         c = np.convolve(m, kernel)
@@ -115,8 +124,9 @@ def _convolve(m: np.ndarray, kernel: np.ndarray, exact: bool) -> np.ndarray:
 
 
 def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, pad: int,
-               exact_conv: bool):
-    """One grid: returns (logp_fail, p_in_from_mass, lost_mass)."""
+               exact_conv: bool, return_mass: bool = False):
+    """One grid: returns (logp_fail, p_in_from_mass, lost_mass), or with ``return_mass`` (layers
+    "last") the cell edges, the final cell masses and the mass that left the grid."""
     M = cells
     h = (B - A) / M
     G = M + 2 * pad                      # grid cells (band cells plus padding on each side)
@@ -127,7 +137,7 @@ def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, 
     logm = _log_cell_probs(n, edges)
     lc_lo = rho.log_cdf(n, math.exp(lo_edge))
     ls_hi = rho.log_sf(n, math.exp(lo_edge + G * h))
-    log_lost = float(np.logaddexp(lc_lo, ls_hi))    # mass off the grid after layer 1
+    log_lost = _lae(lc_lo, ls_hi)                   # mass off the grid after layer 1
     m = np.exp(logm)
     if depth == 1 or layers == "all":
         log_exits = [float(np.logaddexp(rho.log_cdf(n, math.exp(A)), rho.log_sf(n, math.exp(B))))]
@@ -151,15 +161,16 @@ def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, 
             if layers == "all":
                 log_exits.append(logsumexp(logm + log_t))
             else:
-                log_lost = float(np.logaddexp(log_lost, logsumexp(logm + log_t_grid)))
+                log_lost = _lae(log_lost, logsumexp(logm + log_t_grid))
             c = _convolve(m, kernel, exact_conv)
             m = c[G - 1: 2 * G - 1]
+    if return_mass:
+        return edges, m, math.exp(log_lost)
     if layers == "last":
         inside = m[pad: pad + M]
         outside = np.concatenate([m[:pad], m[pad + M:]])
         with np.errstate(divide="ignore"):
-            lf = float(np.logaddexp(logsumexp(np.log(outside)) if outside.size else -np.inf,
-                                    log_lost))
+            lf = _lae(logsumexp(np.log(outside)) if outside.size else -math.inf, log_lost)
         return lf, float(inside.sum()), math.exp(log_lost)
     return logsumexp(np.array(log_exits)), float(m.sum()), 0.0
 
@@ -242,3 +253,31 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
                 return BandResult(n, L, lo, hi, layers, -math.expm1(best), best, rel * p_fail, rel, M)
         M *= 2
         pad *= 2
+
+
+def product_log_cdf(width, depth, *, cells: int = 2048):
+    r"""The exact law of log Π_{j≤L} ρ_j on a grid: (edges, cdf, tolerance).
+
+    ``cdf[i]`` = P(log Π ≤ edges[i]) including the atom of dead inputs (Π = 0 with probability
+    1 − (1 − 2^{−n})^L); the grid spans the mean ± 22 sd of log Π (mass beyond it is bounded by
+    ``tolerance``, together with the cell discretization of one refinement step).
+    Source: [derived] THEORY.md §2 (the product of independent one-layer laws).
+    """
+    n = check_int("width", width, lo=1)
+    L = check_int("depth", depth, lo=1)
+    M = check_int("cells", cells, lo=16)
+    lm = rho.log_moments(n)
+    sd = math.sqrt(L * lm.var)
+    A, B = L * lm.mean - 6 * sd, L * lm.mean + 6 * sd
+    pad = int(math.ceil(16 * sd / ((B - A) / M)))
+    p_dead = -math.expm1(L * math.log1p(-(2.0 ** -n)))
+    res = []
+    for cm in (M // 2, M):
+        pd = pad // 2 if cm == M // 2 else pad
+        edges, m, lost = _recursion(n, L, A, B, cm, "last", pd, False, return_mass=True)
+        cdf = p_dead + np.concatenate([[0.0], np.cumsum(m)])
+        res.append((edges, cdf, lost))
+    e2, c2, lost2 = res[1]
+    c1 = np.interp(e2, res[0][0], res[0][1])
+    tol = float(np.max(np.abs(c2 - c1))) + lost2
+    return e2, np.minimum(c2, 1.0), tol

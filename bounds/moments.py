@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath as mp
+import numpy as np
 
 from . import rho
 from .errors import DomainError, check_choice, check_int, check_real
@@ -402,16 +403,25 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
     def exact(ss):
         if act.kind != "relu":
             return None, None
+        from .width import _log_fail_product
+
         v = sigma2(act, d, ss)
         log_r = 2 * math.log(t) - k * math.log(v * d / 2)
         if log_r >= 0:
             return None, None
         lm = rho.log_moments(d)
-        hi = math.exp(abs(lm.mean) * k + 40 * math.sqrt(k * lm.var) + 1.0)
-        res = band_probability(d, k, math.exp(log_r), hi, layers="last", rtol=1e-6)
-        # P(Π < r) = P(Π ∉ [r, hi]) − P(Π > hi); P(Π > hi) ≤ hi^{-2} (E ρ²)^k (Markov), folded
-        # into the tolerance
-        upper_tail = math.exp(k * rho.log_moment(d, 2.0) - 2 * math.log(hi))
+        mean, sd = k * lm.mean, math.sqrt(k * lm.var)
+        p_dead = -math.expm1(k * math.log1p(-(2.0 ** -d)))
+        if (mean - log_r) / sd > 12:
+            # far below the bulk: the dead inputs, plus a rigorous Chernoff bound on the rest
+            rest = math.exp(_log_fail_product(d, k, math.exp(log_r), 1e300, "last"))
+            return p_dead, rest
+        hi = math.exp(mean + 12 * sd)
+        res = band_probability(d, k, math.exp(log_r), hi, layers="last", rtol=1e-4)
+        # P(Π < r) = P(Π ∉ [r, hi]) − P(Π > hi); P(Π > hi) ≤ min_p hi^{-p} (E ρ^p)^k (Chernoff),
+        # folded into the tolerance
+        upper_tail = math.exp(min(min(k * rho.log_moment(d, p) - p * math.log(hi)
+                                      for p in np.geomspace(0.5, 1e4, 60)), 0.0))
         return max(0.0, res.p_fail - upper_tail), res.tolerance + upper_tail
 
     pe, tol = exact(s)

@@ -1,4 +1,11 @@
-"""Estimators with confidence intervals (THEORY.md §9)."""
+"""Estimators with confidence intervals (THEORY.md §9).
+
+Binomial proportions (Wilson, Clopper–Pearson two- and one-sided), means (normal interval with
+the sample standard error, percentile bootstrap), the one-sample Kolmogorov–Smirnov test and its
+critical distance, and the Bonferroni split of a confidence level over simultaneous checks.
+``level`` is always a confidence level in (0, 1) (0.95, not 0.05). Every function returns plain
+Python floats; invalid arguments raise DomainError (a ValueError) saying what must hold.
+"""
 from __future__ import annotations
 
 import math
@@ -22,14 +29,26 @@ def _kn(k, n):
     return k, n
 
 
+def _sample(x, name="x", at_least=2) -> np.ndarray:
+    x = np.asarray(x, dtype=float).ravel()
+    if x.size < at_least:
+        raise DomainError(f"{name} must hold at least {at_least} value{'s' if at_least != 1 else ''}; got {x.size}")
+    if not np.all(np.isfinite(x)):
+        raise DomainError(f"{name} must be finite")
+    return x
+
+
 def wilson(k, n, level=0.95) -> tuple:
-    """Wilson score interval for a binomial proportion k/n at confidence ``level``.
+    """Wilson score interval (lo, hi) for a binomial proportion k/n at confidence ``level``.
+
+    lo, hi = (p̂ + z²/2n ∓ z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n), z the (1+level)/2 normal
+    quantile; it ends exactly at 0 for k = 0 and at 1 for k = n. Approximate coverage.
 
     >>> [round(v, 4) for v in wilson(5, 10, 0.95)]
     [0.2366, 0.7634]
     """
     k, n = _kn(k, n)
-    z = st.norm.ppf(0.5 + _level(level) / 2.0)
+    z = float(st.norm.ppf(0.5 + _level(level) / 2.0))
     ph = k / n
     den = 1.0 + z * z / n
     c = (ph + z * z / (2 * n)) / den
@@ -41,10 +60,15 @@ def wilson(k, n, level=0.95) -> tuple:
 
 
 def clopper_pearson(k, n, level=0.95) -> tuple:
-    """Exact (Clopper–Pearson) two-sided interval for a binomial proportion.
+    """Exact (Clopper–Pearson) two-sided interval (lo, hi) for a binomial proportion.
+
+    lo = Beta⁻¹(α/2; k, n−k+1) (0 when k = 0), hi = Beta⁻¹(1−α/2; k+1, n−k) (1 when k = n),
+    α = 1 − level. Coverage is at least ``level`` for every true proportion.
 
     >>> clopper_pearson(0, 10, 0.95)[0]
     0.0
+    >>> [round(v, 4) for v in clopper_pearson(5, 10, 0.95)]
+    [0.1871, 0.8129]
     """
     k, n = _kn(k, n)
     a = 1.0 - _level(level)
@@ -54,14 +78,28 @@ def clopper_pearson(k, n, level=0.95) -> tuple:
 
 
 def clopper_pearson_upper(k, n, level=0.95) -> float:
-    """One-sided exact upper confidence bound for a binomial proportion."""
+    """One-sided exact upper confidence bound Beta⁻¹(level; k+1, n−k) (1 when k = n).
+
+    P(p ≤ bound) ≥ level. For k = 0 it is 1 − (1 − level)^{1/n} (the "rule of three").
+
+    >>> round(clopper_pearson_upper(0, 100, 0.95), 6) == round(1 - 0.05 ** (1 / 100), 6)
+    True
+    """
     k, n = _kn(k, n)
     a = 1.0 - _level(level)
     return 1.0 if k == n else float(st.beta.ppf(1 - a, k + 1, n - k))
 
 
 def clopper_pearson_lower(k, n, level=0.95) -> float:
-    """One-sided exact lower confidence bound for a binomial proportion."""
+    """One-sided exact lower confidence bound Beta⁻¹(1 − level; k, n−k+1) (0 when k = 0).
+
+    P(p ≥ bound) ≥ level. For k = n it is (1 − level)^{1/n}.
+
+    >>> clopper_pearson_lower(0, 50, 0.99)
+    0.0
+    >>> round(clopper_pearson_lower(100, 100, 0.95), 6) == round(0.05 ** (1 / 100), 6)
+    True
+    """
     k, n = _kn(k, n)
     a = 1.0 - _level(level)
     return 0.0 if k == 0 else float(st.beta.ppf(a, k, n - k + 1))
@@ -70,35 +108,62 @@ def clopper_pearson_lower(k, n, level=0.95) -> float:
 def mean_ci(x, level=0.95) -> tuple:
     """(mean, lo, hi): normal interval mean ± z·s/√T with the sample standard error.
 
+    s is the sample standard deviation (ddof = 1), T the number of values, z the (1+level)/2
+    normal quantile. Asymptotic (CLT) coverage; needs at least 2 finite values.
+
     >>> mean_ci([1.0, 2.0, 3.0], 0.95)[0]
     2.0
+    >>> [round(v, 4) for v in mean_ci([1.0, 2.0, 3.0], 0.95)[1:]]
+    [0.8684, 3.1316]
     """
-    x = np.asarray(x, dtype=float).ravel()
-    if x.size < 2:
-        raise DomainError(f"x must hold at least 2 values; got {x.size}")
-    if not np.all(np.isfinite(x)):
-        raise DomainError("x must be finite")
-    z = st.norm.ppf(0.5 + _level(level) / 2.0)
+    x = _sample(x)
+    z = float(st.norm.ppf(0.5 + _level(level) / 2.0))
     m = float(x.mean())
     se = float(x.std(ddof=1) / math.sqrt(x.size))
     return m, m - z * se, m + z * se
 
 
 def bootstrap_mean_ci(x, level=0.95, *, rng: np.random.Generator, resamples: int = 2000) -> tuple:
-    """(mean, lo, hi): percentile bootstrap interval for the mean; ``rng`` is explicit."""
-    x = np.asarray(x, dtype=float).ravel()
-    if x.size < 2:
-        raise DomainError(f"x must hold at least 2 values; got {x.size}")
+    """(mean, lo, hi): percentile bootstrap interval for the mean.
+
+    ``resamples`` resamples of size T drawn with replacement by the explicit ``rng`` (a
+    ``numpy.random.Generator``; nothing global is used); lo and hi are the (1−level)/2 and
+    (1+level)/2 quantiles of their means. Memory stays bounded (resamples are drawn in blocks).
+
+    >>> x = np.arange(100.0)
+    >>> m, lo, hi = bootstrap_mean_ci(x, 0.9, rng=np.random.default_rng(0))
+    >>> m, bool(lo < m < hi), bool(hi - lo < 12)
+    (49.5, True, True)
+    """
+    x = _sample(x)
+    if not isinstance(rng, np.random.Generator):
+        raise DomainError(f"rng must be a numpy.random.Generator; got {rng!r}")
     resamples = check_int("resamples", resamples, lo=100)
     a = 1.0 - _level(level)
-    idx = rng.integers(0, x.size, size=(resamples, x.size))
-    means = x[idx].mean(axis=1)
+    means = np.empty(resamples)
+    block = max(1, min(resamples, 2**22 // x.size))        # ≤ 4M indices (32 MiB) at a time
+    for i in range(0, resamples, block):
+        b = min(block, resamples - i)
+        means[i:i + b] = x[rng.integers(0, x.size, size=(b, x.size))].mean(axis=1)
     return float(x.mean()), float(np.quantile(means, a / 2)), float(np.quantile(means, 1 - a / 2))
 
 
 def ks_test(samples, cdf) -> tuple:
-    """One-sample Kolmogorov–Smirnov test against a vectorized CDF: (statistic, p-value)."""
-    r = st.kstest(np.asarray(samples, dtype=float).ravel(), cdf)
+    """One-sample Kolmogorov–Smirnov test: (statistic D_n, p-value) against a continuous law.
+
+    ``cdf`` is a vectorized callable (numpy array in, array of probabilities out). The p-value
+    is scipy's exact/asymptotic two-sided one (scipy.stats.kstest); it assumes a continuous CDF,
+    so remove atoms (e.g. ρ = 0) first and test the conditional law.
+
+    >>> x = np.linspace(0.005, 0.995, 100)            # the uniform quantiles: D_n = 0.005
+    >>> d, p = ks_test(x, lambda v: np.clip(v, 0.0, 1.0))
+    >>> round(d, 6), p > 0.99
+    (0.005, True)
+    """
+    x = _sample(samples, "samples", at_least=1)
+    if not callable(cdf):
+        raise DomainError(f"cdf must be a callable cdf(values) -> probabilities; got {cdf!r}")
+    r = st.kstest(x, cdf)
     return float(r.statistic), float(r.pvalue)
 
 
@@ -106,14 +171,17 @@ def ks_critical(n, level=0.95) -> float:
     """Critical one-sample KS distance: P(D_n ≤ d) = level under the null (scipy's kstwo law).
 
     >>> round(ks_critical(100, 0.95), 4)
-    0.1340
+    0.134
     """
     n = check_int("n", n, lo=1)
     return float(st.kstwo.ppf(_level(level), n))
 
 
 def bonferroni(level, m) -> float:
-    """Per-check confidence level for m simultaneous checks at family-wise ``level``.
+    """Per-check confidence level 1 − (1 − level)/m for m simultaneous checks.
+
+    If each of m checks holds with probability ≥ the returned level, all hold together with
+    probability ≥ ``level`` (union bound; no independence needed).
 
     >>> bonferroni(0.99, 10)
     0.999

@@ -187,3 +187,11 @@ def test_bad_input_messages():
         rho.cdf(2.5, 1.0)
     with pytest.raises(DomainError, match=r"^p must be in \(-0.5, inf\); got -1"):
         rho.log_moment(10, -1.0)
+
+
+@pytest.mark.parametrize("n", [256, 2000])
+def test_far_tails_beyond_the_saddle_line(n):
+    """Regression (issue 3): ρ < 0.02 or ρ > 100 used to break the saddle-point line."""
+    r = np.array([1e-9, 1e-3, 0.01, 150.0, 1000.0])
+    np.testing.assert_allclose(rho.log_cdf(n, r), rho._log_cdf_sum(n, r, False), rtol=1e-12)
+    np.testing.assert_allclose(rho.log_sf(n, r), rho._log_cdf_sum(n, r, True), rtol=1e-12)

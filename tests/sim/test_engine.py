@@ -1,0 +1,255 @@
+"""The batched real-network engine (sim/engine.py): contracts, identities, autograd, one-layer law.
+
+Complements test_engine_law.py (law of the reduced samplers, KS tests). Monte Carlo tests use
+written seeds and decide by a confidence interval at the suite's α = 1e-4 (THEORY.md §9).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bounds.errors import DomainError
+from sim import stats
+from sim.engine import NetworkSample, sample_inputs, sample_networks
+
+ALPHA = 1e-4  # per-test error level shared by the Monte Carlo tests of the suite
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+# --- shapes, records, reproducibility ------------------------------------------------------------
+
+
+def test_result_fields_and_shapes():
+    x = sample_inputs(6, 4, correlation=0.3, generator=gen(0))
+    s = sample_networks([6, 9, 5, 7], x, 11, fan="out", gain=2.0, generator=gen(1), path="real", grads=True)
+    assert isinstance(s, NetworkSample)
+    assert s.widths == (6, 9, 5, 7) and s.fan == "out" and s.gain == 2.0 and s.trials == 11
+    assert s.path == "real" and s.dtype == "float64" and s.device == "cpu" and s.seconds >= 0
+    for a in (s.sq_ratio, s.layer_ratio, s.grad_ratio):
+        assert a.shape == (11, 3, 4) and a.dtype == np.float64 and np.all(np.isfinite(a)) and np.all(a >= 0)
+    assert sample_networks([6, 9], x, 2, fan="in", generator=gen(1), path="real").grad_ratio is None
+    with pytest.raises(Exception):       # frozen
+        s.trials = 3
+
+
+def test_same_seed_same_result_other_seed_other_result():
+    x = sample_inputs(8, 3, correlation=0.5, generator=gen(1))
+    kw = dict(fan="in", path="real", grads=True)
+    a = sample_networks([8, 16, 16], x, 5, generator=gen(2), **kw)
+    b = sample_networks([8, 16, 16], x, 5, generator=gen(2), **kw)
+    c = sample_networks([8, 16, 16], x, 5, generator=gen(3), **kw)
+    for f in ("sq_ratio", "layer_ratio", "grad_ratio"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    assert not np.array_equal(a.sq_ratio, c.sq_ratio)
+
+
+def test_global_rng_state_is_never_touched():
+    before = torch.get_rng_state().clone()
+    x = sample_inputs(5, 2, correlation=0.0, generator=gen(0))
+    sample_networks([5, 7, 3], x, 4, fan="in", generator=gen(1), path="real", grads=True)
+    sample_networks([5, 7, 3], x, 4, fan="in", generator=gen(1), path="gram")
+    sample_networks([5, 7, 3], x[:1], 4, fan="in", generator=gen(1), path="norm")
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_squared_norm_ratio_is_the_product_of_layer_ratios():
+    # width-1 layers kill an input with probability ½ each: deaths happen, and afterwards the
+    # layer ratio is 0/0 := 0 while the cumulative ratio stays 0
+    x = sample_inputs(3, 2, correlation=0.2, generator=gen(4))
+    s = sample_networks([3, 1, 4, 1, 2], x, 200, fan="in", generator=gen(5), path="real")
+    np.testing.assert_allclose(s.sq_ratio, np.cumprod(s.layer_ratio, axis=1), rtol=1e-12, atol=0)
+    dead = s.sq_ratio == 0
+    assert dead[:, -1].any() and not dead[:, -1].all()
+    assert np.all(dead[:, 1:] >= dead[:, :-1])                     # once dead, dead for good
+    assert np.all(s.layer_ratio[:, 1:][dead[:, :-1]] == 0)
+
+
+def test_chunks_and_progress():
+    calls = []
+    x = torch.ones(1, 32, dtype=torch.float64)
+    # one network's largest weight tensor is 32·32·8 = 8 KiB (+ activations): 40 KiB → chunks of ≤ 4
+    s = sample_networks([32, 32, 32], x, 10, fan="in", generator=gen(0), path="real",
+                        memory_budget=40 * 1024, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (10, 10) and len(calls) >= 3
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and all(t == 10 for _, t in calls)
+    assert s.sq_ratio.shape == (10, 2, 1)
+
+
+def test_sample_inputs_unit_norm_reproducible_and_correlated():
+    a = sample_inputs(400, 5, correlation=0.8, generator=gen(9))
+    b = sample_inputs(400, 5, correlation=0.8, generator=gen(9))
+    assert torch.equal(a, b) and a.shape == (5, 400) and a.dtype == torch.float64
+    np.testing.assert_allclose(a.norm(dim=1).numpy(), 1.0, rtol=1e-13)
+    c = (a @ a.T).numpy()[~np.eye(5, dtype=bool)]
+    # to first order in 1/n0 a cosine is c + (1 − c²)/√n0 · N(0, 1): sd 0.018 at c = 0.8, n0 = 400,
+    # so ±0.1 is 5.5 sd (10 pairs); at c = 0 the sd is 0.05 and ±0.3 is 6 sd
+    assert np.all(np.abs(c - 0.8) < 0.1)
+    u = sample_inputs(400, 5, correlation=0.0, generator=gen(9))
+    assert np.all(np.abs((u @ u.T).numpy()[~np.eye(5, dtype=bool)]) < 0.3)
+    assert sample_inputs(3, 2, correlation=0.5, generator=gen(0), dtype=torch.float32).dtype == torch.float32
+
+
+# --- the manual backward pass equals autograd ----------------------------------------------------
+
+
+def _rebuild(widths, trials, fan, gain, seed, dtype):
+    """The weights and e of a run in one chunk, from the documented draw order: layer by layer a
+    (t, n_l, n_{l-1}) block of N(0, v_l), then e as a (t, 1, n_L) block."""
+    g = gen(seed)
+    Ws = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        std = math.sqrt(gain / (a if fan == "in" else b))
+        Ws.append(torch.randn((trials, b, a), generator=g, dtype=dtype) * std)
+    e = torch.randn((trials, 1, widths[-1]), generator=g, dtype=dtype)
+    return Ws, e
+
+
+@pytest.mark.parametrize("dtype, rel", [(torch.float64, 1e-12), (torch.float32, 1e-4)])
+@pytest.mark.parametrize("fan", ["in", "out"])
+def test_manual_backprop_equals_autograd(fan, dtype, rel):
+    """‖∂ℓ_i/∂W_l‖²_F from the engine equals autograd's, per network, layer and input.
+
+    Both compute the same quantity from the same weights; they differ only by rounding (sums of
+    ≤ 9 terms per layer over 3 layers): rel is a few hundred ulps of the dtype.
+    """
+    widths, T, gain = [5, 9, 6, 4], 3, 1.7
+    x = sample_inputs(5, 4, correlation=0.3, generator=gen(1), dtype=dtype)
+    s = sample_networks(widths, x, T, fan=fan, gain=gain, generator=gen(11), dtype=dtype, path="real",
+                        grads=True)
+    Ws, e = _rebuild(widths, T, fan, gain, 11, dtype)
+    for t in range(T):
+        for i in range(x.shape[0]):
+            params = [W[t].clone().requires_grad_(True) for W in Ws]
+            h = x[i]
+            for W in params:
+                z = W @ h
+                h = torch.relu(z)
+            loss = (e[t, 0] * h).sum()                        # ℓ_i = ⟨e, h_L(x_i)⟩
+            grads = torch.autograd.grad(loss, params)
+            dL = float(((e[t, 0] * (z > 0)) ** 2).sum())
+            for l, gW in enumerate(grads):
+                expect = float((gW**2).sum()) / (float((x[i] ** 2).sum()) * dL) if dL > 0 else 0.0
+                assert s.grad_ratio[t, l, i] == pytest.approx(expect, rel=rel, abs=0)
+            assert s.sq_ratio[t, -1, i] == pytest.approx(float((h**2).sum() / (x[i] ** 2).sum()), rel=rel)
+
+
+def test_last_layer_gradient_is_the_previous_activation_norm():
+    # rank one: ‖∂ℓ/∂W_L‖² = ‖δ_L‖²‖h_{L-1}‖², so grad_ratio at layer L is ‖h_{L-1}‖²/‖x‖² when δ_L ≠ 0
+    x = sample_inputs(10, 3, correlation=0.5, generator=gen(2))
+    s = sample_networks([10, 12, 12, 12], x, 300, fan="in", generator=gen(3), path="real", grads=True)
+    live = s.grad_ratio[:, -1] > 0
+    assert live.mean() > 0.9
+    np.testing.assert_allclose(s.grad_ratio[:, -1][live], s.sq_ratio[:, -2][live], rtol=1e-12)
+
+
+# --- fan conventions and the one-layer law (THEORY.md §1, §2) -------------------------------------
+
+
+def test_one_layer_mean_and_variance_n32_fan_out():
+    """E ρ = 1 and E(ρ − 1)² = 5/n for n = 32, depth 1, fan-out He (real networks, seed 31).
+
+    Sample size from the theory: sd(ρ) = √(5/32) = 0.395. (ρ − 1)² has variance μ₄ − (5/n)² with
+    μ₄ = (μ₄(Y) + 3(n − 1)·25)/n³, μ₄(Y) = E(Y − 1)⁴ = 840 − 4·60 + 6·6 − 4 + 1 = 633 for
+    Y = 2ζ²·[ζ > 0] (E Y^k = 2^k (2k − 1)!!/2): μ₄ = 2958/32768 = 0.0903, sd((ρ − 1)²) = √(0.0903 − 0.0244) = 0.257.
+    With T = 50000 and z = 4.06 (α = 1e-4 split over 2 checks), the half-widths are 0.0072 on
+    E ρ = 1 (0.7%) and 0.0048 on 5/n = 0.156 (3%): a 10% error in the variance would be caught.
+    """
+    n, T = 32, 50000
+    s = sample_networks([n, n], torch.ones(1, n, dtype=torch.float64), T, fan="out", generator=gen(31),
+                        path="real")
+    r = s.layer_ratio[:, 0, 0]
+    level = stats.bonferroni(1 - ALPHA, 2)
+    _, lo, hi = stats.mean_ci(r, level)
+    assert lo <= 1.0 <= hi and hi - lo < 0.016
+    _, lo2, hi2 = stats.mean_ci((r - 1.0) ** 2, level)
+    assert lo2 <= 5.0 / n <= hi2 and hi2 - lo2 < 0.011
+
+
+def test_fan_in_and_fan_out_scale_a_rectangular_layer_differently():
+    """n0 = 16 → n1 = 64, gain 2: ‖h₁‖²/‖x‖² = v·Q with Q = χ²_K, K ~ Bin(64, ½), E Q = 32,
+    Var Q = 64·5/4 = 80. Fan-in (v = 2/16): mean 4, variance 1.25; fan-out (v = 2/64): mean 1,
+    variance 5/64. Same seed: the two samples differ exactly by the factor 4 (identity); separate
+    seeds (41, 42): each mean and variance inside a normal CI at α = 1e-4 split over 4 checks.
+
+    T = 30000: sd(v·Q) relative to its mean is √80/32 = 0.28, so the means are resolved to ±0.7%;
+    the variance estimates (mean of (r − m)², relative sd ≈ √(μ₄/σ⁴ − 1)/√T ≈ 1.5/√T) to ±4%.
+    """
+    x = torch.ones(1, 16, dtype=torch.float64)
+    T = 30000
+    fi = sample_networks([16, 64], x, T, fan="in", generator=gen(41), path="real").layer_ratio[:, 0, 0]
+    fo = sample_networks([16, 64], x, T, fan="out", generator=gen(42), path="real").layer_ratio[:, 0, 0]
+    level = stats.bonferroni(1 - ALPHA, 4)
+    for r, mean, var in ((fi, 4.0, 1.25), (fo, 1.0, 5.0 / 64)):
+        _, lo, hi = stats.mean_ci(r, level)
+        assert lo <= mean <= hi
+        _, lo, hi = stats.mean_ci((r - mean) ** 2, level)
+        assert lo <= var <= hi
+    same_in = sample_networks([16, 64], x, 50, fan="in", generator=gen(7), path="real").layer_ratio
+    same_out = sample_networks([16, 64], x, 50, fan="out", generator=gen(7), path="real").layer_ratio
+    np.testing.assert_allclose(same_in, 4.0 * same_out, rtol=1e-13)
+
+
+def test_float32_runs_and_records_float64_arrays():
+    x = torch.ones(2, 64, dtype=torch.float32)
+    s = sample_networks([64] * 4, x, 20, fan="in", generator=gen(0), dtype=torch.float32, path="real", grads=True)
+    assert s.dtype == "float32" and s.sq_ratio.dtype == np.float64 and np.all(np.isfinite(s.grad_ratio))
+    np.testing.assert_array_equal(s.sq_ratio[:, :, 0], s.sq_ratio[:, :, 1])   # identical inputs
+
+
+# --- argument checks -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(widths=[4, 0]), "widths[1] must be an integer ≥ 1; got 0"),
+    (dict(widths=[True, 4]), "widths[0] must be an integer ≥ 1; got True"),
+    (dict(widths=[4, 2.5]), "widths[1] must be an integer ≥ 1; got 2.5"),
+    (dict(widths=[4]), "widths must list the input dimension and ≥ 1 layer width; got (4,)"),
+    (dict(trials=0), "trials must be an integer ≥ 1; got 0"),
+    (dict(trials=False), "trials must be an integer ≥ 1; got False"),
+    (dict(fan="x"), "fan must be one of 'in', 'out'; got 'x'"),
+    (dict(gain=0.0), "gain must be in (0, inf); got 0.0"),
+    (dict(gain=float("nan")), "gain must be a real number in (0, inf); got nan"),
+    (dict(generator=None), "generator must be a torch.Generator (global RNG state is never used); got None"),
+    (dict(inputs=[[1.0] * 4]), "inputs must be a torch.Tensor of shape (N, 4); got list"),
+    (dict(inputs=torch.ones(2, 3)), "inputs must have shape (N, 4) with N ≥ 1; got (2, 3)"),
+    (dict(inputs=torch.ones(0, 4)), "inputs must have shape (N, 4) with N ≥ 1; got (0, 4)"),
+    (dict(inputs=torch.tensor([[1.0, float("nan"), 0.0, 0.0]])),
+     "inputs must be finite real numbers; got a NaN, infinite or non-float entry"),
+    (dict(inputs=torch.tensor([[1.0, 0, 0, 0], [0.0, 0, 0, 0]])),
+     "inputs[1] must have a nonzero norm (ratios are relative to ‖x_i‖²); got the zero vector"),
+    (dict(dtype=torch.float16), "dtype must be torch.float32 or torch.float64; got torch.float16"),
+    (dict(memory_budget=0), "memory_budget must be in (0, inf); got 0"),
+    (dict(grads=1), "grads must be True or False; got 1"),
+    (dict(progress="bar"), "progress must be a callable progress(done, total) or None; got 'bar'"),
+])
+def test_bad_arguments(kwargs, msg):
+    args = dict(widths=[4, 4], inputs=torch.ones(1, 4), trials=2, fan="in", generator=gen(0))
+    args.update(kwargs)
+    with pytest.raises(ValueError) as e:        # DomainError is a ValueError
+        sample_networks(args.pop("widths"), args.pop("inputs"), args.pop("trials"), **args)
+    assert isinstance(e.value, DomainError)
+    assert str(e.value) == msg
+
+
+def test_fan_has_no_default():
+    with pytest.raises(TypeError, match="fan"):
+        sample_networks([4, 4], torch.ones(1, 4), 2, generator=gen(0))
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(correlation=1.0), "correlation must be in [0, 1); got 1.0"),
+    (dict(correlation=-0.1), "correlation must be in [0, 1); got -0.1"),
+    (dict(generator=None), "generator must be a torch.Generator (global RNG state is never used); got None"),
+])
+def test_sample_inputs_bad_arguments(kwargs, msg):
+    args = dict(correlation=0.5, generator=gen(0))
+    args.update(kwargs)
+    with pytest.raises(DomainError) as e:
+        sample_inputs(4, 2, **args)
+    assert str(e.value) == msg

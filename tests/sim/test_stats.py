@@ -1,0 +1,172 @@
+"""Intervals and tests of sim/stats.py: defining identities, exact coverage, properties, errors.
+
+Complements test_estimators.py. Binomial intervals are checked against the equations that define
+them (scipy.stats.binom tails), not against typed-in numbers.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+from scipy import stats as sst
+
+from bounds.errors import DomainError
+from sim import stats
+
+
+# --- binomial intervals ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k, n", [(1, 10), (5, 10), (9, 10), (3, 1000), (500, 1000)])
+@pytest.mark.parametrize("level", [0.9, 0.99])
+def test_clopper_pearson_solves_its_defining_equations(k, n, level):
+    """lo solves P(X ≥ k | lo) = α/2 and hi solves P(X ≤ k | hi) = α/2 (X ~ Bin(n, p))."""
+    a = 1 - level
+    lo, hi = stats.clopper_pearson(k, n, level)
+    assert sst.binom.sf(k - 1, n, lo) == pytest.approx(a / 2, rel=1e-9)
+    assert sst.binom.cdf(k, n, hi) == pytest.approx(a / 2, rel=1e-9)
+    # one-sided bounds at level (1 + level)/2 are the two ends
+    assert stats.clopper_pearson_lower(k, n, 1 - a / 2) == pytest.approx(lo, rel=1e-12)
+    assert stats.clopper_pearson_upper(k, n, 1 - a / 2) == pytest.approx(hi, rel=1e-12)
+
+
+def test_clopper_pearson_ends_and_closed_forms():
+    assert stats.clopper_pearson(0, 10, 0.95)[0] == 0.0
+    assert stats.clopper_pearson_lower(0, 10, 0.95) == 0.0
+    assert stats.clopper_pearson(10, 10, 0.95)[1] == 1.0
+    assert stats.clopper_pearson_upper(10, 10, 0.95) == 1.0
+    # k = 0: P(X = 0 | p) = (1 − p)^n = α/2 gives hi = 1 − (α/2)^{1/n}; k = n: lo = (α/2)^{1/n}
+    assert stats.clopper_pearson(0, 20, 0.9)[1] == pytest.approx(1 - 0.05 ** (1 / 20), rel=1e-12)
+    assert stats.clopper_pearson(20, 20, 0.9)[0] == pytest.approx(0.05 ** (1 / 20), rel=1e-12)
+    assert stats.wilson(0, 7, 0.95)[0] == 0.0 and stats.wilson(7, 7, 0.95)[1] == 1.0
+
+
+@pytest.mark.parametrize("n, p", [(20, 0.03), (20, 0.5), (100, 0.1), (300, 0.99)])
+def test_clopper_pearson_exact_coverage_is_at_least_the_level(n, p):
+    """Coverage Σ_k P(X = k)·1[p ∈ CI(k)] computed exactly over all k (no simulation)."""
+    for level in (0.9, 0.99):
+        ks = np.arange(n + 1)
+        cover = sum(sst.binom.pmf(k, n, p) for k in ks if stats.clopper_pearson(int(k), n, level)[0] <= p
+                    <= stats.clopper_pearson(int(k), n, level)[1])
+        assert cover >= level
+        upper = sum(sst.binom.pmf(k, n, p) for k in ks if p <= stats.clopper_pearson_upper(int(k), n, level))
+        lower = sum(sst.binom.pmf(k, n, p) for k in ks if stats.clopper_pearson_lower(int(k), n, level) <= p)
+        assert upper >= level and lower >= level
+
+
+def test_wilson_solves_the_score_equation():
+    """Wilson's ends are the two p with |p̂ − p| = z·√(p(1 − p)/n)."""
+    k, n, level = 7, 40, 0.95
+    z = sst.norm.ppf(0.975)
+    for p in stats.wilson(k, n, level):
+        assert abs(k / n - p) == pytest.approx(z * math.sqrt(p * (1 - p) / n), rel=1e-10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 10**6), frac=st.floats(0, 1), level=st.floats(0.5, 0.999999))
+@example(n=1, frac=0.0, level=0.999999)
+@example(n=1, frac=1.0, level=0.5)
+@example(n=10**6, frac=1e-6, level=0.99)
+def test_intervals_contain_k_over_n_and_are_ordered(n, frac, level):
+    k = int(round(frac * n))
+    for f in (stats.wilson, stats.clopper_pearson):
+        lo, hi = f(k, n, level)
+        assert isinstance(lo, float) and isinstance(hi, float)
+        assert 0.0 <= lo <= k / n <= hi <= 1.0
+    lo1 = stats.clopper_pearson_lower(k, n, level)
+    hi1 = stats.clopper_pearson_upper(k, n, level)
+    assert 0.0 <= lo1 <= k / n <= hi1 <= 1.0
+    # a one-sided bound at the same level is tighter than the two-sided interval's end
+    lo2, hi2 = stats.clopper_pearson(k, n, level)
+    assert lo2 <= lo1 and hi1 <= hi2
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 5000), frac=st.floats(0, 1), a=st.floats(0.5, 0.99), b=st.floats(0.5, 0.99))
+def test_higher_level_gives_a_wider_interval(n, frac, a, b):
+    k = int(round(frac * n))
+    lo_a, hi_a = stats.clopper_pearson(k, n, min(a, b))
+    lo_b, hi_b = stats.clopper_pearson(k, n, max(a, b))
+    assert lo_b <= lo_a and hi_a <= hi_b
+
+
+# --- means ----------------------------------------------------------------------------------------
+
+
+def test_mean_ci_formula():
+    x = np.array([2.0, 4.0, 9.0, 1.0])
+    m, lo, hi = stats.mean_ci(x, 0.9)
+    half = sst.norm.ppf(0.95) * x.std(ddof=1) / 2.0
+    assert (m, lo, hi) == pytest.approx((4.0, 4.0 - half, 4.0 + half), rel=1e-14)
+    assert stats.mean_ci([3.0, 3.0], 0.99) == (3.0, 3.0, 3.0)
+
+
+def test_bootstrap_is_reproducible_and_blocked_resampling_is_unbiased():
+    """A sample larger than one block (2^22 indices / 2^13 values = 512 resamples per block):
+    same rng seed, same interval; and the interval agrees with the normal one for normal data.
+
+    Normal data, T = 8192 (seed 5): the bootstrap quantiles estimate m ± z·s/√T; with 1200
+    resamples their own Monte Carlo error is about 4% of the half-width, so a 15% agreement
+    check decides nothing by chance.
+    """
+    x = np.random.default_rng(5).normal(size=8192)
+    a = stats.bootstrap_mean_ci(x, 0.9, rng=np.random.default_rng(1), resamples=1200)
+    b = stats.bootstrap_mean_ci(x, 0.9, rng=np.random.default_rng(1), resamples=1200)
+    assert a == b
+    m, lo, hi = stats.mean_ci(x, 0.9)
+    assert a[0] == m
+    assert abs((a[2] - a[1]) / (hi - lo) - 1) < 0.15
+    assert abs((a[1] + a[2]) / 2 - m) < 0.15 * (hi - lo) / 2
+
+
+# --- KS and Bonferroni ----------------------------------------------------------------------------
+
+
+def test_ks_statistic_and_decision():
+    x = np.linspace(0.005, 0.995, 100)
+    d, p = stats.ks_test(x, lambda v: np.clip(v, 0.0, 1.0))
+    assert d == pytest.approx(0.005, abs=1e-12) and p > 0.99
+    # a clearly wrong law is rejected: uniforms against Exp(1) (seed 2)
+    u = np.random.default_rng(2).uniform(size=2000)
+    d, p = stats.ks_test(u, lambda v: 1 - np.exp(-np.maximum(v, 0.0)))
+    assert p < 1e-10 and d > stats.ks_critical(2000, 0.9999)
+
+
+def test_bonferroni():
+    assert stats.bonferroni(0.95, 1) == 0.95
+    assert stats.bonferroni(0.99, 4) == pytest.approx(0.9975, rel=1e-15)
+    assert stats.bonferroni(1 - 1e-4, 2) == pytest.approx(1 - 5e-5, rel=1e-15)
+
+
+# --- argument checks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: stats.clopper_pearson(3, 2), "k must be an integer in [0, 2]; got 3"),
+    (lambda: stats.clopper_pearson(-1, 2), "k must be an integer in [0, 2]; got -1"),
+    (lambda: stats.clopper_pearson(True, 2), "k must be an integer in [0, 2]; got True"),
+    (lambda: stats.clopper_pearson(1.5, 2), "k must be an integer in [0, 2]; got 1.5"),
+    (lambda: stats.wilson(0, 0), "n must be an integer ≥ 1; got 0"),
+    (lambda: stats.clopper_pearson_upper(1, 5, 0.0), "level must be in (0, 1); got 0.0"),
+    (lambda: stats.clopper_pearson_lower(1, 5, 1), "level must be in (0, 1); got 1"),
+    (lambda: stats.wilson(1, 5, float("nan")), "level must be a real number in (0, 1); got nan"),
+    (lambda: stats.wilson(1, 5, True), "level must be a real number in (0, 1); got True"),
+    (lambda: stats.mean_ci([1.0], 0.9), "x must hold at least 2 values; got 1"),
+    (lambda: stats.mean_ci([1.0, float("inf")], 0.9), "x must be finite"),
+    (lambda: stats.bootstrap_mean_ci([1.0, 2.0], 0.9, rng=np.random.default_rng(0), resamples=10),
+     "resamples must be an integer ≥ 100; got 10"),
+    (lambda: stats.bootstrap_mean_ci([1.0, 2.0], 0.9, rng=0), "rng must be a numpy.random.Generator; got 0"),
+    (lambda: stats.ks_test([], lambda v: v), "samples must hold at least 1 value; got 0"),
+    (lambda: stats.ks_test([0.5, float("nan")], lambda v: v), "samples must be finite"),
+    (lambda: stats.ks_test([0.5], "uniform"),
+     "cdf must be a callable cdf(values) -> probabilities; got 'uniform'"),
+    (lambda: stats.ks_critical(0, 0.9), "n must be an integer ≥ 1; got 0"),
+    (lambda: stats.bonferroni(0.95, 0), "m must be an integer ≥ 1; got 0"),
+])
+def test_errors(call, msg):
+    with pytest.raises(ValueError) as e:        # DomainError is a ValueError
+        call()
+    assert isinstance(e.value, DomainError)
+    assert str(e.value) == msg
