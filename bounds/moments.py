@@ -33,7 +33,7 @@ from .numerics import log_gamma_ratio
 __all__ = [
     "Activation", "activation", "log_moment_q", "sigma2", "sigma2_large_width", "sigma2_he",
     "authors_sigma2", "log_q_moments", "LogNormParams", "log_norm_params", "unit_moments_xi",
-    "REFERENCE_TABLE", "sigma2_series", "derive_moment", "SmallOutput", "p_small_output",
+    "REFERENCE_TABLE", "sigma2_series", "derive_moment", "SmallOutput", "p_small_output", "log_chi2_sum_cdf",
 ]
 
 #: THEORY.md §4 reference values of σ² at d = 64, s = 1 (our derivation, checked by Monte Carlo).
@@ -383,6 +383,7 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
 
     ReLU, exact: ‖h_k‖²/‖x‖² = (σ² d/2)^k Π_j ρ_j, so the probability is P(Π ρ_j ≤ r) with
     r = t²/(σ² d/2)^k — the product law of :mod:`bounds.band` (atoms of dead layers included).
+    Linear, exact: ‖h_k‖²/‖x‖² = σ^{2k} Π χ²_d, by :func:`log_chi2_sum_cdf`.
     CLT (every activation): log‖h_k‖/‖x‖ ≈ N(kμ_s, kς²) given survival, plus the death
     probability for ReLU. Stochastic dominance: σ_s decreases in s, so P_s ≤ P_{s′} for s < s′.
     """
@@ -401,6 +402,9 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
         return dead + (1.0 - dead) * float(_norm.cdf(z))
 
     def exact(ss):
+        if act.kind == "linear":
+            v = sigma2(act, d, ss)
+            return log_chi2_sum_cdf(d, k, 2 * math.log(t) - k * math.log(v))
         if act.kind != "relu":
             return None, None
         from .width import _log_fail_product
@@ -428,3 +432,34 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
     ph, tol_h = exact(2.0)
     tols = [x for x in (tol, tol_h) if x is not None]
     return SmallOutput(t, k, pe, ph, max(tols) if tols else None, clt(s), clt(2.0))
+
+
+def log_chi2_sum_cdf(d, k, c) -> tuple:
+    r"""P(Σ_{j≤k} log χ²_d,j ≤ c) for independent χ²_d (the linear net's exact log-norm law).
+
+    Gil-Pelaez inversion of the exact characteristic function φ(t)^k,
+    φ(t) = E e^{it log χ²_d} = 2^{it} Γ(d/2 + it)/Γ(d/2):
+    F(c) = ½ − (1/π) ∫₀^∞ Im[e^{−itc} φ(t)^k]/t dt, by the trapezoidal rule on a step small
+    against the scale of the law (|φ|^k decays like a Gaussian of variance kψ₁(d/2)). Returns
+    (F(c), tolerance), the tolerance being the change when the step is halved.
+    """
+    from scipy.special import loggamma
+
+    d = _d(d)
+    k = check_int("depth", k, lo=1)
+    c = check_real("c", c)
+    a = d / 2.0
+    var = k * float(mp.psi(1, a))
+    mean = k * (float(mp.digamma(a)) + math.log(2.0))
+    sd = math.sqrt(var)
+
+    def trap(h):
+        t = h * (np.arange(1, int(40 / (h * sd)) + 2))
+        lphi = k * (1j * t * math.log(2.0) + loggamma(a + 1j * t) - loggamma(a))
+        g = np.imag(np.exp(lphi - 1j * t * c)) / t
+        # the integrand tends to −(c − mean) at t → 0: the t = 0 node of the trapezoid
+        return 0.5 - (h / math.pi) * (0.5 * (mean - c) + g.sum())
+
+    f1 = trap(0.5 / sd)
+    f2 = trap(0.25 / sd)
+    return float(min(1.0, max(0.0, f2))), abs(f2 - f1) + 1e-15

@@ -347,11 +347,13 @@ def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device,
         weights, masks = [], []
         for l in range(L):
             n_in, n_out = widths[l], widths[l + 1]
-            key = (t, n_out, n_in, l if grads else -1)
+            # one buffer per layer shape (per layer with grads), allocated once for a full chunk
+            # and sliced for the last, shorter one: no re-allocation, no fresh page faults
+            key = (n_out, n_in, l if grads else -1)
             W = bufs.get(key)
             if W is None:
-                W = torch.empty((t, n_out, n_in), dtype=dtype, device=device)
-                bufs[key] = W
+                W = bufs[key] = torch.empty((chunk, n_out, n_in), dtype=dtype, device=device)
+            W = W[:t]
             # N(0, v_l) drawn scaled in place: the same numbers as randn(...) * std, one pass
             W.normal_(0.0, math.sqrt(variances[l]), generator=generator)
             z = torch.bmm(h, W.transpose(1, 2))                # (t, N, n_out)

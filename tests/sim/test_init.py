@@ -64,3 +64,22 @@ def test_non_relu_needs_the_real_path():
     with pytest.raises(DomainError, match="activation 'leaky' needs path='real'; got path='gram'"):
         sample_networks([4, 4], torch.ones(2, 4), 3, fan="in", act=activation("leaky", slope=0.1),
                         generator=torch.Generator().manual_seed(0), path="gram")
+
+
+def test_linear_small_output_exact_law_against_real_networks():
+    """P(‖h_k‖ ≤ t‖x‖) for linear nets, exact (Gil-Pelaez) vs real networks (seed 4, T = 40000,
+    Clopper–Pearson at α = 1e-4), under σ_s (s = 1) and LeCun."""
+    from bounds.moments import p_small_output
+
+    a = activation("linear")
+    d, k, t = 16, 10, 0.7
+    so = p_small_output(a, d, 1.0, k, t)
+    assert so.p_exact is not None and so.tolerance < 1e-6
+    for s, th in ((1.0, so.p_exact), (2.0, so.p_exact_he)):
+        v = sigma2(a, d, s)
+        smp = sample_networks([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), 40000, fan="out", act=a,
+                              weight_var=[v] * k, generator=torch.Generator().manual_seed(4))
+        hits = int((smp.sq_ratio[:, -1, 0] <= t * t).sum())
+        lo, hi = stats.clopper_pearson(hits, 40000, 1 - ALPHA / 2)
+        assert lo <= th <= hi
+    assert so.p_exact < so.p_exact_he   # s < 2 avoids small outputs
