@@ -35,13 +35,27 @@ def _ref_log_binomial_half(n, k):
 @pytest.mark.parametrize("a", [0.5, 1.0, 3.5, 39.9, 40.0, 41.0, 1e3, 1e6, 1e9, 1e12, 1e15])
 @pytest.mark.parametrize("p", [-0.3, 0.3, 1.5, 300.0])
 def test_log_gamma_ratio_against_mpmath(a, p):
-    if a + p <= 0:
-        pytest.skip("outside the domain a + p > 0")  # (only a = 0.5 with nothing here; kept general)
     ref = _ref_log_gamma_ratio(a, p)
     got = float(log_gamma_ratio(a, p))
-    # relative 1e-14 of the value (Stirling branch keeps it even at a = 1e15, where a difference of
-    # gammaln loses 8 digits)
-    assert abs(got - ref) <= 1e-14 * abs(ref)
+    if a >= 40 and a + p >= 40:
+        # Stirling branch: relative 1e-14 of the value, even at a = 1e15 where a difference of
+        # gammaln values loses 8 digits
+        assert abs(got - ref) <= 1e-14 * abs(ref)
+    else:
+        # gammaln branch (a or a + p < 40): a difference of two correctly rounded values, so the
+        # budget is a few ulps of the larger of the two (see the xfail below for small p)
+        with mp.workdps(DPS):
+            scale = abs(mp.loggamma(a)) + abs(mp.loggamma(mp.mpf(a) + p))
+        assert abs(got - ref) <= 1e-14 * abs(ref) + 4 * 2.0**-52 * scale
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (reported): log_gamma_ratio's docstring promises no "
+                   "cancellation, but for a < 40 it is gammaln(a+p) − gammaln(a); at a = 30, "
+                   "p = 1e-10 the relative error is ~6e-6")
+def test_log_gamma_ratio_small_order_below_the_stirling_branch():
+    a, p = 30.0, 1e-10
+    ref = _ref_log_gamma_ratio(a, p)
+    assert abs(float(log_gamma_ratio(a, p)) - ref) <= 1e-13 * abs(ref)
 
 
 def test_log_gamma_ratio_at_a_1e12_keeps_the_digits_gammaln_loses():
@@ -148,7 +162,7 @@ def _ref_log_chi2(k, x, upper):
         return mp.log(mp.gammainc(a, 0, h, regularized=True))
 
 
-# far tails: values from e^-300 down to e^-28000 (far below the smallest double)
+# far tails: log-probabilities from -180 down to -70000 (most far below the smallest double)
 FAR_CDF = [(1, 1e-300), (10, 1e-30), (100, 1.0), (1000, 10.0), (2000, 50.0), (4000, 1e-3),
            (10**5, 1e4), (3, 1e-250)]
 FAR_SF = [(1, 4000.0), (1, 1e4), (2, 4000.0), (10, 4500.0), (100, 5000.0), (1000, 8000.0),
@@ -158,7 +172,7 @@ FAR_SF = [(1, 4000.0), (1, 1e4), (2, 4000.0), (10, 4500.0), (100, 5000.0), (1000
 @pytest.mark.parametrize("k, x", FAR_CDF)
 def test_log_chi2_cdf_far_lower_tail(k, x):
     ref = _ref_log_chi2(k, x, upper=False)
-    assert ref < math.log(1e-300) or k == 100  # (100, 1.0) is e^-184: rescue from underflow of gammainc
+    assert ref < -180  # a genuine tail point
     got = float(log_chi2_cdf(k, x))
     assert abs(got - ref) <= 1e-13 * abs(ref)
 
