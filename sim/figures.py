@@ -43,7 +43,15 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     relu = activation("relu")
     g = torch.Generator().manual_seed(seed)
     paths = []
-    step = (lambda i: progress(i, 4)) if progress else (lambda i: None)
+
+    def finish(fig, ax, name: str, i: int) -> None:
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=120)
+        plt.close(fig)
+        paths.append(str(out / name))
+        if progress:
+            progress(i, 4)
 
     # 1. σ_s vs s
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -59,13 +67,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     ax.set_xlabel("s")
     ax.set_ylabel("σ_s (weight standard deviation)")
     ax.set_title("ReLU: σ_s preserving E‖h‖^s (dots: simulation)")
-    ax.legend()
-    fig.tight_layout()
-    p = out / "gh21_sigma_vs_s.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    paths.append(str(p))
-    step(1)
+    finish(fig, ax, "gh21_sigma_vs_s.png", 1)
 
     # 2. log-log slope of σ_s² − 2/d
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -76,13 +78,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     slope = np.polyfit(np.log(ds), np.log(exact), 1)[0]
     ax.set_title(f"fitted log-log slope {slope:.3f}")
     ax.set_xlabel("d")
-    ax.legend()
-    fig.tight_layout()
-    p = out / "gh21_slope.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    paths.append(str(p))
-    step(2)
+    finish(fig, ax, "gh21_slope.png", 2)
 
     # 3. density of log‖h_100‖
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -100,13 +96,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
                 label=f"{'He' if s == 2 else f's = {s:g}'}: N({m:.3f}, {sd:.2f}²)")
     ax.set_xlabel("log‖h_100‖ − log‖x‖")
     ax.set_title("ReLU, width 64, depth 100 (histograms: simulation)")
-    ax.legend()
-    fig.tight_layout()
-    p = out / "gh21_lognorm_density.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    paths.append(str(p))
-    step(3)
+    finish(fig, ax, "gh21_lognorm_density.png", 3)
 
     # 4. moment blow-up after 500 layers
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -131,11 +121,5 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel("moment order q")
     ax.set_title("s = 1, width 64: moments above s explode, below s vanish")
-    ax.legend()
-    fig.tight_layout()
-    p = out / "gh21_moment_blowup.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    paths.append(str(p))
-    step(4)
+    finish(fig, ax, "gh21_moment_blowup.png", 4)
     return paths
