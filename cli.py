@@ -454,6 +454,50 @@ def figure(
         c.print(f"wrote {p}")
 
 
+# --- variance (HR18, H18) -----------------------------------------------------------------------
+@app.command()
+def variance(
+    widths: str = typer.Option(..., "--widths", help="Comma-separated ReLU layer widths, e.g. 16,16,16."),
+    input_dim: Optional[int] = typer.Option(None, "--input-dim", help="n0 (for the Jacobian moments)."),
+    weight_var: float = typer.Option(2.0, "--weight-var", help="c in Var W = c/fan-in (He: 2)."),
+    bias_var: float = typer.Option(0.0, "--bias-var", help="Bias variance s² (≥ 0)."),
+    weights: str = typer.Option("gaussian", "--weights", help="Weight law: gaussian (uniform, rademacher, laplace: not yet)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Mean and variance of the activation length with depth, and Jacobian fluctuations (HR18, H18)."""
+    ws = _parse_width_list(widths)
+    check_real("--weight-var", weight_var, lo=0.0, lo_open=True)
+    check_real("--bias-var", bias_var, lo=0.0)
+    if input_dim is not None:
+        check_int("--input-dim", input_dim, lo=1)
+    if weights != "gaussian":
+        raise InitBoundsError(f"--weights {weights}: only 'gaussian' has a derived second moment so far "
+                              "(non-Gaussian laws are open work in issue 5)")
+    from bounds.variance import length_moments
+
+    lm = length_moments(ws, weight_var=weight_var, bias_var=bias_var)
+    out = lm.as_dict()
+    out["inputs"] = {"widths": ws, "input_dim": input_dim, "weight_var": weight_var, "bias_var": bias_var,
+                     "weights": weights}
+    if input_dim is not None:
+        out["jacobian_second_moment"] = weight_var / input_dim
+    if as_json:
+        _emit_json(out)
+        return
+    c = _console()
+    t = Table(title=f"Length moments: widths {widths} (β = Σ1/n = {lm.beta:.4g})")
+    for col in ("quantity", "value", "source"):
+        t.add_column(col)
+    fmt = lambda v: "overflow (see --json logs)" if v is None else f"{v:.6g}"  # noqa: E731
+    t.add_row("FM1: E M_d / M_0 (zero bias)", f"{fmt(lm.mean_ratio)} ({lm.fm1})", "derived (HR18 claim)")
+    t.add_row("FM2: E M_d² / M_0² = Π(1 + 5/n_j)", fmt(lm.second_moment_ratio), "derived (HR18 claim)")
+    t.add_row("Var M_d / M_0²", fmt(lm.var_ratio), "derived")
+    t.add_row("bracket e^{5β − 12.5Σ1/n²} − 1 … e^{5β} − 1", f"{fmt(lm.var_bracket[0])} … {fmt(lm.var_bracket[1])}", "derived")
+    t.add_row("log(M_d/M_0) ≈ N(−5β/2, 5β)", f"N({lm.lognormal[0]:.4g}, {lm.lognormal[1]:.4g})", "derived (leading order)")
+    t.add_row("Jacobian E Z⁴/(E Z²)² = 3Π(1 + 5/n_j)", fmt(lm.jacobian_kurtosis_ratio), "derived (H18 claim)")
+    c.print(t)
+
+
 # --- derive ------------------------------------------------------------------------------------
 @derive_app.command("width")
 def derive_width_cmd(

@@ -213,3 +213,14 @@ def test_figure_gh21_writes_four_pngs(tmp_path):
     assert files == ["gh21_lognorm_density.png", "gh21_moment_blowup.png", "gh21_sigma_vs_s.png", "gh21_slope.png"]
     r = run("figure", "nope")
     assert r.exit_code == 2 and r.output.strip() == "Error: FIGURE must be one of 'gh21'; got 'nope'"
+
+
+def test_variance_json_contract():
+    r = run("variance", "--widths", "16,16,16", "--input-dim", "8", "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    for key in ("beta", "mean_ratio", "second_moment_ratio", "var_ratio", "var_bracket", "jacobian_kurtosis_ratio"):
+        assert key in obj
+    assert obj["beta"] == pytest.approx(3 / 16)
+    r = run("variance", "--widths", "4", "--weights", "laplace")
+    assert r.exit_code == 2 and r.output.startswith("Error: --weights laplace: only 'gaussian'")

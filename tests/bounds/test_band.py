@@ -1,0 +1,188 @@
+"""Exact band probabilities of the product walk Π_l = ρ_1⋯ρ_l (THEORY.md §3.3).
+
+Identities (depth 1 is the one-layer law), orderings (p_last ≥ p_stay), the reported tolerance
+against an independent finer-grid reference, relative accuracy of tiny failure probabilities,
+monotonicity in width, and a Monte Carlo check with an exact sampler of ρ.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+from scipy import stats
+
+from bounds import rho
+from bounds.band import BandResult, band_for_eps, band_probability
+from bounds.errors import DomainError
+
+#: Level of every statistical decision in this file (the suite's shared α).
+ALPHA = 1e-4
+
+
+# --- depth 1 is the one-layer law ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, eps", [(1, 0.5), (5, 0.5), (100, 0.2), (5000, 0.05), (10**6, 0.01)])
+@pytest.mark.parametrize("layers", ["all", "last"])
+def test_depth_one_is_the_one_layer_law(n, eps, layers):
+    lo, hi = band_for_eps(eps, "squared")
+    r = band_probability(n, 1, lo, hi, layers=layers)
+    # the failure probability is the union of the two tails, computed in log space: exactly
+    assert r.logp_fail == float(np.logaddexp(rho.log_cdf(n, lo), rho.log_sf(n, hi)))
+    # and p_in = cdf(hi) − cdf(lo) up to the rounding of that subtraction and of cdf + sf = 1
+    assert abs(r.p_in - float(rho.cdf(n, hi) - rho.cdf(n, lo))) <= 1e-14
+    assert r.depth == 1 and r.width == n
+
+
+# --- orderings and ranges -------------------------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(2, 2000), L=st.integers(2, 6), eps=st.floats(0.1, 0.8),
+       norm=st.sampled_from(["squared", "plain"]))
+@example(n=2, L=6, eps=0.8, norm="plain").via("narrow layers, wide band")
+def test_p_last_at_least_p_stay_and_both_in_unit_interval(n, L, eps, norm):
+    lo, hi = band_for_eps(eps, norm)
+    s = band_probability(n, L, lo, hi, layers="all")
+    t = band_probability(n, L, lo, hi, layers="last")
+    for r in (s, t):
+        assert isinstance(r, BandResult)
+        assert 0.0 <= r.p_in <= 1.0 and 0.0 <= r.p_fail <= 1.0
+        assert not math.isnan(r.logp_fail) and r.logp_fail <= 0.0
+        assert r.tolerance >= 0.0
+    # {stay in the band at every layer} ⊂ {end in the band}, up to the two numerical tolerances
+    assert s.p_in <= t.p_in + s.tolerance + t.tolerance
+
+
+# --- the reported tolerance is achieved -----------------------------------------------------------
+
+
+def _richardson_reference(n, L, lo, hi, layers, cells):
+    """Independent reference: forced grids of 4× and 8× the returned cells, Richardson-combined.
+
+    A single forced grid is NOT a valid reference: its own O(h²) discretization error (at 8× the
+    cells, 1/64 of the coarse one) is typically larger than the tolerance of the extrapolated
+    result (e.g. n=100, L=5, ε=0.5: |Δp| = 1.9e-7 against a reported 6.3e-8, while the
+    extrapolates agree to 4e-9). The code's levels are M, 2M, …; extrapolating 4M/8M gives an
+    estimate whose own error is measured by comparing it with the 2M/4M extrapolate.
+    """
+    f2, f4, f8 = (band_probability(n, L, lo, hi, layers=layers, cells=c * cells)
+                  for c in (2, 4, 8))
+    e48 = f8.logp_fail + (f8.logp_fail - f4.logp_fail) / 3.0    # log p_fail is O(h²) in cell size
+    e24 = f4.logp_fail + (f4.logp_fail - f2.logp_fail) / 3.0
+    ref_p_in = -math.expm1(e48)
+    ref_err = abs(math.exp(e48) - math.exp(e24)) + f8.tolerance   # includes mass lost off-grid
+    return ref_p_in, ref_err
+
+
+@pytest.mark.parametrize("n, L, eps", [(100, 5, 0.5), (2000, 10, 0.2)])
+@pytest.mark.parametrize("layers", ["all", "last"])
+def test_reported_tolerance_is_achieved(n, L, eps, layers):
+    lo, hi = band_for_eps(eps, "squared")
+    r = band_probability(n, L, lo, hi, layers=layers)
+    ref, ref_err = _richardson_reference(n, L, lo, hi, layers, r.cells)
+    assert ref_err <= 0.1 * r.tolerance           # the reference is 10× sharper than the claim
+    assert abs(r.p_in - ref) <= r.tolerance - ref_err
+    assert r.rel_tolerance == pytest.approx(r.tolerance / r.p_fail, rel=1e-12)
+
+
+# --- tiny failure probabilities ------------------------------------------------------------------
+
+
+def test_tiny_failure_probability_keeps_relative_accuracy():
+    """p_fail ~ e^-51, far below what 1 − p_in could resolve; sandwiched by independent results.
+
+    max_l P(Π_l ∉ band) ≤ P(∃l: Π_l ∉ band) ≤ Σ_l P(Π_l ∉ band), each P(Π_l ∉ band) computed by
+    layers="last" at depth l, and P(Π_1 ∉ band) = cdf(lo) + sf(hi) exactly. (The brief's point
+    n = 20000, L = 3, ε = 0.2 has p_fail = e^-25.7 ≈ 7e-12, not below 1e-16; ε = 0.3 is.)
+    """
+    n, L, eps = 20000, 3, 0.3
+    lo, hi = band_for_eps(eps, "squared")
+    r = band_probability(n, L, lo, hi)
+    assert r.logp_fail < math.log(1e-16) - 10
+    assert r.p_in == 1.0                          # 1 − p_fail rounds to 1: only log space helps
+    per_depth = [band_probability(n, l, lo, hi, layers="last") for l in range(1, L + 1)]
+    layer_one = float(np.logaddexp(rho.log_cdf(n, lo), rho.log_sf(n, hi)))
+    assert per_depth[0].logp_fail == layer_one
+    # the method's own claim: relative accuracy 1e-3 or better on every value used here
+    for x in [r, *per_depth]:
+        assert x.rel_tolerance <= 1e-3
+    slack = math.log1p(1e-3)
+    assert r.logp_fail >= layer_one
+    assert r.logp_fail >= max(x.logp_fail for x in per_depth) - slack
+    upper = float(np.logaddexp.reduce([x.logp_fail for x in per_depth]))
+    assert r.logp_fail <= upper + slack
+
+
+# --- monotone in width ----------------------------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(1, 400), dn=st.integers(1, 200), L=st.integers(1, 4),
+       eps=st.floats(0.2, 0.6), layers=st.sampled_from(["all", "last"]))
+@example(n=1, dn=1, L=4, eps=0.6, layers="all").via("width 1 → 2")
+def test_failure_probability_decreases_in_width(n, dn, L, eps, layers):
+    lo, hi = band_for_eps(eps, "squared")
+    a = band_probability(n, L, lo, hi, layers=layers)
+    b = band_probability(n + dn, L, lo, hi, layers=layers)
+    assert b.p_fail <= a.p_fail + a.tolerance + b.tolerance
+
+
+# --- Monte Carlo with the exact sampler of ρ -----------------------------------------------------
+
+#: Seed of the Monte Carlo test (written down so a failure can be reproduced; AB19's arXiv id).
+SEED = 1901_03611
+
+
+def test_band_probabilities_against_exact_sampling_of_rho():
+    """p_stay and p_last at n = 200, L = 10, ε = 0.3 inside Clopper–Pearson intervals at α = 1e-4.
+
+    ρ is sampled from its exact law: K ~ Bin(n, ½), ρ = (2/n)·χ²_K with χ²_K = 2·Gamma(K/2)
+    (Gamma(0) = 0 gives the atom at K = 0). T = 200000 walks: the interval's half-width is at most
+    z_{1−α/2}·√(¼/T) ≈ 3.9 × 0.0011 ≈ 0.0044, so an error of half a percentage point in either
+    probability (e.g. an off-by-one layer, a wrong band edge, a missing atom) is detected, while
+    the numerical tolerance of band_probability (~1e-7) is far below it. Sampling takes < 0.5 s.
+    """
+    n, L, eps, T = 200, 10, 0.3, 200_000
+    lo, hi = band_for_eps(eps, "squared")
+    rng = np.random.default_rng(SEED)
+    K = rng.binomial(n, 0.5, size=(T, L))
+    walk = np.cumprod((2.0 / n) * 2.0 * rng.standard_gamma(0.5 * K), axis=1)
+    inside = (walk >= lo) & (walk <= hi)
+    hits = {"all": int(inside.all(axis=1).sum()), "last": int(inside[:, -1].sum())}
+    for layers, x in hits.items():
+        p = band_probability(n, L, lo, hi, layers=layers).p_in
+        low = stats.beta.ppf(ALPHA / 2, x, T - x + 1) if x > 0 else 0.0
+        high = stats.beta.ppf(1 - ALPHA / 2, x + 1, T - x) if x < T else 1.0
+        assert low <= p <= high, (layers, x / T, (low, high), p)
+
+
+# --- arguments ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: band_probability(0, 2, 0.9, 1.1), "width must be an integer ≥ 1; got 0"),
+    (lambda: band_probability(10, 0, 0.9, 1.1), "depth must be an integer ≥ 1; got 0"),
+    (lambda: band_probability(10, True, 0.9, 1.1), "depth must be an integer ≥ 1; got True"),
+    (lambda: band_probability(10, 2, 1.0, 1.1), "lo must be in (0, 1); got 1.0"),
+    (lambda: band_probability(10, 2, 0.9, 1.0), "hi must be in (1, inf); got 1.0"),
+    (lambda: band_probability(10, 2, 0.9, float("nan")),
+     "hi must be a real number in (1, inf); got nan"),
+    (lambda: band_probability(10, 2, 0.9, 1.1, layers="some"),
+     "layers must be one of 'all', 'last'; got 'some'"),
+    (lambda: band_probability(10, 2, 0.9, 1.1, rtol=0), "rtol must be in (0, 1); got 0"),
+    (lambda: band_probability(10, 2, 0.9, 1.1, cells=1), "cells must be an integer ≥ 2; got 1"),
+    (lambda: band_for_eps(0, "squared"), "eps must be in (0, 1); got 0"),
+    (lambda: band_for_eps(0.1, "sq"), "norm must be one of 'squared', 'plain'; got 'sq'"),
+])
+def test_bad_input_messages(call, msg):
+    with pytest.raises(DomainError) as info:
+        call()
+    assert str(info.value) == msg
+
+
+def test_plain_band_is_the_squared_band_of_the_norm():
+    assert band_for_eps(0.25, "squared") == (0.75, 1.25)
+    assert band_for_eps(0.25, "plain") == (0.75**2, 1.25**2)
