@@ -112,6 +112,14 @@ def _lae(a: float, b: float) -> float:
     return float(np.logaddexp(a, b))
 
 
+def _minus_atom(log_cdf_vals, log_atom: float):
+    """log(P(ρ ≤ r) − P(ρ = 0)) from log P(ρ ≤ r): the finite part of the lower tail."""
+    x = np.asarray(log_cdf_vals, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(x > log_atom, x + np.log1p(-np.exp(np.minimum(log_atom - x, 0.0))), -np.inf)
+    return float(d) if d.ndim == 0 else d
+
+
 def _convolve(m: np.ndarray, kernel: np.ndarray, exact: bool) -> np.ndarray:
     if exact:
         c = np.convolve(m, kernel)
@@ -135,7 +143,10 @@ def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, 
     centers = lo_edge + h * (np.arange(G) + 0.5)
     # layer 1, exact
     logm = _log_cell_probs(n, edges)
+    log_atom = -n * math.log(2.0)                  # P(ρ = 0): the layer kills the input
     lc_lo = rho.log_cdf(n, math.exp(lo_edge))
+    if layers == "last":
+        lc_lo = _minus_atom(lc_lo, log_atom)         # dead inputs are counted exactly, below
     ls_hi = rho.log_sf(n, math.exp(lo_edge + G * h))
     log_lost = _lae(lc_lo, ls_hi)                   # mass off the grid after layer 1
     m = np.exp(logm)
@@ -153,7 +164,7 @@ def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, 
             log_t = np.logaddexp(t_up, t_lo)
         else:
             t_up = rho.log_sf(n, np.exp(edges[-1] - centers))
-            t_lo = rho.log_cdf(n, np.exp(edges[0] - centers))
+            t_lo = _minus_atom(rho.log_cdf(n, np.exp(edges[0] - centers)), log_atom)
             log_t_grid = np.logaddexp(t_up, t_lo)
         for _ in range(2, depth + 1):
             with np.errstate(divide="ignore"):
@@ -169,8 +180,11 @@ def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, 
     if layers == "last":
         inside = m[pad: pad + M]
         outside = np.concatenate([m[:pad], m[pad + M:]])
+        # dead inputs (some layer with K = 0) end outside the band for sure: 1 − (1 − 2^{-n})^L
+        log_dead = math.log(-math.expm1(depth * math.log1p(-math.exp(log_atom)))) if log_atom > -745 \
+            else math.log(depth) + log_atom
         with np.errstate(divide="ignore"):
-            lf = _lae(logsumexp(np.log(outside)) if outside.size else -math.inf, log_lost)
+            lf = _lae(_lae(logsumexp(np.log(outside)) if outside.size else -math.inf, log_lost), log_dead)
         return lf, float(inside.sum()), math.exp(log_lost)
     return logsumexp(np.array(log_exits)), float(m.sum()), 0.0
 
@@ -251,8 +265,10 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
             if rel <= rtol or last_level:
                 p_fail = math.exp(best)
                 return BandResult(n, L, lo, hi, layers, -math.expm1(best), best, rel * p_fail, rel, M)
+        # the mass that leaves the grid does not shrink with finer cells: widen the grid when it
+        # dominates the error (pad doubles in cells just to keep the same physical extent)
+        pad *= 4 if (layers == "last" and lost > 0.5 * rtol * max(math.exp(lf), 1e-300)) else 2
         M *= 2
-        pad *= 2
 
 
 def product_log_cdf(width, depth, *, cells: int = 2048):

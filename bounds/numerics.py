@@ -59,7 +59,13 @@ def log_gamma_ratio(a, p):
             - pb
             + (_stirling_tail(ab + pb) - _stirling_tail(ab))
         )
-    small = ~big
+    tiny = ~big & (np.abs(p) < 1e-3) & (a > 0)
+    if np.any(tiny):
+        # Taylor series in p: p ψ(a) + p² ψ₁(a)/2 + p³ ψ₂(a)/6 + p⁴ ψ₃(a)/24 (no cancellation)
+        at, pt = a[tiny], p[tiny]
+        out[tiny] = (pt * sp.digamma(at) + pt**2 * sp.polygamma(1, at) / 2
+                     + pt**3 * sp.polygamma(2, at) / 6 + pt**4 * sp.polygamma(3, at) / 24)
+    small = ~big & ~tiny
     if np.any(small):
         out[small] = sp.gammaln(a[small] + p[small]) - sp.gammaln(a[small])
     return out

@@ -39,10 +39,12 @@ def test_depth_one_is_the_one_layer_law(n, eps, layers):
 # --- orderings and ranges -------------------------------------------------------------------------
 
 
-@settings(max_examples=12, deadline=None)
-@given(n=st.integers(2, 2000), L=st.integers(2, 6), eps=st.floats(0.1, 0.8),
+# layers="last" starts at width 30: below it the refinement cannot converge and runs for tens of
+# seconds (see test_dead_input_atom_is_not_numerical_uncertainty below, and the bug report)
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(30, 2000), L=st.integers(2, 6), eps=st.floats(0.1, 0.8),
        norm=st.sampled_from(["squared", "plain"]))
-@example(n=2, L=6, eps=0.8, norm="plain").via("narrow layers, wide band")
+@example(n=30, L=6, eps=0.8, norm="plain").via("narrow layers, wide band")
 def test_p_last_at_least_p_stay_and_both_in_unit_interval(n, L, eps, norm):
     lo, hi = band_for_eps(eps, norm)
     s = band_probability(n, L, lo, hi, layers="all")
@@ -120,14 +122,23 @@ def test_tiny_failure_probability_keeps_relative_accuracy():
 
 
 @settings(max_examples=12, deadline=None)
-@given(n=st.integers(1, 400), dn=st.integers(1, 200), L=st.integers(1, 4),
-       eps=st.floats(0.2, 0.6), layers=st.sampled_from(["all", "last"]))
-@example(n=1, dn=1, L=4, eps=0.6, layers="all").via("width 1 → 2")
-def test_failure_probability_decreases_in_width(n, dn, L, eps, layers):
+@given(layers_n=st.one_of(st.tuples(st.just("all"), st.integers(1, 400)),
+                          st.tuples(st.just("last"), st.integers(30, 400))),  # (see above)
+       dn=st.integers(1, 200), L=st.integers(1, 4), eps=st.floats(0.2, 0.6))
+@example(layers_n=("all", 1), dn=1, L=4, eps=0.6).via("width 1 → 2")
+def test_failure_probability_decreases_in_width(layers_n, dn, L, eps):
+    layers, n = layers_n
     lo, hi = band_for_eps(eps, "squared")
     a = band_probability(n, L, lo, hi, layers=layers)
     b = band_probability(n + dn, L, lo, hi, layers=layers)
     assert b.p_fail <= a.p_fail + a.tolerance + b.tolerance
+
+
+def test_dead_input_atom_is_not_numerical_uncertainty():
+    n, L = 2, 2
+    r = band_probability(n, L, 0.9, 1.1, layers="last", cells=64)
+    p_dead = -math.expm1(L * math.log1p(-(2.0**-n)))       # certain failure, not uncertainty
+    assert r.tolerance < 0.01 * p_dead
 
 
 # --- Monte Carlo with the exact sampler of ρ -----------------------------------------------------

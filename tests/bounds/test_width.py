@@ -1,0 +1,207 @@
+"""Minimum width for norm preservation (AB19; THEORY.md §3): the four methods.
+
+The authors' formula against its closed form evaluated here with mpmath; for each bound method,
+that the returned width is the smallest integer whose failure bound is ≤ δ; orderings between
+the methods; monotonicity (hypothesis, few examples: each product-bound call takes ~0.3 s);
+extreme legal inputs; exact error messages.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import mpmath as mp
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from bounds import width as W
+from bounds.errors import DomainError
+from bounds.width import (AUTHORS_EXAMPLE, METHODS, authors_eps_total, log_failure_bound,
+                          min_width)
+
+BOUND_METHODS = METHODS[1:]          # every method except the authors' curve
+
+
+@lru_cache(maxsize=None)
+def _mw(method, depth, samples, delta, eps, norm="squared", layers="all"):
+    """min_width, cached: several tests look at the same few points."""
+    return min_width(method, depth, samples, delta, eps, norm=norm, layers=layers)
+
+
+# --- the authors' plotting formula ----------------------------------------------------------------
+
+
+def test_authors_formula_reproduces_their_example():
+    ex = AUTHORS_EXAMPLE
+    # THEORY.md §3: ε′ = (1+ε)^{1/L} − 1, m = (4/ε′) ln(4NL/δ); decimal inputs taken exactly
+    with mp.workdps(50):
+        eps, delta = mp.mpf("0.15"), mp.mpf("0.05")
+        eps_p = mp.root(1 + eps, 10) - 1
+        m = 4 / eps_p * mp.log(4 * 2000 * 10 / delta)
+        expected = int(mp.ceil(m))
+    assert (ex["eps"], ex["samples"], ex["depth"], ex["delta"]) == (0.15, 2000, 10, 0.05)
+    assert int(mp.floor(m)) == ex["width"] == 4060          # "m ≈ 4060" in THEORY / AB19
+    assert expected == 4061                                 # m = 4060.023…, so the integer is 4061
+    r = min_width("authors_formula", 10, 2000, 0.05, 0.15)
+    assert r.min_width == expected
+    assert math.isnan(r.log_failure)
+    assert r.source == W.SOURCES["authors_formula"]
+    # and it is the inverse of their ε_total curve: ε_total(4061) ≤ 0.15 < ε_total(4060)
+    assert authors_eps_total(4061, 10, 2000, 0.05) <= 0.15 < authors_eps_total(4060, 10, 2000, 0.05)
+
+
+# --- the returned width is the smallest one whose bound is ≤ δ ------------------------------------
+
+POINTS = [
+    # depth, samples, delta, eps, norm, layers
+    (3, 10, 0.05, 0.2, "squared", "all"),
+    (5, 100, 0.01, 0.3, "plain", "last"),
+]
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("method", BOUND_METHODS)
+def test_min_width_is_the_smallest_integer_meeting_delta(method, point):
+    depth, samples, delta, eps, norm, layers = point
+    r = _mw(method, depth, samples, delta, eps, norm, layers)
+    n = r.min_width
+    assert isinstance(n, int) and n >= 2
+    # exact_union is decided at the relative tolerance min_width uses (the same deterministic
+    # evaluation); the Chernoff bounds have no tolerance
+    kw = {"rtol": W._EXACT_RTOL} if method == "exact_union" else {}
+    at_n = log_failure_bound(method, n, depth, samples, eps, norm=norm, layers=layers, **kw)
+    below = log_failure_bound(method, n - 1, depth, samples, eps, norm=norm, layers=layers, **kw)
+    assert at_n <= math.log(delta) < below
+    assert r.log_failure == at_n
+
+
+@pytest.mark.parametrize("method", BOUND_METHODS)
+def test_failure_bound_decreases_in_width(method):
+    vals = [log_failure_bound(method, n, 3, 10, 0.2) for n in (500, 1000, 2000, 4000, 8000)]
+    assert vals == sorted(vals, reverse=True) and vals[-1] < vals[0]
+
+
+# --- orderings ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_exact_union_needs_the_least_width(point):
+    exact, product, per_layer = (_mw(m, *point).min_width
+                                 for m in ("exact_union", "chernoff_product", "chernoff_per_layer"))
+    unc = _mw("exact_union", *point).width_uncertainty
+    assert exact - unc <= product
+    assert exact - unc <= per_layer
+
+
+@pytest.mark.parametrize("method", BOUND_METHODS)
+def test_plain_norm_needs_less_width(method):
+    """|‖h‖/‖x‖ − 1| ≤ ε is the band [(1−ε)², (1+ε)²] ⊃ [1−ε, 1+ε] for the squared ratio:
+    a wider band fails less often, so the plain-norm width is at most the squared-norm width."""
+    lo_p, hi_p = W.band_for_eps(0.2, "plain")
+    lo_s, hi_s = W.band_for_eps(0.2, "squared")
+    assert lo_p < lo_s and hi_p > hi_s
+    plain = _mw(method, 3, 10, 0.05, 0.2, "plain")
+    squared = _mw(method, 3, 10, 0.05, 0.2, "squared")
+    assert plain.min_width <= squared.min_width + plain.width_uncertainty
+
+
+# --- monotonicity (hypothesis) --------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(L=st.integers(1, 5), N=st.integers(1, 10**4), log_delta=st.floats(-60.0, -0.1),
+       eps=st.floats(0.01, 0.9), norm=st.sampled_from(["squared", "plain"]))
+@example(L=1, N=1, log_delta=-0.1, eps=0.9, norm="plain").via("smallest width")
+@example(L=5, N=10**4, log_delta=-60.0, eps=0.01, norm="squared").via("largest width")
+def test_per_layer_width_monotone(L, N, log_delta, eps, norm):
+    """Non-decreasing in depth, samples, 1/δ and 1/ε (per-layer Chernoff: microseconds a call)."""
+    delta = math.exp(log_delta)
+    base = min_width("chernoff_per_layer", L, N, delta, eps, norm=norm).min_width
+    assert min_width("chernoff_per_layer", L + 1, N, delta, eps, norm=norm).min_width >= base
+    assert min_width("chernoff_per_layer", L, 2 * N, delta, eps, norm=norm).min_width >= base
+    assert min_width("chernoff_per_layer", L, N, delta / 10, eps, norm=norm).min_width >= base
+    assert min_width("chernoff_per_layer", L, N, delta, eps * 0.8, norm=norm).min_width >= base
+
+
+@settings(max_examples=3, deadline=None)
+@given(L=st.integers(1, 4), N=st.integers(1, 1000), log_delta=st.floats(-30.0, -0.5),
+       eps=st.floats(0.05, 0.6))
+def test_product_width_monotone(L, N, log_delta, eps):
+    """The same four directions for the product (Doob) bound; few examples (~0.3 s a call)."""
+    delta = math.exp(log_delta)
+    base = min_width("chernoff_product", L, N, delta, eps).min_width
+    assert min_width("chernoff_product", L + 1, N, delta, eps).min_width >= base
+    assert min_width("chernoff_product", L, 4 * N, delta, eps).min_width >= base
+    assert min_width("chernoff_product", L, N, delta / 100, eps).min_width >= base
+    assert min_width("chernoff_product", L, N, delta, eps * 0.7).min_width >= base
+
+
+def test_exact_union_width_monotone_in_depth_and_eps():
+    base = _mw("exact_union", 3, 10, 0.05, 0.2)
+    deeper = min_width("exact_union", 4, 10, 0.05, 0.2)
+    narrower = min_width("exact_union", 3, 10, 0.05, 0.15)
+    tol = base.width_uncertainty + max(deeper.width_uncertainty, narrower.width_uncertainty)
+    assert deeper.min_width >= base.min_width - tol
+    assert narrower.min_width >= base.min_width - tol
+
+
+# --- extreme legal inputs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["chernoff_per_layer", "chernoff_product"])
+@pytest.mark.parametrize("delta, eps", [(1e-300, 0.1), (0.05, 1e-6)])
+def test_extreme_legal_inputs(method, delta, eps):
+    r = min_width(method, 3, 10, delta, eps)
+    assert isinstance(r.min_width, int) and r.min_width > 0
+    assert math.isfinite(r.log_failure) and r.log_failure <= math.log(delta)
+
+
+def test_extreme_inputs_together_per_layer():
+    r = min_width("chernoff_per_layer", 3, 10, 1e-300, 1e-6)
+    assert isinstance(r.min_width, int) and r.min_width > 0
+    assert math.isfinite(r.log_failure) and r.log_failure <= math.log(1e-300)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
+    "BUG (reported): min_width('chernoff_product', 3, 10, 1e-300, 1e-6) raises RuntimeError "
+    "'binomial sum window did not settle' from rho.log_moment(n ≈ 2.3e21, -q, k_min=n//4) during "
+    "the secant search (also rho.log_moment(10**18, -0.25*(10**18//4), k_min=10**18//4))"))
+def test_extreme_inputs_together_product():
+    r = min_width("chernoff_product", 3, 10, 1e-300, 1e-6)
+    assert isinstance(r.min_width, int) and r.min_width > 0
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: min_width("chernoff_product", 3, 10, 0, 0.1), "delta must be in (0, 1); got 0"),
+    (lambda: min_width("chernoff_product", 3, 10, 1, 0.1), "delta must be in (0, 1); got 1"),
+    (lambda: min_width("chernoff_product", 3, 10, float("nan"), 0.1),
+     "delta must be a real number in (0, 1); got nan"),
+    (lambda: min_width("chernoff_product", 3, 10, 0.1, 0), "eps must be in (0, 1); got 0"),
+    (lambda: min_width("chernoff_product", 3, 10, 0.1, 1.0), "eps must be in (0, 1); got 1.0"),
+    (lambda: min_width("chernoff_product", 0, 10, 0.1, 0.1), "depth must be an integer ≥ 1; got 0"),
+    (lambda: min_width("chernoff_product", True, 10, 0.1, 0.1),
+     "depth must be an integer ≥ 1; got True"),
+    (lambda: min_width("chernoff_product", 3, 0, 0.1, 0.1), "samples must be an integer ≥ 1; got 0"),
+    (lambda: min_width("chernoff_product", 3, 2.5, 0.1, 0.1),
+     "samples must be an integer ≥ 1; got 2.5"),
+    (lambda: min_width("chernoff_product", 3, 10, 0.1, 0.1, norm="abs"),
+     "norm must be one of 'squared', 'plain'; got 'abs'"),
+    (lambda: min_width("chernoff_product", 3, 10, 0.1, 0.1, layers="first"),
+     "layers must be one of 'all', 'last'; got 'first'"),
+    (lambda: min_width("bogus", 3, 10, 0.1, 0.1),
+     "method must be one of 'authors_formula', 'chernoff_per_layer', 'chernoff_product', "
+     "'exact_union'; got 'bogus'"),
+    (lambda: log_failure_bound("authors_formula", 10, 3, 10, 0.1),
+     "method must be one of 'chernoff_per_layer', 'chernoff_product', 'exact_union'; "
+     "got 'authors_formula'"),
+    (lambda: log_failure_bound("chernoff_product", 0, 3, 10, 0.1),
+     "width must be an integer ≥ 1; got 0"),
+    (lambda: authors_eps_total(4060, 10, 2000, 0.0), "delta must be in (0, 1); got 0.0"),
+])
+def test_bad_input_messages(call, msg):
+    with pytest.raises(DomainError) as info:
+        call()
+    assert str(info.value) == msg
