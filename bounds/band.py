@@ -265,9 +265,9 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
             if rel <= rtol or last_level:
                 p_fail = math.exp(best)
                 return BandResult(n, L, lo, hi, layers, -math.expm1(best), best, rel * p_fail, rel, M)
-        # the mass that leaves the grid does not shrink with finer cells: widen the grid when it
-        # dominates the error (pad doubles in cells just to keep the same physical extent)
-        pad *= 4 if (layers == "last" and lost > 0.5 * rtol * max(math.exp(lf), 1e-300)) else 2
+        # (the mass that leaves the grid is reported in the tolerance; pad doubles in cells to
+        # keep the same physical extent)
+        pad *= 2
         M *= 2
 
 
