@@ -154,7 +154,7 @@ def width(
               "norm": norm.value, "layers": layers.value}
     if as_json:
         _emit_json({"inputs": inputs, "methods": [
-            {"name": r.name, "min_width": int(r.min_width), "source": r.source,
+            {"name": r.name, "min_width": None if r.min_width is None else int(r.min_width), "source": r.source,
              "log_failure_bound": None if math.isnan(r.log_failure) else r.log_failure}
             for r in res]})
         return
@@ -167,7 +167,7 @@ def width(
     t.add_column("source")
     for r in res:
         fb = "—" if math.isnan(r.log_failure) else _fmt_logp(r.log_failure)
-        t.add_row(r.name, f"{r.min_width:,}", fb, r.source)
+        t.add_row(r.name, "—" if r.min_width is None else f"{r.min_width:,}", fb, r.source)
     c.print(t)
     for r in res:
         for note in r.notes:

@@ -226,7 +226,8 @@ def _binomial_logsumexp(n: int, extra, center: float, k_min: int) -> float:
         if not (at_lo or at_hi) or (at_lo and k[0] <= k_min) or (at_hi and k[-1] + s > n):
             return logsumexp(t) + math.log(s)
         center = k[i] + (half if at_hi else -half)
-    raise RuntimeError("binomial sum window did not settle")  # pragma: no cover
+    raise DomainError(f"width {n} is beyond the range where the binomial sums are exact "
+                      f"(about 2^53 = {WIDTH_EXACT_MAX:.3g}); use the per-layer Chernoff method")
 
 
 def log_moment(width, p, *, k_min: int = 1) -> float:

@@ -54,7 +54,7 @@ class WidthResult:
     """Minimum width from one method, with the failure bound it achieves there."""
 
     name: str
-    min_width: int
+    min_width: int | None            # None: this method cannot answer here (reason in notes)
     source: str
     log_failure: float               # log of the failure bound at min_width (nan for the authors')
     notes: tuple = field(default_factory=tuple)
@@ -295,8 +295,23 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
 
 def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all",
                methods=METHODS) -> list[WidthResult]:
-    """:func:`min_width` for several methods (all four by default)."""
-    return [min_width(m, depth, samples, delta, eps, norm=norm, layers=layers) for m in methods]
+    """:func:`min_width` for several methods (all four by default).
+
+    A method that cannot answer for these inputs (e.g. the product bound needs widths beyond
+    2^53 at ε = 1e-6 with δ = 1e-300) gives ``min_width=None`` with the reason in ``notes``;
+    the others still answer. Invalid arguments still raise.
+    """
+    from .errors import DomainError
+
+    out = []
+    for m in methods:
+        try:
+            out.append(min_width(m, depth, samples, delta, eps, norm=norm, layers=layers))
+        except DomainError as e:
+            if m == methods[0] or "beyond" not in str(e):
+                raise
+            out.append(WidthResult(m, None, SOURCES[m], math.nan, (f"not computed: {e}",)))
+    return out
 
 
 # --- symbolic work: the rate-function series and the Chernoff width, derived by sympy ----------
