@@ -97,6 +97,14 @@ def _console() -> Console:
     return c
 
 
+def _quantity_table(title: str) -> Table:
+    """The quantity / value / source table that the report commands print."""
+    t = Table(title=title)
+    for col in ("quantity", "value", "source"):
+        t.add_column(col)
+    return t
+
+
 def _emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
 
@@ -307,9 +315,7 @@ def death(
         return
     c = _console()
     arch = widths if width_ is None else f"{depth:,} layers of width {width_:,}"
-    t = Table(title=f"Neuron death at initialization: {arch}{' (symmetric biases)' if bias else ''}")
-    for col in ("quantity", "value", "source"):
-        t.add_column(col)
+    t = _quantity_table(f"Neuron death at initialization: {arch}{' (symmetric biases)' if bias else ''}")
     lg = lv.log_p_alive_point / math.log(10)
     t.add_row("P(a given point alive) = expected live fraction", f"{lv.p_alive_point:.6g}  (10^{lg:.4g})",
               "derived, exact (RR20 claim)")
@@ -403,9 +409,7 @@ def moment(
         _emit_json(out)
         return
     c = _console()
-    t = Table(title=f"Fractional-moment-preserving init: {a.label()}, s = {s:g}, d = {width_:,}")
-    for col in ("quantity", "value", "source"):
-        t.add_column(col)
+    t = _quantity_table(f"Fractional-moment-preserving init: {a.label()}, s = {s:g}, d = {width_:,}")
     t.add_row(f"σ_s² (weight variance, exact, fan {fan})", f"{v:.10g}", "derived (GH21 claim)")
     t.add_row("σ_s", f"{math.sqrt(v):.10g}", "derived")
     if in_width is not None:
@@ -485,9 +489,7 @@ def variance(
         _emit_json(out)
         return
     c = _console()
-    t = Table(title=f"Length moments: widths {widths} (β = Σ1/n = {lm.beta:.4g})")
-    for col in ("quantity", "value", "source"):
-        t.add_column(col)
+    t = _quantity_table(f"Length moments: widths {widths} (β = Σ1/n = {lm.beta:.4g})")
     fmt = lambda v: "overflow (see --json logs)" if v is None else f"{v:.6g}"  # noqa: E731
     t.add_row("FM1: E M_d / M_0 (zero bias)", f"{fmt(lm.mean_ratio)} ({lm.fm1})", "derived (HR18 claim)")
     t.add_row("FM2: E M_d² / M_0² = Π(1 + 5/n_j)", fmt(lm.second_moment_ratio), "derived (HR18 claim)")
