@@ -39,12 +39,15 @@ def test_depth_one_is_the_one_layer_law(n, eps, layers):
 # --- orderings and ranges -------------------------------------------------------------------------
 
 
-# layers="last" starts at width 30: below it the refinement cannot converge and runs for tens of
-# seconds (see test_dead_input_atom_is_not_numerical_uncertainty below, and the bug report)
+# The ranges keep every call under ~2 s. Outside them layers="last" is known to be slow (reported):
+# width ≲ 20 does not reach rtol and refines to the 16384-cell cap (n = 20, L = 2, ε = 0.1: ~50 s),
+# and wide bands with p_fail < 1e-11 switch to the direct O(G²) convolution, which COST_LIMIT
+# does not model (n = 1000, L = 2, plain ε = 0.7: ~100 s).
 @settings(max_examples=10, deadline=None)
-@given(n=st.integers(30, 2000), L=st.integers(2, 6), eps=st.floats(0.1, 0.8),
+@given(n=st.integers(30, 1000), L=st.integers(2, 6), eps=st.floats(0.1, 0.5),
        norm=st.sampled_from(["squared", "plain"]))
-@example(n=30, L=6, eps=0.8, norm="plain").via("narrow layers, wide band")
+@example(n=30, L=6, eps=0.5, norm="plain").via("narrow layers, wide band")
+@example(n=1000, L=6, eps=0.5, norm="plain").via("wide layers, wide band, tiny p_fail")
 def test_p_last_at_least_p_stay_and_both_in_unit_interval(n, L, eps, norm):
     lo, hi = band_for_eps(eps, norm)
     s = band_probability(n, L, lo, hi, layers="all")
@@ -135,6 +138,9 @@ def test_failure_probability_decreases_in_width(layers_n, dn, L, eps):
 
 
 def test_dead_input_atom_is_not_numerical_uncertainty():
+    """Regression (reported by this suite): for layers="last" the atom of dead inputs (Π = 0 for
+    ever, probability 1 − (1 − 2^-n)^L) was counted as numerical uncertainty (tolerance 0.4375 at
+    n = 2, L = 2 on every grid); it is certain failure."""
     n, L = 2, 2
     r = band_probability(n, L, 0.9, 1.1, layers="last", cells=64)
     p_dead = -math.expm1(L * math.log1p(-(2.0**-n)))       # certain failure, not uncertainty
