@@ -31,7 +31,7 @@ from .errors import DomainError, check_choice, check_int, check_real
 from .numerics import log_gamma_ratio
 
 __all__ = [
-    "Activation", "activation", "log_moment_q", "sigma2", "sigma2_large_width", "sigma2_he",
+    "Activation", "activation", "log_moment_q", "log_q_order", "sigma2", "sigma2_large_width", "sigma2_he",
     "authors_sigma2", "log_q_moments", "LogNormParams", "log_norm_params", "unit_moments_xi",
     "REFERENCE_TABLE", "sigma2_series", "derive_moment", "SmallOutput", "p_small_output", "log_chi2_sum_cdf",
 ]
@@ -187,13 +187,23 @@ def log_moment_q(act: Activation, width, s) -> mp.mpf:
     if p == 1.0:
         m1, _ = unit_moments_xi(act)
         return mp.log(d * m1)
+    if act.kind in ("relu", "linear"):
+        return log_q_order(act, d, p)
+    with mp.workdps(30):
+        return +_log_moment_integral(act, d, p)
+
+
+def log_q_order(act: Activation, width, p) -> mp.mpf:
+    """log E Q^p for any order p > 0, ReLU and linear (closed forms): ReLU through
+    E ρ^p = (2/d)^p E Q^p (ρ = (2/d) χ²_K, :func:`bounds.rho.log_moment`); linear
+    E (χ²_d)^p = 2^p Γ(d/2 + p)/Γ(d/2)."""
+    d = _d(width)
+    p = check_real("p", p, lo=0.0, lo_open=True)
     if act.kind == "relu":
-        # E ρ^p = (2/d)^p E Q^p with ρ = (2/d) χ²_K
         return mp.mpf(rho.log_moment(d, p)) - p * mp.log(mp.mpf(2) / d)
     if act.kind == "linear":
         return p * mp.log(2) + mp.mpf(float(log_gamma_ratio(d / 2.0, p)))
-    with mp.workdps(30):
-        return +_log_moment_integral(act, d, p)
+    raise DomainError(f"log_q_order has closed forms for relu and linear; got {act.kind!r}")
 
 
 def sigma2(act: Activation, width, s, *, fan_ratio: float = 1.0) -> float:

@@ -16,9 +16,9 @@ mpmath function generated from it (:func:`canonical`) or by a fast log-space pat
 * binomial sums are taken in log space over the k that matter; for large n the sum over integer k
   is replaced by a strided sum (Poisson summation: the summand is smooth on the scale √n, so the
   aliasing error is below e^{-2π²·64});
-* the CDF for n > 200 is the exact Bromwich inversion of the MGF along a line through the saddle
-  point, evaluated by the trapezoidal rule (exponentially accurate, relative error ~1e-13 even for
-  probabilities far below 1e-300).
+* the CDF for n > 200 and 0.02 ≤ r ≤ 100 is the exact Bromwich inversion of the MGF along a line
+  through the saddle point, evaluated by the trapezoidal rule (relative error ~1e-13, also for
+  probabilities far below 1e-300); outside that range, exact binomial sums.
 """
 from __future__ import annotations
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bounds import rho
-from bounds.moments import activation, log_norm_params, sigma2
+from bounds.moments import activation, log_norm_params, log_q_order, sigma2
 
 from .engine import sample_networks
 
@@ -103,8 +102,8 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     d, k, s = 64, 500, 1.0
     v = sigma2(relu, d, s)
     qs = np.linspace(0.1, 3.0, 30)
-    # Λ(q) = (q/2) log σ² + log E Q^{q/2}, with E Q^p = (d/2)^p E ρ^p (any p > 0, ReLU)
-    lam = [q / 2 * math.log(v) + rho.log_moment(d, q / 2) + (q / 2) * math.log(d / 2) for q in qs]
+    # Λ(q) = (q/2) log σ² + log E Q^{q/2} (any order: moments above s = 2 are needed here)
+    lam = [q / 2 * math.log(v) + float(log_q_order(relu, d, q / 2)) for q in qs]
     ax.plot(qs, [k * x for x in lam], label="theory: log E‖h_500‖^q = 500 Λ(q)")
     smp = sample_networks([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), trials, fan="out",
                           weight_var=[v] * k, generator=g)

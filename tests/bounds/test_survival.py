@@ -74,9 +74,16 @@ def test_schedules():
 
 
 def test_derivation_prints_the_schedule_condition():
+    import sympy as sy
+
     text = derive_death().to_text()
-    assert "c > 1" in text and "2^-k" not in text.replace("2  ", "")  # rendered by sympy
+    assert "c > 1" in text                                   # sympy's convergence condition
     assert "[paper; RR20]" in text and "[derived; RR20]" in text
+    # the printed constant-width solution is the one min_constant_width evaluates
+    sol = next(s.expr for s in derive_death().steps if s.text.startswith("Constant width"))
+    k, p = sy.Symbol("k", positive=True, integer=True), sy.Symbol("p", positive=True)
+    n_real = float(sol.rhs.subs({k: 100, p: sy.Rational(99, 100)}))
+    assert min_constant_width(100, 0.99) == math.ceil(n_real)
 
 
 @pytest.mark.parametrize("call, msg", [
