@@ -25,7 +25,8 @@ from . import rho
 from .errors import DomainError, check_choice, check_int, check_real
 from .numerics import logsumexp
 
-__all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT", "product_log_cdf"]
+__all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT", "product_log_cdf", "ProductLaw",
+           "product_law"]
 
 #: Largest depth × cells × log2(cells) the recursion is allowed to spend (about 10 s here).
 COST_LIMIT = 4e9
@@ -297,3 +298,139 @@ def product_log_cdf(width, depth, *, cells: int = 2048):
     c1 = np.interp(e2, res[0][0], res[0][1])
     tol = float(np.max(np.abs(c2 - c1))) + lost2
     return e2, np.minimum(c2, 1.0), tol
+
+
+@dataclass(frozen=True)
+class ProductLaw:
+    """The exact law of log Π_j ρ_j for per-layer widths, on a grid (see :func:`product_law`).
+
+    ``edges`` are cell edges in log Π; ``cdf[i]`` = P(log Π ≤ edges[i]) including the atom of dead
+    inputs (Π = 0, probability ``p_dead``); ``tolerance`` bounds the absolute error of any CDF
+    value (grid refinement change + mass outside the kernels' ranges + one cell's mass for values
+    read between edges).
+    """
+
+    edges: np.ndarray
+    cdf: np.ndarray
+    p_dead: float
+    tolerance: float
+    cells: int
+
+    def log_cdf_at(self, x) -> np.ndarray:
+        """P(log Π ≤ x) by linear interpolation between edges (0 ≤ value ≤ 1)."""
+        return np.clip(np.interp(x, self.edges, self.cdf, left=self.p_dead, right=1.0), 0.0, 1.0)
+
+    def p_below(self, r: float) -> float:
+        """P(Π ≤ r) for r ≥ 0 (the dead atom included)."""
+        return self.p_dead if r <= 0 else float(self.log_cdf_at(math.log(r)))
+
+    def p_above(self, r: float) -> float:
+        """P(Π > r)."""
+        return 1.0 - self.p_below(r)
+
+    def density(self) -> tuple:
+        """(cell centres, density of log Π given alive) for plotting."""
+        h = np.diff(self.edges)
+        return 0.5 * (self.edges[:-1] + self.edges[1:]), np.diff(self.cdf) / h / max(1.0 - self.p_dead, 1e-300)
+
+
+def _tail_reach(n: int, mean: float, side: str, log_eps: float = -46.0) -> float:
+    """Distance t from the mean of log ρ (width n) beyond which the alive mass on ``side`` is
+    below e^{log_eps} (doubling search on the exact tails)."""
+    t = 1.0
+    for _ in range(60):
+        if side == "lo":
+            lv = _minus_atom(rho.log_cdf(n, math.exp(mean - t)), -n * math.log(2.0))
+        else:
+            lv = rho.log_sf(n, math.exp(mean + t))
+        if lv < log_eps:
+            return t
+        t *= 2.0
+    return t
+
+
+def _product_grid(counts: dict, stats: dict, mu: float, h: float, J: int):
+    """One grid level of :func:`product_law`: masses of log Π − μ at cells j·h, j ∈ [−J, J], the
+    masses beyond on each side, and the alive mass lost outside the kernels' ranges."""
+    spans, kernels, lost = [], [], 0.0
+    for n, (m, lo_t, hi_t) in stats.items():
+        i_lo = -int(math.ceil(min(lo_t, (2 * J + 1) * h) / h))
+        i_hi = int(math.ceil(min(hi_t, (2 * J + 1) * h) / h))
+        idx = np.arange(i_lo, i_hi + 1)
+        edges = m + np.concatenate([(idx - 0.5) * h, [(i_hi + 0.5) * h]])
+        k = np.exp(_log_cell_probs(n, edges))
+        alive = -math.expm1(-n * math.log(2.0))
+        lost += counts[n] * max(alive - float(k.sum()), 0.0)
+        kernels.append((n, idx, k))
+        spans.append(i_hi - i_lo)
+    N = 1 << int(math.ceil(math.log2(2 * (2 * J + 1) + max(spans) + 2)))
+    spec = np.ones(N // 2 + 1, dtype=complex)
+    for n, idx, k in kernels:
+        a = np.zeros(N)
+        np.add.at(a, idx % N, k)
+        spec *= np.fft.rfft(a) ** counts[n]
+    r = np.maximum(np.fft.irfft(spec, N), 0.0)
+    j = np.arange(-J, J + 1)
+    inside = r[j % N]
+    below = float(r[N // 2: N - J].sum())
+    return inside, below, lost
+
+
+def product_law(widths, *, cells: int = 8192) -> ProductLaw:
+    r"""The exact law of :math:`\log\prod_j\rho_j` for layers of widths n_1..n_L (THEORY §2).
+
+    The layer ratios are independent with the one-layer laws of :mod:`bounds.rho`, so the law of
+    the log-product is the convolution of the per-layer laws of log ρ_j. Each is discretized with
+    its exact cell probabilities on a grid of spacing h (cells centred on the layer's mean of
+    log ρ), equal widths are combined by powers of their discrete Fourier transforms, and the
+    grid is refined once (h → h/2); the O(h²) discretization error is removed by one Richardson
+    step whose size is reported in ``tolerance`` (absolute, on CDF values; conservative by 10–1000×
+    in tests) together with the mass outside the kernels' ranges and the interpolation error.
+    The atom of dead inputs, P(Π = 0) = 1 − Π_j (1 − 2^{−n_j}), is exact.
+
+    ``cells``: cells of the finer grid over the mean ± 22 sd of log Π (raised automatically so
+    that h ≤ sd/8 of the narrowest layer). Raises DomainError beyond 2^21 cells.
+    Source: [derived] THEORY.md §2 (the master reduction), §5 (the exact law of M_d/M_0).
+
+    >>> law = product_law([16, 16, 16])
+    >>> round(law.p_dead, 6) == round(1 - (1 - 2**-16)**3, 6)
+    True
+    """
+    from collections import Counter
+
+    from .survival import parse_widths
+
+    w = parse_widths(widths)
+    M = check_int("cells", cells, lo=64)
+    counts = Counter(w)
+    stats, mu, var = {}, 0.0, 0.0
+    for n, k in counts.items():
+        lm = rho.log_moments(n)
+        mu += k * lm.mean
+        var += k * lm.var
+        stats[n] = (lm.mean, _tail_reach(n, lm.mean, "lo"), _tail_reach(n, lm.mean, "hi"))
+    sd = math.sqrt(var)
+    min_sd = min(math.sqrt(rho.log_moments(n).var) for n in counts)
+    h = min(44.0 * sd / M, min_sd / 8.0)
+    J = int(math.ceil(22.0 * sd / h))
+    if 2 * J + 1 > 1 << 21:
+        raise DomainError(f"the exact law needs {2 * J + 1:,} grid cells (> 2^21) for these widths; "
+                          "use the moments or the log-normal approximation")
+    log_alive = sum(k * math.log1p(-(2.0 ** -n)) for n, k in counts.items())
+    p_dead = max(0.0, -math.expm1(log_alive))
+    levels = []
+    for hh, JJ in ((2 * h, (J + 1) // 2), (h, J)):
+        inside, below, lost = _product_grid(counts, stats, mu, hh, JJ)
+        edges = mu + hh * (np.arange(-JJ, JJ + 2) - 0.5)
+        cdf = p_dead + below + np.concatenate([[0.0], np.cumsum(inside)])
+        levels.append((edges, np.minimum(cdf, 1.0), lost))
+    (e1, c1, _), (e2, c2, lost2) = levels
+    # the cell discretization errs by O(h²): one Richardson step, its size is the tolerance
+    corr = (c2 - np.interp(e2, e1, c1)) / 3.0
+    c2 = np.clip(c2 + corr, 0.0, 1.0)
+    c2 = np.maximum.accumulate(c2)
+    refine = float(np.max(np.abs(corr)))
+    # reading between edges: linear interpolation errs by at most h²/8 · max|F''| (F the CDF),
+    # bounded by the largest second difference of the CDF on the grid (a factor 2 for safety)
+    interp = float(np.max(np.abs(np.diff(c2, 2)))) / 4 if len(c2) > 2 else 0.0
+    return ProductLaw(e2, c2, p_dead, refine + lost2 + interp, len(e2) - 1)

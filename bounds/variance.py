@@ -10,7 +10,11 @@ M_j = ‖h_j‖²/n_j. Gaussian weights of variance c_j/n_{j−1} (He: c = 2), b
 * Jacobian (hidden He fan-in, linear output of variance c/n_{d−1}): E Z² = c/n_0,
   E Z⁴ = (3c²/n_0²) Π_{j<d} (1 + 5/n_j), so E Z⁴/(E Z²)² = 3 Π (1 + 5/n_j) ≤ 3 e^{5β};
 * residual block x ← x + η W₂ ReLU(W₁ x): E F = 1 + η², E F² = (1 + η²)² + 4η²/n +
-  η⁴[(1 + 5/m)(1 + 2/n) − 1].
+  η⁴[(1 + 5/m)(1 + 2/n) − 1];
+* any symmetric weight law of kurtosis κ_w and symmetric biases (variance s², kurtosis κ_b): the
+  vector (E S², E T, E S, 1), S = ‖h‖², T = Σ h_i⁴, obeys an exact linear recursion
+  (:func:`transfer_matrix`), so E M_d² is exact for uniform, Rademacher, Laplace… weights; it
+  depends on κ_w − 3 and on the input's q = Σ x_i⁴ / (Σ x_i²)².
 
 [derived; the claims are HR18's (arXiv 1803.01719) and H18's (arXiv 1801.03744)]
 """
@@ -21,12 +25,44 @@ from collections import Counter
 from dataclasses import dataclass
 
 import mpmath as mp
+import numpy as np
 
-from .errors import DomainError, check_int, check_real
+from .errors import DomainError, check_choice, check_int, check_real
 from .survival import parse_widths
 
 __all__ = ["LengthMoments", "length_moments", "min_width_for_variance", "jacobian_kurtosis_ratio",
-           "residual_moments", "ResidualMoments"]
+           "residual_moments", "ResidualMoments", "WEIGHT_LAWS", "weight_kurtosis", "transfer_matrix",
+           "SecondMoment", "second_moment", "LengthLaw", "length_law", "derive_variance",
+           "derive_resnet", "residual_growth"]
+
+#: Symmetric weight laws with their kurtosis E W⁴ / (E W²)² (exact rationals): Gaussian 3,
+#: uniform 9/5, Rademacher 1, Laplace 6.
+WEIGHT_LAWS = ("gaussian", "uniform", "rademacher", "laplace")
+_KURTOSIS = {"gaussian": (3, 1), "uniform": (9, 5), "rademacher": (1, 1), "laplace": (6, 1)}
+
+
+def weight_kurtosis(weights: str):
+    """Kurtosis κ = E W⁴/(E W²)² of a symmetric weight law, as a sympy Rational.
+
+    >>> weight_kurtosis("uniform")
+    9/5
+    """
+    import sympy as sy
+
+    check_choice("weights", weights, WEIGHT_LAWS)
+    return sy.Rational(*_KURTOSIS[weights])
+
+
+def _per_layer(name: str, value, d: int) -> tuple:
+    """A scalar or a sequence of d values, each checked (≥ 0; weight variances > 0)."""
+    lo_open = name == "weight_var"
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        v = check_real(name, value, lo=0.0, lo_open=lo_open)
+        return (v,) * d
+    vals = tuple(check_real(f"{name}[{i}]", x, lo=0.0, lo_open=lo_open) for i, x in enumerate(value))
+    if len(vals) != d:
+        raise DomainError(f"{name} must give one value per layer ({d}); got {len(vals)}")
+    return vals
 
 _DPS = 30
 
@@ -41,14 +77,15 @@ def _f(x):
 class LengthMoments:
     widths: tuple
     beta: float
-    mean_ratio: float            # E M_d / M_0 (zero bias) — FM1
+    mean_ratio: float            # E M_d / M_0 (zero bias) = Π c_j/2 — FM1
     mean_with_bias: float | None  # E M_d for M_0 = 1 with the given bias variances
     fm1: str                     # "preserved", "exploding" or "vanishing" (rate per layer beside it)
-    fm1_rate: float              # mean log(c_j/2) per layer
-    second_moment_ratio: float   # E M_d² / M_0² (He) — FM2
-    var_ratio: float             # Var M_d / M_0²
-    var_bracket: tuple           # (e^{5β − 12.5 Σ1/n²} − 1, e^{5β} − 1)
-    lognormal: tuple             # (mean, variance) of log(M_d/M_0), leading order: (−5β/2, 5β)
+    fm1_rate: float              # mean log(c_j/2) per layer (the exponential rate of E M_d)
+    second_moment_ratio: float   # E M_d² / M_0² = Π (c_j/2)² (1 + 5/n_j) (zero bias) — FM2
+    var_ratio: float             # Var M_d / M_0² (zero bias)
+    normalized_var: float        # Var M_d / (E M_d)² = Π (1 + 5/n_j) − 1 (any c_j)
+    var_bracket: tuple           # (e^{5β − 12.5 Σ1/n²} − 1, e^{5β} − 1), brackets normalized_var
+    lognormal: tuple             # (mean, variance) of log(M_d/M_0), leading order: (Σ log(c_j/2) − 5β/2, 5β)
     jacobian_kurtosis_ratio: float
     log_second_moment_ratio: float   # exact logs beside values that overflow doubles (None there)
     log_var_ratio: float
@@ -61,43 +98,54 @@ class LengthMoments:
         return d
 
 
-def length_moments(widths, *, weight_var: float = 2.0, bias_var: float = 0.0) -> LengthMoments:
-    r"""FM1 and FM2 quantities for a ReLU net with widths n_1..n_d (THEORY §5).
+def length_moments(widths, *, weight_var=2.0, bias_var=0.0) -> LengthMoments:
+    r"""FM1 and FM2 quantities for a ReLU net with widths n_1..n_d (THEORY §5; HR18).
 
-    ``weight_var`` is c (Var W = c/fan-in; He is 2) and ``bias_var`` is s² (the same for every
-    layer). FM2 quantities assume He (c = 2) and zero bias, as in the paper. Products are
-    evaluated as exp(Σ log1p(5/n_j)) in mpmath, exact for any depth.
+    .. math:: E M_d = M_0\prod_j 	frac{c_j}{2} + \sum_j 	frac{s_j^2}{2}\prod_{k>j}	frac{c_k}{2},\qquad
+              rac{E M_d^2}{M_0^2} = \prod_j 	frac{c_j^2}{4}\Bigl(1+	frac{5}{n_j}\Bigr)
+
+    ``weight_var`` is c_j (Var W_j = c_j/fan-in; He is 2), a scalar or one value per layer;
+    ``bias_var`` is s_j² (scalar or per layer). FM1 holds for any symmetric laws; the FM2 fields
+    are for Gaussian weights and zero bias (M_j/M_{j−1} = (c_j/2)ρ_j exactly; THEORY §2) — see
+    :func:`second_moment` for biases and non-Gaussian weights. Products are evaluated as
+    exp(Σ log) in mpmath (exact for any depth; values beyond a double are None with their logs).
+    ``jacobian_kurtosis_ratio`` treats the widths as the hidden layers before a linear output.
+    Source: [derived] THEORY §5; the FM1/FM2 statements are HR18's (arXiv 1803.01719).
 
     >>> round(length_moments([10, 10]).second_moment_ratio, 12)   # (1 + 1/2)²
     2.25
     """
     w = parse_widths(widths)
-    c = check_real("weight_var", weight_var, lo=0.0, lo_open=True)
-    s2 = check_real("bias_var", bias_var, lo=0.0)
     d = len(w)
+    cs = _per_layer("weight_var", weight_var, d)
+    s2s = _per_layer("bias_var", bias_var, d)
     with mp.workdps(_DPS):
-        half_c = mp.mpf(c) / 2
-        mean_ratio = half_c**d
-        # E M_d with M_0 = 1: Horner over layers
-        # E M_d for M_0 = 1: (c/2)^d + (s²/2) Σ_{i<d} (c/2)^i (geometric sum)
-        if half_c == 1:
-            m = 1 + d * mp.mpf(s2) / 2
+        half = Counter(mp.mpf(c) / 2 for c in cs)
+        log_mean = mp.fsum(k * mp.log(h) for h, k in half.items())
+        # E M_d for M_0 = 1 by the FM1 recursion (Horner over layers; O(d))
+        m = mp.mpf(1)
+        if len(set(cs)) == 1 and len(set(s2s)) == 1:
+            hc, hs = mp.mpf(cs[0]) / 2, mp.mpf(s2s[0]) / 2
+            m = 1 + d * hs if hc == 1 else hc**d + hs * (hc**d - 1) / (hc - 1)
         else:
-            m = half_c**d + mp.mpf(s2) / 2 * (half_c**d - 1) / (half_c - 1)
-        rate = float(mp.log(half_c))
+            for c, s2 in zip(cs, s2s):
+                m = mp.mpf(c) / 2 * m + mp.mpf(s2) / 2
+        rate = float(log_mean / d)
         fm1 = "preserved" if abs(rate) < 1e-15 else ("exploding" if rate > 0 else "vanishing")
         counts = Counter(w)   # distinct widths: O(#distinct) work for any depth
         beta = mp.fsum(c_ * mp.mpf(1) / n for n, c_ in counts.items())
         inv2 = mp.fsum(c_ * mp.mpf(1) / n**2 for n, c_ in counts.items())
-        log_second = mp.fsum(c_ * mp.log1p(mp.mpf(5) / n) for n, c_ in counts.items())
-        second = mp.exp(log_second)
-        var = mp.expm1(log_second)
+        log_norm2 = mp.fsum(c_ * mp.log1p(mp.mpf(5) / n) for n, c_ in counts.items())
+        log_second = 2 * log_mean + log_norm2
+        norm_var = mp.expm1(log_norm2)
+        var = mp.exp(2 * log_mean) * norm_var
         lo = mp.expm1(5 * beta - mp.mpf(25) / 2 * inv2)
         hi = mp.expm1(5 * beta)
         # Jacobian: these widths are the hidden ReLU layers, followed by a linear output layer
-        log_jac = mp.log(3) + log_second
-        return LengthMoments(w, float(beta), _f(mean_ratio), _f(m), fm1, rate, _f(second), _f(var),
-                             (_f(lo), _f(hi)), (float(-5 * beta / 2), float(5 * beta)), _f(mp.exp(log_jac)),
+        log_jac = mp.log(3) + log_norm2
+        return LengthMoments(w, float(beta), _f(mp.exp(log_mean)), _f(m), fm1, rate, _f(mp.exp(log_second)),
+                             _f(var), _f(norm_var), (_f(lo), _f(hi)),
+                             (float(log_mean - 5 * beta / 2), float(5 * beta)), _f(mp.exp(log_jac)),
                              float(log_second), float(mp.log(var)) if var > 0 else -math.inf)
 
 
@@ -166,3 +214,243 @@ def residual_moments(blocks, width, branch_width, eta, *, schedule: str = "const
             l2 += mp.log(ef2)
         return ResidualMoments(B, float(mp.exp(lm)), float(mp.exp(l2)), float(mp.exp(l2 - 2 * lm)),
                                schedule == "inv" or eta == 0, schedule)
+
+
+# --- exact second moment for any symmetric weight law and biases --------------------------------
+_SYMS = {}
+
+
+def _symbols():
+    """The sympy symbols of the per-layer recursion (built once, lazily)."""
+    if not _SYMS:
+        import sympy as sy
+
+        _SYMS.update(
+            n_prev=sy.Symbol("n_{j-1}", positive=True, integer=True),
+            n=sy.Symbol("n_j", positive=True, integer=True),
+            c=sy.Symbol("c_j", positive=True),
+            s=sy.Symbol("s_j", nonnegative=True),     # bias standard deviation
+            kappa=sy.Symbol("kappa_w", positive=True),
+            kappa_b=sy.Symbol("kappa_b", positive=True),
+            S=sy.Symbol("S", nonnegative=True),      # ‖h_{j−1}‖²
+            T=sy.Symbol("T", nonnegative=True),      # Σ_i h_{j−1,i}⁴
+        )
+    return _SYMS
+
+
+def layer_moments_exprs() -> dict:
+    r"""The exact conditional moments of one layer given h_{j−1} (sympy expressions).
+
+    z_i = Σ_k W_ik h_k + b_i with W_ik symmetric i.i.d. of variance σ² = c/n_{j−1} and kurtosis
+    κ_w, b_i symmetric of variance s² and kurtosis κ_b; rows are i.i.d. given h, and z is symmetric,
+    so E relu(z)^{2r} = E z^{2r}/2. With S = ‖h‖², T = Σ h_k⁴:
+    E z² = σ²S + s², E z⁴ = σ⁴(3S² + (κ_w − 3)T) + 6σ²s²S + κ_b s⁴, and
+    E S' = (n/2) E z², E T' = (n/2) E z⁴, E S'² = (n/2) E z⁴ + n(n−1)/4 (E z²)².
+    Returns {"Ez2", "Ez4", "ES", "ES2", "ET"}. [derived]
+    """
+    import sympy as sy
+
+    y = _symbols()
+    sig2 = y["c"] / y["n_prev"]
+    s2 = y["s"] ** 2
+    ez2 = sig2 * y["S"] + s2
+    ez4 = sig2**2 * (3 * y["S"] ** 2 + (y["kappa"] - 3) * y["T"]) + 6 * sig2 * s2 * y["S"] + y["kappa_b"] * s2**2
+    n = y["n"]
+    half = sy.Rational(1, 2)
+    return {"Ez2": ez2, "Ez4": ez4, "ES": n * half * ez2, "ES2": n * half * ez4 + n * (n - 1) / 4 * ez2**2,
+            "ET": n * half * ez4}
+
+
+def transfer_matrix():
+    r"""The 4×4 sympy matrix A_j with (E S_j², E T_j, E S_j, 1) = A_j (E S_{j−1}², E T_{j−1}, E S_{j−1}, 1).
+
+    Built from :func:`layer_moments_exprs` by collecting coefficients (sympy does the algebra);
+    linearity of expectation makes the recursion exact for the unconditional moments. [derived]
+    """
+    import sympy as sy
+
+    y = _symbols()
+    e = layer_moments_exprs()
+    S, T = y["S"], y["T"]
+    rows = []
+    for key in ("ES2", "ET", "ES"):
+        p = sy.Poly(e[key], S, T)
+        if p.total_degree() > 2 or p.coeff_monomial(S * T) != 0 or p.coeff_monomial(T**2) != 0:
+            raise AssertionError(f"{key} is not linear in (S², T, S, 1)")   # sympy checks the closure
+        rows.append([sy.factor(p.coeff_monomial(m)) for m in (S**2, T, S, 1)])
+    rows.append([0, 0, 0, 1])
+    return sy.Matrix(rows)
+
+
+_TRANSFER_FN = []
+
+
+def _transfer_fn():
+    if not _TRANSFER_FN:
+        import sympy as sy
+
+        y = _symbols()
+        args = [y[k] for k in ("n_prev", "n", "c", "s", "kappa", "kappa_b")]
+        _TRANSFER_FN.append(sy.lambdify(args, transfer_matrix(), modules="mpmath"))
+    return _TRANSFER_FN[0]
+
+
+@dataclass(frozen=True)
+class SecondMoment:
+    """Result of :func:`second_moment` (M_0 = ‖x‖²/n_0 = 1)."""
+
+    weights: str
+    kurtosis: float
+    input_flatness: float        # q = Σx⁴/(Σx²)² of the input
+    mean: float | None           # E M_d
+    second_moment: float | None  # E M_d²
+    var: float | None            # Var M_d
+    normalized_var: float | None   # Var M_d / (E M_d)²
+    log_second_moment: float
+    flatness_range: tuple        # (E M_d² at q = 1/n_0, at q = 1): every input lies between
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["flatness_range"] = list(self.flatness_range)
+        return d
+
+
+def _moment_vector(w, cs, s2s, n0, kappa, kappa_b, q):
+    """(E S_d², E T_d, E S_d, 1) as an mpmath matrix for ‖x‖² = n_0 (M_0 = 1), T_0 = q n_0²."""
+    fn = _transfer_fn()
+    v = mp.matrix([[mp.mpf(n0) ** 2], [mp.mpf(q) * n0**2], [mp.mpf(n0)], [1]])
+    prev = n0
+    i, d = 0, len(w)
+    while i < d:   # consecutive identical layers: one matrix power (O(#runs · log d) work)
+        j = i
+        while j + 1 < d and (w[j + 1], cs[j + 1], s2s[j + 1]) == (w[i], cs[i], s2s[i]) and w[i] == prev:
+            j += 1
+        A = mp.matrix(fn(prev, w[i], mp.mpf(cs[i]), mp.sqrt(s2s[i]), kappa, kappa_b))
+        v = (A ** (j - i + 1)) * v if j > i else A * v
+        prev = w[j]
+        i = j + 1
+    return v
+
+
+def second_moment(widths, *, input_dim, weights: str = "gaussian", weight_var=2.0, bias_var=0.0,
+                  bias_kurtosis: float = 3.0, input_flatness: float | None = None) -> SecondMoment:
+    r"""Exact E M_d and E M_d² for any symmetric weight law, with symmetric biases (THEORY §5).
+
+    Iterates :func:`transfer_matrix` over the layers: (E S², E T, E S, 1) evolves linearly, so the
+    moments are exact (no Gaussian or large-width assumption). The input enters through
+    M_0 = ‖x‖²/n_0 (set to 1) and its flatness q = Σ x_i⁴ / (Σ x_i²)² ∈ [1/n_0, 1]: default 1/n_0
+    (all |x_i| equal). E M_d² is affine in q, so ``flatness_range`` (q = 1/n_0 and q = 1) brackets
+    every input. Gaussian weights (κ_w = 3) make q irrelevant; zero bias then gives Π(c_j/2)²(1 + 5/n_j).
+
+    Args: ``widths`` n_1..n_d; ``input_dim`` n_0 ≥ 1; ``weights`` one of WEIGHT_LAWS;
+    ``weight_var`` c (Var W = c/fan-in), ``bias_var`` s² (scalar or per layer);
+    ``bias_kurtosis`` κ_b of the biases (3 for Gaussian biases).
+    Source: [derived] (THEORY §5 asks for it: "the second moment depends on κ_w − 3 and on the
+    input's fourth moment"); the claims it refines are HR18's (arXiv 1803.01719).
+
+    >>> round(second_moment([10], input_dim=4, weights="gaussian").second_moment, 12)   # 1 + 5/10
+    1.5
+    """
+    w = parse_widths(widths)
+    n0 = check_int("input_dim", input_dim, lo=1)
+    kappa = weight_kurtosis(weights)
+    cs = _per_layer("weight_var", weight_var, len(w))
+    s2s = _per_layer("bias_var", bias_var, len(w))
+    kb = check_real("bias_kurtosis", bias_kurtosis, lo=1.0)
+    q = 1.0 / n0 if input_flatness is None else check_real("input_flatness", input_flatness, lo=1.0 / n0, hi=1.0)
+    with mp.workdps(_DPS):
+        kap = mp.mpf(kappa.p) / kappa.q
+        v = _moment_vector(w, cs, s2s, n0, kap, mp.mpf(kb), q)
+        nd = mp.mpf(w[-1])
+        mean, second = v[2] / nd, v[0] / nd**2
+        var = second - mean**2
+        rng = tuple(_f(_moment_vector(w, cs, s2s, n0, kap, mp.mpf(kb), qq)[0] / nd**2) for qq in (mp.mpf(1) / n0, 1))
+        return SecondMoment(weights, float(kap), float(q), _f(mean), _f(second), _f(var),
+                            _f(var / mean**2) if mean > 0 else None, float(mp.log(second)), rng)
+
+
+# --- the exact law of M_d/M_0 -------------------------------------------------------------------
+@dataclass(frozen=True)
+class LengthLaw:
+    """The exact law of M_d/M_0 (Gaussian weights, zero bias): see :func:`length_law`."""
+
+    widths: tuple
+    log_shift: float        # Σ log(c_j/2): M_d/M_0 = e^{shift} Π ρ_j
+    law: object             # bounds.band.ProductLaw of log Π ρ_j
+
+    @property
+    def tolerance(self) -> float:
+        return self.law.tolerance
+
+    @property
+    def p_dead(self) -> float:
+        return self.law.p_dead
+
+    def p_below(self, r: float) -> float:
+        """P(M_d/M_0 ≤ r)."""
+        r = check_real("r", r, lo=0.0)
+        return self.law.p_dead if r == 0 else float(self.law.log_cdf_at(math.log(r) - self.log_shift))
+
+    def p_off_by(self, factor: float) -> float:
+        """P(M_d/M_0 < 1/factor or > factor) for factor > 1 (dead inputs count as off)."""
+        f = check_real("factor", factor, lo=1.0, lo_open=True)
+        return min(1.0, self.p_below(1.0 / f) + 1.0 - self.p_below(f))
+
+    def quantile(self, p: float) -> float:
+        """The smallest r with P(M_d/M_0 ≤ r) ≥ p (0 when p ≤ P(dead))."""
+        p = check_real("p", p, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        if p <= self.law.p_dead:
+            return 0.0
+        x = float(np.interp(p, self.law.cdf, self.law.edges))
+        return math.exp(x + self.log_shift)
+
+    def log_density(self) -> tuple:
+        """(grid of log(M_d/M_0), density given alive) for plotting."""
+        x, f = self.law.density()
+        return x + self.log_shift, f
+
+
+def length_law(widths, *, weight_var=2.0, cells: int = 8192) -> LengthLaw:
+    r"""The exact law of M_d/M_0 for Gaussian weights of variance c_j/fan-in and zero bias.
+
+    M_j/M_{j−1} = (c_j/2) ρ_j with ρ_j independent (THEORY §2), so log(M_d/M_0) = Σ log(c_j/2) +
+    log Π ρ_j, whose law :func:`bounds.band.product_law` computes by convolution with a stated
+    absolute tolerance. Quantiles such as P(M_d < M_0/10) are then exact to that tolerance.
+    Source: [derived] THEORY §2, §5.
+
+    >>> law = length_law([8] * 40)
+    >>> 0.99 < law.p_off_by(2.0) < 1.0
+    True
+    """
+    from .band import product_law
+
+    w = parse_widths(widths)
+    cs = _per_layer("weight_var", weight_var, len(w))
+    shift = math.fsum(math.log(c / 2) for c in cs)
+    return LengthLaw(w, shift, product_law(w, cells=cells))
+
+
+# --- residual growth over blocks ----------------------------------------------------------------
+def _etas(blocks: int, eta: float, schedule: str) -> np.ndarray:
+    b = np.arange(1, blocks + 1, dtype=float)
+    return eta * {"const": np.ones_like(b), "inv": 1.0 / b, "invsqrt": 1.0 / np.sqrt(b)}[schedule]
+
+
+def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const") -> dict:
+    r"""Per-block curves of log E‖x_b‖²/‖x_0‖² and log E‖x_b‖⁴/‖x_0‖⁴, b = 1..B (THEORY §5).
+
+    The F_b are independent, so the curves are cumulative sums of log E F_b and log E F_b²
+    (numpy log1p, exact to double rounding per block). Returns {"blocks", "eta",
+    "log_mean", "log_second", "normalized_second"}.
+    """
+    B = check_int("blocks", blocks, lo=1)
+    n = check_int("width", width, lo=1)
+    m = check_int("branch_width", branch_width, lo=1)
+    e = check_real("eta", eta, lo=0.0)
+    check_choice("schedule", schedule, ("const", "inv", "invsqrt"))
+    e2 = _etas(B, e, schedule) ** 2
+    log_ef = np.log1p(e2)
+    ef2 = (1 + e2) ** 2 + 4 * e2 / n + e2**2 * ((1 + 5 / m) * (1 + 2 / n) - 1)
+    lm, l2 = np.cumsum(log_ef), np.cumsum(np.log(ef2))
+    return {"blocks": np.arange(1, B + 1), "eta": np.sqrt(e2), "log_mean": lm, "log_second": l2,
+            "normalized_second": np.exp(l2 - 2 * lm)}
