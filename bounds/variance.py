@@ -186,6 +186,11 @@ class ResidualMoments:
     normalized_second: float     # Π E F_b² / (Π E F_b)²
     fm1: bool                    # True when Σ η_b² stays bounded as B grows (schedule-level test)
     schedule: str
+    log_mean_ratio: float = 0.0      # logs beside values that overflow doubles (None there)
+    log_second_moment_ratio: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
 
 
 def residual_moments(blocks, width, branch_width, eta, *, schedule: str = "const") -> ResidualMoments:
@@ -197,23 +202,10 @@ def residual_moments(blocks, width, branch_width, eta, *, schedule: str = "const
     Σ η_b² < ∞ (η scales the branch; if η scaled the branch variance the condition would be
     Σ η_b < ∞): true for "inv", false for "const" and "invsqrt".
     """
-    B = check_int("blocks", blocks, lo=1)
-    n = check_int("width", width, lo=1)
-    m = check_int("branch_width", branch_width, lo=1)
-    eta = check_real("eta", eta, lo=0.0)
-    if schedule not in ("const", "inv", "invsqrt"):
-        raise DomainError(f"schedule must be one of 'const', 'inv', 'invsqrt'; got {schedule!r}")
-    with mp.workdps(_DPS):
-        lm, l2 = mp.mpf(0), mp.mpf(0)
-        for b in range(1, B + 1):
-            e = mp.mpf(eta) * (1 if schedule == "const" else (mp.mpf(1) / b if schedule == "inv" else 1 / mp.sqrt(b)))
-            e2 = e * e
-            ef = 1 + e2
-            ef2 = ef**2 + 4 * e2 / n + e2**2 * ((1 + mp.mpf(5) / m) * (1 + mp.mpf(2) / n) - 1)
-            lm += mp.log(ef)
-            l2 += mp.log(ef2)
-        return ResidualMoments(B, float(mp.exp(lm)), float(mp.exp(l2)), float(mp.exp(l2 - 2 * lm)),
-                               schedule == "inv" or eta == 0, schedule)
+    g = residual_growth(blocks, width, branch_width, eta, schedule=schedule)
+    lm, l2 = float(g["log_mean"][-1]), float(g["log_second"][-1])
+    return ResidualMoments(int(blocks), _f(mp.exp(lm)), _f(mp.exp(l2)), float(math.exp(l2 - 2 * lm)),
+                           schedule == "inv" or eta == 0, schedule, lm, l2)
 
 
 # --- exact second moment for any symmetric weight law and biases --------------------------------
@@ -431,6 +423,27 @@ def length_law(widths, *, weight_var=2.0, cells: int = 8192) -> LengthLaw:
 
 
 # --- residual growth over blocks ----------------------------------------------------------------
+def residual_block_exprs():
+    r"""(E F, E F²) of one residual block as sympy expressions in η, n, m (THEORY §5, [derived]):
+    E F = 1 + η², E F² = (1 + η²)² + 4η²/n + η⁴[(1 + 5/m)(1 + 2/n) − 1]."""
+    import sympy as sy
+
+    eta, n, m = sy.symbols("eta n m", positive=True)
+    return 1 + eta**2, (1 + eta**2) ** 2 + 4 * eta**2 / n + eta**4 * ((1 + 5 / m) * (1 + 2 / n) - 1)
+
+
+_BLOCK_FN = []
+
+
+def _block_fn():
+    if not _BLOCK_FN:
+        import sympy as sy
+
+        eta, n, m = sy.symbols("eta n m", positive=True)
+        _BLOCK_FN.append(sy.lambdify((eta, n, m), sy.Tuple(*residual_block_exprs()), modules="numpy"))
+    return _BLOCK_FN[0]
+
+
 def _etas(blocks: int, eta: float, schedule: str) -> np.ndarray:
     b = np.arange(1, blocks + 1, dtype=float)
     return eta * {"const": np.ones_like(b), "inv": 1.0 / b, "invsqrt": 1.0 / np.sqrt(b)}[schedule]
@@ -440,7 +453,7 @@ def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const"
     r"""Per-block curves of log E‖x_b‖²/‖x_0‖² and log E‖x_b‖⁴/‖x_0‖⁴, b = 1..B (THEORY §5).
 
     The F_b are independent, so the curves are cumulative sums of log E F_b and log E F_b²
-    (numpy log1p, exact to double rounding per block). Returns {"blocks", "eta",
+    (the sympy expressions of :func:`residual_block_exprs`, lambdified). Returns {"blocks", "eta",
     "log_mean", "log_second", "normalized_second"}.
     """
     B = check_int("blocks", blocks, lo=1)
@@ -448,9 +461,105 @@ def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const"
     m = check_int("branch_width", branch_width, lo=1)
     e = check_real("eta", eta, lo=0.0)
     check_choice("schedule", schedule, ("const", "inv", "invsqrt"))
-    e2 = _etas(B, e, schedule) ** 2
-    log_ef = np.log1p(e2)
-    ef2 = (1 + e2) ** 2 + 4 * e2 / n + e2**2 * ((1 + 5 / m) * (1 + 2 / n) - 1)
-    lm, l2 = np.cumsum(log_ef), np.cumsum(np.log(ef2))
-    return {"blocks": np.arange(1, B + 1), "eta": np.sqrt(e2), "log_mean": lm, "log_second": l2,
+    etas = _etas(B, e, schedule)
+    ef, ef2 = _block_fn()(etas, float(n), float(m))
+    lm, l2 = np.cumsum(np.log(ef)), np.cumsum(np.log(ef2))
+    return {"blocks": np.arange(1, B + 1), "eta": etas, "log_mean": lm, "log_second": l2,
             "normalized_second": np.exp(l2 - 2 * lm)}
+
+
+# --- derivations --------------------------------------------------------------------------------
+def derive_variance():
+    """Derivation behind `initbounds variance`: FM1, FM2, the bracket, the exact law, the width
+    for a variance target, the non-Gaussian recursion, the Jacobian (sympy does the algebra)."""
+    import sympy as sy
+
+    from .derivation import Derivation, Step
+
+    y = _symbols()
+    j, d = sy.symbols("j d", positive=True, integer=True)
+    c, s2 = sy.Function("c")(j), sy.Function("s^2")(j)
+    nj = sy.Function("n")(j)
+    EM = sy.Function("E M")
+    n, v, x = sy.symbols("n v x", positive=True)
+    fm1 = sy.Eq(EM(j), c / 2 * EM(j - 1) + s2 / 2)
+    # sympy solves the constant-coefficient recursion (c, s² fixed)
+    cc, ss = sy.symbols("c s^2", positive=True)
+    m = sy.Function("m")
+    rsol = sy.rsolve(m(j) - cc / 2 * m(j - 1) - ss / 2, m(j), {m(0): 1})
+    fm2 = sy.Product(1 + 5 / nj, (j, 1, d))
+    # bracket: x − x²/2 ≤ log(1 + x) ≤ x for x ≥ 0, summed with x = 5/n_j
+    lo_gap = sy.series(sy.log(1 + x) - (x - x**2 / 2), x, 0, 4).removeO()
+    # width for Var ≤ v at constant width: sympy solves (1 + 5/n)^d = 1 + v
+    nsol = sy.solve(sy.Eq(d * sy.log(1 + 5 / n), sy.log(1 + v)), n)[0]
+    A = transfer_matrix()
+    gauss_zero_bias = sy.simplify(A[0, 0].subs(y["kappa"], 3) * y["n_prev"] ** 2 / y["n"] ** 2)
+    steps = (
+        Step("FM1: z is symmetric given h, so E relu(z)² = E z²/2 = (c_j M_{j−1} + s_j²)/2 for any "
+             "symmetric weight and bias laws:", fm1, citation="HR18",
+             assumptions=("Var W_j = c_j/n_{j−1} (fan-in)", "symmetric weights and biases")),
+        Step("sympy solves the recursion for constant c, s² (M_0 = 1): exponential growth/decay "
+             "at rate log(c/2) unless c = 2 (He), where it is linear in the bias", sy.Eq(m(j), rsol),
+             citation="HR18"),
+        Step("FM2, Gaussian weights, zero bias: M_j/M_{j−1} = (c_j/2)ρ_j with ρ_j independent "
+             "(THEORY §2) and E ρ² = 1 + 5/n, so at He (c = 2):",
+             sy.Eq(sy.Symbol("E M_d²/M_0²"), fm2), citation="HR18",
+             assumptions=("Gaussian weights", "zero bias", "He fan-in")),
+        Step("Bracket: x − x²/2 ≤ log(1 + x) ≤ x (sympy's series of the gap starts at x³/3 > 0); "
+             "with β = Σ 1/n_j, e^{5β − 12.5Σ1/n_j²} − 1 ≤ Var M_d/M_0² ≤ e^{5β} − 1",
+             sy.Eq(sy.Symbol("log(1+x) − x + x²/2"), lo_gap), citation="HR18"),
+        Step("The exact law: log(M_d/M_0) = Σ log(c_j/2) + Σ log ρ_j, a sum of independent one-layer "
+             "laws, convolved numerically (FFT powers, Richardson step, stated tolerance); to leading "
+             "order N(Σ log(c_j/2) − 5β/2, 5β)",
+             sy.Eq(sy.Symbol("log(M_d/M_0)"), sy.Sum(sy.log(sy.Function("rho")(j)), (j, 1, d))),
+             citation="HR18"),
+        Step("Constant width n with Var M_d/M_0² ≤ v: sympy solves d log(1 + 5/n) = log(1 + v); "
+             "the width is the ceiling (checked at 30 digits); width ∝ depth keeps β bounded",
+             sy.Eq(n, nsol), citation="HR18"),
+        Step("Any symmetric weight law (kurtosis κ_w) and biases (s_j², κ_b): with S = ‖h‖², "
+             "T = Σ h_i⁴, E z⁴ = σ⁴(3S² + (κ_w − 3)T) + 6σ²s²S + κ_b s⁴ and rows independent "
+             "given h, so (E S², E T, E S, 1) evolves by this exact matrix:",
+             A, citation="HR18",
+             assumptions=("symmetric i.i.d. weights of variance c_j/n_{j−1}", "symmetric i.i.d. biases",
+                          "input enters through M_0 and q = Σx⁴/(Σx²)²")),
+        Step("Check: at κ_w = 3 and zero bias the (1,1) entry gives E M_j²/E M_{j−1}² "
+             "(sympy simplifies n_{j−1}²/n_j² · A₁₁):",
+             sy.Eq(sy.Symbol("ratio"), gauss_zero_bias), citation="HR18"),
+        Step("Jacobian (H18): hidden He fan-in ReLU layers, linear output of variance c/n_{d−1}: "
+             "E Z² = c/n_0 and E Z⁴ = (3c²/n_0²) Π(1 + 5/n_j), so",
+             sy.Eq(sy.Symbol("E Z⁴/(E Z²)²"), 3 * fm2), citation="H18",
+             assumptions=("Gaussian weights", "zero bias")),
+    )
+    return Derivation("Length mean and variance with depth, Jacobian fluctuations (HR18, H18)", steps)
+
+
+def derive_resnet():
+    """Derivation behind `initbounds resnet`: per-block moments, their products and the FM1
+    condition under the two conventions (sympy sums the schedules)."""
+    import sympy as sy
+
+    from .derivation import Derivation, Step
+
+    eta, n, m = sy.symbols("eta n m", positive=True)
+    b = sy.Symbol("b", positive=True, integer=True)
+    ef, ef2 = residual_block_exprs()
+    sums = {name: sy.summation(e**2, (b, 1, sy.oo)) for name, e in
+            (("const", eta), ("inv", eta / b), ("invsqrt", eta / sy.sqrt(b)))}
+    steps = (
+        Step("Block x ← x + η W₂ relu(W₁x), W₁ ∈ R^{m×n} of variance 2/n, W₂ ∈ R^{n×m} of variance "
+             "1/m, u = relu(W₁x): the cross term 2η⟨x, W₂u⟩ has mean 0, E‖u‖² = (m/n)‖x‖² and "
+             "E‖W₂u‖² = (n/m)E‖u‖² = ‖x‖², so",
+             sy.Eq(sy.Symbol("E F"), ef), citation="HR18",
+             assumptions=("Gaussian weights", "zero bias", "F = ‖x′‖²/‖x‖²")),
+        Step("Second moment of one block (independent of x by rotation invariance):",
+             sy.Eq(sy.Symbol("E F²"), ef2), citation="HR18"),
+        Step("Blocks are independent, so E‖x_B‖²/‖x_0‖² = Π_b (1 + η_b²) — finite as B → ∞ iff "
+             "Σ η_b² < ∞ (FM1 avoided). sympy's sums for constant, 1/b and 1/√b schedules:",
+             sy.Tuple(*[sy.Eq(sy.Symbol(f"Σ η_b² ({k})"), v) for k, v in sums.items()]), citation="HR18"),
+        Step("Convention: if η scales the branch variance (x ← x + √η_b·branch) the condition reads "
+             "Σ η_b < ∞. Once FM1 is avoided the normalized second moment Π E F_b²/(E F_b)² stays "
+             "bounded (no FM2): each factor is 1 + O(η_b²)",
+             sy.Eq(sy.Symbol("E F²/(E F)² − 1"), sy.series(ef2 / ef**2 - 1, eta, 0, 3).removeO()),
+             citation="HR18"),
+    )
+    return Derivation("Residual networks: block moments and the FM1 condition (HR18)", steps)

@@ -49,3 +49,188 @@ def test_residual_schedules():
     assert inv.fm1 and inv.normalized_second < 1.1
     with pytest.raises(DomainError, match="schedule must be one of"):
         residual_moments(3, 4, 4, 0.1, schedule="nope")
+
+
+# --- issue 5, second part: exact second moment for any weight law, the exact law, derivations ----
+import itertools
+from fractions import Fraction
+
+import numpy as np
+from hypothesis import example
+
+from bounds.band import band_probability, product_law, product_log_cdf
+from bounds.variance import (WEIGHT_LAWS, derive_resnet, derive_variance, length_law, residual_growth,
+                             second_moment, transfer_matrix, weight_kurtosis)
+
+
+@settings(max_examples=40, deadline=None)
+@given(w=st.lists(st.integers(1, 300), min_size=1, max_size=12), c=st.floats(0.5, 4.0), n0=st.integers(1, 50))
+def test_gaussian_zero_bias_reduces_to_the_product(w, c, n0):
+    """κ_w = 3, no bias: the 4×4 recursion gives Π (c/2)²(1 + 5/n_j) for any input."""
+    sm = second_moment(w, input_dim=n0, weight_var=c)
+    lm = length_moments(w, weight_var=c)
+    assert sm.log_second_moment == pytest.approx(lm.log_second_moment_ratio, rel=1e-12, abs=1e-12)
+    assert sm.flatness_range[0] == pytest.approx(sm.flatness_range[1], rel=1e-12)
+
+
+def _gaussian_bias_recursion(w, c, s2):
+    """Independent exact check: z | h ~ N(0, c M + s²), so ‖h'‖² = (cM + s²) χ²_K and
+    E M' = (c E M + s²)/2, E M'² = E(cM + s²)² (n + 5)/(4n) (Fractions, M_0 = 1)."""
+    m1, m2 = Fraction(1), Fraction(1)
+    for n in w:
+        m1, m2 = (c * m1 + s2) / 2, (c * c * m2 + 2 * c * s2 * m1 + s2 * s2) * Fraction(n + 5, 4 * n)
+    return m1, m2
+
+
+@settings(max_examples=30, deadline=None)
+@given(w=st.lists(st.integers(1, 64), min_size=1, max_size=8), c=st.fractions(1, 3), s2=st.fractions(0, 2))
+def test_gaussian_with_bias_matches_the_chi_square_recursion(w, c, s2):
+    m1, m2 = _gaussian_bias_recursion(w, c, s2)
+    sm = second_moment(w, input_dim=3, weight_var=float(c), bias_var=float(s2))
+    assert sm.mean == pytest.approx(float(m1), rel=1e-12) and sm.second_moment == pytest.approx(float(m2), rel=1e-12)
+
+
+def test_rademacher_scalar_input_is_a_binomial():
+    """n0 = 1, Rademacher: ‖h‖² = σ²x² K, K ~ Bin(n, ½), so E M² = (n + n²)/(4n²)·c² exactly."""
+    for n in (1, 2, 7, 40):
+        sm = second_moment([n], input_dim=1, weights="rademacher", weight_var=2.0)
+        assert sm.second_moment == pytest.approx((n + n * n) / (4 * n * n) * 4, rel=1e-13)
+
+
+def test_rademacher_enumeration():
+    """Exact enumeration of every sign pattern of a 2-2-2 Rademacher net on x = (1, 3)."""
+    x = np.array([1.0, 3.0])
+    acc1 = acc2 = 0.0
+    for s in itertools.product((-1.0, 1.0), repeat=8):
+        W1, W2 = np.array(s[:4]).reshape(2, 2), np.array(s[4:]).reshape(2, 2)
+        h = np.maximum(W2 @ np.maximum(W1 @ x, 0), 0)            # σ² = 1/2 · c = 1 per entry (c = 2)
+        M = (h**2).sum() / 2 / ((x**2).sum() / 2)
+        acc1, acc2 = acc1 + M, acc2 + M * M
+    q = (x**4).sum() / (x**2).sum() ** 2
+    sm = second_moment([2, 2], input_dim=2, weights="rademacher", weight_var=1.0 * 2, input_flatness=q)
+    # the enumeration used unit weights, i.e. Var W = 1 = c/n0 with c = 2
+    assert sm.mean == pytest.approx(acc1 / 256, rel=1e-13)
+    assert sm.second_moment == pytest.approx(acc2 / 256, rel=1e-13)
+
+
+@pytest.mark.parametrize("law", WEIGHT_LAWS)
+def test_flatness_range_brackets_and_orders_by_kurtosis(law):
+    sm = second_moment([16, 16, 16], input_dim=8, weights=law)
+    lo, hi = sorted(sm.flatness_range)
+    assert lo <= sm.second_moment <= hi
+    k = float(weight_kurtosis(law))
+    # more kurtosis, more fluctuation when the input is spiky (q = 1)
+    assert (sm.flatness_range[1] - sm.flatness_range[0]) * (k - 3) >= 0
+
+
+def test_second_moment_errors():
+    with pytest.raises(DomainError, match="weights must be one of"):
+        second_moment([4], input_dim=2, weights="cauchy")
+    with pytest.raises(DomainError, match=r"input_flatness must be"):
+        second_moment([4], input_dim=4, weights="uniform", input_flatness=0.1)
+    with pytest.raises(DomainError, match=r"weight_var must give one value per layer \(2\); got 3"):
+        second_moment([4, 4], input_dim=4, weight_var=[2, 2, 2])
+
+
+def test_extreme_depth_second_moment_is_finite_in_logs():
+    sm = second_moment([100] * 100000, input_dim=10, weights="laplace")
+    assert sm.second_moment is None and math.isfinite(sm.log_second_moment) and sm.log_second_moment > 1e3
+
+
+# --- the exact law of M_d/M_0 ---------------------------------------------------------------------
+def test_length_law_matches_the_constant_width_product():
+    law = product_law([8] * 40)
+    e, c, tol = product_log_cdf(8, 40, cells=8192)
+    x = np.linspace(e[0], e[-1], 400)
+    assert np.max(np.abs(law.log_cdf_at(x) - np.interp(x, e, c))) <= law.tolerance + tol
+    assert law.p_dead == pytest.approx(-math.expm1(40 * math.log1p(-2.0**-8)), rel=1e-14)
+
+
+@pytest.mark.parametrize("n, L", [(10, 5), (64, 20), (300, 3)])
+def test_length_law_band_matches_band_probability(n, L):
+    """P(Π_L ∈ [½, 2]) from the law equals the relative-accurate band recursion."""
+    law = length_law([n] * L)
+    b = band_probability(n, L, 0.5, 2.0, layers="last", rtol=1e-7)
+    assert abs((1 - law.p_off_by(2.0)) - b.p_in) <= law.tolerance + b.tolerance
+
+
+def test_length_law_mixed_widths_vs_quadrature_of_two_layers():
+    """Two layers of different widths: P(ρ_1 ρ_2 ≤ r) = ∫ P(ρ_2 ≤ r/t) dF_1(t), by fine summation
+    over the exact cell probabilities of the first layer (independent computation)."""
+    from bounds import rho
+
+    n1, n2, r = 6, 30, 0.7
+    t = np.exp(np.linspace(-12, 4, 40001))
+    F1 = np.exp(rho.log_cdf(n1, t)) - 2.0**-n1
+    mid = np.sqrt(t[1:] * t[:-1])
+    # dead first layer, dead second layer, first ratio below the grid (then ρ_2 ≤ r/ρ_1 surely), the rest
+    ref = 2.0**-n1 + (1 - 2.0**-n1) * 2.0**-n2 + F1[0] * (1 - 2.0**-n2) + float(np.sum(np.diff(F1) * (np.exp(rho.log_cdf(n2, r / mid)) - 2.0**-n2)))
+    law = length_law([n1, n2])
+    assert law.p_below(r) == pytest.approx(ref, abs=law.tolerance + 1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(w=st.lists(st.integers(1, 200), min_size=1, max_size=6), c=st.floats(1.0, 3.0))
+def test_length_law_properties(w, c):
+    law = length_law(w, weight_var=c, cells=1024)
+    cdf = law.law.cdf
+    assert np.all(np.diff(cdf) >= 0) and 0 <= cdf[0] and cdf[-1] <= 1
+    assert law.p_below(0.0) == pytest.approx(law.p_dead)
+    assert 0 <= law.p_off_by(2.0) <= 1
+    q = law.quantile(0.5) if law.p_dead < 0.5 else None
+    if q:
+        assert law.p_below(q) == pytest.approx(0.5, abs=2 * law.tolerance + 1e-3)
+
+
+def test_length_law_extremes():
+    assert length_law([10**7] * 3).p_off_by(2.0) == 0.0
+    law = length_law([100] * 100000)          # depth 10^5: ~10^5 cells, well under a second
+    assert 0.99 < law.p_off_by(2.0) <= 1.0 and law.tolerance < 1e-3
+
+
+# --- derivations: printed = evaluated ---------------------------------------------------------------
+def test_derive_variance_steps_evaluate_to_the_toolkit():
+    import sympy as sy
+
+    d = derive_variance()
+    steps = {i: s.expr for i, s in enumerate(d.steps)}
+    rsol = steps[1].rhs
+    syms = {str(s): s for s in rsol.free_symbols}
+    for c, s2, depth in ((3.0, 0.5, 7), (1.5, 2.0, 4)):
+        val = float(rsol.subs({syms["c"]: c, syms["s^2"]: s2, syms["j"]: depth}))
+        assert val == pytest.approx(length_moments([9] * depth, weight_var=c, bias_var=s2).mean_with_bias, rel=1e-12)
+    nsol = steps[5].rhs
+    ns = {str(s): s for s in nsol.free_symbols}
+    for depth, v in ((10, 1.0), (100, 0.5)):
+        need = float(nsol.subs({ns["d"]: depth, ns["v"]: v}))
+        assert min_width_for_variance(depth, v) == math.ceil(need)
+    A = steps[6]
+    assert A == transfer_matrix()
+    gauss = steps[7].rhs
+    gs = {str(s): s for s in gauss.free_symbols}
+    assert float(gauss.subs({gs["c_j"]: 2, gs["n_j"]: 10})) == pytest.approx(1.5)
+    assert "E Z⁴/(E Z²)²" in d.to_text()
+
+
+def test_derive_resnet_sums_and_moments():
+    import sympy as sy
+
+    d = derive_resnet()
+    sums = d.steps[2].expr
+    vals = {str(e.lhs): e.rhs for e in sums}
+    assert vals["Σ η_b² (const)"] == sy.oo and vals["Σ η_b² (invsqrt)"] == sy.oo
+    eta = next(iter(vals["Σ η_b² (inv)"].free_symbols))
+    assert float(vals["Σ η_b² (inv)"].subs(eta, 1)) == pytest.approx(math.pi**2 / 6)
+    ef2 = d.steps[1].expr.rhs
+    s = {str(x): x for x in ef2.free_symbols}
+    val = float(ef2.subs({s["eta"]: 0.7, s["n"]: 8, s["m"]: 4}))
+    assert val == pytest.approx(residual_moments(1, 8, 4, 0.7).second_moment_ratio, rel=1e-14)
+
+
+def test_residual_growth_curves():
+    g = residual_growth(50, 32, 16, 0.5, schedule="invsqrt")
+    r = residual_moments(50, 32, 16, 0.5, schedule="invsqrt")
+    assert math.exp(g["log_mean"][-1]) == pytest.approx(r.mean_ratio, rel=1e-13)
+    assert np.all(np.diff(g["log_mean"]) > 0)
+    inv = residual_growth(100000, 32, 16, 1.0, schedule="inv")
+    assert inv["normalized_second"][-1] < 1.5 and math.exp(inv["log_mean"][-1]) < math.sinh(math.pi) / math.pi
