@@ -458,6 +458,139 @@ def _lognorm_law(ctx):
                        f"exact product law (grid tolerance {tol:.1e}); p-value {p:.3g}", len(y))
 
 
+# --- length variance, Jacobians, residual nets (HR18, H18; THEORY §5) ---------------------------
+#: β = Σ 1/n_j designs for the law claims: (width, depth) with β = depth/width.
+_LAW_DESIGNS = {"0.1": (100, 10), "1": (10, 10), "5": (8, 40)}
+
+
+def _length_law_claim(beta):
+    def run(ctx):
+        from bounds.variance import length_law
+
+        n, L = _LAW_DESIGNS[beta]
+        law = length_law([n] * L)
+        smp = ctx.sample([n] * (L + 1), torch.ones(1, n, dtype=torch.float64), fan="in")
+        r = smp.sq_ratio[:, -1, 0]                      # = M_L/M_0 at equal widths
+        alive = r > 0
+        level = stats.bonferroni(ctx.level, 2)
+        # the atom (dead inputs) by Clopper–Pearson, the law given alive by KS
+        k = int((~alive).sum())
+        lo, hi = stats.clopper_pearson(k, len(r), level)
+        pd = law.p_dead
+        cond = lambda t: (law.law.log_cdf_at(t) - pd) / (1.0 - pd)   # noqa: E731
+        stat, p = stats.ks_test(np.log(r[alive]), cond)
+        crit = stats.ks_critical(int(alive.sum()), level) + law.tolerance / (1.0 - pd)
+        ok = stat <= crit and lo <= pd <= hi
+        return ClaimResult(f"length_law_beta{beta.replace('.', '')}", "identity", 0.0, stat, (0.0, crit),
+                           "pass" if ok else "FAIL", "derived (THEORY §2, §5; HR18's FM2)",
+                           f"log(M_d/M_0) at width {n}, depth {L} (β = {L / n:g}): KS distance {stat:.4f} vs "
+                           f"critical {crit:.4f} (p = {p:.3g}); P(dead) exact {pd:.4g} vs {k / len(r):.4g} "
+                           f"[{lo:.4g}, {hi:.4g}]; P(off by > 2×) exact {law.p_off_by(2.0):.4f}", len(r))
+    return run
+
+
+def _fm2_moment(ctx):
+    from bounds.variance import length_moments
+
+    widths = [32, 32, 24, 40]          # β ≈ 0.097: moments are estimable (THEORY's caution)
+    smp = ctx.sample(widths, torch.ones(1, 32, dtype=torch.float64), fan="in")
+    m = smp.sq_ratio[:, -1, 0] * widths[0] / widths[-1]
+    th = length_moments(widths[1:])
+    est, lo, hi = stats.mean_ci(m**2, ctx.level)
+    return ClaimResult("fm2_second_moment", "identity", th.second_moment_ratio, est, (lo, hi),
+                       "pass" if lo <= th.second_moment_ratio <= hi else "FAIL", "derived (HR18 claim; THEORY §5)",
+                       f"E M_d²/M_0² = Π(1 + 5/n_j) at widths {widths} (β = {th.beta:.3f})", len(m))
+
+
+def _fm1_bias(ctx):
+    from bounds.variance import length_moments
+
+    from .variance import sample_lengths
+
+    widths, cases = [16, 16, 16, 16, 16], ((2.0, 0.5), (1.5, 1.0), (2.5, 0.2))
+    level = stats.bonferroni(ctx.level, len(cases))
+    oks, parts, first = [], [], None
+    for c, s2 in cases:
+        m = sample_lengths(widths, torch.ones(16), ctx.trials, weight_var=c, bias_var=s2, generator=ctx.gen)[:, -1]
+        th = length_moments(widths[1:], weight_var=c, bias_var=s2)
+        est, lo, hi = stats.mean_ci(m, level)
+        oks.append(lo <= th.mean_with_bias <= hi)
+        parts.append(f"c = {c:g}, s² = {s2:g}: {th.mean_with_bias:.5f} vs {est:.5f} [{lo:.5f}, {hi:.5f}] ({th.fm1})")
+        first = first or (th.mean_with_bias, est, (lo, hi))
+    return ClaimResult("fm1_bias", "identity", first[0], first[1], first[2], "pass" if all(oks) else "FAIL",
+                       "derived (HR18 claim; THEORY §5)",
+                       "E M_d (M_0 = 1) with biases, 4 layers of width 16: " + "; ".join(parts), ctx.trials, path="real")
+
+
+def _jacobian(ctx):
+    from bounds.variance import jacobian_kurtosis_ratio
+
+    from .variance import sample_jacobian_entry
+
+    n0, hidden = 8, [16, 16, 16]
+    z = sample_jacobian_entry(n0, hidden, ctx.trials, generator=ctx.gen)
+    level = stats.bonferroni(ctx.level, 2)
+    e2, lo2, hi2 = stats.mean_ci(z**2, level)
+    e4, lo4, hi4 = stats.mean_ci(z**4, level)
+    th2 = 1.0 / n0
+    th4 = jacobian_kurtosis_ratio(n0, hidden) * th2**2
+    ok = lo2 <= th2 <= hi2 and lo4 <= th4 <= hi4
+    return ClaimResult("jacobian_moments", "identity", th4, e4, (lo4, hi4), "pass" if ok else "FAIL",
+                       "derived (H18 claim; THEORY §5)",
+                       f"n0 = {n0}, hidden {hidden}, linear output c = 1: E Z² = {th2:.5f} vs {e2:.5f} "
+                       f"[{lo2:.5f}, {hi2:.5f}]; E Z⁴ = 3c²/n0² Π(1 + 5/n_j) = {th4:.5f} (ratio "
+                       f"{jacobian_kurtosis_ratio(n0, hidden):.4f})", ctx.trials, path="real")
+
+
+def _residual(ctx):
+    from bounds.variance import residual_growth
+
+    from .variance import sample_residual
+
+    B, n, m, eta = 20, 16, 16, 0.5
+    scheds = ("const", "inv", "invsqrt")
+    level = stats.bonferroni(ctx.level, 2 * len(scheds))
+    oks, parts, first = [], [], None
+    for sc in scheds:
+        r = sample_residual(B, n, m, eta, ctx.trials, schedule=sc, generator=ctx.gen)[:, -1]
+        g = residual_growth(B, n, m, eta, schedule=sc)
+        th1, th2 = math.exp(g["log_mean"][-1]), math.exp(g["log_second"][-1])
+        e1, lo1, hi1 = stats.mean_ci(r, level)
+        e2, lo2, hi2 = stats.mean_ci(r**2, level)
+        oks += [lo1 <= th1 <= hi1, lo2 <= th2 <= hi2]
+        parts.append(f"{sc}: E = {th1:.4g} vs {e1:.4g} [{lo1:.4g}, {hi1:.4g}], E² = {th2:.4g} vs {e2:.4g}")
+        first = first or (th1, e1, (lo1, hi1))
+    return ClaimResult("residual_growth", "identity", first[0], first[1], first[2], "pass" if all(oks) else "FAIL",
+                       "derived (HR18 claim; THEORY §5)",
+                       f"‖x_B‖²/‖x_0‖² after {B} blocks (n = m = {n}, η = {eta}): " + "; ".join(parts),
+                       ctx.trials, path="real")
+
+
+def _nongaussian(ctx):
+    from bounds.variance import second_moment
+
+    from .variance import sample_lengths
+
+    n0, hidden = 8, [16, 16, 16]
+    x = torch.zeros(n0)
+    x[0] = math.sqrt(n0)               # a spiky input (q = 1): the weight kurtosis matters most
+    laws = ("uniform", "rademacher", "laplace")
+    level = stats.bonferroni(ctx.level, len(laws))
+    oks, parts, first = [], [], None
+    for law in laws:
+        m = sample_lengths([n0, *hidden], x, ctx.trials, weights=law, generator=ctx.gen)[:, -1]
+        th = second_moment(hidden, input_dim=n0, weights=law, input_flatness=1.0).second_moment
+        est, lo, hi = stats.mean_ci(m**2, level)
+        oks.append(lo <= th <= hi)
+        parts.append(f"{law}: {th:.4f} vs {est:.4f} [{lo:.4f}, {hi:.4f}]")
+        first = first or (th, est, (lo, hi))
+    gauss = second_moment(hidden, input_dim=n0).second_moment
+    return ClaimResult("nongaussian_second_moment", "identity", first[0], first[1], first[2],
+                       "pass" if all(oks) else "FAIL", "derived (THEORY §5: depends on κ_w − 3 and the input)",
+                       f"E M_d²/M_0² (He fan-in, n0 = {n0}, hidden {hidden}, x = √n0·e_1; Gaussian "
+                       f"{gauss:.4f}): " + "; ".join(parts), ctx.trials, path="real")
+
+
 CLAIMS: dict[str, Claim] = {}
 
 
@@ -491,6 +624,16 @@ _register("lognorm_depth", "identity", "log-norm mean kμ_s and variance kς² a
           _lognorm, 50000)
 _register("lognorm_law_ks", "identity", "exact law of log‖h_k‖ vs simulation (KS)", "derived",
           _lognorm_law, 50000)
+for _b in _LAW_DESIGNS:
+    _register(f"length_law_beta{_b.replace('.', '')}", "identity", f"exact law of M_d/M_0 at β = {_b} (KS + atom)",
+              "derived", _length_law_claim(_b), 20000)
+_register("fm2_second_moment", "identity", "E M_d²/M_0² = Π(1 + 5/n_j) (β ≈ 0.1)", "derived", _fm2_moment, 50000)
+_register("fm1_bias", "identity", "E M_d with biases and c ≠ 2 (FM1)", "derived", _fm1_bias, 20000)
+_register("jacobian_moments", "identity", "E Z², E Z⁴ of the input–output Jacobian (H18)", "derived", _jacobian, 40000)
+_register("residual_growth", "identity", "E‖x_B‖², E‖x_B‖⁴ for const, 1/b, 1/√b schedules", "derived",
+          _residual, 6000)
+_register("nongaussian_second_moment", "identity", "E M_d² for uniform, Rademacher, Laplace weights", "derived",
+          _nongaussian, 30000)
 _register("small_output_relu", "identity", "exact P(small output) under σ_s and He", "derived",
           _small_output, 50000)
 _register("tail_index", "approximation", "tail index of biased chains = s (Hill)", "derived",
