@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
     import click
     from click.exceptions import Abort as _Abort, Exit as _Exit
 
-from bounds.errors import InitBoundsError, check_int, check_real
+from bounds.errors import InitBoundsError, check_choice, check_int, check_real
 
 _state = {"debug": False}
 
@@ -459,45 +459,165 @@ def figure(
 
 
 # --- variance (HR18, H18) -----------------------------------------------------------------------
+def _parse_float_list(option: str, text: str, *, positive: bool):
+    """A scalar or a comma-separated list of reals (one per layer), checked with the option's name."""
+    parts = [p.strip() for p in str(text).split(",")]
+    vals = []
+    for i, p in enumerate(parts):
+        try:
+            v = float(p)
+        except ValueError:
+            raise InitBoundsError(f"{option} must be a number or comma-separated numbers (one per layer); got {text!r}")
+        vals.append(check_real(option if len(parts) == 1 else f"{option}[{i}]", v, lo=0.0, lo_open=positive))
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _fmt_v(v) -> str:
+    return "overflow (see --json logs)" if v is None else f"{v:.6g}"
+
+
 @app.command()
 def variance(
-    widths: str = typer.Option(..., "--widths", help="Comma-separated ReLU layer widths, e.g. 16,16,16."),
-    input_dim: Optional[int] = typer.Option(None, "--input-dim", help="n0 (for the Jacobian moments)."),
-    weight_var: float = typer.Option(2.0, "--weight-var", help="c in Var W = c/fan-in (He: 2)."),
-    bias_var: float = typer.Option(0.0, "--bias-var", help="Bias variance s² (≥ 0)."),
-    weights: str = typer.Option("gaussian", "--weights", help="Weight law: gaussian (uniform, rademacher, laplace: not yet)."),
+    widths: str = typer.Option(..., "--widths", help="Comma-separated ReLU layer widths n_1..n_d, e.g. 16,16,16."),
+    input_dim: Optional[int] = typer.Option(None, "--input-dim", help="n0 (≥ 1): needed for non-Gaussian weights and the Jacobian."),
+    weight_var: str = typer.Option("2", "--weight-var", help="c in Var W = c/fan-in (> 0; He: 2), or one per layer (comma-separated)."),
+    bias_var: str = typer.Option("0", "--bias-var", help="Bias variance s² (≥ 0), or one per layer."),
+    weights: str = typer.Option("gaussian", "--weights", help="Weight law: gaussian, uniform, rademacher or laplace."),
+    input_flatness: Optional[float] = typer.Option(None, "--input-flatness", help="q = Σx⁴/(Σx²)² of the input, in [1/n0, 1] (default 1/n0: all |x_i| equal)."),
+    target_var: Optional[float] = typer.Option(None, "--target-var", help="Also solve for the constant width with Var M_d/M_0² ≤ v at this depth (v > 0)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write the exact density of log(M_d/M_0) to this PNG/SVG file."),
+    trials: int = typer.Option(0, "--trials", help="With --plot: simulated networks drawn over the density (≥ 0)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation (≥ 0)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
-    """Mean and variance of the activation length with depth, and Jacobian fluctuations (HR18, H18)."""
+    """Mean and variance of the activation length with depth, its exact law, Jacobian fluctuations
+    (HR18, H18). Fan-in convention; M_j = ‖h_j‖²/n_j (squared norm per unit)."""
     ws = _parse_width_list(widths)
-    check_real("--weight-var", weight_var, lo=0.0, lo_open=True)
-    check_real("--bias-var", bias_var, lo=0.0)
+    cv = _parse_float_list("--weight-var", weight_var, positive=True)
+    bv = _parse_float_list("--bias-var", bias_var, positive=False)
+    check_choice("--weights", weights, ("gaussian", "uniform", "rademacher", "laplace"))
     if input_dim is not None:
         check_int("--input-dim", input_dim, lo=1)
-    if weights != "gaussian":
-        raise InitBoundsError(f"--weights {weights}: only 'gaussian' has a derived second moment so far "
-                              "(non-Gaussian laws are open work in issue 5)")
-    from bounds.variance import length_moments
+    if input_flatness is not None:
+        if input_dim is None:
+            raise InitBoundsError("--input-flatness needs --input-dim (its range is [1/n0, 1])")
+        check_real("--input-flatness", input_flatness, lo=1.0 / input_dim, hi=1.0)
+    if weights != "gaussian" and input_dim is None:
+        raise InitBoundsError(f"--weights {weights} needs --input-dim: the second moment depends on the "
+                              "input's q = Σx⁴/(Σx²)²")
+    for name, v in (("--weight-var", cv), ("--bias-var", bv)):
+        if isinstance(v, list) and len(v) != len(ws):
+            raise InitBoundsError(f"{name} must give one value or one per layer ({len(ws)}); got {len(v)}")
+    if target_var is not None:
+        check_real("--target-var", target_var, lo=0.0, lo_open=True)
+    check_int("--trials", trials, lo=0)
+    check_int("--seed", seed, lo=0)
+    from bounds.variance import length_law, variance_report
 
-    lm = length_moments(ws, weight_var=weight_var, bias_var=bias_var)
-    out = lm.as_dict()
-    out["inputs"] = {"widths": ws, "input_dim": input_dim, "weight_var": weight_var, "bias_var": bias_var,
-                     "weights": weights}
-    if input_dim is not None:
-        out["jacobian_second_moment"] = weight_var / input_dim
+    out = variance_report(ws, input_dim=input_dim, weights=weights, weight_var=cv, bias_var=bv,
+                          input_flatness=input_flatness, target_var=target_var)
+    if plot:
+        if out["law"] is None:
+            raise InitBoundsError("--plot needs Gaussian weights and zero bias (the exact law is only known there)")
+        sim = None
+        if trials > 0:
+            import torch
+
+            from sim.engine import sample_networks
+
+            x = torch.ones(1, ws[0], dtype=torch.float64)
+            smp = sample_networks([ws[0], *ws], x, trials, fan="in", generator=torch.Generator().manual_seed(seed),
+                                  weight_var=[c / a for c, a in zip(cv if isinstance(cv, list) else [cv] * len(ws), [ws[0], *ws[:-1]])])
+            sim = smp.sq_ratio[:, -1, 0] * ws[0] / ws[-1]
+        from sim.plots import plot_length_density
+
+        plot_length_density(length_law(ws, weight_var=cv), plot, sim=sim,
+                            title=f"widths {widths} (β = {out['beta']:.3g})")
+        out["plot"] = plot
     if as_json:
         _emit_json(out)
         return
     c = _console()
-    t = _quantity_table(f"Length moments: widths {widths} (β = Σ1/n = {lm.beta:.4g})")
-    fmt = lambda v: "overflow (see --json logs)" if v is None else f"{v:.6g}"  # noqa: E731
-    t.add_row("FM1: E M_d / M_0 (zero bias)", f"{fmt(lm.mean_ratio)} ({lm.fm1})", "derived (HR18 claim)")
-    t.add_row("FM2: E M_d² / M_0² = Π(1 + 5/n_j)", fmt(lm.second_moment_ratio), "derived (HR18 claim)")
-    t.add_row("Var M_d / M_0²", fmt(lm.var_ratio), "derived")
-    t.add_row("bracket e^{5β − 12.5Σ1/n²} − 1 … e^{5β} − 1", f"{fmt(lm.var_bracket[0])} … {fmt(lm.var_bracket[1])}", "derived")
-    t.add_row("log(M_d/M_0) ≈ N(−5β/2, 5β)", f"N({lm.lognormal[0]:.4g}, {lm.lognormal[1]:.4g})", "derived (leading order)")
-    t.add_row("Jacobian E Z⁴/(E Z²)² = 3Π(1 + 5/n_j)", fmt(lm.jacobian_kurtosis_ratio), "derived (H18 claim)")
+    t = _quantity_table(f"Length moments: widths {widths}, {weights} weights (β = Σ1/n = {out['beta']:.4g})")
+    t.add_row("FM1: E M_d / M_0 (zero bias) = Π c_j/2", f"{_fmt_v(out['mean_ratio'])} ({out['fm1']}, rate "
+              f"{out['fm1_rate']:.3g}/layer)", "derived (HR18 claim)")
+    if any(v for v in (bv if isinstance(bv, list) else [bv])):
+        t.add_row("E M_d with biases (M_0 = 1)", _fmt_v(out["mean_with_bias"]), "derived")
+    t.add_row("FM2: E M_d² / M_0²", _fmt_v(out["second_moment_ratio"]),
+              "derived (HR18 claim)" if out["exact_second_moment"] is None else "derived (exact recursion)")
+    t.add_row("Var M_d / M_0²", _fmt_v(out["var_ratio"]), "derived")
+    if out["exact_second_moment"] is not None and weights != "gaussian":
+        lo, hi = out["exact_second_moment"]["flatness_range"]
+        t.add_row("E M_d²/M_0² over all inputs (q = 1/n0 … 1)", f"{_fmt_v(lo)} … {_fmt_v(hi)}", "derived")
+    if out["var_bracket"] is not None:
+        b = out["var_bracket"]
+        t.add_row("bracket e^{5β − 12.5Σ1/n²} − 1 … e^{5β} − 1", f"{_fmt_v(b[0])} … {_fmt_v(b[1])}", "derived")
+        ln = out["lognormal"]
+        t.add_row("log(M_d/M_0) ≈ N(Σlog(c/2) − 5β/2, 5β)", f"N({ln['mean']:.4g}, {ln['var']:.4g})", "derived (leading order)")
+    law = out["law"]
+    if law is not None:
+        tol = f" (± {law['tolerance']:.1e})"
+        t.add_row("P(M_d < M_0/10)  [exact law]", _fmt_p(law["p_below_tenth"]) + tol, "derived")
+        t.add_row("P(M_d > 10 M_0)  [exact law]", _fmt_p(law["p_above_ten"]) + tol, "derived")
+        t.add_row("P(M_d off by > 2×)  [exact law]", _fmt_p(law["p_off_by_2"]) + tol, "derived")
+        q = law["quantiles"]
+        t.add_row("5% / 50% / 95% quantiles of M_d/M_0", f"{q['0.05']:.4g} / {q['0.5']:.4g} / {q['0.95']:.4g}", "derived")
+        t.add_row("P(dead: M_d = 0)", _fmt_p(law["p_dead"]), "derived (RR20)")
+    t.add_row("Jacobian E Z⁴/(E Z²)² = 3Π(1 + 5/n_j)", _fmt_v(out["jacobian_kurtosis_ratio"]), "derived (H18 claim)")
+    if out["jacobian_second_moment"] is not None:
+        t.add_row("Jacobian E Z² = c/n0 (linear output, same c)", f"{out['jacobian_second_moment']:.6g}", "derived (H18)")
+    if "width_for_target_var" in out:
+        wt = out["width_for_target_var"]
+        t.add_row(f"constant width for Var ≤ {wt['target_var']:g} at depth {wt['depth']}",
+                  f"{wt['constant_width']:,} ({wt['width_per_layer_of_depth']:.3g} × depth)", "derived")
     c.print(t)
+    for note in out["notes"]:
+        c.print(f"note: {note}")
+    if plot:
+        c.print(f"wrote {plot}")
+
+
+@app.command()
+def resnet(
+    blocks: int = typer.Option(..., "--blocks", help="Residual blocks B (≥ 1)."),
+    width: int = typer.Option(..., "--width", help="Residual stream width n (≥ 1)."),
+    branch_width: int = typer.Option(..., "--branch-width", help="Branch hidden width m (≥ 1)."),
+    eta: float = typer.Option(..., "--eta", help="Branch scale η (≥ 0): x ← x + η_b W₂ relu(W₁x)."),
+    schedule: str = typer.Option("const", "--schedule", help="η_b schedule: const (η), inv (η/b) or invsqrt (η/√b)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write E‖x_b‖²/‖x_0‖² against b for the three schedules (PNG/SVG)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Length moments of residual networks and the FM1 condition on the branch scales (HR18)."""
+    check_int("--blocks", blocks, lo=1)
+    check_int("--width", width, lo=1)
+    check_int("--branch-width", branch_width, lo=1)
+    check_real("--eta", eta, lo=0.0)
+    check_choice("--schedule", schedule, ("const", "inv", "invsqrt"))
+    if blocks > 10**8:
+        raise InitBoundsError(f"--blocks must be ≤ 10^8 (per-block curves are held in memory); got {blocks}")
+    from bounds.variance import resnet_report
+
+    out = resnet_report(blocks, width, branch_width, eta, schedule=schedule)
+    if plot:
+        from sim.plots import plot_residual_growth
+
+        plot_residual_growth(blocks, width, branch_width, eta, plot)
+        out["plot"] = plot
+    if as_json:
+        _emit_json(out)
+        return
+    c = _console()
+    t = _quantity_table(f"Residual net: {blocks:,} blocks, n = {width}, m = {branch_width}, η = {eta:g} ({schedule})")
+    t.add_row("one block: E F = 1 + η²", f"{out['block_mean']:.6g}", "derived (HR18)")
+    t.add_row("one block: E F² (η = η_1)", f"{out['block_second_moment']:.6g}", "derived")
+    t.add_row("E‖x_B‖²/‖x_0‖² = Π(1 + η_b²)", f"{_fmt_v(out['mean_ratio'])} (log {out['log_mean_ratio']:.6g})", "derived (HR18 claim)")
+    t.add_row("E‖x_B‖⁴/‖x_0‖⁴ = Π E F_b²", f"{_fmt_v(out['second_moment_ratio'])} (log {out['log_second_moment_ratio']:.6g})", "derived")
+    t.add_row("normalized second moment Π E F²/(E F)²", f"{out['normalized_second']:.6g}", "derived (HR18: bounded once FM1 is avoided)")
+    c.print(t)
+    c.print(("[green]" if out["fm1"] else "[red]") + out["fm1_statement"] + "[/]")
+    c.print(f"convention: {out['convention']}")
+    if plot:
+        c.print(f"wrote {plot}")
 
 
 # --- derive ------------------------------------------------------------------------------------
@@ -519,6 +639,26 @@ def derive_moment_cmd(
     from bounds.moments import derive_moment
 
     sys.stdout.write(derive_moment().render(fmt.value) + "\n")
+
+
+@derive_app.command("variance")
+def derive_variance_cmd(
+    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
+):
+    """The derivation behind `initbounds variance` (HR18, H18)."""
+    from bounds.variance import derive_variance
+
+    sys.stdout.write(derive_variance().render(fmt.value) + "\n")
+
+
+@derive_app.command("resnet")
+def derive_resnet_cmd(
+    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
+):
+    """The derivation behind `initbounds resnet` (HR18)."""
+    from bounds.variance import derive_resnet
+
+    sys.stdout.write(derive_resnet().render(fmt.value) + "\n")
 
 
 @derive_app.command("death")

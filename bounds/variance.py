@@ -33,7 +33,7 @@ from .survival import parse_widths
 __all__ = ["LengthMoments", "length_moments", "min_width_for_variance", "jacobian_kurtosis_ratio",
            "residual_moments", "ResidualMoments", "WEIGHT_LAWS", "weight_kurtosis", "transfer_matrix",
            "SecondMoment", "second_moment", "LengthLaw", "length_law", "derive_variance",
-           "derive_resnet", "residual_growth"]
+           "derive_resnet", "residual_growth", "variance_report", "resnet_report", "residual_block_exprs"]
 
 #: Symmetric weight laws with their kurtosis E W⁴ / (E W²)² (exact rationals): Gaussian 3,
 #: uniform 9/5, Rademacher 1, Laplace 6.
@@ -563,3 +563,94 @@ def derive_resnet():
              citation="HR18"),
     )
     return Derivation("Residual networks: block moments and the FM1 condition (HR18)", steps)
+
+
+# --- reports behind the CLI ---------------------------------------------------------------------
+def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight_var=2.0, bias_var=0.0,
+                    input_flatness=None, target_var=None) -> dict:
+    """Everything ``initbounds variance`` prints, as a JSON-ready dict (see the CLI's --help).
+
+    Top-level moments describe the requested design exactly (any symmetric weight law, biases);
+    the FM2 bracket, the log-normal approximation and the exact law of M_d/M_0 need Gaussian
+    weights and zero bias and are None otherwise (``notes`` says why).
+    """
+    w = parse_widths(widths)
+    check_choice("weights", weights, WEIGHT_LAWS)
+    if input_dim is not None:
+        check_int("input_dim", input_dim, lo=1)
+    if weights != "gaussian" and input_dim is None:
+        raise DomainError(f"input_dim is required for weights={weights!r}: the second moment depends on "
+                          "the input's q = Σx⁴/(Σx²)² ∈ [1/n0, 1]")
+    lm = length_moments(w, weight_var=weight_var, bias_var=bias_var)
+    cs = _per_layer("weight_var", weight_var, len(w))
+    s2s = _per_layer("bias_var", bias_var, len(w))
+    plain = weights == "gaussian" and not any(s2s)
+    notes = []
+    if plain:
+        second, var, log_second = lm.second_moment_ratio, lm.var_ratio, lm.log_second_moment_ratio
+        exact = None
+    else:
+        sm = second_moment(w, input_dim=input_dim or 1, weights=weights, weight_var=cs, bias_var=s2s,
+                           input_flatness=input_flatness)
+        second, var, log_second = sm.second_moment, sm.var, sm.log_second_moment
+        exact = sm.as_dict()
+        notes.append("moments with biases or non-Gaussian weights from the exact (E S², E T, E S, 1) recursion "
+                     "(M_0 = ‖x‖²/n0 = 1)")
+        notes.append("bracket, log-normal approximation and exact law: Gaussian weights and zero bias only")
+    law = None
+    if plain:
+        try:
+            ll = length_law(w, weight_var=cs)
+            law = {"p_dead": ll.p_dead, "p_below_tenth": ll.p_below(0.1), "p_above_ten": 1.0 - ll.p_below(10.0),
+                   "p_off_by_2": ll.p_off_by(2.0),
+                   "quantiles": {str(p): ll.quantile(p) if p > ll.p_dead else 0.0 for p in (0.05, 0.5, 0.95)},
+                   "tolerance": ll.tolerance}
+        except DomainError as e:
+            notes.append(f"exact law not computed: {e}")
+    out = {
+        "widths": list(w) if len(w) <= 64 else {"depth": len(w)},
+        "inputs": {"input_dim": input_dim, "weights": weights, "weight_var": list(cs) if len(set(cs)) > 1 else cs[0],
+                   "bias_var": list(s2s) if len(set(s2s)) > 1 else s2s[0], "input_flatness": input_flatness},
+        "beta": lm.beta,
+        "fm1": lm.fm1, "fm1_rate": lm.fm1_rate,
+        "mean_ratio": lm.mean_ratio, "mean_with_bias": lm.mean_with_bias,
+        "second_moment_ratio": second, "log_second_moment_ratio": log_second,
+        "var_ratio": var,
+        "normalized_var": lm.normalized_var if plain else (exact["normalized_var"] if exact else None),
+        "var_bracket": list(lm.var_bracket) if plain else None,
+        "lognormal": {"mean": lm.lognormal[0], "var": lm.lognormal[1]} if plain else None,
+        "law": law,
+        "jacobian_kurtosis_ratio": lm.jacobian_kurtosis_ratio,
+        # linear output layer of variance c/n_d with the same c as the hidden layers (one c only)
+        "jacobian_second_moment": (cs[0] / input_dim) if input_dim and len(set(cs)) == 1 else None,
+        "exact_second_moment": exact,
+        "notes": notes,
+    }
+    if target_var is not None:
+        v = check_real("target_var", target_var, lo=0.0, lo_open=True)
+        n = min_width_for_variance(len(w), v)
+        out["width_for_target_var"] = {"target_var": v, "depth": len(w), "constant_width": n,
+                                       "width_per_layer_of_depth": n / len(w)}
+    return out
+
+
+def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") -> dict:
+    """Everything ``initbounds resnet`` prints, as a JSON-ready dict."""
+    r = residual_moments(blocks, width, branch_width, eta, schedule=schedule)
+    e = check_real("eta", eta, lo=0.0)
+    ef, ef2 = _block_fn()(np.array([e]), float(width), float(branch_width))
+    return {
+        "inputs": {"blocks": r.blocks, "width": int(width), "branch_width": int(branch_width), "eta": e,
+                   "schedule": schedule},
+        "block_mean": float(ef[0]), "block_second_moment": float(ef2[0]),
+        "mean_ratio": r.mean_ratio, "second_moment_ratio": r.second_moment_ratio,
+        "normalized_second": r.normalized_second,
+        "log_mean_ratio": r.log_mean_ratio, "log_second_moment_ratio": r.log_second_moment_ratio,
+        "fm1": r.fm1,
+        "fm1_statement": ("FM1 avoided: Σ η_b² < ∞ (η_b = η/b), E‖x_B‖² stays bounded as B grows"
+                          if r.fm1 else
+                          ("no residual branch (η = 0)" if e == 0 else
+                           f"FM1: Σ η_b² diverges for schedule {schedule!r}, E‖x_B‖² grows without bound in B")),
+        "convention": "η scales the branch (x ← x + η·branch): FM1 avoided iff Σ η_b² < ∞; if η scaled the "
+                      "branch variance the condition would read Σ η_b < ∞",
+    }

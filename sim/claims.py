@@ -481,7 +481,7 @@ def _length_law_claim(beta):
         stat, p = stats.ks_test(np.log(r[alive]), cond)
         crit = stats.ks_critical(int(alive.sum()), level) + law.tolerance / (1.0 - pd)
         ok = stat <= crit and lo <= pd <= hi
-        return ClaimResult(f"length_law_beta{beta.replace('.', '')}", "identity", 0.0, stat, (0.0, crit),
+        return ClaimResult(f"length_law_beta{beta.replace('.', '')}_ks", "identity", 0.0, stat, (0.0, crit),
                            "pass" if ok else "FAIL", "derived (THEORY §2, §5; HR18's FM2)",
                            f"log(M_d/M_0) at width {n}, depth {L} (β = {L / n:g}): KS distance {stat:.4f} vs "
                            f"critical {crit:.4f} (p = {p:.3g}); P(dead) exact {pd:.4g} vs {k / len(r):.4g} "
@@ -625,7 +625,7 @@ _register("lognorm_depth", "identity", "log-norm mean kμ_s and variance kς² a
 _register("lognorm_law_ks", "identity", "exact law of log‖h_k‖ vs simulation (KS)", "derived",
           _lognorm_law, 50000)
 for _b in _LAW_DESIGNS:
-    _register(f"length_law_beta{_b.replace('.', '')}", "identity", f"exact law of M_d/M_0 at β = {_b} (KS + atom)",
+    _register(f"length_law_beta{_b.replace('.', '')}_ks", "identity", f"exact law of M_d/M_0 at β = {_b} (KS + atom)",
               "derived", _length_law_claim(_b), 20000)
 _register("fm2_second_moment", "identity", "E M_d²/M_0² = Π(1 + 5/n_j) (β ≈ 0.1)", "derived", _fm2_moment, 50000)
 _register("fm1_bias", "identity", "E M_d with biases and c ≠ 2 (FM1)", "derived", _fm1_bias, 20000)

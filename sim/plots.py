@@ -1,7 +1,7 @@
 """Figures for ``initbounds validate --plot`` (matplotlib, headless)."""
 from __future__ import annotations
 
-__all__ = ["plot_validation"]
+__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth"]
 
 
 def plot_validation(results, path: str) -> None:
@@ -51,4 +51,73 @@ def plot_validation(results, path: str) -> None:
     ax2.set_title("width methods vs simulation")
     fig.tight_layout()
     fig.savefig(path, dpi=120 if path.lower().endswith(".png") else None)
+    plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_length_density(law, path: str, *, sim=None, title: str = "") -> None:
+    """The exact density of log(M_d/M_0) given alive (``law``: a bounds.variance.LengthLaw),
+    with the leading-order log-normal and, if given, a histogram of simulated M_d/M_0 (``sim``)."""
+    import numpy as np
+
+    plt = _pyplot()
+    x, f = law.log_density()
+    keep = f > f.max() * 1e-4
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if sim is not None:
+        alive = np.asarray(sim)[np.asarray(sim) > 0]
+        ax.hist(np.log(alive), bins=80, density=True, alpha=0.35, color="tab:blue",
+                label=f"simulated ({len(sim):,} networks, {len(sim) - len(alive)} dead)")
+    ax.plot(x[keep], f[keep], "k-", lw=1.5, label=f"exact law (tolerance {law.tolerance:.0e})")
+    from bounds.variance import length_moments
+
+    lm = length_moments(list(law.widths))        # He: lognormal = (−5β/2, 5β); c_j shift the mean
+    mu, v = lm.lognormal[0] + law.log_shift, lm.lognormal[1]
+    xs = x[keep]
+    ax.plot(xs, np.exp(-(xs - mu) ** 2 / (2 * v)) / np.sqrt(2 * np.pi * v), "r--", lw=1,
+            label="log-normal N(−5β/2, 5β)")
+    for r in (0.5, 2.0):
+        ax.axvline(np.log(r), color="grey", lw=0.6, ls=":")
+    ax.set_xlabel("log(M_d / M_0)")
+    ax.set_ylabel("density (given alive)")
+    ax.set_title(f"Exact law of the activation length, {title}\nP(M_d off by > 2×) = {law.p_off_by(2.0):.4f}, "
+                 f"P(dead) = {law.p_dead:.3g}", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def plot_residual_growth(blocks: int, width: int, branch_width: int, eta: float, path: str) -> None:
+    """log E‖x_b‖²/‖x_0‖² and the normalized second moment against b for the three schedules."""
+    import numpy as np
+
+    from bounds.variance import residual_growth
+
+    plt = _pyplot()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for sc, lab in (("const", "η_b = η"), ("invsqrt", "η_b = η/√b"), ("inv", "η_b = η/b")):
+        g = residual_growth(blocks, width, branch_width, eta, schedule=sc)
+        a1.plot(g["blocks"], g["log_mean"] / np.log(10), label=lab)
+        a2.plot(g["blocks"], g["normalized_second"], label=lab)
+    a1.set_xlabel("block b")
+    a1.set_ylabel("log10 E‖x_b‖²/‖x_0‖²")
+    a1.set_title("FM1: mean length (bounded iff Σ η_b² < ∞)")
+    a2.set_xlabel("block b")
+    a2.set_ylabel("E‖x_b‖⁴ / (E‖x_b‖²)²")
+    a2.set_title("normalized second moment")
+    for a in (a1, a2):
+        a.set_xscale("log")
+        a.legend(fontsize=8)
+    fig.suptitle(f"Residual net n = {width}, m = {branch_width}, η = {eta:g} (exact)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
     plt.close(fig)
