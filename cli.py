@@ -458,6 +458,128 @@ def figure(
         c.print(f"wrote {p}")
 
 
+# --- trainability (HR18 experiment) ------------------------------------------------------------
+def _parse_depth_list(text: str) -> list:
+    parts = [p.strip() for p in text.split(",")]
+    out = []
+    for i, p in enumerate(parts):
+        try:
+            v = int(p)
+        except ValueError:
+            raise InitBoundsError(f"--depths must be comma-separated integers ≥ 1 (e.g. 2,4,8,16); got {text!r}")
+        out.append(check_int(f"--depths[{i}]", v, lo=1))
+    return out
+
+
+def _parse_config_list(text: str) -> list:
+    out = []
+    for i, p in enumerate(p.strip() for p in text.split(",")):
+        try:
+            w, d = (int(v) for v in p.lower().replace("×", "x").split("x"))
+        except ValueError:
+            raise InitBoundsError(f"--configs must be comma-separated WIDTHxDEPTH pairs (e.g. 16x2,32x4); got {text!r}")
+        out.append((check_int(f"--configs[{i}] width", w, lo=1), check_int(f"--configs[{i}] depth", d, lo=1)))
+    return out
+
+
+def _fmt_ci(lo, hi, cap: int) -> str:
+    """An epochs interval: '—' when there is none, '>cap' for a censored end."""
+    if lo is None and hi is None:
+        return "—"
+    return f"[{f'>{cap}' if lo > cap else f'{lo:g}'}, {f'>{cap}' if hi is None else f'{hi:g}'}]"
+
+
+@app.command()
+def trainability(
+    depths: Optional[str] = typer.Option(None, "--depths", help="Comma-separated depths (hidden ReLU layers) [default: 2,4,8,16]."),
+    family: Optional[str] = typer.Option(None, "--family", help="both, constant-beta (width = R·depth) or constant-width [default: both]."),
+    width_: Optional[int] = typer.Option(None, "--width", help="Width of the constant-width family (≥ 1) [default: R·min depth]."),
+    ratio: Optional[float] = typer.Option(None, "--ratio", help="R > 0: width = ⌊R·depth + ½⌋ in the constant-β family (β ≈ 1/R) [default: 8]."),
+    configs: Optional[str] = typer.Option(None, "--configs", help="Explicit WIDTHxDEPTH list, e.g. 16x2,16x8 (instead of the families)."),
+    seeds: int = typer.Option(8, "--seeds", help="Networks per configuration (≥ 1)."),
+    epochs: int = typer.Option(20, "--epochs", help="Epoch cap (≥ 1); nets not at the threshold by then are censored."),
+    threshold: float = typer.Option(0.9, "--threshold", help="Training accuracy to reach, in (0, 1]."),
+    lr: float = typer.Option(0.05, "--lr", help="SGD learning rate (> 0), the same for every net."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Minibatch size (≥ 1)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the data split, initializations and minibatch orders (≥ 0)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write a PNG or SVG of epochs-to-threshold vs β and depth."),
+):
+    """HR18's trainability experiment on digits: epochs to a training-accuracy threshold at
+    constant β = Σ1/n_j as depth grows, against constant width (β growing)."""
+    if configs is not None and any(v is not None for v in (depths, family, width_, ratio)):
+        raise InitBoundsError("--configs replaces --depths, --family, --width and --ratio; give one or the other")
+    check_int("--seeds", seeds, lo=1)
+    check_int("--epochs", epochs, lo=1)
+    check_real("--threshold", threshold, lo=0.0, hi=1.0, lo_open=True)
+    check_real("--lr", lr, lo=0.0, lo_open=True)
+    check_int("--batch-size", batch_size, lo=1)
+    check_int("--seed", seed, lo=0)
+    if plot is not None and not plot.lower().endswith((".png", ".svg")):
+        raise InitBoundsError(f"--plot must name a .png or .svg file; got {plot!r}")
+    from sim.trainability import FAMILIES, estimate_trainability, make_configs, plot_trainability
+
+    if configs is not None:
+        cfgs = _parse_config_list(configs)
+    else:
+        ds = _parse_depth_list("2,4,8,16" if depths is None else depths)
+        family = "both" if family is None else family
+        if family not in FAMILIES:
+            raise InitBoundsError(f"--family must be one of {', '.join(repr(f) for f in FAMILIES)}; got {family!r}")
+        ratio = 8.0 if ratio is None else ratio
+        check_real("--ratio", ratio, lo=0.0, lo_open=True)
+        if math.floor(ratio * min(ds) + 0.5) < 1:
+            raise InitBoundsError(f"--ratio × depth must round to a width ≥ 1; got {ratio:g} × {min(ds)}")
+        if width_ is not None:
+            check_int("--width", width_, lo=1)
+        cfgs = make_configs(ds, family=family, ratio=ratio, width=width_)
+    err = Console(stderr=True)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("training nets"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total}"),
+                  TimeElapsedColumn(), console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("nets", total=seeds * len(cfgs))
+        res = estimate_trainability(cfgs, nets=seeds, epochs=epochs, threshold=threshold, lr=lr,
+                                    batch_size=batch_size, seed=seed,
+                                    progress=lambda done, total: bar.update(task, completed=done))
+    if plot:
+        plot_trainability(res, plot)
+    if as_json:
+        _emit_json(res.as_dict())
+        return
+    c = _console()
+    t = Table(title=f"HR18 trainability on digits: epochs to {threshold:g} training accuracy (cap {epochs}), "
+                    f"SGD lr {lr:g}, batch {batch_size}, {seeds} nets per config, seed {seed}")
+    for col in ("family", "width", "depth", "β", "Var M_d/M_0²", "reached [95% CI]", "median epochs, all [95% CI]",
+                "median, reached [95% CI]", "diverged", "s"):
+        t.add_column(col)
+    short = {"constant-beta": "const β", "constant-width": "const width"}
+    for o in res.outcomes:
+        lo, hi = o.p_reached_ci
+        med_all = f">{epochs}" if o.median_all is None else f"{o.median_all:g}"
+        med_r = "—" if o.median_reached is None else f"{o.median_reached:g}"
+        var = "overflow" if o.var_ratio is None else f"{o.var_ratio:.4g}"
+        fam = "both" if len(o.families) > 1 else short.get(o.families[0], o.families[0])
+        t.add_row(fam, str(o.width), str(o.depth), f"{o.beta:.4g}", var,
+                  f"{o.reached}/{o.nets} [{lo:.2f}, {hi:.2f}]", f"{med_all} {_fmt_ci(*o.median_all_ci, epochs)}",
+                  f"{med_r} {_fmt_ci(*o.median_reached_ci, epochs)}", str(o.diverged), f"{o.seconds:.1f}")
+    c.print(t)
+    c.print("median, all: censored nets count as more than the cap; intervals for medians: order statistics, "
+            "distribution-free ('—': too few nets for 95%); β and Var M_d/M_0² derived (bounds.variance, HR18 "
+            "claim); epochs measured.")
+    a = res.association["beta_vs_epochs"]
+    lines = [("β", "all nets", a)] + [("depth", f"{f} family", v) for f, v in res.association["depth_vs_epochs"].items()]
+    for x, where, a in lines:
+        if a["rho"] is None:
+            c.print(f"Spearman ρ({x}, epochs), {where}: undefined ({x} or epochs constant), n = {a['n']}")
+        else:
+            c.print(f"Spearman ρ({x}, epochs), {where}: {a['rho']:.3f}, p = {a['p_value']:.2g} "
+                    f"(n = {a['n']} nets; censored ranked last)")
+    c.print(f"{res.seconds:.1f} s")
+    if plot:
+        c.print(f"wrote {plot}")
+
+
 # --- variance (HR18, H18) -----------------------------------------------------------------------
 def _parse_float_list(option: str, text: str, *, positive: bool):
     """A scalar or a comma-separated list of reals (one per layer), checked with the option's name."""
@@ -470,6 +592,11 @@ def _parse_float_list(option: str, text: str, *, positive: bool):
             raise InitBoundsError(f"{option} must be a number or comma-separated numbers (one per layer); got {text!r}")
         vals.append(check_real(option if len(parts) == 1 else f"{option}[{i}]", v, lo=0.0, lo_open=positive))
     return vals[0] if len(vals) == 1 else vals
+
+
+def _fmt_pm(p: float, tol: float) -> str:
+    """A probability with its absolute error; below the error, only the bound is meaningful."""
+    return f"≤ {p + tol:.1e}" if p < tol else f"{_fmt_p(p)} (± {tol:.1e})"
 
 
 def _fmt_v(v) -> str:
@@ -556,10 +683,10 @@ def variance(
         t.add_row("log(M_d/M_0) ≈ N(Σlog(c/2) − 5β/2, 5β)", f"N({ln['mean']:.4g}, {ln['var']:.4g})", "derived (leading order)")
     law = out["law"]
     if law is not None:
-        tol = f" (± {law['tolerance']:.1e})"
-        t.add_row("P(M_d < M_0/10)  [exact law]", _fmt_p(law["p_below_tenth"]) + tol, "derived")
-        t.add_row("P(M_d > 10 M_0)  [exact law]", _fmt_p(law["p_above_ten"]) + tol, "derived")
-        t.add_row("P(M_d off by > 2×)  [exact law]", _fmt_p(law["p_off_by_2"]) + tol, "derived")
+        t.add_row("P(M_d < M_0/10)", _fmt_pm(law["p_below_tenth"], law["tolerance"]), "derived (exact law)")
+        t.add_row("P(M_d > 10 M_0)", _fmt_pm(law["p_above_ten"], law["tolerance"]), "derived (exact law)")
+        t.add_row("P(M_d off by > 2×)", _fmt_pm(law["p_off_by_2"], law["p_off_by_2_tolerance"]),
+                  f"derived ({law['p_off_by_2_method']})")
         q = law["quantiles"]
         t.add_row("5% / 50% / 95% quantiles of M_d/M_0", f"{q['0.05']:.4g} / {q['0.5']:.4g} / {q['0.95']:.4g}", "derived")
         t.add_row("P(dead: M_d = 0)", _fmt_p(law["p_dead"]), "derived (RR20)")
@@ -779,6 +906,7 @@ def check(
     real: bool = typer.Option(False, "--real", help="Spot-check with real networks (default: fastest exact sampler)."),
     device: str = typer.Option("cpu", "--device", help="Torch device for the spot-check."),
     s: float = typer.Option(1.0, "--s", help="Moment order s in (0, 2] for the fractional-moment section (GH21)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write the exact density of log(M_L/M_0) against simulation (--trials networks) to this PNG/SVG file."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
     """Design report for one architecture: required widths, exact probabilities, liveness,
@@ -804,12 +932,38 @@ def check(
         "p_output_below_1pct_he": so.p_exact_he if so.p_exact_he is not None else so.p_clt_he,
         "method": "exact" if so.p_exact is not None else "CLT",
     }
+    from bounds.variance import length_law, length_moments, p_length_off_by
+
+    lm = length_moments([width_] * depth)
+    law = length_law([width_] * depth)
+    off = p_length_off_by([width_] * depth, 2.0, law=law)
+    report["length_variance"] = {
+        "beta": lm.beta, "fm1": lm.fm1, "fm2_var_ratio": lm.var_ratio, "var_bracket": list(lm.var_bracket),
+        "p_off_by_2": off["p"], "p_off_by_2_tolerance": off["tolerance"], "p_off_by_2_method": off["method"],
+        "p_dead": law.p_dead,
+    }
     spot = None
     if trials > 0:
         from sim.spotcheck import spot_check
 
         spot = spot_check(depth=depth, width=width_, samples=samples, eps=eps, trials=trials, seed=seed,
                           path="real" if real else "auto", device=device)
+    if plot:
+        sim = None
+        if trials > 0:
+            import torch
+
+            from sim.engine import sample_networks
+
+            x = torch.ones(1, width_, dtype=torch.float64)
+            smp = sample_networks([width_] * (depth + 1), x, trials, fan="in", device=device,
+                                  generator=torch.Generator(device=device).manual_seed(seed),
+                                  path="real" if real else "auto")
+            sim = smp.sq_ratio[:, -1, 0]
+        from sim.plots import plot_length_density
+
+        plot_length_density(law, plot, sim=sim, title=f"{depth} layers of width {width_:,} (β = {lm.beta:.3g})")
+        report["plot"] = plot
     if as_json:
         _emit_json({**report, "spot_check": spot})
         return
@@ -836,6 +990,13 @@ def check(
     c.print(f"Fractional-moment init (GH21, s = {s:g}): σ_s² = {fm['sigma2']:.6g} (He 2/n = {fm['he_sigma2']:.6g}); "
             f"log(‖h_L‖/‖x‖) ≈ {fm['log_norm_mean']:.4f} ± {fm['log_norm_sd']:.4f}; P(‖h_L‖ < 1% of ‖x‖) = "
             f"{fm['p_output_below_1pct']:.3g} under σ_s vs {fm['p_output_below_1pct_he']:.3g} under He ({fm['method']})")
+    lv2 = report["length_variance"]
+    c.print(f"Length variance (HR18): β = L/n = {lv2['beta']:.4g}; FM1: mean length {lv2['fm1']} (He); FM2: "
+            f"Var M_L/M_0² = {_fmt_v(lv2['fm2_var_ratio'])} (bracket {_fmt_v(lv2['var_bracket'][0])} … "
+            f"{_fmt_v(lv2['var_bracket'][1])}); P(last-layer length off by > 2×) = "
+            f"{_fmt_pm(lv2['p_off_by_2'], lv2['p_off_by_2_tolerance'])} ({lv2['p_off_by_2_method']})")
+    if plot:
+        c.print(f"wrote {plot}")
     if spot and spot.get("skipped"):
         c.print(f"Simulation spot-check skipped: {spot['skipped']}")
     elif spot:

@@ -88,7 +88,7 @@ def plot_length_density(law, path: str, *, sim=None, title: str = "") -> None:
         ax.axvline(np.log(r), color="grey", lw=0.6, ls=":")
     ax.set_xlabel("log(M_d / M_0)")
     ax.set_ylabel("density (given alive)")
-    ax.set_title(f"Exact law of the activation length, {title}\nP(M_d off by > 2×) = {law.p_off_by(2.0):.4f}, "
+    ax.set_title(f"Exact law of the activation length, {title}\nP(M_d off by > 2×) = {law.p_off_by(2.0):.3g} (± {law.tolerance:.0e}), "
                  f"P(dead) = {law.p_dead:.3g}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
