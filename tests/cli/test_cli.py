@@ -138,6 +138,17 @@ def test_width_command_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.parametrize("args", [["variance", "--widths", "16,16,16", "--input-dim", "8", "--weights", "laplace"],
+                                  ["variance", "--widths", "8,8,8,8"],
+                                  ["resnet", "--blocks", "100", "--width", "8", "--branch-width", "8", "--eta", "1"]])
+def test_variance_and_resnet_do_not_import_torch(args):
+    code = ("import sys; from typer.testing import CliRunner; from cli import app; "
+            f"r = CliRunner().invoke(app, {args!r}); "
+            "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_validate_real_path_and_device_errors():
     r = run("validate", "rho_mean", "--trials", "500", "--real", "--json")
     assert r.exit_code == 0, r.output
