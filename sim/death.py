@@ -33,16 +33,16 @@ def sample_alive_on_set(widths, data: torch.Tensor, trials: int, *, generator: t
 
 
 def make_mlp(n0: int, widths, n_out: int, *, generator: torch.Generator) -> nn.Sequential:
-    """An nn.Sequential MLP with He (fan-in, kaiming_normal_) weights and zero biases."""
+    """A float64 nn.Sequential MLP with He (fan-in, kaiming_normal_) weights and zero biases on
+    every layer, the linear output layer included; every weight comes from ``generator``."""
     layers, a = [], n0
-    for b in widths:
-        lin = nn.Linear(a, b)
+    for b in [*widths, n_out]:
+        lin = nn.Linear(a, b, dtype=torch.float64)
         nn.init.kaiming_normal_(lin.weight, mode="fan_in", nonlinearity="relu", generator=generator)
         nn.init.zeros_(lin.bias)
         layers += [lin, nn.ReLU()]
         a = b
-    layers.append(nn.Linear(a, n_out))
-    return nn.Sequential(*layers).double()
+    return nn.Sequential(*layers[:-1])
 
 
 def digits_liveness(*, depth: int = 20, width: int = 3, trials: int = 40, seed: int = 0) -> dict:

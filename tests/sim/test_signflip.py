@@ -50,3 +50,16 @@ def test_bad_model():
     from bounds.errors import DomainError
     with pytest.raises(DomainError, match="at least one Linear followed by ReLU"):
         sign_flip_(nn.Sequential(nn.Linear(3, 3)), torch.ones(2, 3))
+
+
+def test_make_mlp_is_fully_determined_by_its_generator():
+    """Regression (issue 5 review): the output layer used torch's default init from the global RNG."""
+    import torch
+
+    torch.manual_seed(1)
+    a = make_mlp(4, [3, 3], 2, generator=torch.Generator().manual_seed(7))
+    torch.manual_seed(2)
+    b = make_mlp(4, [3, 3], 2, generator=torch.Generator().manual_seed(7))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(p.dtype == torch.float64 for p in a.parameters())
+    assert not a[-1].bias.detach().any()
