@@ -688,7 +688,7 @@ def variance(
         t.add_row("P(M_d off by > 2×)", _fmt_pm(law["p_off_by_2"], law["p_off_by_2_tolerance"]),
                   f"derived ({law['p_off_by_2_method']})")
         q = law["quantiles"]
-        t.add_row("5% / 50% / 95% quantiles of M_d/M_0", f"{q['0.05']:.4g} / {q['0.5']:.4g} / {q['0.95']:.4g}", "derived")
+        t.add_row("5% / 50% / 95% quantiles of M_d/M_0", f"{q['0.05']:.4g} / {q['0.5']:.4g} / {q['0.95']:.4g}", "derived (exact law)")
         t.add_row("P(dead: M_d = 0)", _fmt_p(law["p_dead"]), "derived (RR20)")
     t.add_row("Jacobian E Z⁴/(E Z²)² = 3Π(1 + 5/n_j)", _fmt_v(out["jacobian_kurtosis_ratio"]), "derived (H18 claim)")
     if out["jacobian_second_moment"] is not None:

@@ -582,8 +582,8 @@ def p_length_off_by(widths, factor: float = 2.0, *, law=None) -> dict:
     p = ll.p_off_by(f)
     if p < 1e3 * ll.tolerance and len(set(w)) == 1:
         b = band_probability(w[0], len(w), 1.0 / f, f, layers="last", rtol=1e-6)
-        return {"p": b.p_fail, "tolerance": b.tolerance, "method": "band recursion (relative accuracy)"}
-    return {"p": p, "tolerance": ll.tolerance, "method": "exact law (convolution)"}
+        return {"p": b.p_fail, "tolerance": b.tolerance, "method": "exact band recursion, relative accuracy"}
+    return {"p": p, "tolerance": ll.tolerance, "method": "exact law by convolution"}
 
 
 # --- reports behind the CLI ---------------------------------------------------------------------
@@ -623,7 +623,7 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         try:
             ll = length_law(w, weight_var=cs)
             off = p_length_off_by(w, 2.0, law=ll) if len(set(cs)) == 1 and cs[0] == 2.0 else \
-                {"p": ll.p_off_by(2.0), "tolerance": ll.tolerance, "method": "exact law (convolution)"}
+                {"p": ll.p_off_by(2.0), "tolerance": ll.tolerance, "method": "exact law by convolution"}
             law = {"p_dead": ll.p_dead, "p_below_tenth": ll.p_below(0.1), "p_above_ten": 1.0 - ll.p_below(10.0),
                    "p_off_by_2": off["p"], "p_off_by_2_tolerance": off["tolerance"], "p_off_by_2_method": off["method"],
                    "quantiles": {str(p): ll.quantile(p) if p > ll.p_dead else 0.0 for p in (0.05, 0.5, 0.95)},
