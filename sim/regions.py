@@ -1,0 +1,564 @@
+r"""Monte Carlo of activation regions (HR19; THEORY.md §6): exact 1-D counts, 2-D grid counts, sweeps.
+
+A *region* is a connected piece of the segment (or of the planar window) on which the activation
+pattern — the signs [z > 0] of every unit of every layer — is constant (HR19's "activation
+region"; a pattern may in principle recur in two pieces, which then count twice).
+
+* **Segments, exactly.** Along x(t) = x0 + t(x1 − x0), t ∈ [0, 1], every pre-activation is affine in
+  t between consecutive knots. Layer by layer we find each unit's zeros inside each piece (strict
+  sign changes of its values at the two knots), insert them as knots, and apply the ReLU; the values
+  at a new knot are interpolated inside its piece, the crossing unit set to exactly 0. Every knot is
+  a strict sign change of the unit that created it, so adjacent pieces always differ in pattern and
+  #regions = 1 + #interior knots (no merging needed). All networks of a chunk are processed
+  together as ragged lists (flat tensors with a network index, re-sorted per layer): no Python
+  loop over networks. Alongside, the Crofton/Kac–Rice formula gives each layer's *conditional*
+  expected number of new breakpoints given the layers below: n_l/π times the angular length of
+  the lifted curve (σ_w h_{l−1}(t), σ_b) — an exact identity per layer that tests and validate use.
+* **Planar slices, on a grid.** The slice {c + u d₁ + v d₂ : |u|, |v| ≤ a} is sampled on a G×G grid
+  and the distinct activation patterns met are counted (exact bit patterns, lexicographic sort).
+  This *undercounts*: a region that contains no grid point is missed, and a pattern recurring in
+  two pieces counts once. It is a lower bound on the number of regions in the window, always.
+* **One hidden layer, exactly.** For one layer the regions in a square window are counted exactly
+  from the sampled weights: 1 + #lines meeting the window + #crossings inside (Euler's relation,
+  general position, i.e. a nonzero effective bias).
+
+Weights are N(0, c/fan) (fan-in by default, He c = 2), biases N(0, σ_b²), float64, drawn from an
+explicit ``torch.Generator`` (nothing global). Estimators: sample means with normal intervals
+(``stats.mean_ci``); sweep exponents by least squares on log(mean regions − 1) against log N with
+a percentile bootstrap over networks (numpy generator seeded from the torch generator).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from bounds.errors import DomainError, check_choice, check_int, check_real
+from bounds.regions import default_segment, first_layer_segment, one_layer_regions_2d, regions_paper_claim, \
+    square_window, weight_std
+from bounds.survival import parse_widths
+
+from . import stats
+
+__all__ = [
+    "sample_mlp_params", "count_segment_regions", "SegmentRegions", "sample_segment_regions",
+    "count_grid_patterns", "sample_slice_regions", "count_one_layer_arrangement",
+    "SweepPoint", "Sweep", "estimate_neuron_sweep", "estimate_depth_sweep", "figures_regions",
+]
+
+
+def _check_generator(generator) -> None:
+    if not isinstance(generator, torch.Generator):
+        raise DomainError(f"generator must be a torch.Generator (global RNG state is never used); got {generator!r}")
+
+
+def _all_widths(widths) -> tuple:
+    w = parse_widths(widths)
+    if len(w) < 2:
+        raise DomainError(f"widths must list n0 and at least one hidden width (n0, n1, ...); got {list(w)}")
+    return w
+
+
+def _laws(widths, weight_var, bias_var, fan) -> list:
+    """(σ_w, σ_b) of each layer."""
+    s2 = check_real("bias_var", bias_var, lo=0.0)
+    return [(weight_std(weight_var, fan=fan, fan_in=a, fan_out=b), math.sqrt(s2))
+            for a, b in zip(widths[:-1], widths[1:])]
+
+
+@torch.no_grad()
+def sample_mlp_params(widths, trials, *, weight_var=2.0, bias_var, fan: str = "in", generator: torch.Generator,
+                      device="cpu", dtype=torch.float64) -> list:
+    """[(W_l, b_l)] for ``trials`` networks: W_l (T, n_l, n_{l−1}) ~ N(0, c/fan), b_l (T, n_l) ~ N(0, σ_b²).
+
+    ``widths`` = (n0, n1, ..., nd). The generator draws W_1, b_1, W_2, b_2, ... in that order.
+
+    >>> p = sample_mlp_params([2, 3, 4], 5, bias_var=1.0, generator=torch.Generator().manual_seed(0))
+    >>> [tuple(W.shape) for W, b in p], [tuple(b.shape) for W, b in p]
+    ([(5, 3, 2), (5, 4, 3)], [(5, 3), (5, 4)])
+    """
+    w = _all_widths(widths)
+    T = check_int("trials", trials, lo=1)
+    _check_generator(generator)
+    out = []
+    for (sw, sb), a, b in zip(_laws(w, weight_var, bias_var, fan), w[:-1], w[1:]):
+        W = torch.randn((T, b, a), generator=generator, dtype=dtype, device=device) * sw
+        bias = torch.randn((T, b), generator=generator, dtype=dtype, device=device) * sb
+        out.append((W, bias))
+    return out
+
+
+def _kahan_angle(X0: torch.Tensor, X1: torch.Tensor) -> torch.Tensor:
+    """Angle between the last-axis vectors (0 where either is 0), cancellation-free."""
+    a = X0.norm(dim=-1, keepdim=True)
+    b = X1.norm(dim=-1, keepdim=True)
+    return 2.0 * torch.atan2((X0 * b - X1 * a).norm(dim=-1), (X0 * b + X1 * a).norm(dim=-1))
+
+
+@dataclass(frozen=True)
+class SegmentRegions:
+    """Exact region counts along a segment (see :func:`count_segment_regions`).
+
+    ``counts[t]`` = #regions of network t = 1 + Σ_l ``new_per_layer[t, l]`` (breakpoints created at
+    layer l); ``crofton[t, l]`` = E[new breakpoints at layer l | layers < l] (NaN when the layer
+    laws were not given); ``breakpoints`` holds each network's sorted t's when kept.
+    """
+
+    widths: tuple
+    trials: int
+    counts: np.ndarray
+    new_per_layer: np.ndarray
+    crofton: np.ndarray
+    breakpoints: Optional[list] = None
+    seconds: float = 0.0
+
+
+@torch.no_grad()
+def count_segment_regions(params, x0, x1, *, laws=None, keep_breakpoints: bool = False) -> SegmentRegions:
+    """Count the regions of each network along x0 → x1 exactly (affine-piece tracking).
+
+    ``params`` as from :func:`sample_mlp_params` (any number of networks); ``laws`` = [(σ_w, σ_b)]
+    per layer enables the Crofton conditional expectations. Deterministic given the weights.
+    """
+    W0 = params[0][0]
+    B, dev, dt = W0.shape[0], W0.device, W0.dtype
+    x0 = torch.as_tensor(np.asarray(x0, dtype=float), dtype=dt, device=dev)
+    x1 = torch.as_tensor(np.asarray(x1, dtype=float), dtype=dt, device=dev)
+    if x0.shape != (W0.shape[2],) or x1.shape != x0.shape:
+        raise DomainError(f"x0 and x1 must have {W0.shape[2]} entries (the input width); got {tuple(x0.shape)}, "
+                          f"{tuple(x1.shape)}")
+    d = len(params)
+    t = torch.tensor([0.0, 1.0], dtype=dt, device=dev).expand(B, 2).clone()
+    m = torch.full((B,), 2, dtype=torch.long, device=dev)            # knots per network
+    H = x0 + t[..., None] * (x1 - x0)                                 # (B, K, n0)
+    new = torch.zeros((B, d), dtype=torch.long, device=dev)
+    crof = torch.full((B, d), float("nan"), dtype=dt, device=dev)
+    for l, (W, b) in enumerate(params):
+        K, n = t.shape[1], W.shape[1]
+        ar = torch.arange(K, device=dev)
+        pv = ar[None, :-1] < (m - 1)[:, None]                        # (B, K−1) valid pieces
+        if laws is not None:
+            sw, sb = laws[l]
+            X = torch.cat([sw * H, torch.full_like(H[..., :1], sb)], dim=-1)
+            ang = _kahan_angle(X[:, :-1], X[:, 1:]) * pv
+            crof[:, l] = n * ang.sum(dim=1) / math.pi
+        Z = torch.baddbmm(b[:, None, :], H, W.transpose(1, 2))       # (B, K, n)
+        cross = (Z[:, :-1] * Z[:, 1:] < 0) & pv[..., None]
+        bi, k, j = cross.nonzero(as_tuple=True)
+        new[:, l] = torch.bincount(bi, minlength=B)
+        if bi.numel():
+            c = torch.arange(bi.numel(), device=dev)
+            a0, a1 = Z[bi, k], Z[bi, k + 1]
+            tau = a0[c, j] / (a0[c, j] - a1[c, j])
+            zn = a0 + tau[:, None] * (a1 - a0)
+            zn[c, j] = 0.0
+            tn = t[bi, k] + tau * (t[bi, k + 1] - t[bi, k])
+            ob, ok = (ar[None, :] < m[:, None]).nonzero(as_tuple=True)
+            nb = torch.cat([ob, bi])
+            nk = torch.cat([ok, k])
+            ntau = torch.cat([torch.zeros(ob.numel(), dtype=dt, device=dev), tau])
+            nt = torch.cat([t[ob, ok], tn])
+            nz = torch.cat([Z[ob, ok], zn])
+            # order by (network, piece, position inside the piece): three stable sorts
+            o = torch.argsort(ntau, stable=True)
+            o = o[torch.argsort(nk[o], stable=True)]
+            o = o[torch.argsort(nb[o], stable=True)]
+            m = torch.bincount(nb, minlength=B)
+            start = torch.cumsum(m, 0) - m
+            pos = torch.arange(o.numel(), device=dev) - start[nb[o]]
+            Kn = int(m.max())
+            t = torch.full((B, Kn), 2.0, dtype=dt, device=dev)
+            t[nb[o], pos] = nt[o]
+            Z = torch.zeros((B, Kn, n), dtype=dt, device=dev)
+            Z[nb[o], pos] = nz[o]
+        H = torch.relu(Z)
+    counts = (m - 1).cpu().numpy()
+    bps = None
+    if keep_breakpoints:
+        tt = t.cpu().numpy()
+        bps = [tt[i, 1:int(m[i]) - 1].copy() for i in range(B)]
+    return SegmentRegions((W0.shape[2], *(W.shape[1] for W, _ in params)), B, counts,
+                          new.cpu().numpy(), crof.cpu().numpy(), bps)
+
+
+def _chunk(trials: int, widths, per_point: int) -> int:
+    return int(max(1, min(trials, 4_000_000 // max(1, max(widths) * per_point))))
+
+
+@torch.no_grad()
+def sample_segment_regions(widths, trials, *, x0=None, x1=None, weight_var=2.0, bias_var, fan: str = "in",
+                           generator: torch.Generator, device="cpu", keep_breakpoints: bool = False,
+                           progress: Optional[Callable] = None) -> SegmentRegions:
+    r"""Exact region counts of ``trials`` random networks along x0 → x1 (float64, batched).
+
+    ``widths`` = (n0, n1, ..., nd); x0, x1 default to :func:`bounds.regions.default_segment`
+    (√n0·e1 → √n0·e2; −1 → 1 for n0 = 1). Estimator of E[#regions]: the mean of ``counts``
+    (standard error = sample sd/√T). The seed of ``generator`` fixes the weights, chunk by chunk.
+
+    >>> r = sample_segment_regions([2, 8, 8], 100, bias_var=1.0, generator=torch.Generator().manual_seed(0))
+    >>> r.counts.shape, bool((r.counts == 1 + r.new_per_layer.sum(axis=1)).all())
+    ((100,), True)
+    """
+    w = _all_widths(widths)
+    T = check_int("trials", trials, lo=1)
+    _check_generator(generator)
+    if x0 is None and x1 is None:
+        x0, x1 = default_segment(w[0])
+    elif x0 is None or x1 is None:
+        raise DomainError("give both x0 and x1, or neither (the default segment)")
+    e = first_layer_segment(x0, x1, w[1], weight_var=weight_var, bias_var=bias_var, fan=fan)   # checks
+    laws = _laws(w, weight_var, bias_var, fan)
+    t0 = time.perf_counter()
+    step = _chunk(T, w, 4 + 2 * int(e.breakpoints) + 2 * sum(w[2:]))
+    parts, done = [], 0
+    while done < T:
+        b = min(step, T - done)
+        p = sample_mlp_params(w, b, weight_var=weight_var, bias_var=bias_var, fan=fan, generator=generator,
+                              device=device)
+        parts.append(count_segment_regions(p, x0, x1, laws=laws, keep_breakpoints=keep_breakpoints))
+        done += b
+        if progress:
+            progress(done, T)
+    bps = sum((r.breakpoints for r in parts), []) if keep_breakpoints else None
+    return SegmentRegions(w, T, np.concatenate([r.counts for r in parts]),
+                          np.concatenate([r.new_per_layer for r in parts]),
+                          np.concatenate([r.crofton for r in parts]), bps, time.perf_counter() - t0)
+
+
+# --- planar slices -----------------------------------------------------------------------------------
+def _slice_frame(n0: int, centre, directions):
+    c = np.zeros(n0) if centre is None else np.asarray(centre, dtype=float)
+    if directions is None:
+        if n0 < 2:
+            raise DomainError(f"a planar slice needs an input dimension ≥ 2; got {n0}")
+        D = np.eye(n0)[:2]
+    else:
+        D = np.asarray(directions, dtype=float)
+    if c.shape != (n0,) or D.shape != (2, n0) or not (np.all(np.isfinite(c)) and np.all(np.isfinite(D))):
+        raise DomainError(f"centre must have {n0} entries and directions shape (2, {n0}); got {c.shape}, {D.shape}")
+    return c, D
+
+
+def _grid_points(n0, centre, directions, half_side, grid, dt, dev) -> torch.Tensor:
+    c, D = _slice_frame(n0, centre, directions)
+    u = torch.linspace(-half_side, half_side, grid, dtype=dt, device=dev)
+    U, V = torch.meshgrid(u, u, indexing="ij")
+    uv = torch.stack([U.reshape(-1), V.reshape(-1)], dim=1)          # (G², 2)
+    return torch.as_tensor(c, dtype=dt, device=dev) + uv @ torch.as_tensor(D, dtype=dt, device=dev)
+
+
+def _distinct_rows_per_group(keys: torch.Tensor, group: torch.Tensor, groups: int) -> torch.Tensor:
+    """Number of distinct rows of ``keys`` (M, W) int64 within each group (exact lexicographic sort)."""
+    cols = [group] + [keys[:, i] for i in range(keys.shape[1])]
+    o = torch.arange(group.numel(), device=group.device)
+    for col in reversed(cols):
+        o = o[torch.argsort(col[o], stable=True)]
+    rows = torch.stack([c[o] for c in cols], dim=1)
+    first = torch.ones(rows.shape[0], dtype=torch.bool, device=rows.device)
+    first[1:] = (rows[1:] != rows[:-1]).any(dim=1)
+    return torch.bincount(rows[first, 0], minlength=groups)
+
+
+@torch.no_grad()
+def count_grid_patterns(params, half_side: float, grid: int, *, centre=None, directions=None,
+                        max_elements: int = 2**24) -> np.ndarray:
+    """Distinct activation patterns of each network on a G×G grid of the slice (a lower bound on
+    the number of regions in the window [−a, a]² of slice coordinates).
+
+    ``params`` as from :func:`sample_mlp_params`; centre c (default 0) and directions (d₁, d₂)
+    (default e1, e2) give the points c + u d₁ + v d₂, u, v on ``grid`` equispaced values in [−a, a].
+    Networks are processed in groups holding at most ``max_elements`` pre-activations.
+    """
+    W0 = params[0][0]
+    B, n0, dt, dev = W0.shape[0], W0.shape[2], W0.dtype, W0.device
+    a = check_real("half_side", half_side, lo=0.0, lo_open=True)
+    G = check_int("grid", grid, lo=2)
+    X = _grid_points(n0, centre, directions, a, G, dt, dev)          # (P, n0)
+    P = X.shape[0]
+    N = sum(W.shape[1] for W, _ in params)
+    # exact packing: a float64 dot product of ≤ 52 bits with distinct powers of 2 is an integer < 2^52
+    groups = [(s, min(s + 52, N)) for s in range(0, N, 52)]
+    pow2 = torch.tensor([2.0**i for i in range(52)], dtype=torch.float64, device=dev)
+    per = max(1, max_elements // (P * max(W.shape[1] for W, _ in params)))
+    out = []
+    for s in range(0, B, per):
+        h = X.expand(min(per, B - s), P, n0)
+        bits = []
+        for W, b in params:
+            z = torch.baddbmm(b[s:s + per, None, :], h, W[s:s + per].transpose(1, 2))
+            bits.append(z > 0)
+            h = torch.relu(z)
+        bb = torch.cat(bits, dim=2).to(torch.float64)                  # (b, P, N) of 0/1
+        nb = bb.shape[0]
+        words = torch.stack([(bb[..., s:e] @ pow2[:e - s]).long() for s, e in groups], dim=-1).reshape(nb * P, -1)
+        grp = torch.arange(nb, device=dev).repeat_interleave(P)
+        out.append(_distinct_rows_per_group(words, grp, nb))
+    return torch.cat(out).cpu().numpy()
+
+
+@torch.no_grad()
+def count_one_layer_arrangement(params, half_side: float, *, centre=None, directions=None) -> np.ndarray:
+    """Exact #regions of one-hidden-layer networks in the slice window [−a, a]²:
+    1 + #lines meeting the window + #crossings inside it (Euler's relation; general position).
+
+    Raises DomainError for more than one layer, or when a network's effective biases W c + b are
+    all exactly 0 (lines through one point: not in general position).
+    """
+    if len(params) != 1:
+        raise DomainError(f"the exact arrangement count is for one hidden layer; got {len(params)} layers")
+    W, b = params[0]
+    n0, dt, dev = W.shape[2], W.dtype, W.device
+    a = check_real("half_side", half_side, lo=0.0, lo_open=True)
+    c, D = _slice_frame(n0, centre, directions)
+    Wt = W @ torch.as_tensor(D.T, dtype=dt, device=dev)                # (B, n, 2)
+    bt = b + W @ torch.as_tensor(c, dtype=dt, device=dev)             # (B, n)
+    if bool((bt == 0).all(dim=1).any()):
+        raise DomainError("effective biases are all 0 for some network: the lines share a point "
+                          "(not in general position); use a nonzero bias variance or centre")
+    corners = torch.tensor([[a, a], [a, -a], [-a, a], [-a, -a]], dtype=dt, device=dev)
+    vals = Wt @ corners.T + bt[..., None]
+    meets = ~((vals > 0).all(dim=2) | (vals < 0).all(dim=2))
+    wx, wy = Wt[..., 0], Wt[..., 1]
+    det = wx[:, :, None] * wy[:, None, :] - wy[:, :, None] * wx[:, None, :]
+    xu = (-bt[:, :, None] * wy[:, None, :] + bt[:, None, :] * wy[:, :, None]) / det
+    xv = (-wx[:, :, None] * bt[:, None, :] + wx[:, None, :] * bt[:, :, None]) / det
+    inside = (xu.abs() <= a) & (xv.abs() <= a)
+    n = W.shape[1]
+    upper = torch.triu(torch.ones(n, n, dtype=torch.bool, device=dev), diagonal=1)
+    return (1 + meets.sum(dim=1) + (inside & upper).sum(dim=(1, 2))).cpu().numpy()
+
+
+@torch.no_grad()
+def sample_slice_regions(widths, trials, *, half_side=None, grid: int = 128, centre=None, directions=None,
+                         weight_var=2.0, bias_var, fan: str = "in", generator: torch.Generator, device="cpu",
+                         exact_one_layer: bool = False, progress: Optional[Callable] = None) -> dict:
+    """Grid counts (distinct patterns on a G×G grid; lower bounds) of ``trials`` networks on a slice.
+
+    Default window: centre 0, directions e1, e2, half-side a = √n0 (the default segment's ends lie
+    on its boundary). With ``exact_one_layer`` (one hidden layer only) the exact arrangement counts
+    of the same networks come too. Returns {"grid": (T,) counts, "exact": (T,) or None, "seconds"}.
+    """
+    w = _all_widths(widths)
+    T = check_int("trials", trials, lo=1)
+    G = check_int("grid", grid, lo=2)
+    _check_generator(generator)
+    a = math.sqrt(w[0]) if half_side is None else check_real("half_side", half_side, lo=0.0, lo_open=True)
+    _slice_frame(w[0], centre, directions)
+    if exact_one_layer and len(w) != 2:
+        raise DomainError("exact_one_layer needs exactly one hidden layer")
+    t0 = time.perf_counter()
+    step = int(max(1, min(T, 2**25 // (G * G * max(w)))))
+    grid_c, exact_c, done = [], [], 0
+    while done < T:
+        b = min(step, T - done)
+        p = sample_mlp_params(w, b, weight_var=weight_var, bias_var=bias_var, fan=fan, generator=generator,
+                              device=device)
+        grid_c.append(count_grid_patterns(p, a, G, centre=centre, directions=directions))
+        if exact_one_layer:
+            exact_c.append(count_one_layer_arrangement(p, a, centre=centre, directions=directions))
+        done += b
+        if progress:
+            progress(done, T)
+    return {"grid": np.concatenate(grid_c), "exact": np.concatenate(exact_c) if exact_one_layer else None,
+            "half_side": a, "grid_size": G, "seconds": time.perf_counter() - t0}
+
+
+# --- sweeps ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepPoint:
+    x: int                 # total neurons N (neuron sweep) or depth (depth sweep)
+    widths: tuple          # (n0, n1, ..., nd)
+    mean: float            # mean #regions
+    lo: float
+    hi: float
+    trials: int
+    counts: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    kind: str              # "segment" (exact) or "slice" (grid, lower bound)
+    vary: str              # "neurons" or "depth"
+    points: tuple
+    exponent: Optional[float]        # log-log slope of mean(regions) − 1 against N (neuron sweeps)
+    exponent_ci: Optional[tuple]     # percentile bootstrap interval
+    level: float
+    seconds: float
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "vary": self.vary, "exponent": self.exponent,
+                "exponent_ci": None if self.exponent_ci is None else list(self.exponent_ci),
+                "level": self.level, "seconds": round(self.seconds, 3), "note": self.note,
+                "points": [{"x": p.x, "widths": list(p.widths), "mean": p.mean, "ci": [p.lo, p.hi],
+                            "trials": p.trials} for p in self.points]}
+
+
+def _count(kind, widths, trials, *, weight_var, bias_var, grid, generator, device):
+    if kind == "segment":
+        return sample_segment_regions(widths, trials, weight_var=weight_var, bias_var=bias_var,
+                                      generator=generator, device=device).counts
+    return sample_slice_regions(widths, trials, grid=grid, weight_var=weight_var, bias_var=bias_var,
+                                generator=generator, device=device)["grid"]
+
+
+def _fit(xs, means) -> float:
+    y = np.log(np.maximum(np.asarray(means, float) - 1.0, 1e-300))
+    return float(np.polyfit(np.log(np.asarray(xs, float)), y, 1)[0])
+
+
+def _split(neurons: int, depth: int) -> tuple:
+    if neurons % depth:
+        raise DomainError(f"neurons must be a multiple of depth ({depth}); got {neurons}")
+    return (neurons // depth,) * depth
+
+
+def estimate_neuron_sweep(kind: str, neurons, depth: int, trials: int, *, input_dim: int = 2, weight_var=2.0,
+                          bias_var=1.0, grid: int = 256, level: float = 0.95, generator: torch.Generator,
+                          device="cpu", resamples: int = 1000, progress=None) -> Sweep:
+    """Mean #regions against the total number of neurons N at a fixed depth (widths N/depth).
+
+    kind "segment": exact counts along the default segment; "slice": grid counts on the default
+    window (lower bounds). Each point: mean with a ``level`` normal interval. The exponent is the
+    least-squares slope of log(mean − 1) on log N (mean − 1: the regions beyond the first, so a
+    count 1 + cN has slope 1), with a percentile bootstrap interval (networks resampled per point).
+    """
+    kind = check_choice("kind", kind, ("segment", "slice"))
+    depth = check_int("depth", depth, lo=1)
+    Ns = [check_int("neurons", v, lo=1) for v in neurons]
+    if len(Ns) < 2:
+        raise DomainError("neurons must list at least two values")
+    t0 = time.perf_counter()
+    pts = []
+    for i, N in enumerate(Ns):
+        w = (input_dim, *_split(N, depth))
+        c = _count(kind, w, trials, weight_var=weight_var, bias_var=bias_var, grid=grid, generator=generator,
+                   device=device)
+        m, lo, hi = stats.mean_ci(c, level)
+        pts.append(SweepPoint(N, w, m, lo, hi, len(c), c))
+        if progress:
+            progress(i + 1, len(Ns))
+    rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
+    boot = [_fit(Ns, [p.counts[rng.integers(0, p.trials, p.trials)].mean() for p in pts]) for _ in range(resamples)]
+    a = 1.0 - level
+    return Sweep(kind, "neurons", tuple(pts), _fit(Ns, [p.mean for p in pts]),
+                 (float(np.quantile(boot, a / 2)), float(np.quantile(boot, 1 - a / 2))), level,
+                 time.perf_counter() - t0,
+                 "exact counts" if kind == "segment" else f"grid {grid}×{grid}: lower bounds (tiny regions missed)")
+
+
+def estimate_depth_sweep(kind: str, depths, neurons: int, trials: int, *, input_dim: int = 2, weight_var=2.0,
+                         bias_var=1.0, grid: int = 256, level: float = 0.95, generator: torch.Generator,
+                         device="cpu", progress=None) -> Sweep:
+    """Mean #regions against depth at a fixed total number of neurons (widths neurons/depth)."""
+    kind = check_choice("kind", kind, ("segment", "slice"))
+    N = check_int("neurons", neurons, lo=1)
+    ds = [check_int("depth", v, lo=1) for v in depths]
+    t0 = time.perf_counter()
+    pts = []
+    for i, d in enumerate(ds):
+        w = (input_dim, *_split(N, d))
+        c = _count(kind, w, trials, weight_var=weight_var, bias_var=bias_var, grid=grid, generator=generator,
+                   device=device)
+        m, lo, hi = stats.mean_ci(c, level)
+        pts.append(SweepPoint(d, w, m, lo, hi, len(c), c))
+        if progress:
+            progress(i + 1, len(ds))
+    return Sweep(kind, "depth", tuple(pts), None, None, level, time.perf_counter() - t0,
+                 "exact counts" if kind == "segment" else f"grid {grid}×{grid}: lower bounds (tiny regions missed)")
+
+
+# --- figure ----------------------------------------------------------------------------------------
+#: The figure's design (CI-friendly: ~15–25 s on 2 CPU cores at the default trials).
+FIGURE_DESIGN = {"input_dim": 2, "depth": 3, "bias_var": 1.0, "weight_var": 2.0,
+                 "segment_neurons": (6, 12, 24, 48, 96, 192), "slice_neurons": (6, 12, 24, 48, 96),
+                 "depths": (1, 2, 3, 4, 6, 8), "fixed_neurons": 48, "grid": 256}
+
+
+def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=None, return_sweeps: bool = False):
+    """Write ``regions_sweep.png`` to ``out_dir`` and return [its path] (with ``return_sweeps``,
+    also the four :class:`Sweep` objects).
+
+    Left: mean #regions − 1 against the total number of neurons N at depth 3, log-log: exact counts
+    along the default segment (√2·e1 → √2·e2) and grid counts (256², lower bounds) on the window
+    [−√2, √2]² of the input plane (n0 = 2), each with a 95% interval, the fitted exponents with
+    bootstrap intervals, the first-layer oracle at depth 1 for reference, and HR19's claim N^{dim}
+    (dim 1 for the segment, 2 for the plane; order of magnitude). Right: mean #regions against depth
+    at N = 48 (widths 48/depth), both kinds, with 95% intervals. He fan-in weights, bias variance 1.
+    ``trials`` networks per segment point; slice points use trials/10 (grid counting is costlier).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from pathlib import Path
+
+    d = FIGURE_DESIGN
+    T = check_int("trials", trials, lo=20)
+    g = torch.Generator().manual_seed(check_int("seed", seed, lo=0))
+    kw = dict(input_dim=d["input_dim"], weight_var=d["weight_var"], bias_var=d["bias_var"], grid=d["grid"],
+              generator=g)
+    steps, done = 4, [0]
+
+    def tick():
+        done[0] += 1
+        if progress:
+            progress(done[0], steps)
+
+    seg_n = estimate_neuron_sweep("segment", d["segment_neurons"], d["depth"], T, **kw)
+    tick()
+    sl_n = estimate_neuron_sweep("slice", d["slice_neurons"], d["depth"], max(10, T // 10), **kw)
+    tick()
+    seg_d = estimate_depth_sweep("segment", d["depths"], d["fixed_neurons"], T, **kw)
+    tick()
+    sl_d = estimate_depth_sweep("slice", d["depths"], d["fixed_neurons"], max(10, T // 10), **kw)
+    tick()
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for sw, col, dim, lab in ((seg_n, "tab:blue", 1, "segment (exact)"), (sl_n, "tab:orange", 2, "plane window (grid)")):
+        xs = np.array([p.x for p in sw.points], float)
+        ys = np.array([p.mean - 1.0 for p in sw.points])
+        err = np.array([[p.mean - p.lo for p in sw.points], [p.hi - p.mean for p in sw.points]])
+        ax1.errorbar(xs, ys, yerr=err, fmt="o", color=col, capsize=3,
+                     label=f"{lab}: exponent {sw.exponent:.2f} [{sw.exponent_ci[0]:.2f}, {sw.exponent_ci[1]:.2f}]")
+        cfit = np.exp(np.mean(np.log(ys) - sw.exponent * np.log(xs)))
+        ax1.plot(xs, cfit * xs ** sw.exponent, "-", color=col, lw=1)
+        ax1.plot(xs, [regions_paper_claim(int(x), dim).value for x in xs], ":", color=col,
+                 label=f"HR19 claim N^{dim} (order of magnitude)")
+    x0, x1 = default_segment(d["input_dim"])
+    fl = [first_layer_segment(x0, x1, int(x), weight_var=d["weight_var"], bias_var=d["bias_var"]).breakpoints
+          for x in d["segment_neurons"]]
+    ax1.plot(d["segment_neurons"], fl, "--", color="grey", lw=1, label="one layer of N, segment: derived n·θ/π")
+    w1 = [one_layer_regions_2d(int(x), square_window(math.sqrt(d["input_dim"])), weight_var=d["weight_var"],
+                               bias_var=d["bias_var"]).regions - 1 for x in d["slice_neurons"]]
+    ax1.plot(d["slice_neurons"], w1, "-.", color="grey", lw=1, label="one layer of N, window: derived")
+    ax1.set_xscale("log")
+    ax1.set_yscale("log")
+    ax1.set_xlabel(f"total neurons N (depth {d['depth']})")
+    ax1.set_ylabel("mean #regions − 1")
+    ax1.set_title("regions vs neurons (95% CIs; exponent: bootstrap 95%)")
+    ax1.legend(fontsize=7)
+    for sw, col, lab in ((seg_d, "tab:blue", "segment (exact)"), (sl_d, "tab:orange", "plane window (grid, lower bound)")):
+        xs = [p.x for p in sw.points]
+        ax2.errorbar(xs, [p.mean for p in sw.points],
+                     yerr=[[p.mean - p.lo for p in sw.points], [p.hi - p.mean for p in sw.points]],
+                     fmt="o-", color=col, capsize=3, label=lab)
+    ax2.set_yscale("log")
+    ax2.set_xlabel(f"depth (N = {d['fixed_neurons']} neurons in all)")
+    ax2.set_ylabel("mean #regions")
+    ax2.set_title("regions vs depth at fixed N (HR19: independent of depth)")
+    ax2.legend(fontsize=8)
+    fig.suptitle(f"Activation regions at He init (fan-in), bias variance {d['bias_var']:g}, n0 = {d['input_dim']}, "
+                 f"seed {seed}", fontsize=10)
+    fig.tight_layout()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "regions_sweep.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    sweeps = {"neurons_segment": seg_n, "neurons_slice": sl_n, "depth_segment": seg_d, "depth_slice": sl_d}
+    return ([str(path)], sweeps) if return_sweeps else [str(path)]
