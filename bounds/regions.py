@@ -29,10 +29,9 @@ derived for the cases that have one, and that claim, labelled as the paper's:
   holds exactly 2n regions.
 
 Every formula is one sympy expression (``*_EXPR``, built on first use), evaluated by the mpmath
-function generated from it, except the first-layer angle, which is evaluated by Kahan's
-cancellation-free formula ∠(X0, X1) = 2·atan2(‖X0‖X1‖ − X1‖X0‖‖, ‖X0‖X1‖ + X1‖X0‖‖) (accurate for
-nearly parallel inputs, where acos(ρ) is not); a test checks it against the expression at 50
-digits. [derived; the setting and the depth claim are HR19's]
+function generated from it. The first-layer angle is evaluated in its atan2 form from inner
+products summed exactly at 60 digits, so it stays accurate for nearly parallel ends, where acos of
+a rounded ρ does not; a test checks it against the acos form at 80 digits. [derived; the setting and the depth claim are HR19's]
 """
 from __future__ import annotations
 
@@ -50,7 +49,7 @@ from .survival import parse_widths
 __all__ = [
     "FIRST_LAYER_EXPR", "RHO_EXPR", "ANGLE_ATAN2_EXPR", "LINE_GIVEN_SUPPORT_EXPR", "LINE_DISK_EXPR",
     "LINE_SQUARE_EXPR", "DENSITY_EXPR", "PAIR_DISK_EXPR", "PAIR_SQUARE_EXPR", "REGIONS_EXPR",
-    "ARC_EXPR", "TRIANGLE_EXPR",
+    "ARC_EXPR", "TRIANGLE_EXPR", "sympy_results",
     "weight_std", "lifted_angle", "first_layer_breakpoints", "first_layer_regions", "SegmentExpectation",
     "first_layer_segment", "default_segment",
     "Window", "square_window", "disk_window", "polygon_window",
@@ -61,15 +60,18 @@ __all__ = [
 _DPS = 40
 
 # --- symbols and the canonical expressions ------------------------------------------------------
+# The evaluated expressions are built on first use without integrating (so `initbounds regions`
+# starts fast); :func:`sympy_results` lets sympy do the integrals behind them, and the derivation
+# prints those results; a test checks each equal to the evaluated expression.
 _EXPR_NAMES = ("RHO_EXPR", "FIRST_LAYER_EXPR", "ANGLE_ATAN2_EXPR", "LINE_GIVEN_SUPPORT_EXPR",
-               "LINE_DISK_EXPR", "LINE_SQUARE_EXPR", "LINE_SQUARE_INTEGRAL", "DENSITY_EXPR",
-               "DENSITY_KAC_RICE", "PAIR_DISK_EXPR", "PAIR_DISK_SYMPY", "PAIR_SQUARE_EXPR",
-               "PAIR_SQUARE_SYMPY", "REGIONS_EXPR", "ARC_EXPR", "TRIANGLE_EXPR", "SYMBOLS")
+               "LINE_DISK_EXPR", "LINE_SQUARE_EXPR", "DENSITY_EXPR", "DENSITY_KAC_RICE",
+               "PAIR_DISK_EXPR", "PAIR_SQUARE_EXPR", "REGIONS_EXPR", "ARC_EXPR", "TRIANGLE_EXPR",
+               "LINE_GIVEN_SUPPORT_INTEGRAL", "LINE_SQUARE_INTEGRAL", "PAIR_DISK_INTEGRAL",
+               "PAIR_SQUARE_INTEGRAL", "SYMBOLS")
 
 
 @lru_cache(maxsize=None)
 def _symbolic() -> dict:
-    """Build every expression once; sympy does the integrals (a few seconds, cached)."""
     import sympy as sy
 
     n = sy.Symbol("n", positive=True, integer=True)
@@ -89,16 +91,17 @@ def _symbolic() -> dict:
     num = sy.collect(num, [sw**4, sw**2 * sb**2])
     angle_atan2 = sy.atan2(sy.sqrt(num), sw**2 * p + sb**2)
 
-    # P(line meets K | direction) = ½[g(h(u)) + g(h(−u))]: |b|/|w| = (σ_b/σ_w)|T₂|/√2; sympy
-    # integrates P(|b| ≤ ϱ h) = erf(ϱ h /(σ_b √2)) against the Rayleigh law of ϱ = |w|
-    g = sy.simplify(sy.integrate(sy.erf(rr * h / (sb * sy.sqrt(2))) * rr / sw**2 * sy.exp(-rr**2 / (2 * sw**2)),
-                                 (rr, 0, sy.oo)))
+    # P(line meets K | direction) = ½[g(h(u)) + g(h(−u))]: P(|b| ≤ ϱ h) = erf(ϱ h/(σ_b √2))
+    # integrated against the Rayleigh law of ϱ = |w|
+    g_int = sy.Integral(sy.erf(rr * h / (sb * sy.sqrt(2))) * rr / sw**2 * sy.exp(-rr**2 / (2 * sw**2)),
+                        (rr, 0, sy.oo))
+    g = h * sw / sy.sqrt(h**2 * sw**2 + sb**2)
     line_disk = g.subs(h, R)
     # square [−a, a]²: h(φ) = √2 a cos(φ − π/4) on a quarter turn; with u = sin(φ − π/4)
     # (4/π)∫_0^{π/4} g(√2 a cos ψ) dψ = (4/π)∫_0^{1/√2} √2 a σ_w / √(σ_b² + 2a²σ_w²(1 − u²)) du
-    line_sq_integrand = sy.sqrt(2) * a * sw / sy.sqrt(sb**2 + 2 * a**2 * sw**2 * (1 - u**2))
-    line_sq_int = sy.integrate(line_sq_integrand, (u, 0, 1 / sy.sqrt(2)))
-    line_square = 4 / sy.pi * line_sq_int
+    line_sq_int = 4 / sy.pi * sy.Integral(sy.sqrt(2) * a * sw / sy.sqrt(sb**2 + 2 * a**2 * sw**2 * (1 - u**2)),
+                                          (u, 0, 1 / sy.sqrt(2)))
+    line_square = 4 / sy.pi * sy.asin(a * sw / sy.sqrt(2 * a**2 * sw**2 + sb**2))
 
     # Kac–Rice: given Wx + b = 0 the components of the rows along x have variance
     # τ² = σ_w²σ_b²/(σ_w² r² + σ_b²), the orthogonal ones σ_w²: E|det W| = τ σ_w; the density of
@@ -106,18 +109,17 @@ def _symbolic() -> dict:
     tau = sw * sb / sy.sqrt(sw**2 * r**2 + sb**2)
     density_kr = sy.Mul(tau * sw, sy.Pow(2 * sy.pi * (sw**2 * r**2 + sb**2), -1, evaluate=False), evaluate=False)
     density = sw**2 * sb / (2 * sy.pi * (sw**2 * r**2 + sb**2) ** sy.Rational(3, 2))
-    pair_disk_sympy = sy.integrate(2 * sy.pi * r * density, (r, 0, R))
-    # the same without cancellation (evaluated): 1 − σ_b/S = σ_w²R²/(S(S + σ_b)), S = √(σ_b² + σ_w²R²)
+    pair_disk_int = sy.Integral(2 * sy.pi * r * density, (r, 0, R))
+    # without cancellation: 1 − σ_b/S = σ_w²R²/(S(S + σ_b)), S = √(σ_b² + σ_w²R²)
     S = sy.sqrt(sb**2 + sw**2 * R**2)
     pair_disk = sw**2 * R**2 / (S * (S + sb))
     # square: eight triangles (0, edge at distance a), polar angle φ ∈ [0, π/4], radial integral
-    # 1 − σ_b/√(σ_b² + σ_w² a²/cos²φ); with u = sin φ the angular integral is sympy's
-    pair_sq_int = sy.integrate(sb / sy.sqrt(sb**2 * (1 - u**2) + sw**2 * a**2), (u, 0, 1 / sy.sqrt(2)))
-    pair_square_sympy = 4 / sy.pi * (sy.pi / 4 - pair_sq_int)
-    # the same without cancellation (evaluated; equality is checked at random points in the tests)
+    # 1 − σ_b/√(σ_b² + σ_w² a²/cos²φ); with u = sin φ the angular integral
+    pair_sq_int = 4 / sy.pi * (sy.pi / 4 - sy.Integral(sb / sy.sqrt(sb**2 * (1 - u**2) + sw**2 * a**2),
+                                                       (u, 0, 1 / sy.sqrt(2))))
     pair_square = 2 / sy.pi * sy.asin(sw**2 * a**2 / (sw**2 * a**2 + sb**2))
 
-    regions = 1 + n * P_l + sy.binomial(n, 2) * P_p
+    regions = 1 + n * P_l + sy.expand_func(sy.binomial(n, 2)) * P_p     # C(n, 2) = n(n − 1)/2
 
     # spherical Crofton for a polygon: lifted vertices U = (σ_w x, σ_w y, σ_b)
     U = sy.Matrix(sy.symbols("U_1 U_2 U_3", real=True))
@@ -129,14 +131,30 @@ def _symbolic() -> dict:
     tri = 2 * sy.atan2(U.dot(V.cross(Wv)), nu * nv * nw + U.dot(V) * nw + U.dot(Wv) * nv + V.dot(Wv) * nu)
     return {
         "RHO_EXPR": rho, "FIRST_LAYER_EXPR": first, "ANGLE_ATAN2_EXPR": angle_atan2,
-        "LINE_GIVEN_SUPPORT_EXPR": g, "LINE_DISK_EXPR": line_disk, "LINE_SQUARE_EXPR": line_square,
-        "LINE_SQUARE_INTEGRAL": 4 / sy.pi * sy.Integral(line_sq_integrand, (u, 0, 1 / sy.sqrt(2))),
+        "LINE_GIVEN_SUPPORT_EXPR": g, "LINE_GIVEN_SUPPORT_INTEGRAL": g_int, "LINE_DISK_EXPR": line_disk,
+        "LINE_SQUARE_EXPR": line_square, "LINE_SQUARE_INTEGRAL": line_sq_int,
         "DENSITY_EXPR": density, "DENSITY_KAC_RICE": density_kr,
-        "PAIR_DISK_EXPR": pair_disk, "PAIR_DISK_SYMPY": pair_disk_sympy,
-        "PAIR_SQUARE_EXPR": pair_square, "PAIR_SQUARE_SYMPY": pair_square_sympy,
+        "PAIR_DISK_EXPR": pair_disk, "PAIR_DISK_INTEGRAL": pair_disk_int,
+        "PAIR_SQUARE_EXPR": pair_square, "PAIR_SQUARE_INTEGRAL": pair_sq_int,
         "REGIONS_EXPR": regions, "ARC_EXPR": arc, "TRIANGLE_EXPR": tri,
         "SYMBOLS": {"n": n, "sigma_w": sw, "sigma_b": sb, "q_0": q0, "q_1": q1, "p": p, "a": a, "R": R,
                     "r": r, "h": h, "P_line": P_l, "P_pair": P_p, "U": tuple(U), "V": tuple(V), "W": tuple(Wv)},
+    }
+
+
+@lru_cache(maxsize=None)
+def sympy_results() -> dict:
+    """What sympy produces for the integrals behind the evaluated expressions (a few seconds;
+    cached): keys LINE_GIVEN_SUPPORT, LINE_SQUARE, PAIR_DISK, PAIR_SQUARE, each paired in the
+    derivation (and in the tests) with the expression that is evaluated."""
+    import sympy as sy
+
+    E = _symbolic()
+    return {
+        "LINE_GIVEN_SUPPORT": sy.simplify(E["LINE_GIVEN_SUPPORT_INTEGRAL"].doit()),
+        "LINE_SQUARE": E["LINE_SQUARE_INTEGRAL"].doit(),
+        "PAIR_DISK": E["PAIR_DISK_INTEGRAL"].doit(),
+        "PAIR_SQUARE": E["PAIR_SQUARE_INTEGRAL"].doit(),
     }
 
 
@@ -186,21 +204,27 @@ def weight_std(weight_var, *, fan: str, fan_in: int, fan_out: int) -> float:
     return math.sqrt(c / (fan_in if fan == "in" else fan_out))
 
 
-def lifted_angle(x0, x1, *, weight_std_: float, bias_std: float) -> float:
-    r"""∠(X0, X1) for the lifted inputs X = (σ_w x, σ_b), by Kahan's formula (cancellation-free).
+def lifted_angle(x0, x1, *, weight_var_entry, bias_var) -> float:
+    r"""∠(X0, X1) ∈ [0, π] for the lifted inputs X = (σ_w x, σ_b), from ``ANGLE_ATAN2_EXPR``.
 
-    .. math:: \angle = 2\,\mathrm{atan2}(\|X_0\|X_1\| - X_1\|X_0\|\|,\ \|X_0\|X_1\| + X_1\|X_0\|\|)
+    .. math:: \angle = \mathrm{atan2}\big(\sqrt{\sigma_w^4(q_0q_1 - p^2) + \sigma_w^2\sigma_b^2(q_0 + q_1 - 2p)},
+              \ \sigma_w^2 p + \sigma_b^2\big)
 
-    Equals acos ρ of ``RHO_EXPR`` (the correlation of the two pre-activations); 0 when either
-    lifted vector is 0 (then that end's pre-activations are exactly 0 and no zero lies strictly
-    inside the segment).
+    q0 = ‖x0‖², q1 = ‖x1‖², p = x0·x1 are summed from the exact values of the floats and the
+    expression is evaluated at 60 digits, so the angle keeps full relative accuracy as ρ → 1
+    (where acos of a rounded ρ loses it). ``weight_var_entry`` is σ_w² (per entry), ``bias_var``
+    σ_b². Equals acos ρ of ``RHO_EXPR``; 0 when a lifted end is 0 (then its pre-activations are
+    exactly 0 and no zero lies strictly inside the segment).
     """
-    X0 = np.append(weight_std_ * np.asarray(x0, float), bias_std)
-    X1 = np.append(weight_std_ * np.asarray(x1, float), bias_std)
-    a, b = np.linalg.norm(X0), np.linalg.norm(X1)
-    if a == 0.0 or b == 0.0:
-        return 0.0
-    return float(2.0 * math.atan2(np.linalg.norm(X0 * b - X1 * a), np.linalg.norm(X0 * b + X1 * a)))
+    names, f = _fn("ANGLE_ATAN2_EXPR")
+    with mp.workdps(60):
+        vals = {
+            "q_0": mp.fsum(mp.mpf(float(v)) ** 2 for v in x0),
+            "q_1": mp.fsum(mp.mpf(float(v)) ** 2 for v in x1),
+            "p": mp.fsum(mp.mpf(float(a)) * mp.mpf(float(b)) for a, b in zip(x0, x1)),
+            "sigma_w": mp.sqrt(mp.mpf(weight_var_entry)), "sigma_b": mp.sqrt(mp.mpf(bias_var)),
+        }
+        return float(f(*(vals[k] for k in names)))
 
 
 # --- first layer along a segment -----------------------------------------------------------------
@@ -237,8 +261,9 @@ def first_layer_segment(x0, x1, width, *, weight_var=2.0, bias_var, fan: str = "
         fan: "in" or "out".
 
     Returns a :class:`SegmentExpectation` (exact values; regions = 1 + breakpoints; a breakpoint
-    is a zero strictly inside the segment). The angle is Kahan's lifted-vector form (exact to a
-    few ulps for nearly parallel ends). Raises DomainError on bad arguments.
+    is a zero strictly inside the segment). The angle is evaluated without cancellation (see
+    :func:`lifted_angle`; full double accuracy, also for nearly parallel ends). Raises
+    DomainError on bad arguments.
     Source: our derivation (Sheppard's formula for the sign change of two correlated Gaussians),
     THEORY §6; the setting is HR19's (arXiv 1906.00904). Assumptions: i.i.d. centred Gaussian
     weights and biases.
@@ -253,7 +278,9 @@ def first_layer_segment(x0, x1, width, *, weight_var=2.0, bias_var, fan: str = "
     s2 = check_real("bias_var", bias_var, lo=0.0)
     sw = weight_std(weight_var, fan=fan, fan_in=x0.size, fan_out=n)
     sb = math.sqrt(s2)
-    ang = lifted_angle(x0, x1, weight_std_=sw, bias_std=sb)
+    with mp.workdps(60):
+        sw2 = mp.mpf(float(weight_var)) / (x0.size if fan == "in" else n)
+    ang = lifted_angle(x0, x1, weight_var_entry=sw2, bias_var=s2)
     bp = n * ang / math.pi
     return SegmentExpectation(n, x0.size, math.cos(ang), ang, bp, 1.0 + bp, sw, sb)
 
@@ -515,19 +542,23 @@ def one_layer_regions_slice(width, window, *, centre, directions, weight_var=2.0
         raise DomainError("directions must be linearly independent")
     shift = Q.T @ c
     c_perp = c - Q @ shift
+    # a centre orthogonal to the directions up to rounding (‖Qᵀc‖ ≤ 1e-12‖c‖) counts as orthogonal:
+    # the window would move by that much, changing the probabilities at second order
+    centred = float(np.linalg.norm(shift)) <= 1e-12 * max(1.0, float(np.linalg.norm(c)))
+    if centred:
+        shift = np.zeros(2)
     beta2 = sw**2 * float(c_perp @ c_perp) + s2
     if w.kind == "disk":
         ortho = np.allclose(D @ D.T, np.eye(2), rtol=0.0, atol=1e-12)
-        if not ortho or np.any(np.abs(shift) > 0):
+        if not ortho or not centred:
             raise DomainError("a disk window needs orthonormal directions and a centre orthogonal to them; "
                               "use a polygon window")
         plane = w
     else:
         verts = np.array(w.vertices) @ Rm.T + shift
         plane = polygon_window(verts)
-        if w.kind == "square" and np.allclose(Rm, np.diag(np.diag(Rm))) and np.allclose(np.abs(np.diag(Rm)), 1.0, rtol=0, atol=1e-15) \
-                and not np.any(shift):
-            plane = w                                  # orthonormal, centred: the closed form applies
+        if w.kind == "square" and centred and np.allclose(D @ D.T, np.eye(2), rtol=0.0, atol=1e-12):
+            plane = w                      # orthonormal and centred: a rotated square, the closed form applies
     e = _window_expectation(n, plane, sw, math.sqrt(beta2))
     return WindowExpectation(**{**e.__dict__, "window": w})
 
@@ -581,6 +612,7 @@ def derive_regions():
     from .derivation import Derivation, Step
 
     E = _symbolic()
+    Y = sympy_results()
     S = E["SYMBOLS"]
     n, sw, sb = S["n"], S["sigma_w"], S["sigma_b"]
     N, n0 = sy.Symbol("N", positive=True, integer=True), sy.Symbol("n_0", positive=True, integer=True)
@@ -591,45 +623,46 @@ def derive_regions():
              sy.Eq(sy.Symbol("rho"), E["RHO_EXPR"]), citation="HR19", assumptions=gauss),
         Step("A unit has a zero inside the segment iff the two signs differ (Sheppard: probability "
              "acos(ρ)/π); summing over the n units:",
-             sy.Eq(sy.Symbol("E[#breakpoints]"), E["FIRST_LAYER_EXPR"]), citation="HR19",
-             assumptions=("E[#regions on the segment] = 1 + E[#breakpoints]",)),
+             sy.Eq(sy.Symbol("E[breakpoints]"), E["FIRST_LAYER_EXPR"]), citation="HR19",
+             assumptions=("E[regions on the segment] = 1 + E[breakpoints]",)),
         Step("Zero bias: ρ is the cosine of the angle between x0 and x1 (sympy's limit σ_b → 0):",
-             sy.Eq(sy.Symbol("E[#breakpoints]"), sy.limit(E["FIRST_LAYER_EXPR"], sb, 0)), citation="HR19"),
+             sy.Eq(sy.Symbol("E[breakpoints]"), sy.limit(E["FIRST_LAYER_EXPR"], sb, 0)), citation="HR19"),
         Step("Without cancellation near ρ = 1, acos ρ is the atan2 of √(1 − ρ²) and ρ times the same "
-             "factor (sympy's expansion of the numerator of 1 − ρ²); the code evaluates Kahan's "
-             "lifted-vector form of this angle:",
+             "factor (sympy's expansion of the numerator of 1 − ρ²); the code evaluates this form at 60 "
+             "digits from exactly summed inner products:",
              sy.Eq(sy.acos(sy.Symbol("rho")), E["ANGLE_ATAN2_EXPR"]), citation="HR19"),
         Step("One hidden layer, 2-D input: unit i's zero set is the line w·x + b = 0, at distance "
-             "|b|/|w|. Given the direction, sympy integrates P(|b| ≤ |w| h) over the Rayleigh law of "
-             "|w|; the line meets K with probability ½[g(h_K(u)) + g(h_K(−u))], h_K the support function:",
-             sy.Eq(sy.Symbol("g(h)"), E["LINE_GIVEN_SUPPORT_EXPR"]), citation="HR19", assumptions=gauss),
+             "|b|/|w|. Given the direction, P(|b| ≤ |w| h) integrated over the Rayleigh law of |w| "
+             "(sympy's result); the line meets K with probability ½[g(h_K(u)) + g(h_K(−u))], h_K the "
+             "support function:",
+             sy.Eq(sy.Symbol("g(h)"), Y["LINE_GIVEN_SUPPORT"]), citation="HR19", assumptions=gauss),
         Step("Disk of radius R centred at 0 (h = R):",
              sy.Eq(sy.Symbol("P_line(disk)"), E["LINE_DISK_EXPR"]), citation="HR19"),
         Step("Square [−a, a]²: h(φ) = √2 a cos(φ − π/4) on a quarter turn; substituting u = sin(φ − π/4), "
              "sympy integrates:",
-             sy.Eq(E["LINE_SQUARE_INTEGRAL"], E["LINE_SQUARE_EXPR"], evaluate=False), citation="HR19"),
+             sy.Eq(E["LINE_SQUARE_INTEGRAL"], Y["LINE_SQUARE"], evaluate=False), citation="HR19"),
         Step("Kac–Rice: the crossing point x of two lines has density E[|det W| δ(Wx + b)]; given "
              "Wx + b = 0 the rows' components along x have variance τ² = σ_w²σ_b²/(σ_w²r² + σ_b²), so "
              "E|det W| = τσ_w and (r = ‖x‖):",
              sy.Eq(E["DENSITY_KAC_RICE"], E["DENSITY_EXPR"], evaluate=False), citation="HR19", assumptions=gauss),
-        Step("Disk: sympy integrates the density over r ≤ R; written without cancellation:",
-             sy.Eq(E["PAIR_DISK_SYMPY"], E["PAIR_DISK_EXPR"], evaluate=False), citation="HR19"),
+        Step("Disk: sympy integrates the density over r ≤ R; the code evaluates it without cancellation:",
+             sy.Eq(Y["PAIR_DISK"], E["PAIR_DISK_EXPR"], evaluate=False), citation="HR19"),
         Step("Square: eight triangles between 0 and an edge at distance a; the radial integral is "
-             "1 − σ_b/√(σ_b² + σ_w²a²/cos²φ) and, with u = sin φ, sympy integrates the angle; written "
-             "without cancellation:",
-             sy.Eq(E["PAIR_SQUARE_SYMPY"], E["PAIR_SQUARE_EXPR"], evaluate=False), citation="HR19"),
+             "1 − σ_b/√(σ_b² + σ_w²a²/cos²φ) and, with u = sin φ, sympy integrates the angle; the code "
+             "evaluates it without cancellation:",
+             sy.Eq(Y["PAIR_SQUARE"], E["PAIR_SQUARE_EXPR"], evaluate=False), citation="HR19"),
         Step("For σ_b > 0 the lines are in general position; Euler's relation for an arrangement cut by "
-             "a convex K gives #regions = 1 + #lines meeting K + #crossings in K; in expectation:",
-             sy.Eq(sy.Symbol("E[#regions in K]"), E["REGIONS_EXPR"]), citation="HR19"),
+             "a convex K gives (number of regions) = 1 + (lines meeting K) + (crossings inside K); in expectation:",
+             sy.Eq(sy.Symbol("E[regions in K]"), E["REGIONS_EXPR"]), citation="HR19"),
         Step("Any convex polygon (spherical Crofton): (w/σ_w, b/σ_b) ~ N(0, I₃), so each line is a uniform "
              "random great circle; P_line = perimeter/(2π), P_pair = area/(2π) of the polygon's projection "
              "with vertices U = (σ_w x, σ_w y, σ_b); one edge's arc:",
              sy.Eq(sy.Symbol("arc(U, V)"), E["ARC_EXPR"]), citation="HR19"),
         Step("Zero bias: every line passes through 0; with 0 inside K, n lines through one point:",
-             sy.Eq(sy.Symbol("E[#regions in K]"), 2 * n), citation="HR19",
+             sy.Eq(sy.Symbol("E[regions in K]"), 2 * n), citation="HR19",
              assumptions=("σ_b = 0, the origin in the interior of K",)),
         Step("HR19's claim (order of magnitude, constants omitted): for N neurons in all, independent "
              "of depth,",
-             sy.Le(sy.Symbol("E[#regions]"), N**n0), source="paper", citation="HR19"),
+             sy.Le(sy.Symbol("E[regions]"), N**n0), source="paper", citation="HR19"),
     )
     return Derivation("Activation regions at initialization (HR19)", steps)
