@@ -1,0 +1,94 @@
+"""`initbounds regions`, `derive regions` and `figure regions`: exit codes, exact errors, JSON keys."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["regions", "--widths", "16,0"], "Error: --widths[1] must be an integer ≥ 1; got 0"),
+    (["regions", "--widths", "a,b"], "Error: --widths must be comma-separated integers ≥ 1 (e.g. 4,4,4); got 'a,b'"),
+    (["regions", "--widths", "8", "--input-dim", "0"], "Error: --input-dim must be an integer ≥ 1; got 0"),
+    (["regions", "--widths", "8", "--weight-var", "0"], "Error: --weight-var must be in (0, inf); got 0.0"),
+    (["regions", "--widths", "8", "--bias-var", "-1"], "Error: --bias-var must be in [0, inf); got -1.0"),
+    (["regions", "--widths", "8", "--trials", "5"], "Error: --trials must be an integer ≥ 10; got 5"),
+    (["regions", "--widths", "8", "--grid", "1"], "Error: --grid must be an integer in [2, 1024]; got 1"),
+    (["regions", "--widths", "8", "--grid", "2000"], "Error: --grid must be an integer in [2, 1024]; got 2000"),
+    (["regions", "--widths", "8", "--seed", "-1"], "Error: --seed must be an integer ≥ 0; got -1"),
+    (["regions", "--widths", "8", "--input-dim", "1", "--slice"], "Error: --slice needs --input-dim ≥ 2; got 1"),
+    (["figure", "nope"], "Error: FIGURE must be one of 'gh21', 'regions'; got 'nope'"),
+    (["figure", "regions", "--trials", "50"], "Error: --trials must be an integer ≥ 100; got 50"),
+])
+def test_bad_input_is_one_line_exit_2(args, message):
+    r = run(*args)
+    assert r.exit_code == 2
+    assert r.output.strip() == message
+    assert "Traceback" not in r.output
+
+
+def test_missing_widths():
+    r = run("regions")
+    assert r.exit_code == 2 and r.output.strip() == "Error: Missing option '--widths'."
+
+
+def test_segment_json_contract():
+    r = run("regions", "--widths", "16,16", "--trials", "200", "--seed", "4", "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    assert set(obj) == {"inputs", "neurons", "depth", "first_layer_segment", "one_layer_window", "hr19", "simulated"}
+    assert obj["inputs"]["mode"] == "segment" and obj["inputs"]["segment"] == {"x0": [2**0.5, 0.0], "x1": [0.0, 2**0.5]}
+    assert obj["inputs"]["bias_var"] == 1.0 and obj["inputs"]["weight_var"] == 2.0 and obj["inputs"]["fan"] == "in"
+    assert obj["neurons"] == 32 and obj["depth"] == 2 and obj["one_layer_window"] is None
+    fl = obj["first_layer_segment"]
+    assert fl["regions"] == pytest.approx(1 + fl["breakpoints"]) and fl["source"].startswith("derived")
+    assert obj["hr19"] == {"value": 32.0, "dim": 1, "source": "paper", "citation": "HR19", "text": obj["hr19"]["text"]}
+    sim = obj["simulated"]
+    assert sim["trials"] == 200 and sim["level"] == 0.95 and sim["ci"][0] <= sim["mean"] <= sim["ci"][1]
+    assert set(sim["first_layer_breakpoints"]) == {"mean", "ci"}
+
+
+def test_slice_json_contract_and_table():
+    r = run("regions", "--widths", "12", "--slice", "--trials", "40", "--grid", "33", "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    w = obj["one_layer_window"]
+    assert w["method"] == "closed form (square)" and 0 < w["p_pair"] < w["p_line"] < 1
+    assert w["regions"] == pytest.approx(1 + 12 * w["p_line"] + 66 * w["p_pair"])
+    assert obj["hr19"]["dim"] == 2 and obj["hr19"]["value"] == 144.0
+    assert set(obj["simulated"]["exact_one_layer"]) == {"mean", "ci", "method"}
+    assert obj["inputs"]["window"]["half_side"] == pytest.approx(2**0.5)
+    r = run("regions", "--widths", "12", "--slice", "--trials", "40", "--grid", "33")
+    assert r.exit_code == 0, r.output
+    assert "paper claim (HR19), order of magnitude" in r.output and "derived, exact" in r.output
+    assert "exact arrangement count" in r.output and "lower bound" in r.output
+
+
+def test_derive_regions_formats():
+    r = run("derive", "regions")
+    assert r.exit_code == 0 and "Activation regions at initialization (HR19)" in r.output
+    assert "[paper; HR19]" in r.output and "Kac–Rice" in r.output
+    r = run("derive", "regions", "--format", "latex")
+    assert r.exit_code == 0 and r.output.startswith(r"\section*{") and "#" not in r.output
+    r = run("derive", "regions", "--format", "markdown")
+    assert r.exit_code == 0 and r.output.startswith("# Activation regions")
+
+
+def test_figure_regions_writes_the_png(tmp_path):  # ~4 s: the sweep at its smallest size
+    _figure(tmp_path)
+
+
+def _figure(tmp_path):
+    r = run("figure", "regions", "--out", str(tmp_path), "--trials", "100")
+    assert r.exit_code == 0, r.output
+    png = tmp_path / "regions_sweep.png"
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

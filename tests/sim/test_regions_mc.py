@@ -1,0 +1,186 @@
+"""Monte Carlo of activation regions (sim/regions.py; HR19, THEORY.md §6).
+
+The exact 1-D tracker is checked against brute force (dense sampling of t, and patterns evaluated
+inside every piece); its averages against the derived oracles with a normal interval at the
+suite's per-test level ALPHA and a written seed; the grid counter against exact counts.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bounds.errors import DomainError
+from bounds.regions import default_segment, first_layer_breakpoints, one_layer_regions_2d, square_window
+from sim import stats
+from sim.claims import run_claims
+from sim.regions import (count_grid_patterns, count_one_layer_arrangement, count_segment_regions,
+                         estimate_neuron_sweep, regions_report, sample_mlp_params, sample_segment_regions,
+                         sample_slice_regions)
+
+ALPHA = 1e-4  # per-test error level shared by the Monte Carlo tests of the suite
+
+
+def _patterns(params, i, X):
+    """Activation patterns (P, N) of network i at the rows of X (brute force, one network)."""
+    h, bits = X, []
+    for W, b in params:
+        z = h @ W[i].T + b[i]
+        bits.append(z > 0)
+        h = torch.relu(z)
+    return torch.cat(bits, dim=1)
+
+
+@pytest.mark.parametrize("widths, bias_var, seed", [((3, 4, 5, 3), 0.5, 1), ((2, 3, 3, 3, 3), 1.0, 2),
+                                                      ((4, 6, 2, 5), 0.0, 3)])
+def test_tracker_against_brute_force(widths, bias_var, seed):
+    """Small nets, 40 each: (i) every tracked piece has one pattern (checked at its midpoint and two
+    random interior points) and adjacent pieces differ; (ii) a dense grid of 2·10^5 + 1 values of t
+    sees exactly count − 1 pattern changes whenever the pieces are wider than its spacing."""
+    g = torch.Generator().manual_seed(seed)
+    p = sample_mlp_params(widths, 40, bias_var=bias_var, generator=g)
+    x0 = torch.randn(widths[0], generator=g, dtype=torch.float64).numpy()
+    x1 = torch.randn(widths[0], generator=g, dtype=torch.float64).numpy()
+    r = count_segment_regions(p, x0, x1, keep_breakpoints=True)
+    X0, X1 = torch.tensor(x0), torch.tensor(x1)
+    ts = torch.linspace(0, 1, 200001, dtype=torch.float64)
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for i in range(40):
+        bp = r.breakpoints[i]
+        assert len(bp) == r.counts[i] - 1 and np.all(np.diff(bp) > 0) and (len(bp) == 0 or (bp[0] > 0 and bp[-1] < 1))
+        edges = np.concatenate([[0.0], bp, [1.0]])
+        lo, hi = edges[:-1], edges[1:]
+        pts = np.stack([(lo + hi) / 2, lo + (hi - lo) * rng.uniform(0.05, 0.95, lo.size),
+                        lo + (hi - lo) * rng.uniform(0.05, 0.95, lo.size)], axis=1)
+        P = _patterns(p, i, X0 + torch.tensor(pts.reshape(-1, 1)) * (X1 - X0)).reshape(lo.size, 3, -1)
+        assert bool((P == P[:, :1]).all()), "pattern not constant on a tracked piece"
+        assert bool((P[1:, 0] != P[:-1, 0]).any(dim=1).all()), "adjacent pieces with one pattern"
+        Q = _patterns(p, i, X0 + ts[:, None] * (X1 - X0))
+        dense = int((Q[1:] != Q[:-1]).any(dim=1).sum())
+        if len(bp) == 0 or np.diff(edges).min() > 2e-5:
+            assert dense == r.counts[i] - 1
+            checked += 1
+        else:
+            assert dense <= r.counts[i] - 1
+    assert checked >= 30
+
+
+def test_first_layer_oracle_monte_carlo():
+    """Seed 7, 20000 nets (n0 = 6, widths 20, 10; bias variance 0.5) along a random segment: the
+    first layer's breakpoints are Binomial(20, θ/π) (sd ≲ 2.3): half-width ≈ 0.06 at α = 1e-4."""
+    g = torch.Generator().manual_seed(7)
+    x0, x1 = np.random.default_rng(7).normal(size=(2, 6))
+    r = sample_segment_regions((6, 20, 10), 20000, x0=x0, x1=x1, bias_var=0.5, generator=g)
+    m, lo, hi = stats.mean_ci(r.new_per_layer[:, 0], 1 - ALPHA)
+    assert lo <= first_layer_breakpoints(x0, x1, 20, bias_var=0.5) <= hi
+    # the Crofton term of layer 1 is the oracle itself (deterministic)
+    assert np.allclose(r.crofton[:, 0], first_layer_breakpoints(x0, x1, 20, bias_var=0.5), rtol=1e-12)
+    assert (r.counts == 1 + r.new_per_layer.sum(axis=1)).all()
+
+
+def test_crofton_identity_in_deep_layers():
+    """Seed 8, 20000 nets of widths 3, 12, 12, 12, 12 (default segment, bias variance 1): each deeper
+    layer's new breakpoints minus their Crofton conditional mean average 0 (Bonferroni over 3)."""
+    g = torch.Generator().manual_seed(8)
+    r = sample_segment_regions((3, 12, 12, 12, 12), 20000, bias_var=1.0, generator=g)
+    level = stats.bonferroni(1 - ALPHA, 3)
+    for l in (1, 2, 3):
+        m, lo, hi = stats.mean_ci(r.new_per_layer[:, l] - r.crofton[:, l], level)
+        assert lo <= 0.0 <= hi, (l, m, lo, hi)
+
+
+def test_zero_bias_through_the_origin():
+    # n0 = 1, default segment −1 → 1, zero bias: every first-layer unit changes sign exactly once
+    r = sample_segment_regions((1, 9, 4), 200, bias_var=0.0, generator=torch.Generator().manual_seed(0))
+    assert (r.new_per_layer[:, 0] == 9).all()
+    # a network is positively homogeneous then: each later unit crosses at most once
+    assert (r.new_per_layer[:, 1] <= 4).all()
+
+
+def test_grid_counter_against_exact_one_layer_count():
+    """One layer of 10 (n0 = 2, window [−√2, √2]², bias variance 1), seed 9, 300 nets: the grid
+    count never exceeds the exact count, grows along nested grids (33 ⊂ 65 ⊂ 129), and its mean
+    is not significantly above the oracle (one-sided: the grid can only miss regions); the exact
+    counts' interval covers the oracle."""
+    g = torch.Generator().manual_seed(9)
+    a = math.sqrt(2.0)
+    p = sample_mlp_params((2, 10), 300, bias_var=1.0, generator=g)
+    exact = count_one_layer_arrangement(p, a)
+    grids = [count_grid_patterns(p, a, G) for G in (33, 65, 129)]
+    assert (grids[0] <= grids[1]).all() and (grids[1] <= grids[2]).all() and (grids[2] <= exact).all()
+    th = one_layer_regions_2d(10, square_window(a), bias_var=1.0).regions
+    m, lo, hi = stats.mean_ci(exact, 1 - ALPHA)
+    assert lo <= th <= hi
+    assert stats.mean_ci(grids[2], 1 - 2 * ALPHA)[1] <= th
+
+
+def test_grid_counter_brute_force_with_many_units():
+    """Two layers of 40 and 30 units (70 bits: two packed words) on a 21 × 21 grid: the same number
+    of distinct patterns as numpy's row-unique on the raw bits."""
+    g = torch.Generator().manual_seed(10)
+    p = sample_mlp_params((3, 40, 30), 6, bias_var=1.0, generator=g)
+    c = np.zeros(3)
+    D = np.array([[1.0, 0.0, 0.0], [0.0, 0.6, 0.8]])
+    got = count_grid_patterns(p, 2.0, 21, centre=c, directions=D)
+    u = np.linspace(-2.0, 2.0, 21)
+    U, V = np.meshgrid(u, u, indexing="ij")
+    X = torch.tensor(np.stack([U.ravel(), V.ravel()], 1) @ D)
+    for i in range(6):
+        assert got[i] == len(np.unique(_patterns(p, i, X).numpy(), axis=0))
+
+
+def test_slice_on_higher_dimensional_input():
+    """n0 = 5, one layer of 8, the e1–e2 slice through 0 (window [−√5, √5]²), seed 12, 3000 nets:
+    the exact arrangement counts' interval covers the slice oracle (which reduces to the plane)."""
+    from bounds.regions import one_layer_regions_slice
+
+    r = sample_slice_regions((5, 8), 3000, grid=33, bias_var=1.0, generator=torch.Generator().manual_seed(12),
+                             exact_one_layer=True)
+    th = one_layer_regions_slice(8, square_window(math.sqrt(5)), centre=np.zeros(5), directions=np.eye(5)[:2],
+                                 bias_var=1.0).regions
+    m, lo, hi = stats.mean_ci(r["exact"], 1 - ALPHA)
+    assert lo <= th <= hi and (r["grid"] <= r["exact"]).all()
+
+
+def test_depth_one_segment_sweep_has_exponent_one():
+    """Depth 1: mean regions − 1 = n·θ/π exactly, so the log-log exponent is 1; its bootstrap
+    interval (seed 13, 2000 nets per point, level 1 − 1e-4) covers 1."""
+    s = estimate_neuron_sweep("segment", [4, 16, 64], 1, 2000, level=1 - ALPHA,
+                              generator=torch.Generator().manual_seed(13), resamples=500)
+    assert s.exponent_ci[0] <= 1.0 <= s.exponent_ci[1]
+    x0, x1 = default_segment(2)
+    for pt in s.points:
+        assert pt.lo <= 1 + first_layer_breakpoints(x0, x1, pt.x, bias_var=1.0) <= pt.hi
+
+
+def test_region_claims_pass_with_a_written_seed():
+    names = ["regions_first_layer_1d", "regions_crofton_deep", "regions_one_layer_2d", "regions_depth_flat"]
+    res = run_claims(names, trials=2000, seed=3)
+    assert [r.verdict for r in res] == ["pass"] * 4
+    assert res[2].kind == "identity" and res[3].kind == "paper_bound"
+
+
+def test_report_shape():
+    rep = regions_report([6], 2, mode="slice", trials=20, grid=17, seed=1)
+    assert rep["one_layer_window"]["regions"] > 1 and "exact_one_layer" in rep["simulated"]
+    assert rep["hr19"]["source"] == "paper" and rep["hr19"]["value"] == 36.0
+    rep = regions_report([6, 6], 3, trials=20, seed=1)
+    assert rep["one_layer_window"] is None and rep["first_layer_segment"]["whole_network"] is False
+
+
+def test_errors():
+    with pytest.raises(DomainError, match="generator must be a torch.Generator"):
+        sample_mlp_params((2, 3), 4, bias_var=1.0, generator=None)
+    with pytest.raises(DomainError, match=r"widths must list n0 and at least one hidden width"):
+        sample_segment_regions((2,), 4, bias_var=1.0, generator=torch.Generator())
+    with pytest.raises(DomainError, match="x0 and x1 must have 2 entries"):
+        count_segment_regions(sample_mlp_params((2, 3), 2, bias_var=1.0, generator=torch.Generator()), [1.0], [2.0])
+    with pytest.raises(DomainError, match="one hidden layer"):
+        count_one_layer_arrangement(sample_mlp_params((2, 3, 3), 2, bias_var=1.0, generator=torch.Generator()), 1.0)
+    with pytest.raises(DomainError, match="not in general position"):
+        count_one_layer_arrangement(sample_mlp_params((2, 3), 2, bias_var=0.0, generator=torch.Generator()), 1.0)
+    with pytest.raises(DomainError, match="a slice needs input_dim ≥ 2; got 1"):
+        regions_report([3], 1, mode="slice", trials=10)
