@@ -84,10 +84,6 @@ def test_derive_regions_formats():
 
 
 def test_figure_regions_writes_the_png(tmp_path):  # ~4 s: the sweep at its smallest size
-    _figure(tmp_path)
-
-
-def _figure(tmp_path):
     r = run("figure", "regions", "--out", str(tmp_path), "--trials", "100")
     assert r.exit_code == 0, r.output
     png = tmp_path / "regions_sweep.png"
