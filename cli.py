@@ -440,22 +440,99 @@ def moment(
 # --- figure ------------------------------------------------------------------------------------
 @app.command()
 def figure(
-    which: str = typer.Argument(..., help="Which figures: gh21."),
+    which: str = typer.Argument(..., help="Which figures: gh21, regions."),
     out: str = typer.Option("figures", "--out", help="Output directory."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulations (≥ 0)."),
-    trials: int = typer.Option(20000, "--trials", help="Simulated networks per panel (≥ 100)."),
+    trials: Optional[int] = typer.Option(None, "--trials", help="Simulated networks per panel or point (≥ 100; default 20000 for gh21, 400 for regions)."),
 ):
     """Reproduce a paper's figures, theory curves over simulated data (PNG files)."""
-    if which != "gh21":
-        raise InitBoundsError(f"FIGURE must be one of 'gh21'; got {which!r}")
+    if which not in ("gh21", "regions"):
+        raise InitBoundsError(f"FIGURE must be one of 'gh21', 'regions'; got {which!r}")
     check_int("--seed", seed, lo=0)
-    check_int("--trials", trials, lo=100)
-    from sim.figures import figures_gh21
+    if trials is not None:
+        check_int("--trials", trials, lo=100)
+    if which == "regions":
+        from sim.regions import figures_regions
 
-    paths = figures_gh21(out, seed=seed, trials=trials)
+        paths = figures_regions(out, seed=seed, trials=trials or 400)
+    else:
+        from sim.figures import figures_gh21
+
+        paths = figures_gh21(out, seed=seed, trials=trials or 20000)
     c = _console()
     for p in paths:
         c.print(f"wrote {p}")
+
+
+# --- regions (HR19) ----------------------------------------------------------------------------
+@app.command()
+def regions(
+    widths: str = typer.Option(..., "--widths", help="Comma-separated hidden widths n1,...,nd, e.g. 16,16."),
+    input_dim: int = typer.Option(2, "--input-dim", help="Input dimension n0 (≥ 1)."),
+    segment: bool = typer.Option(True, "--segment/--slice", help="Count along the default segment √n0·e1 → √n0·e2 (−1 → 1 for n0 = 1; exact), or on the plane through 0 spanned by e1, e2 in the window [−√n0, √n0]² (grid; a lower bound)."),
+    weight_var: float = typer.Option(2.0, "--weight-var", help="c in Var W = c/fan-in (He: 2)."),
+    bias_var: float = typer.Option(1.0, "--bias-var", help="Bias variance σ_b² (≥ 0; HR19's setting has biases: with none every region is a cone through 0)."),
+    trials: Optional[int] = typer.Option(None, "--trials", help="Simulated networks (≥ 10; default 2000 on a segment, 200 on a slice)."),
+    grid: int = typer.Option(128, "--grid", help="Grid points per side on a slice, in [2, 1024]."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation (≥ 0)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Activation regions at init: derived counts, HR19's claim, and an exact or grid simulation (HR19)."""
+    hid = _parse_width_list(widths)
+    check_int("--input-dim", input_dim, lo=1)
+    check_real("--weight-var", weight_var, lo=0.0, lo_open=True)
+    check_real("--bias-var", bias_var, lo=0.0)
+    if trials is not None:
+        check_int("--trials", trials, lo=10)
+    check_int("--grid", grid, lo=2, hi=1024)
+    check_int("--seed", seed, lo=0)
+    if not segment and input_dim < 2:
+        raise InitBoundsError(f"--slice needs --input-dim ≥ 2; got {input_dim}")
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sim.regions import regions_report
+
+    mode = "segment" if segment else "slice"
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"simulating ({mode})", total=None)
+        rep = regions_report(hid, input_dim, mode=mode, weight_var=weight_var, bias_var=bias_var,
+                             trials=trials or (2000 if segment else 200), grid=grid, seed=seed,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if as_json:
+        _emit_json(rep)
+        return
+    c = _console()
+    fl, sim, hr = rep["first_layer_segment"], rep["simulated"], rep["hr19"]
+    where = "the default segment" if segment else f"the window [−{math.sqrt(input_dim):.4g}, {math.sqrt(input_dim):.4g}]² of the e1–e2 plane"
+    t = _quantity_table(f"Activation regions: n0 = {input_dim}, widths {widths}, on {where} "
+                        f"(He fan-in c = {weight_var:g}, σ_b² = {bias_var:g})")
+    whole = " = whole net" if fl["whole_network"] else ""
+    t.add_row(f"first layer ({hid[0]} units){whole}: E #breakpoints on segment", f"{fl['breakpoints']:.6g}",
+              "derived, exact")
+    t.add_row("… E #regions on the segment = 1 + breakpoints", f"{fl['regions']:.6g}", "derived, exact")
+    ow = rep["one_layer_window"]
+    if ow is not None:
+        t.add_row("one layer: P(a unit's line meets the window)", f"{ow['p_line']:.6g}", "derived, exact")
+        t.add_row("one layer: P(two lines cross inside the window)", f"{ow['p_pair']:.6g}", "derived, exact")
+        t.add_row("one layer: E #regions in the window", f"{ow['regions']:.6g}", f"derived, exact ({ow['method']})")
+    t.add_row(f"HR19: #regions ≲ (#neurons)^{hr['dim']} = {rep['neurons']}^{hr['dim']}", f"{hr['value']:.6g}",
+              "paper claim (HR19), order of magnitude")
+    lvl = f"{100 * sim['level']:g}%"
+    if segment:
+        fb = sim["first_layer_breakpoints"]
+        t.add_row("simulated first-layer breakpoints", f"{fb['mean']:.4f}  [{fb['ci'][0]:.4f}, {fb['ci'][1]:.4f}]",
+                  f"simulation, {lvl} CI")
+    if "exact_one_layer" in sim:
+        ex = sim["exact_one_layer"]
+        t.add_row("simulated #regions, exact arrangement count", f"{ex['mean']:.4f}  [{ex['ci'][0]:.4f}, {ex['ci'][1]:.4f}]",
+                  f"simulation, {lvl} CI")
+    how = "exact piece tracking" if segment else f"grid {grid}×{grid}, lower bound"
+    t.add_row(f"simulated #regions ({how})", f"{sim['mean']:.4f}  [{sim['ci'][0]:.4f}, {sim['ci'][1]:.4f}]",
+              f"simulation, {lvl} CI")
+    c.print(t)
+    c.print(f"{sim['trials']} networks, seed {seed}, {sim['seconds']:.1f} s. A region is a connected piece with a "
+            "constant activation pattern" + ("." if segment else "; grid counts miss regions containing no grid point."))
 
 
 # --- trainability (HR18 experiment) ------------------------------------------------------------
@@ -796,6 +873,16 @@ def derive_death_cmd(
     from bounds.survival import derive_death
 
     sys.stdout.write(derive_death().render(fmt.value) + "\n")
+
+
+@derive_app.command("regions")
+def derive_regions_cmd(
+    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
+):
+    """The derivation behind `initbounds regions` (HR19)."""
+    from bounds.regions import derive_regions
+
+    sys.stdout.write(derive_regions().render(fmt.value) + "\n")
 
 
 # --- validate ----------------------------------------------------------------------------------

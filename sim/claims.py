@@ -641,6 +641,19 @@ _register("tail_index", "approximation", "tail index of biased chains = s (Hill)
 _register("gradient_independence", "approximation",
           "weight-gradient norms vs the independence approximation", "derived", _gradient, 4000)
 
+# --- activation regions (HR19; THEORY §6) ---
+from .regions import (claim_regions_crofton_deep, claim_regions_depth_flat,  # noqa: E402
+                      claim_regions_first_layer_1d, claim_regions_one_layer_2d)
+
+_register("regions_first_layer_1d", "identity", "first-layer breakpoints along a segment = n·θ/π", "derived",
+          claim_regions_first_layer_1d, 20000)
+_register("regions_crofton_deep", "identity", "deeper layers' breakpoints = n_l/π × lifted angular length (Crofton)",
+          "derived", claim_regions_crofton_deep, 20000)
+_register("regions_one_layer_2d", "identity", "one layer, 2-D window: 1 + n·P_line + C(n,2)·P_pair (grid never above)",
+          "derived", claim_regions_one_layer_2d, 20000)
+_register("regions_depth_flat", "paper_bound", "regions at fixed #neurons do not grow with depth (HR19)", "paper",
+          claim_regions_depth_flat, 2000)
+
 
 def run_claims(names=None, *, trials: int | None = None, seed: int = 0, alpha: float = 1e-3,
                progress=None, path: str = "auto", device: str = "cpu") -> list[ClaimResult]:

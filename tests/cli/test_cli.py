@@ -238,7 +238,7 @@ def test_figure_gh21_writes_four_pngs(tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["gh21_lognorm_density.png", "gh21_moment_blowup.png", "gh21_sigma_vs_s.png", "gh21_slope.png"]
     r = run("figure", "nope")
-    assert r.exit_code == 2 and r.output.strip() == "Error: FIGURE must be one of 'gh21'; got 'nope'"
+    assert r.exit_code == 2 and r.output.strip() == "Error: FIGURE must be one of 'gh21', 'regions'; got 'nope'"
 
 
 def test_variance_json_contract():
