@@ -825,64 +825,30 @@ def resnet(
 
 
 # --- derive ------------------------------------------------------------------------------------
-@derive_app.command("width")
-def derive_width_cmd(
-    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
-):
-    """The derivation behind `initbounds width` (AB19)."""
-    from bounds.width import derive_width
-
-    sys.stdout.write(derive_width().render(fmt.value) + "\n")
-
-
-@derive_app.command("moment")
-def derive_moment_cmd(
-    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
-):
-    """The derivation behind `initbounds moment` (GH21)."""
-    from bounds.moments import derive_moment
-
-    sys.stdout.write(derive_moment().render(fmt.value) + "\n")
+#: `initbounds derive NAME`: (module, function, the command it explains, papers).
+_DERIVATIONS = {
+    "width": ("bounds.width", "derive_width", "width", "AB19"),
+    "moment": ("bounds.moments", "derive_moment", "moment", "GH21"),
+    "death": ("bounds.survival", "derive_death", "death", "RR20"),
+    "variance": ("bounds.variance", "derive_variance", "variance", "HR18, H18"),
+    "resnet": ("bounds.variance", "derive_resnet", "resnet", "HR18"),
+    "regions": ("bounds.regions", "derive_regions", "regions", "HR19"),
+}
 
 
-@derive_app.command("variance")
-def derive_variance_cmd(
-    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
-):
-    """The derivation behind `initbounds variance` (HR18, H18)."""
-    from bounds.variance import derive_variance
+def _register_derivation(name: str, module: str, func: str, command: str, papers: str) -> None:
+    def cmd(fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format.")):
+        import importlib
 
-    sys.stdout.write(derive_variance().render(fmt.value) + "\n")
+        derivation = getattr(importlib.import_module(module), func)()
+        sys.stdout.write(derivation.render(fmt.value) + "\n")
 
-
-@derive_app.command("resnet")
-def derive_resnet_cmd(
-    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
-):
-    """The derivation behind `initbounds resnet` (HR18)."""
-    from bounds.variance import derive_resnet
-
-    sys.stdout.write(derive_resnet().render(fmt.value) + "\n")
+    cmd.__doc__ = f"The derivation behind `initbounds {command}` ({papers})."
+    derive_app.command(name)(cmd)
 
 
-@derive_app.command("death")
-def derive_death_cmd(
-    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
-):
-    """The derivation behind `initbounds death` (RR20)."""
-    from bounds.survival import derive_death
-
-    sys.stdout.write(derive_death().render(fmt.value) + "\n")
-
-
-@derive_app.command("regions")
-def derive_regions_cmd(
-    fmt: Fmt = typer.Option(Fmt.text, "--format", help="Output format."),
-):
-    """The derivation behind `initbounds regions` (HR19)."""
-    from bounds.regions import derive_regions
-
-    sys.stdout.write(derive_regions().render(fmt.value) + "\n")
+for _name, _spec in _DERIVATIONS.items():
+    _register_derivation(_name, *_spec)
 
 
 # --- validate ----------------------------------------------------------------------------------
