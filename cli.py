@@ -239,17 +239,20 @@ def prob(
 
 
 # --- death -------------------------------------------------------------------------------------
-def _parse_width_list(text: str) -> list:
-    parts = [p.strip() for p in text.split(",")]
+def _parse_int_list(option: str, text: str, example: str) -> list:
+    """Comma-separated integers ≥ 1, each checked with the option's name and position."""
     out = []
-    for i, p in enumerate(parts):
+    for i, p in enumerate(p.strip() for p in text.split(",")):
         try:
             v = int(p)
         except ValueError:
-            raise InitBoundsError(f"--widths must be comma-separated integers ≥ 1 (e.g. 4,4,4); got {text!r}")
-        check_int(f"--widths[{i}]", v, lo=1)
-        out.append(v)
+            raise InitBoundsError(f"{option} must be comma-separated integers ≥ 1 (e.g. {example}); got {text!r}")
+        out.append(check_int(f"{option}[{i}]", v, lo=1))
     return out
+
+
+def _parse_width_list(text: str) -> list:
+    return _parse_int_list("--widths", text, "4,4,4")
 
 
 @app.command()
@@ -537,15 +540,7 @@ def regions(
 
 # --- trainability (HR18 experiment) ------------------------------------------------------------
 def _parse_depth_list(text: str) -> list:
-    parts = [p.strip() for p in text.split(",")]
-    out = []
-    for i, p in enumerate(parts):
-        try:
-            v = int(p)
-        except ValueError:
-            raise InitBoundsError(f"--depths must be comma-separated integers ≥ 1 (e.g. 2,4,8,16); got {text!r}")
-        out.append(check_int(f"--depths[{i}]", v, lo=1))
-    return out
+    return _parse_int_list("--depths", text, "2,4,8,16")
 
 
 def _parse_config_list(text: str) -> list:

@@ -421,6 +421,19 @@ def _split(neurons: int, depth: int) -> tuple:
     return (neurons // depth,) * depth
 
 
+def _sweep_points(kind, designs, trials, *, weight_var, bias_var, grid, level, generator, device, progress):
+    """One SweepPoint per (x, widths) design: counts of ``trials`` networks, mean and interval."""
+    pts = []
+    for i, (x, w) in enumerate(designs):
+        c = _count(kind, w, trials, weight_var=weight_var, bias_var=bias_var, grid=grid, generator=generator,
+                   device=device)
+        m, lo, hi = stats.mean_ci(c, level)
+        pts.append(SweepPoint(x, w, m, lo, hi, len(c), c))
+        if progress:
+            progress(i + 1, len(designs))
+    return pts
+
+
 def estimate_neuron_sweep(kind: str, neurons, depth: int, trials: int, *, input_dim: int = 2, weight_var=2.0,
                           bias_var=1.0, grid: int = 256, level: float = 0.95, generator: torch.Generator,
                           device="cpu", resamples: int = 1000, progress=None) -> Sweep:
@@ -437,15 +450,9 @@ def estimate_neuron_sweep(kind: str, neurons, depth: int, trials: int, *, input_
     if len(Ns) < 2:
         raise DomainError("neurons must list at least two values")
     t0 = time.perf_counter()
-    pts = []
-    for i, N in enumerate(Ns):
-        w = (input_dim, *_split(N, depth))
-        c = _count(kind, w, trials, weight_var=weight_var, bias_var=bias_var, grid=grid, generator=generator,
-                   device=device)
-        m, lo, hi = stats.mean_ci(c, level)
-        pts.append(SweepPoint(N, w, m, lo, hi, len(c), c))
-        if progress:
-            progress(i + 1, len(Ns))
+    pts = _sweep_points(kind, [(N, (input_dim, *_split(N, depth))) for N in Ns], trials, weight_var=weight_var,
+                        bias_var=bias_var, grid=grid, level=level, generator=generator, device=device,
+                        progress=progress)
     rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
     boot = [_fit(Ns, [p.counts[rng.integers(0, p.trials, p.trials)].mean() for p in pts]) for _ in range(resamples)]
     a = 1.0 - level
@@ -463,15 +470,9 @@ def estimate_depth_sweep(kind: str, depths, neurons: int, trials: int, *, input_
     N = check_int("neurons", neurons, lo=1)
     ds = [check_int("depth", v, lo=1) for v in depths]
     t0 = time.perf_counter()
-    pts = []
-    for i, d in enumerate(ds):
-        w = (input_dim, *_split(N, d))
-        c = _count(kind, w, trials, weight_var=weight_var, bias_var=bias_var, grid=grid, generator=generator,
-                   device=device)
-        m, lo, hi = stats.mean_ci(c, level)
-        pts.append(SweepPoint(d, w, m, lo, hi, len(c), c))
-        if progress:
-            progress(i + 1, len(ds))
+    pts = _sweep_points(kind, [(d, (input_dim, *_split(N, d))) for d in ds], trials, weight_var=weight_var,
+                        bias_var=bias_var, grid=grid, level=level, generator=generator, device=device,
+                        progress=progress)
     return Sweep(kind, "depth", tuple(pts), None, None, level, time.perf_counter() - t0,
                  "exact counts" if kind == "segment" else f"grid {grid}×{grid}: lower bounds (tiny regions missed)")
 
