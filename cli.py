@@ -763,12 +763,15 @@ def variance(
         t.add_row("5% / 50% / 95% quantiles of M_d/M_0", f"{q['0.05']:.4g} / {q['0.5']:.4g} / {q['0.95']:.4g}", "derived (exact law)")
         t.add_row("P(dead: M_d = 0)", _fmt_p(law["p_dead"]), "derived (RR20)")
     t.add_row("Jacobian E Z⁴/(E Z²)² = 3Π(1 + 5/n_j)", _fmt_v(out["jacobian_kurtosis_ratio"]), "derived (H18 claim)")
+    t.add_row("… with a ReLU output layer: 6Π(1 + 5/n_j)", _fmt_v(out["jacobian_kurtosis_ratio_relu_output"]), "derived")
     if out["jacobian_second_moment"] is not None:
         t.add_row("Jacobian E Z² = c/n0 (linear output, same c)", f"{out['jacobian_second_moment']:.6g}", "derived (H18)")
     if "width_for_target_var" in out:
         wt = out["width_for_target_var"]
         t.add_row(f"constant width for Var ≤ {wt['target_var']:g} at depth {wt['depth']}",
                   f"{wt['constant_width']:,} ({wt['width_per_layer_of_depth']:.3g} × depth)", "derived")
+        t.add_row(f"width ∝ depth for Var ≤ {wt['target_var']:g} at every depth: n ≥ α·d",
+                  f"α = 5/log(1 + v) = {wt['width_proportional_to_depth_any_depth']:.4g}", "derived")
     c.print(t)
     for note in out["notes"]:
         c.print(f"note: {note}")

@@ -34,7 +34,7 @@ __all__ = ["LengthMoments", "length_moments", "min_width_for_variance", "jacobia
            "residual_moments", "ResidualMoments", "WEIGHT_LAWS", "weight_kurtosis", "transfer_matrix",
            "SecondMoment", "second_moment", "LengthLaw", "length_law", "derive_variance",
            "derive_resnet", "residual_growth", "variance_report", "resnet_report", "residual_block_exprs",
-           "p_length_off_by"]
+           "p_length_off_by", "JacobianMoments", "jacobian_moments"]
 
 #: Symmetric weight laws with their kurtosis E W⁴ / (E W²)² (exact rationals): Gaussian 3,
 #: uniform 9/5, Rademacher 1, Laplace 6.
@@ -156,6 +156,45 @@ def jacobian_kurtosis_ratio(input_dim, hidden) -> float:
     w = parse_widths(hidden)
     with mp.workdps(_DPS):
         return float(3 * mp.exp(mp.fsum(mp.log1p(mp.mpf(5) / n) for n in w)))
+
+
+@dataclass(frozen=True)
+class JacobianMoments:
+    """E Z², E Z⁴ of one input–output Jacobian entry Z_pq and their ratio (H18)."""
+
+    output: str
+    second: float
+    fourth: float | None
+    ratio: float | None
+    log_fourth: float
+
+
+def jacobian_moments(input_dim, hidden, *, out_var: float = 1.0, output: str = "linear") -> JacobianMoments:
+    r"""Moments of a Jacobian entry Z_pq = ∂y_p/∂x_q at init (H18; THEORY §5).
+
+    Hidden ReLU layers of widths ``hidden`` with He fan-in Gaussian weights, zero bias; output
+    layer of variance c/n_{d−1} (c = ``out_var``), linear or ReLU:
+
+    .. math:: E Z^2 = \frac{c}{n_0},\quad E Z^4 = \frac{3c^2}{n_0^2}\prod_j\Bigl(1+\frac5{n_j}\Bigr)
+              \quad\text{(linear)};
+
+    ReLU output: Z = 1[w_p·h > 0]·(w_p·∂h/∂x_q) and w_p → −w_p flips the indicator but not the
+    even powers, so both moments halve and the ratio doubles, 6 Π(1 + 5/n_j). [derived; the
+    linear-output statement is H18's (arXiv 1801.03744)]
+
+    >>> jacobian_moments(8, [16, 16, 16], output="relu").second
+    0.0625
+    """
+    n0 = check_int("input_dim", input_dim, lo=1)
+    w = parse_widths(hidden)
+    c = check_real("out_var", out_var, lo=0.0, lo_open=True)
+    check_choice("output", output, ("linear", "relu"))
+    half = mp.mpf(1) / 2 if output == "relu" else mp.mpf(1)
+    with mp.workdps(_DPS):
+        log_prod = mp.fsum(k * mp.log1p(mp.mpf(5) / n) for n, k in Counter(w).items())
+        e2 = half * mp.mpf(c) / n0
+        log4 = mp.log(half * 3 * mp.mpf(c) ** 2 / n0**2) + log_prod
+        return JacobianMoments(output, float(e2), _f(mp.exp(log4)), _f(mp.exp(log4) / e2**2), float(log4))
 
 
 def min_width_for_variance(depth, v, *, proportional: bool = False):
@@ -644,6 +683,7 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         "lognormal": {"mean": lm.lognormal[0], "var": lm.lognormal[1]} if plain else None,
         "law": law,
         "jacobian_kurtosis_ratio": lm.jacobian_kurtosis_ratio,
+        "jacobian_kurtosis_ratio_relu_output": 2 * lm.jacobian_kurtosis_ratio if lm.jacobian_kurtosis_ratio else None,
         # linear output layer of variance c/n_d with the same c as the hidden layers (one c only)
         "jacobian_second_moment": (cs[0] / input_dim) if input_dim and len(set(cs)) == 1 else None,
         "exact_second_moment": exact,
@@ -652,8 +692,12 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
     if target_var is not None:
         v = check_real("target_var", target_var, lo=0.0, lo_open=True)
         n = min_width_for_variance(len(w), v)
+        with mp.workdps(_DPS):
+            alpha = float(5 / mp.log1p(v))
+        # (1 + 5/(αd))^d increases to e^{5/α}: width ≥ α·d with α = 5/log(1 + v) works at every depth
         out["width_for_target_var"] = {"target_var": v, "depth": len(w), "constant_width": n,
-                                       "width_per_layer_of_depth": n / len(w)}
+                                       "width_per_layer_of_depth": n / len(w),
+                                       "width_proportional_to_depth_any_depth": alpha}
     return out
 
 

@@ -77,14 +77,15 @@ def sample_lengths(widths: Sequence[int], x, trials: int, *, weights: str = "gau
 
 @torch.no_grad()
 def sample_jacobian_entry(input_dim: int, hidden: Sequence[int], trials: int, *, out_var: float = 1.0,
-                          generator: torch.Generator, dtype=torch.float64) -> np.ndarray:
-    """Z = ∂y_1/∂x_1 for ``trials`` nets x → ReLU layers (He fan-in, widths ``hidden``) → linear
-    output of variance ``out_var``/n_{d−1}, at the input x = (1, …, 1). One entry per network (the
-    entries of one network are dependent). H18's Z_pq; E Z² = c/n_0 with c = out_var."""
+                          output: str = "linear", generator: torch.Generator, dtype=torch.float64) -> np.ndarray:
+    """Z = ∂y_1/∂x_1 for ``trials`` nets x → ReLU layers (He fan-in, widths ``hidden``) → output
+    unit of variance ``out_var``/n_{d−1}, linear or ReLU (``output``), at the input x = (1, …, 1).
+    One entry per network (the entries of one network are dependent). H18's Z_pq."""
     n0 = check_int("input_dim", input_dim, lo=1)
     hs = [check_int(f"hidden[{i}]", v, lo=1) for i, v in enumerate(hidden)]
     T = check_int("trials", trials, lo=1)
     c = check_real("out_var", out_var, lo=0.0, lo_open=True)
+    check_choice("output", output, ("linear", "relu"))
     dims = [n0, *hs]
     out = np.empty(T)
     per_net = sum(a * b for a, b in zip(dims[:-1], dims[1:])) + hs[-1]
@@ -99,6 +100,8 @@ def sample_jacobian_entry(input_dim: int, hidden: Sequence[int], trials: int, *,
             Ws.append(W)
             h = torch.relu(z)
         v = torch.randn((t, 1, hs[-1]), generator=generator, dtype=dtype) * math.sqrt(c / hs[-1])
+        if output == "relu":                                 # d relu(v·h)/dh = 1[v·h > 0] v
+            v = v * (torch.bmm(v, h) > 0).to(dtype)
         for W, m in zip(reversed(Ws), reversed(masks)):
             v = torch.bmm(v * m.transpose(1, 2), W)        # (t, 1, n_in)
         out[a:b] = v[:, 0, 0].numpy()

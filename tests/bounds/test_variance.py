@@ -234,3 +234,27 @@ def test_residual_growth_curves():
     assert np.all(np.diff(g["log_mean"]) > 0)
     inv = residual_growth(100000, 32, 16, 1.0, schedule="inv")
     assert inv["normalized_second"][-1] < 1.5 and math.exp(inv["log_mean"][-1]) < math.sinh(math.pi) / math.pi
+
+
+def test_jacobian_moments_linear_and_relu():
+    from bounds.variance import jacobian_moments, jacobian_kurtosis_ratio
+
+    lin = jacobian_moments(8, [16, 16, 16], out_var=2.0)
+    assert lin.second == pytest.approx(2 / 8) and lin.ratio == pytest.approx(jacobian_kurtosis_ratio(8, [16] * 3))
+    relu = jacobian_moments(8, [16, 16, 16], out_var=2.0, output="relu")
+    assert relu.second == pytest.approx(lin.second / 2) and relu.fourth == pytest.approx(lin.fourth / 2)
+    assert relu.ratio == pytest.approx(2 * lin.ratio)
+    deep = jacobian_moments(4, [10] * 100000)
+    assert deep.fourth is None and deep.log_fourth == pytest.approx(math.log(3 / 16) + 1e5 * math.log1p(0.5))
+
+
+@settings(max_examples=30, deadline=None)
+@given(v=st.floats(0.01, 100.0), d=st.integers(1, 10**6))
+def test_width_proportional_to_depth_works_at_every_depth(v, d):
+    """α = 5/log(1 + v): (1 + 5/(αd))^d − 1 ≤ v for every d, and α is the limit of n(d)/d."""
+    from bounds.variance import variance_report
+
+    alpha = variance_report([4], target_var=v)["width_for_target_var"]["width_proportional_to_depth_any_depth"]
+    n = math.ceil(alpha * d)
+    assert d * math.log1p(5 / n) <= math.log1p(v) * (1 + 1e-12)
+    assert min_width_for_variance(d, v) <= n

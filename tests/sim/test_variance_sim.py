@@ -90,3 +90,15 @@ def test_second_moment_with_biases_and_weight_laws(law, s2):
     assert lo <= th.mean <= hi
     _, lo2, hi2 = stats.mean_ci(m**2, level)
     assert lo2 <= th.second_moment <= hi2
+
+
+def test_relu_output_jacobian_halves_the_moments():
+    from bounds.variance import jacobian_moments
+
+    z = sample_jacobian_entry(4, [6, 6], 60000, output="relu", generator=torch.Generator().manual_seed(13))
+    th = jacobian_moments(4, [6, 6], output="relu")
+    level = stats.bonferroni(LEVEL, 2)
+    _, lo, hi = stats.mean_ci(z**2, level)
+    assert lo <= th.second <= hi
+    _, lo4, hi4 = stats.mean_ci(z**4, level)
+    assert lo4 <= th.fourth <= hi4
