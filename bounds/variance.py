@@ -569,6 +569,9 @@ def derive_variance():
              "E Z² = c/n_0 and E Z⁴ = (3c²/n_0²) Π(1 + 5/n_j), so",
              sy.Eq(sy.Symbol("E Z⁴/(E Z²)²"), 3 * fm2), citation="H18",
              assumptions=("Gaussian weights", "zero bias")),
+        Step("ReLU output unit: Z = 1[w·h > 0](w·∂h/∂x_q); w → −w flips the indicator and keeps the "
+             "even powers, so E Z² and E Z⁴ halve and the ratio doubles:",
+             sy.Eq(sy.Symbol("E Z⁴/(E Z²)² (ReLU output)"), 6 * fm2), citation="H18"),
     )
     return Derivation("Length mean and variance with depth, Jacobian fluctuations (HR18, H18)", steps)
 
