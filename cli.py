@@ -671,6 +671,18 @@ def _fmt_pm(p: float, tol: float) -> str:
     return f"≤ {p + tol:.1e}" if p < tol else f"{_fmt_p(p)} (± {tol:.1e})"
 
 
+def _sample_length_ratios(widths, trials, weight_var, seed, device, path):
+    """Simulated M_d/M_0 for a density plot (None when ``trials`` is 0)."""
+    if trials == 0:
+        return None
+    import torch
+
+    from sim.variance import sample_length_ratios
+
+    return sample_length_ratios(widths, trials, weight_var=weight_var, device=device, path=path,
+                                generator=torch.Generator(device=device).manual_seed(seed))
+
+
 def _fmt_v(v) -> str:
     return "overflow (see --json logs)" if v is None else f"{v:.6g}"
 
@@ -718,16 +730,7 @@ def variance(
     if plot:
         if out["law"] is None:
             raise InitBoundsError("--plot needs Gaussian weights and zero bias (the exact law is only known there)")
-        sim = None
-        if trials > 0:
-            import torch
-
-            from sim.engine import sample_networks
-
-            x = torch.ones(1, ws[0], dtype=torch.float64)
-            smp = sample_networks([ws[0], *ws], x, trials, fan="in", generator=torch.Generator().manual_seed(seed),
-                                  weight_var=[c / a for c, a in zip(cv if isinstance(cv, list) else [cv] * len(ws), [ws[0], *ws[:-1]])])
-            sim = smp.sq_ratio[:, -1, 0] * ws[0] / ws[-1]
+        sim = _sample_length_ratios(ws, trials, cv, seed, "cpu", "auto")
         from sim.plots import plot_length_density
 
         plot_length_density(length_law(ws, weight_var=cv), plot, sim=sim,
@@ -1000,17 +1003,7 @@ def check(
         spot = spot_check(depth=depth, width=width_, samples=samples, eps=eps, trials=trials, seed=seed,
                           path="real" if real else "auto", device=device)
     if plot:
-        sim = None
-        if trials > 0:
-            import torch
-
-            from sim.engine import sample_networks
-
-            x = torch.ones(1, width_, dtype=torch.float64)
-            smp = sample_networks([width_] * (depth + 1), x, trials, fan="in", device=device,
-                                  generator=torch.Generator(device=device).manual_seed(seed),
-                                  path="real" if real else "auto")
-            sim = smp.sq_ratio[:, -1, 0]
+        sim = _sample_length_ratios([width_] * depth, trials, 2.0, seed, device, "real" if real else "auto")
         from sim.plots import plot_length_density
 
         plot_length_density(law, plot, sim=sim, title=f"{depth} layers of width {width_:,} (β = {lm.beta:.3g})")

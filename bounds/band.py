@@ -25,7 +25,7 @@ from . import rho
 from .errors import DomainError, check_choice, check_int, check_real
 from .numerics import logsumexp
 
-__all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT", "product_log_cdf", "ProductLaw",
+__all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT", "ProductLaw",
            "product_law"]
 
 #: Largest depth × cells × log2(cells) the recursion is allowed to spend (about 10 s here).
@@ -133,9 +133,8 @@ def _convolve(m: np.ndarray, kernel: np.ndarray, exact: bool) -> np.ndarray:
 
 
 def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, pad: int,
-               exact_conv: bool, return_mass: bool = False):
-    """One grid: returns (logp_fail, p_in_from_mass, lost_mass), or with ``return_mass`` (layers
-    "last") the cell edges, the final cell masses and the mass that left the grid."""
+               exact_conv: bool):
+    """One grid: returns (logp_fail, p_in_from_mass, lost_mass)."""
     M = cells
     h = (B - A) / M
     G = M + 2 * pad                      # grid cells (band cells plus padding on each side)
@@ -176,8 +175,6 @@ def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, 
                 log_lost = _lae(log_lost, logsumexp(logm + log_t_grid))
             c = _convolve(m, kernel, exact_conv)
             m = c[G - 1: 2 * G - 1]
-    if return_mass:
-        return edges, m, math.exp(log_lost)
     if layers == "last":
         inside = m[pad: pad + M]
         outside = np.concatenate([m[:pad], m[pad + M:]])
@@ -270,34 +267,6 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
         # keep the same physical extent)
         pad *= 2
         M *= 2
-
-
-def product_log_cdf(width, depth, *, cells: int = 2048):
-    r"""The exact law of log Π_{j≤L} ρ_j on a grid: (edges, cdf, tolerance).
-
-    ``cdf[i]`` = P(log Π ≤ edges[i]) including the atom of dead inputs (Π = 0 with probability
-    1 − (1 − 2^{−n})^L); the grid spans the mean ± 22 sd of log Π (mass beyond it is bounded by
-    ``tolerance``, together with the cell discretization of one refinement step).
-    Source: [derived] THEORY.md §2 (the product of independent one-layer laws).
-    """
-    n = check_int("width", width, lo=1)
-    L = check_int("depth", depth, lo=1)
-    M = check_int("cells", cells, lo=16)
-    lm = rho.log_moments(n)
-    sd = math.sqrt(L * lm.var)
-    A, B = L * lm.mean - 6 * sd, L * lm.mean + 6 * sd
-    pad = int(math.ceil(16 * sd / ((B - A) / M)))
-    p_dead = -math.expm1(L * math.log1p(-(2.0 ** -n)))
-    res = []
-    for cm in (M // 2, M):
-        pd = pad // 2 if cm == M // 2 else pad
-        edges, m, lost = _recursion(n, L, A, B, cm, "last", pd, False, return_mass=True)
-        cdf = p_dead + np.concatenate([[0.0], np.cumsum(m)])
-        res.append((edges, cdf, lost))
-    e2, c2, lost2 = res[1]
-    c1 = np.interp(e2, res[0][0], res[0][1])
-    tol = float(np.max(np.abs(c2 - c1))) + lost2
-    return e2, np.minimum(c2, 1.0), tol
 
 
 @dataclass(frozen=True)

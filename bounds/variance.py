@@ -20,6 +20,7 @@ M_j = ‖h_j‖²/n_j. Gaussian weights of variance c_j/n_{j−1} (He: c = 2), b
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -54,9 +55,15 @@ def weight_kurtosis(weights: str):
     return sy.Rational(*_KURTOSIS[weights])
 
 
-def _per_layer(name: str, value, d: int) -> tuple:
-    """A scalar or a sequence of d values, each checked (≥ 0; weight variances > 0)."""
-    lo_open = name == "weight_var"
+def _log_fm2(counts) -> mp.mpf:
+    """Σ_j log(1 + 5/n_j) = log E ρ_1²⋯ρ_d² over widths given as {n: how many} (mpmath; the one
+    evaluation of FM2's product, THEORY §5)."""
+    return mp.fsum(k * mp.log1p(mp.mpf(5) / n) for n, k in counts.items())
+
+
+def _per_layer(name: str, value, d: int, *, positive: bool) -> tuple:
+    """A scalar or a sequence of d values, each checked (> 0 with ``positive``, else ≥ 0)."""
+    lo_open = positive
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         v = check_real(name, value, lo=0.0, lo_open=lo_open)
         return (v,) * d
@@ -118,8 +125,8 @@ def length_moments(widths, *, weight_var=2.0, bias_var=0.0) -> LengthMoments:
     """
     w = parse_widths(widths)
     d = len(w)
-    cs = _per_layer("weight_var", weight_var, d)
-    s2s = _per_layer("bias_var", bias_var, d)
+    cs = _per_layer("weight_var", weight_var, d, positive=True)
+    s2s = _per_layer("bias_var", bias_var, d, positive=False)
     with mp.workdps(_DPS):
         half = Counter(mp.mpf(c) / 2 for c in cs)
         log_mean = mp.fsum(k * mp.log(h) for h, k in half.items())
@@ -136,7 +143,7 @@ def length_moments(widths, *, weight_var=2.0, bias_var=0.0) -> LengthMoments:
         counts = Counter(w)   # distinct widths: O(#distinct) work for any depth
         beta = mp.fsum(c_ * mp.mpf(1) / n for n, c_ in counts.items())
         inv2 = mp.fsum(c_ * mp.mpf(1) / n**2 for n, c_ in counts.items())
-        log_norm2 = mp.fsum(c_ * mp.log1p(mp.mpf(5) / n) for n, c_ in counts.items())
+        log_norm2 = _log_fm2(counts)
         log_second = 2 * log_mean + log_norm2
         norm_var = mp.expm1(log_norm2)
         var = mp.exp(2 * log_mean) * norm_var
@@ -152,10 +159,7 @@ def length_moments(widths, *, weight_var=2.0, bias_var=0.0) -> LengthMoments:
 
 def jacobian_kurtosis_ratio(input_dim, hidden) -> float:
     """E Z⁴/(E Z²)² = 3 Π_j (1 + 5/n_j) over the hidden widths (He fan-in, linear output). H18."""
-    check_int("input_dim", input_dim, lo=1)
-    w = parse_widths(hidden)
-    with mp.workdps(_DPS):
-        return float(3 * mp.exp(mp.fsum(mp.log1p(mp.mpf(5) / n) for n in w)))
+    return jacobian_moments(input_dim, hidden).ratio
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,7 @@ def jacobian_moments(input_dim, hidden, *, out_var: float = 1.0, output: str = "
     check_choice("output", output, ("linear", "relu"))
     half = mp.mpf(1) / 2 if output == "relu" else mp.mpf(1)
     with mp.workdps(_DPS):
-        log_prod = mp.fsum(k * mp.log1p(mp.mpf(5) / n) for n, k in Counter(w).items())
+        log_prod = _log_fm2(Counter(w))
         e2 = half * mp.mpf(c) / n0
         log4 = mp.log(half * 3 * mp.mpf(c) ** 2 / n0**2) + log_prod
         return JacobianMoments(output, float(e2), _f(mp.exp(log4)), _f(mp.exp(log4) / e2**2), float(log4))
@@ -209,9 +213,10 @@ def min_width_for_variance(depth, v, *, proportional: bool = False):
     with mp.workdps(_DPS):
         need = 5 / mp.expm1(mp.log1p(mp.mpf(v)) / d)
         n = max(1, int(mp.ceil(need - mp.mpf(10) ** -20)))
-        while d * mp.log1p(mp.mpf(5) / n) > mp.log1p(mp.mpf(v)):
+        target = mp.log1p(mp.mpf(v))
+        while _log_fm2({n: d}) > target:
             n += 1
-        while n > 1 and d * mp.log1p(mp.mpf(5) / (n - 1)) <= mp.log1p(mp.mpf(v)):
+        while n > 1 and _log_fm2({n - 1: d}) <= target:
             n -= 1
         if proportional:
             return n, float(mp.mpf(n) / d)
@@ -386,17 +391,22 @@ def second_moment(widths, *, input_dim, weights: str = "gaussian", weight_var=2.
     w = parse_widths(widths)
     n0 = check_int("input_dim", input_dim, lo=1)
     kappa = weight_kurtosis(weights)
-    cs = _per_layer("weight_var", weight_var, len(w))
-    s2s = _per_layer("bias_var", bias_var, len(w))
+    cs = _per_layer("weight_var", weight_var, len(w), positive=True)
+    s2s = _per_layer("bias_var", bias_var, len(w), positive=False)
     kb = check_real("bias_kurtosis", bias_kurtosis, lo=1.0)
     q = 1.0 / n0 if input_flatness is None else check_real("input_flatness", input_flatness, lo=1.0 / n0, hi=1.0)
     with mp.workdps(_DPS):
         kap = mp.mpf(kappa.p) / kappa.q
-        v = _moment_vector(w, cs, s2s, n0, kap, mp.mpf(kb), q)
         nd = mp.mpf(w[-1])
-        mean, second = v[2] / nd, v[0] / nd**2
+        # the recursion is linear in (E S², E T, E S, 1) and T_0 = q n_0², so every moment is
+        # affine in q: two products give all inputs
+        v_flat, v_spiky = (_moment_vector(w, cs, s2s, n0, kap, mp.mpf(kb), qq) for qq in (mp.mpf(1) / n0, 1))
+        ends = (v_flat[0] / nd**2, v_spiky[0] / nd**2)
+        lam = 0 if n0 == 1 else (mp.mpf(q) - mp.mpf(1) / n0) / (1 - mp.mpf(1) / n0)
+        second = ends[0] + lam * (ends[1] - ends[0])
+        mean = v_flat[2] / nd          # E S_d does not involve T
         var = second - mean**2
-        rng = tuple(_f(_moment_vector(w, cs, s2s, n0, kap, mp.mpf(kb), qq)[0] / nd**2) for qq in (mp.mpf(1) / n0, 1))
+        rng = (_f(ends[0]), _f(ends[1]))
         return SecondMoment(weights, float(kap), float(q), _f(mean), _f(second), _f(var),
                             _f(var / mean**2) if mean > 0 else None, float(mp.log(second)), rng)
 
@@ -454,10 +464,16 @@ def length_law(widths, *, weight_var=2.0, cells: int = 8192) -> LengthLaw:
     >>> 0.99 < law.p_off_by(2.0) < 1.0
     True
     """
+    w = parse_widths(widths)
+    cs = _per_layer("weight_var", weight_var, len(w), positive=True)
+    return _length_law(w, cs, check_int("cells", cells, lo=64))
+
+
+@functools.lru_cache(maxsize=8)
+def _length_law(w: tuple, cs: tuple, cells: int) -> LengthLaw:
+    """Cached: a report and its plot ask for the same law."""
     from .band import product_law
 
-    w = parse_widths(widths)
-    cs = _per_layer("weight_var", weight_var, len(w))
     shift = math.fsum(math.log(c / 2) for c in cs)
     return LengthLaw(w, shift, product_law(w, cells=cells))
 
@@ -645,8 +661,8 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         raise DomainError(f"input_dim is required for weights={weights!r}: the second moment depends on "
                           "the input's q = Σx⁴/(Σx²)² ∈ [1/n0, 1]")
     lm = length_moments(w, weight_var=weight_var, bias_var=bias_var)
-    cs = _per_layer("weight_var", weight_var, len(w))
-    s2s = _per_layer("bias_var", bias_var, len(w))
+    cs = _per_layer("weight_var", weight_var, len(w), positive=True)
+    s2s = _per_layer("bias_var", bias_var, len(w), positive=False)
     plain = weights == "gaussian" and not any(s2s)
     notes = []
     if plain:

@@ -441,16 +441,17 @@ def _tail_index(ctx):
 
 
 def _lognorm_law(ctx):
-    from bounds.band import product_log_cdf
+    from bounds.band import product_law
     from bounds.moments import activation, sigma2
 
     s, d, k = 1.0, 64, 20
     v = sigma2(activation("relu"), d, s)
-    edges, cdf, tol = product_log_cdf(d, k)
+    law = product_law([d] * k)
+    tol = law.tolerance
     smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
     # log(‖h_k‖²/‖x‖²) = k log(σ² d/2) + log Π ρ_j: test the simulated log Π against the exact law
     y = np.log(smp.sq_ratio[:, -1, 0]) - k * math.log(v * d / 2)
-    stat, p = stats.ks_test(y, lambda t: np.interp(t, edges, cdf, left=cdf[0], right=1.0))
+    stat, p = stats.ks_test(y, law.log_cdf_at)
     crit = stats.ks_critical(len(y), ctx.level) + tol
     return ClaimResult("lognorm_law_ks", "identity", 0.0, stat, (0.0, crit), "pass" if stat <= crit else "FAIL",
                        "derived (THEORY §2, §4)",

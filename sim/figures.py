@@ -10,17 +10,9 @@ import torch
 from bounds.moments import activation, log_norm_params, log_q_order, sigma2
 
 from .engine import sample_networks
+from .plots import headless_pyplot
 
 __all__ = ["figures_gh21"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=None) -> list:
@@ -36,7 +28,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
        Λ(0) = Λ(s) = 0, against simulated log-means (which underestimate above s: heavy tails).
     Simulations use the fastest exact sampler with an explicit generator seeded by ``seed``.
     """
-    plt = _plt()
+    plt = headless_pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     relu = activation("relu")

@@ -1,7 +1,7 @@
 """Figures for ``initbounds validate --plot`` (matplotlib, headless)."""
 from __future__ import annotations
 
-__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth"]
+__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth", "headless_pyplot"]
 
 
 def plot_validation(results, path: str) -> None:
@@ -12,11 +12,7 @@ def plot_validation(results, path: str) -> None:
     Right: for the width claims, the simulated probability that some input leaves the band at
     the method's width (with its interval) against the target δ, over the width.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = headless_pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     ident = [r for r in results if r.kind in ("identity", "approximation") and not r.name.endswith("_ks")]
     for i, r in enumerate(ident):
@@ -54,7 +50,8 @@ def plot_validation(results, path: str) -> None:
     plt.close(fig)
 
 
-def _pyplot():
+def headless_pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (every figure of the toolkit is a file)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,7 +65,7 @@ def plot_length_density(law, path: str, *, sim=None, title: str = "") -> None:
     with the leading-order log-normal and, if given, a histogram of simulated M_d/M_0 (``sim``)."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = headless_pyplot()
     x, f = law.log_density()
     keep = f > f.max() * 1e-4
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -102,7 +99,7 @@ def plot_residual_growth(blocks: int, width: int, branch_width: int, eta: float,
 
     from bounds.variance import residual_growth
 
-    plt = _pyplot()
+    plt = headless_pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for sc, lab in (("const", "η_b = η"), ("invsqrt", "η_b = η/√b"), ("inv", "η_b = η/b")):
         g = residual_growth(blocks, width, branch_width, eta, schedule=sc)

@@ -496,11 +496,11 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
     at N = 48 (widths 48/depth), both kinds, with 95% intervals. He fan-in weights, bias variance 1.
     ``trials`` networks per segment point; slice points use trials/5 (grid counting is costlier).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from pathlib import Path
+
+    from .plots import headless_pyplot
+
+    plt = headless_pyplot()
 
     d = FIGURE_DESIGN
     T = check_int("trials", trials, lo=20)

@@ -52,11 +52,11 @@ from scipy import stats as st
 from bounds.errors import DomainError, check_int, check_real
 from bounds.variance import length_moments
 
-from .stats import clopper_pearson
+from .stats import clopper_pearson, median_ci
 
 __all__ = ["TrainabilityConfig", "ConfigOutcome", "TrainabilityResult", "make_configs",
            "load_digits_split", "sample_he_mlps", "train_he_mlps", "estimate_trainability",
-           "median_ci", "spearman_censored", "plot_trainability", "FAMILIES"]
+           "spearman_censored", "plot_trainability", "FAMILIES"]
 
 FAMILIES = ("both", "constant-beta", "constant-width")
 #: Confidence level of every interval this module reports.
@@ -303,38 +303,6 @@ def train_he_mlps(width: int, depth: int, data, *, nets: int, epochs: int, thres
         time.perf_counter() - t0)
 
 
-def median_ci(x, level: float = LEVEL) -> tuple:
-    """Distribution-free confidence interval (lo, hi) for a median from order statistics.
-
-    With x_(1) ≤ … ≤ x_(n) sorted, [x_(j), x_(n−j+1)] covers the population median with
-    probability ≥ 1 − 2·P(Bin(n, ½) ≤ j − 1); j is the largest index reaching ``level``. Values
-    may be +∞ (censored), and so may the ends. (None, None) when no interval reaches ``level``
-    with n values (n ≤ 5 at 95 %). Exact coverage for continuous laws, conservative for discrete
-    ones such as epoch counts.
-
-    >>> median_ci([3, 1, 2, 5, 4, 6, 8, 7], 0.95)      # n = 8: only [min, max] reaches 95 %
-    (1.0, 8.0)
-    >>> median_ci([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 0.95)
-    (3.0, 10.0)
-    >>> median_ci([1, 2, 3], 0.95)
-    (None, None)
-    >>> median_ci([1] + [math.inf] * 7, 0.95)
-    (1.0, inf)
-    """
-    x = np.sort(np.asarray(x, dtype=float).ravel())
-    if x.size < 1 or np.isnan(x).any() or (x == -np.inf).any():
-        raise DomainError(f"x must hold at least one value, each real or +inf; got {x.tolist()!r}")
-    level = check_real("level", level, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    n = x.size
-    j = 0
-    for cand in range(1, n // 2 + 1):
-        if 1.0 - 2.0 * float(st.binom.cdf(cand - 1, n, 0.5)) >= level:
-            j = cand
-    if j == 0:
-        return None, None
-    return float(x[j - 1]), float(x[n - j])
-
-
 def spearman_censored(x, epochs, cap: int) -> dict:
     """Spearman ρ between ``x`` and epochs-to-threshold, censored values (None) ranked last.
 
@@ -450,11 +418,9 @@ def plot_trainability(result: TrainabilityResult, path: str) -> None:
     A median that is censored (at least half the nets never reached the threshold) is drawn as a
     hollow triangle above the cap; an unbounded interval end is drawn up to that line.
     """
-    import matplotlib
+    from .plots import headless_pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = headless_pyplot()
     cap = result.settings["epochs_cap"]
     top = cap + 1
     colors = {"constant-beta": "tab:blue", "constant-width": "tab:red", "explicit": "tab:green"}

@@ -14,7 +14,9 @@ import torch
 from bounds.errors import check_choice, check_int, check_real
 from bounds.variance import WEIGHT_LAWS
 
-__all__ = ["draw_weights", "sample_lengths", "sample_jacobian_entry", "sample_residual"]
+from .engine import sample_networks
+
+__all__ = ["draw_weights", "sample_lengths", "sample_jacobian_entry", "sample_residual", "sample_length_ratios"]
 
 
 def draw_weights(shape, var, law: str, *, generator: torch.Generator, dtype=torch.float64, device="cpu"):
@@ -132,3 +134,20 @@ def sample_residual(blocks: int, width: int, branch_width: int, eta: float, tria
             x = x + float(etas[k]) * torch.bmm(W2, torch.relu(torch.bmm(W1, x)))
             out[a:b, k] = (x**2).sum(dim=(1, 2)).numpy()
     return out
+
+
+def sample_length_ratios(widths: Sequence[int], trials: int, *, weight_var=2.0, generator: torch.Generator,
+                         device="cpu", path: str = "auto") -> np.ndarray:
+    """M_d/M_0 for ``trials`` Gaussian ReLU nets with hidden widths n_1..n_d (fan-in, Var W_j =
+    c_j/n_{j−1}, zero bias; ``weight_var`` c scalar or per layer), by the engine's fastest exact
+    sampler (``path="real"`` forces real networks). The input has n_0 = n_1 (the law of M_d/M_0
+    does not depend on n_0 or on the input)."""
+    from bounds.survival import parse_widths
+
+    w = list(parse_widths(widths))
+    cs = list(weight_var) if hasattr(weight_var, "__iter__") else [weight_var] * len(w)
+    dims = [w[0], *w]
+    x = torch.ones(1, w[0], dtype=torch.float64)
+    smp = sample_networks(dims, x.to(device), trials, fan="in", generator=generator, device=device, path=path,
+                          weight_var=[c / a for c, a in zip(cs, dims[:-1])])
+    return smp.sq_ratio[:, -1, 0] * dims[0] / dims[-1]

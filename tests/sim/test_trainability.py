@@ -10,8 +10,9 @@ from scipy import stats as st
 
 from bounds.errors import DomainError
 from bounds.variance import length_moments
+from sim.stats import median_ci
 from sim.trainability import (ConfigOutcome, TrainabilityConfig, estimate_trainability, load_digits_split,
-                              make_configs, median_ci, plot_trainability, sample_he_mlps,
+                              make_configs, plot_trainability, sample_he_mlps,
                               spearman_censored, train_he_mlps)
 
 TINY = dict(nets=3, epochs=2, threshold=0.5, lr=0.05, batch_size=32)
