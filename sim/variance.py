@@ -23,8 +23,8 @@ def draw_weights(shape, var, law: str, *, generator: torch.Generator, dtype=torc
     """I.i.d. symmetric weights of variance ``var`` with the named law (gaussian, uniform,
     rademacher, laplace), drawn from ``generator``.
 
-    Uniform: U[−a, a] with a = √(3 var); Rademacher: ±√var; Laplace: scale √(var/2) (as the
-    difference of two exponentials, by inversion of uniforms).
+    Uniform: U[−a, a] with a = √(3 var); Rademacher: ±√var; Laplace of scale √(var/2): a random
+    sign times an Exp(1) variable drawn by inversion of a uniform.
     """
     check_choice("weights", law, WEIGHT_LAWS)
     kw = dict(generator=generator, dtype=dtype, device=device)
