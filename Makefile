@@ -16,9 +16,11 @@ run: $(STAMP)
 	$(VENV)/bin/initbounds check
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -m 'not slow'
 
 bench: $(STAMP)

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
     import click
     from click.exceptions import Abort as _Abort, Exit as _Exit
 
-from bounds.errors import InitBoundsError, check_choice, check_int, check_real
+from .bounds.errors import InitBoundsError, check_choice, check_int, check_real
 
 _state = {"debug": False}
 
@@ -155,7 +155,7 @@ def width(
 ):
     """Minimum width for ‖h_l‖ ≈ ‖x‖ (within ε) with probability ≥ 1 − δ, by four methods (AB19)."""
     _check_design(depth, samples, delta, eps)
-    from bounds.width import min_widths
+    from .bounds.width import min_widths
 
     res = min_widths(depth, samples, delta, eps, norm=norm.value, layers=layers.value)
     inputs = {"depth": depth, "samples": samples, "delta": delta, "eps": eps,
@@ -181,7 +181,7 @@ def width(
         for note in r.notes:
             c.print(f"note ({r.name}): {note}")
     if derive:
-        from bounds.width import derive_width
+        from .bounds.width import derive_width
         sys.stdout.write("\n" + derive_width().to_text() + "\n")
 
 
@@ -200,8 +200,8 @@ def prob(
     check_int("--depth", depth, lo=1)
     check_real("--eps", eps, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     check_int("--samples", samples, lo=1)
-    from bounds.band import band_for_eps, band_probability
-    from bounds.width import log_failure_bound
+    from .bounds.band import band_for_eps, band_probability
+    from .bounds.width import log_failure_bound
 
     lo, hi = band_for_eps(eps, norm.value)
     stay = band_probability(width_, depth, lo, hi, layers="all", rtol=1e-6)
@@ -273,7 +273,7 @@ def death(
     check_int("--points", points, lo=1)
     if input_dim is not None:
         check_int("--input-dim", input_dim, lo=1)
-    from bounds.survival import (liveness, liveness_uniform, min_constant_width, schedule_limit,
+    from .bounds.death import (liveness, liveness_uniform, min_constant_width, schedule_limit,
                                  schedule_widths)
 
     limit = None
@@ -323,7 +323,7 @@ def death(
     t.add_row("P(a given point alive) = expected live fraction", f"{lv.p_alive_point:.6g}  (10^{lg:.4g})",
               "derived, exact (RR20 claim)")
     t.add_row("P(a given point dead)", f"{lv.p_dead_point:.6g}  (10^{lv.log10_p_dead_point:.4g})", "derived, exact")
-    t.add_row(f"P(alive on S), any S: lower bound", f"{lv.lower:.6g}", "derived (RR20 claim)")
+    t.add_row("P(alive on S), any S: lower bound", f"{lv.lower:.6g}", "derived (RR20 claim)")
     t.add_row("P(alive on S): orthant upper bound", f"{lv.upper:.6g}", "derived (RR20 claim)")
     t.add_row(f"expected living points of {points:,}", f"{points * lv.p_alive_point:.6g}", "derived")
     t.add_row("sign-flip guarantee (live fraction ≥ 2^-k)",
@@ -376,8 +376,8 @@ def moment(
         raise InitBoundsError("--slope goes with --activation leaky")
     if act != Act.rrelu and (lower is not None or upper is not None):
         raise InitBoundsError("--lower/--upper go with --activation rrelu")
-    from bounds.errors import DomainError
-    from bounds.moments import (activation, authors_sigma2, log_norm_params, p_small_output, sigma2,
+    from .bounds.errors import DomainError
+    from .bounds.moments import (activation, authors_sigma2, log_norm_params, p_small_output, sigma2,
                                 sigma2_he, sigma2_large_width)
 
     try:
@@ -428,14 +428,14 @@ def moment(
     t.add_row("per-layer survival", f"{ln.survival:.6g}", "derived")
     if depth is not None:
         t.add_row(f"log(‖h_k‖/‖x‖) at depth {depth}: mean kμ_s", f"{ln.mean_at_depth:.6g}", "derived (CLT in depth)")
-        t.add_row(f"… variance kς²", f"{ln.var_at_depth:.6g}", "derived")
+        t.add_row("… variance kς²", f"{ln.var_at_depth:.6g}", "derived")
         meth = out["p_small_output_method"]
         t.add_row(f"P(‖h_k‖ ≤ {small:g}‖x‖) with σ_s ({meth})", f"{out['p_small_output']:.6g}", "derived")
         t.add_row(f"P(‖h_k‖ ≤ {small:g}‖x‖) with He/LeCun ({meth})", f"{out['p_small_output_he']:.6g}",
                   "derived (σ_s > σ_2: s < 2 avoids small outputs)")
     c.print(t)
     if derive:
-        from bounds.moments import derive_moment
+        from .bounds.moments import derive_moment
 
         sys.stdout.write("\n" + derive_moment().to_text() + "\n")
 
@@ -455,11 +455,11 @@ def figure(
     if trials is not None:
         check_int("--trials", trials, lo=100)
     if which == "regions":
-        from sim.regions import figures_regions
+        from .sim.regions import figures_regions
 
         paths = figures_regions(out, seed=seed, trials=trials or 400)
     else:
-        from sim.figures import figures_gh21
+        from .sim.moments import figures_gh21
 
         paths = figures_gh21(out, seed=seed, trials=trials or 20000)
     c = _console()
@@ -493,7 +493,7 @@ def regions(
         raise InitBoundsError(f"--slice needs --input-dim ≥ 2; got {input_dim}")
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sim.regions import regions_report
+    from .sim.regions import regions_report
 
     mode = "segment" if segment else "slice"
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -589,7 +589,7 @@ def trainability(
     check_int("--seed", seed, lo=0)
     if plot is not None and not plot.lower().endswith((".png", ".svg")):
         raise InitBoundsError(f"--plot must name a .png or .svg file; got {plot!r}")
-    from sim.trainability import FAMILIES, estimate_trainability, make_configs, plot_trainability
+    from .sim.trainability import FAMILIES, estimate_trainability, make_configs, plot_trainability
 
     if configs is not None:
         cfgs = _parse_config_list(configs)
@@ -677,7 +677,7 @@ def _sample_length_ratios(widths, trials, weight_var, seed, device, path):
         return None
     import torch
 
-    from sim.variance import sample_length_ratios
+    from .sim.variance import sample_length_ratios
 
     return sample_length_ratios(widths, trials, weight_var=weight_var, device=device, path=path,
                                 generator=torch.Generator(device=device).manual_seed(seed))
@@ -723,7 +723,7 @@ def variance(
         check_real("--target-var", target_var, lo=0.0, lo_open=True)
     check_int("--trials", trials, lo=0)
     check_int("--seed", seed, lo=0)
-    from bounds.variance import length_law, variance_report
+    from .bounds.variance import length_law, variance_report
 
     out = variance_report(ws, input_dim=input_dim, weights=weights, weight_var=cv, bias_var=bv,
                           input_flatness=input_flatness, target_var=target_var)
@@ -731,7 +731,7 @@ def variance(
         if out["law"] is None:
             raise InitBoundsError("--plot needs Gaussian weights and zero bias (the exact law is only known there)")
         sim = _sample_length_ratios(ws, trials, cv, seed, "cpu", "auto")
-        from sim.plots import plot_length_density
+        from .sim.plots import plot_length_density
 
         plot_length_density(length_law(ws, weight_var=cv), plot, sim=sim,
                             title=f"widths {widths} (β = {out['beta']:.3g})")
@@ -800,11 +800,11 @@ def resnet(
     check_choice("--schedule", schedule, ("const", "inv", "invsqrt"))
     if blocks > 10**8:
         raise InitBoundsError(f"--blocks must be ≤ 10^8 (per-block curves are held in memory); got {blocks}")
-    from bounds.variance import resnet_report
+    from .bounds.resnet import resnet_report
 
     out = resnet_report(blocks, width, branch_width, eta, schedule=schedule)
     if plot:
-        from sim.plots import plot_residual_growth
+        from .sim.plots import plot_residual_growth
 
         plot_residual_growth(blocks, width, branch_width, eta, plot)
         out["plot"] = plot
@@ -828,12 +828,12 @@ def resnet(
 # --- derive ------------------------------------------------------------------------------------
 #: `initbounds derive NAME`: (module, function, the command it explains, papers).
 _DERIVATIONS = {
-    "width": ("bounds.width", "derive_width", "width", "AB19"),
-    "moment": ("bounds.moments", "derive_moment", "moment", "GH21"),
-    "death": ("bounds.survival", "derive_death", "death", "RR20"),
-    "variance": ("bounds.variance", "derive_variance", "variance", "HR18, H18"),
-    "resnet": ("bounds.variance", "derive_resnet", "resnet", "HR18"),
-    "regions": ("bounds.regions", "derive_regions", "regions", "HR19"),
+    "width": ("initbounds.bounds.width", "derive_width", "width", "AB19"),
+    "moment": ("initbounds.bounds.moments", "derive_moment", "moment", "GH21"),
+    "death": ("initbounds.bounds.death", "derive_death", "death", "RR20"),
+    "variance": ("initbounds.bounds.variance", "derive_variance", "variance", "HR18, H18"),
+    "resnet": ("initbounds.bounds.resnet", "derive_resnet", "resnet", "HR18"),
+    "regions": ("initbounds.bounds.regions", "derive_regions", "regions", "HR19"),
 }
 
 
@@ -871,7 +871,7 @@ def validate(
     _check_device(device)
     if plot is not None and not plot.lower().endswith((".png", ".svg")):
         raise InitBoundsError(f"--plot must name a .png or .svg file; got {plot!r}")
-    from sim.claims import CLAIMS, run_claims
+    from .sim.claims import CLAIMS, run_claims
 
     if list_:
         c = _console()
@@ -921,7 +921,7 @@ def validate(
                     "(not a toolkit failure).")
         c.print("Toolkit failures: " + (", ".join(r.name for r in failed) if failed else "none"))
     if plot:
-        from sim.plots import plot_validation
+        from .sim.plots import plot_validation
 
         plot_validation(results, plot)
     if failed:
@@ -972,8 +972,8 @@ def check(
     check_real("--s", s, lo=0.0, hi=2.0, lo_open=True)
     if trials > 0:
         _check_device(device)
-    from bounds.design import design_report
-    from bounds.moments import activation, log_norm_params, p_small_output, sigma2
+    from .bounds.design import design_report
+    from .bounds.moments import activation, log_norm_params, p_small_output, sigma2
 
     report = design_report(depth=depth, width=width_, samples=samples, delta=delta, eps=eps)
     relu = activation("relu")
@@ -986,7 +986,7 @@ def check(
         "p_output_below_1pct_he": so.p_exact_he if so.p_exact_he is not None else so.p_clt_he,
         "method": "exact" if so.p_exact is not None else "CLT",
     }
-    from bounds.variance import length_law, length_moments, p_length_off_by
+    from .bounds.variance import length_law, length_moments, p_length_off_by
 
     lm = length_moments([width_] * depth)
     law = length_law([width_] * depth)
@@ -998,13 +998,13 @@ def check(
     }
     spot = None
     if trials > 0:
-        from sim.spotcheck import spot_check
+        from .sim.spotcheck import spot_check
 
         spot = spot_check(depth=depth, width=width_, samples=samples, eps=eps, trials=trials, seed=seed,
                           path="real" if real else "auto", device=device)
     if plot:
         sim = _sample_length_ratios([width_] * depth, trials, 2.0, seed, device, "real" if real else "auto")
-        from sim.plots import plot_length_density
+        from .sim.plots import plot_length_density
 
         plot_length_density(law, plot, sim=sim, title=f"{depth} layers of width {width_:,} (β = {lm.beta:.3g})")
         report["plot"] = plot

@@ -84,7 +84,7 @@ def naive_loop(torch, n, L, N, T, x):
 def main() -> None:
     import torch
 
-    from sim.engine import choose_path, sample_inputs, sample_networks
+    from initbounds.sim.engine import choose_path, sample_inputs, sample_networks
 
     out: dict = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
                              "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
@@ -144,7 +144,7 @@ def main() -> None:
     w = _cold(["width", "--depth", "10", "--samples", "100", "--delta", "0.05", "--eps", "0.3"])
     out["cold_start_s"] = {"help": h, "width_L10": w}
     print(f"initbounds --help (cold): {h:.3f} s; initbounds width L=10 (cold, four methods): {w:.3f} s")
-    from bounds.width import METHODS, min_width
+    from initbounds.bounds.width import METHODS, min_width
 
     out["width_methods"] = {}
     for m in METHODS:

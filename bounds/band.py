@@ -367,7 +367,7 @@ def product_law(widths, *, cells: int = 8192) -> ProductLaw:
     """
     from collections import Counter
 
-    from .survival import parse_widths
+    from .death import parse_widths
 
     w = parse_widths(widths)
     M = check_int("cells", cells, lo=64)

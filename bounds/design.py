@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .band import band_for_eps, band_probability
 from .errors import check_int
-from .survival import liveness_uniform
+from .death import liveness_uniform
 from .width import min_widths
 
 __all__ = ["design_report"]

@@ -36,7 +36,6 @@ a rounded ρ does not; a test checks it against the acos form at 80 digits. [der
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,7 +43,6 @@ import mpmath as mp
 import numpy as np
 
 from .errors import DomainError, check_choice, check_int, check_real
-from .survival import parse_widths
 
 __all__ = [
     "FIRST_LAYER_EXPR", "RHO_EXPR", "ANGLE_ATAN2_EXPR", "LINE_GIVEN_SUPPORT_EXPR", "LINE_DISK_EXPR",
@@ -614,7 +612,7 @@ def derive_regions():
     E = _symbolic()
     Y = sympy_results()
     S = E["SYMBOLS"]
-    n, sw, sb = S["n"], S["sigma_w"], S["sigma_b"]
+    n, sb = S["n"], S["sigma_b"]
     N, n0 = sy.Symbol("N", positive=True, integer=True), sy.Symbol("n_0", positive=True, integer=True)
     gauss = ("i.i.d. Gaussian weights N(0, σ_w²), σ_w² = c/fan", "biases N(0, σ_b²)")
     steps = (

@@ -23,9 +23,9 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from bounds import rho
-from bounds.band import band_for_eps, band_probability
-from bounds.width import METHODS, SOURCES, min_width
+from ..bounds import rho
+from ..bounds.band import band_for_eps, band_probability
+from ..bounds.width import METHODS, SOURCES, min_width
 
 from . import stats
 from .engine import sample_inputs, sample_networks
@@ -253,7 +253,7 @@ _DEATH_WIDTHS = (2, 3, 2, 4)
 
 
 def _death_point(ctx):
-    from bounds.survival import liveness
+    from ..bounds.death import liveness
 
     w = _DEATH_WIDTHS
     s = ctx.sample([5, *w], torch.ones(1, 5, dtype=torch.float64), fan="in")
@@ -266,7 +266,7 @@ def _death_point(ctx):
 
 
 def _death_set(ctx):
-    from bounds.survival import liveness
+    from ..bounds.death import liveness
 
     from .death import sample_alive_on_set
 
@@ -284,7 +284,7 @@ def _death_set(ctx):
 
 
 def _death_orthant(ctx):
-    from bounds.survival import liveness
+    from ..bounds.death import liveness
 
     from .death import sample_alive_on_set
 
@@ -301,7 +301,7 @@ def _death_orthant(ctx):
 
 def _sign_flip(ctx):
     from .death import make_mlp
-    from .signflip import sign_flip_
+    from .death import sign_flip_
 
     depth, width, m = 8, 3, 200
     T = min(ctx.trials, 300)
@@ -362,7 +362,7 @@ _MOMENT_ACTS = {"relu": {}, "leaky": {"slope": 0.3}, "rrelu": {"lower": 1 / 8, "
 
 def _moment_claim(kind):
     def run(ctx):
-        from bounds.moments import activation, sigma2
+        from ..bounds.moments import activation, sigma2
 
         s, d = 1.0, 64
         a = activation(kind, **_MOMENT_ACTS[kind])
@@ -379,7 +379,7 @@ def _moment_claim(kind):
 
 
 def _lognorm(ctx):
-    from bounds.moments import activation, log_norm_params, sigma2
+    from ..bounds.moments import activation, log_norm_params, sigma2
 
     s, d, k = 1.0, 64, 20
     a = activation("relu")
@@ -400,7 +400,7 @@ def _lognorm(ctx):
 
 
 def _small_output(ctx):
-    from bounds.moments import activation, p_small_output, sigma2
+    from ..bounds.moments import activation, p_small_output, sigma2
 
     d, k, t = 64, 20, 0.3
     a = activation("relu")
@@ -424,9 +424,9 @@ def _small_output(ctx):
 
 
 def _tail_index(ctx):
-    from bounds.moments import activation
+    from ..bounds.moments import activation
 
-    from .tails import hill_bootstrap, sample_biased_chain
+    from .moments import hill_bootstrap, sample_biased_chain
 
     s, d, depth = 1.0, 4, 200
     x = sample_biased_chain(activation("relu"), d, s, depth, ctx.trials, generator=ctx.gen)
@@ -441,8 +441,8 @@ def _tail_index(ctx):
 
 
 def _lognorm_law(ctx):
-    from bounds.band import product_law
-    from bounds.moments import activation, sigma2
+    from ..bounds.band import product_law
+    from ..bounds.moments import activation, sigma2
 
     s, d, k = 1.0, 64, 20
     v = sigma2(activation("relu"), d, s)
@@ -466,7 +466,7 @@ _LAW_DESIGNS = {"0.1": (100, 10), "1": (10, 10), "5": (8, 40)}
 
 def _length_law_claim(beta):
     def run(ctx):
-        from bounds.variance import length_law
+        from ..bounds.variance import length_law
 
         n, L = _LAW_DESIGNS[beta]
         law = length_law([n] * L)
@@ -491,7 +491,7 @@ def _length_law_claim(beta):
 
 
 def _fm2_moment(ctx):
-    from bounds.variance import length_moments
+    from ..bounds.variance import length_moments
 
     widths = [32, 32, 24, 40]          # β ≈ 0.097: moments are estimable (THEORY's caution)
     smp = ctx.sample(widths, torch.ones(1, 32, dtype=torch.float64), fan="in")
@@ -504,7 +504,7 @@ def _fm2_moment(ctx):
 
 
 def _fm1_bias(ctx):
-    from bounds.variance import length_moments
+    from ..bounds.variance import length_moments
 
     from .variance import sample_lengths
 
@@ -524,7 +524,7 @@ def _fm1_bias(ctx):
 
 
 def _jacobian(ctx):
-    from bounds.variance import jacobian_moments
+    from ..bounds.variance import jacobian_moments
 
     from .variance import sample_jacobian_entry
 
@@ -547,9 +547,9 @@ def _jacobian(ctx):
 
 
 def _residual(ctx):
-    from bounds.variance import residual_growth
+    from ..bounds.resnet import residual_growth
 
-    from .variance import sample_residual
+    from .resnet import sample_residual
 
     B, n, m, eta = 20, 16, 16, 0.5
     scheds = ("const", "inv", "invsqrt")
@@ -571,7 +571,7 @@ def _residual(ctx):
 
 
 def _nongaussian(ctx):
-    from bounds.variance import second_moment
+    from ..bounds.variance import second_moment
 
     from .variance import sample_lengths
 
@@ -669,7 +669,7 @@ def run_claims(names=None, *, trials: int | None = None, seed: int = 0, alpha: f
     the ``sampler_*_vs_real`` claims check against real networks). ``device`` is a torch device.
     ``progress(name, done, total)`` is called as simulations advance.
     """
-    from bounds.errors import DomainError, check_choice
+    from ..bounds.errors import DomainError, check_choice
 
     names = list(CLAIMS) if not names else list(names)
     unknown = [n for n in names if n not in CLAIMS]

@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from bounds.errors import DomainError, check_choice, check_int, check_real
+from ..bounds.errors import DomainError, check_choice, check_int, check_real
 
 __all__ = ["NetworkSample", "sample_networks", "sample_inputs", "choose_path", "estimate_seconds", "PATHS"]
 

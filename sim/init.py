@@ -15,9 +15,9 @@ import math
 import torch
 from torch import nn
 
-from bounds.errors import check_choice
-from bounds.moments import activation as make_activation
-from bounds.moments import sigma2
+from ..bounds.errors import check_choice
+from ..bounds.moments import activation as make_activation
+from ..bounds.moments import sigma2
 
 __all__ = ["fractional_moment_std", "fractional_moment_normal_", "init_sequential_"]
 
@@ -46,7 +46,7 @@ def fractional_moment_normal_(tensor: torch.Tensor, *, s: float, activation: str
     convention is explicit (no default). ``generator`` makes the draw reproducible.
     """
     if tensor.ndim != 2:
-        from bounds.errors import DomainError
+        from ..bounds.errors import DomainError
         raise DomainError(f"tensor must be a 2-D weight (d_out, d_in); got shape {tuple(tensor.shape)}")
     std = fractional_moment_std(tensor.shape, s=s, activation=activation, fan=fan, slope=slope,
                                 lower=lower, upper=upper)

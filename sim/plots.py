@@ -74,7 +74,7 @@ def plot_length_density(law, path: str, *, sim=None, title: str = "") -> None:
         ax.hist(np.log(alive), bins=80, density=True, alpha=0.35, color="tab:blue",
                 label=f"simulated ({len(sim):,} networks, {len(sim) - len(alive)} dead)")
     ax.plot(x[keep], f[keep], "k-", lw=1.5, label=f"exact law (tolerance {law.tolerance:.0e})")
-    from bounds.variance import length_moments
+    from ..bounds.variance import length_moments
 
     lm = length_moments(list(law.widths))        # He: lognormal = (−5β/2, 5β); c_j shift the mean
     mu, v = lm.lognormal[0] + law.log_shift, lm.lognormal[1]
@@ -97,7 +97,7 @@ def plot_residual_growth(blocks: int, width: int, branch_width: int, eta: float,
     """log E‖x_b‖²/‖x_0‖² and the normalized second moment against b for the three schedules."""
     import numpy as np
 
-    from bounds.variance import residual_growth
+    from ..bounds.resnet import residual_growth
 
     plt = headless_pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))

@@ -37,10 +37,10 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from bounds.errors import DomainError, check_choice, check_int, check_real
-from bounds.regions import default_segment, first_layer_segment, one_layer_regions_2d, one_layer_regions_slice, \
+from ..bounds.errors import DomainError, check_choice, check_int, check_real
+from ..bounds.regions import default_segment, first_layer_segment, one_layer_regions_2d, one_layer_regions_slice, \
     regions_paper_claim, square_window, weight_std
-from bounds.survival import parse_widths
+from ..bounds.death import parse_widths
 
 from . import stats
 

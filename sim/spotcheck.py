@@ -6,7 +6,7 @@ import time
 import numpy as np
 import torch
 
-from bounds.band import band_for_eps
+from ..bounds.band import band_for_eps
 
 from . import stats
 from .engine import choose_path, estimate_seconds, sample_inputs, sample_networks

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import stats as st
 
-from bounds.errors import DomainError, check_int, check_real
+from ..bounds.errors import DomainError, check_int, check_real
 
 __all__ = ["median_ci", "wilson", "clopper_pearson", "clopper_pearson_upper", "clopper_pearson_lower",
            "mean_ci", "bootstrap_mean_ci", "ks_test", "ks_critical", "bonferroni"]

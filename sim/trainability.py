@@ -49,8 +49,8 @@ import numpy as np
 import torch
 from scipy import stats as st
 
-from bounds.errors import DomainError, check_int, check_real
-from bounds.variance import length_moments
+from ..bounds.errors import DomainError, check_int, check_real
+from ..bounds.variance import length_moments
 
 from .stats import clopper_pearson, median_ci
 

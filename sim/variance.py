@@ -11,12 +11,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from bounds.errors import check_choice, check_int, check_real
-from bounds.variance import WEIGHT_LAWS
+from ..bounds.errors import check_choice, check_int, check_real
+from ..bounds.variance import WEIGHT_LAWS
 
 from .engine import sample_networks
 
-__all__ = ["draw_weights", "sample_lengths", "sample_jacobian_entry", "sample_residual", "sample_length_ratios"]
+__all__ = ["draw_weights", "sample_lengths", "sample_jacobian_entry", "sample_length_ratios"]
 
 
 def draw_weights(shape, var, law: str, *, generator: torch.Generator, dtype=torch.float64, device="cpu"):
@@ -110,39 +110,13 @@ def sample_jacobian_entry(input_dim: int, hidden: Sequence[int], trials: int, *,
     return out
 
 
-@torch.no_grad()
-def sample_residual(blocks: int, width: int, branch_width: int, eta: float, trials: int, *,
-                    schedule: str = "const", generator: torch.Generator, dtype=torch.float64) -> np.ndarray:
-    """(trials, blocks) array of ‖x_b‖²/‖x_0‖² for x ← x + η_b W₂ relu(W₁ x), W₁ of variance
-    2/n (m × n), W₂ of variance 1/m (n × m), η_b by ``schedule`` (const, inv = η/b, invsqrt = η/√b);
-    x_0 = e_1 (by rotation invariance any x_0 has the same law)."""
-    from bounds.variance import residual_growth
-
-    B = check_int("blocks", blocks, lo=1)
-    n = check_int("width", width, lo=1)
-    m = check_int("branch_width", branch_width, lo=1)
-    T = check_int("trials", trials, lo=1)
-    etas = residual_growth(B, n, m, eta, schedule=schedule)["eta"]
-    out = np.empty((T, B))
-    for a, b in _batches(T, 2 * n * m):
-        t = b - a
-        x = torch.zeros((t, n, 1), dtype=dtype)
-        x[:, 0, 0] = 1.0
-        for k in range(B):
-            W1 = torch.randn((t, m, n), generator=generator, dtype=dtype) * math.sqrt(2.0 / n)
-            W2 = torch.randn((t, n, m), generator=generator, dtype=dtype) * math.sqrt(1.0 / m)
-            x = x + float(etas[k]) * torch.bmm(W2, torch.relu(torch.bmm(W1, x)))
-            out[a:b, k] = (x**2).sum(dim=(1, 2)).numpy()
-    return out
-
-
 def sample_length_ratios(widths: Sequence[int], trials: int, *, weight_var=2.0, generator: torch.Generator,
                          device="cpu", path: str = "auto") -> np.ndarray:
     """M_d/M_0 for ``trials`` Gaussian ReLU nets with hidden widths n_1..n_d (fan-in, Var W_j =
     c_j/n_{j−1}, zero bias; ``weight_var`` c scalar or per layer), by the engine's fastest exact
     sampler (``path="real"`` forces real networks). The input has n_0 = n_1 (the law of M_d/M_0
     does not depend on n_0 or on the input)."""
-    from bounds.survival import parse_widths
+    from ..bounds.death import parse_widths
 
     w = list(parse_widths(widths))
     cs = list(weight_var) if hasattr(weight_var, "__iter__") else [weight_var] * len(w)

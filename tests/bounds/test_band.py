@@ -13,9 +13,9 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 from scipy import stats
 
-from bounds import rho
-from bounds.band import BandResult, band_for_eps, band_probability
-from bounds.errors import DomainError
+from initbounds.bounds import rho
+from initbounds.bounds.band import BandResult, band_for_eps, band_probability
+from initbounds.bounds.errors import DomainError
 
 #: Level of every statistical decision in this file (the suite's shared α).
 ALPHA = 1e-4
@@ -203,3 +203,77 @@ def test_bad_input_messages(call, msg):
 def test_plain_band_is_the_squared_band_of_the_norm():
     assert band_for_eps(0.25, "squared") == (0.75, 1.25)
     assert band_for_eps(0.25, "plain") == (0.75**2, 1.25**2)
+
+
+def test_depth_one_is_the_one_layer_law_band_and_width():
+    for n, eps in [(5, 0.5), (100, 0.2), (5000, 0.05)]:
+        lo, hi = band_for_eps(eps, "squared")
+        r = band_probability(n, 1, lo, hi)
+        expect = float(rho.cdf(n, hi) - rho.cdf(n, lo))
+        assert r.p_in == pytest.approx(expect, abs=1e-14)
+
+
+@pytest.mark.parametrize("n, L, eps", [(100, 5, 0.5), (2000, 10, 0.2), (20, 4, 0.6)])
+@pytest.mark.parametrize("layers", ["all", "last"])
+def test_reported_tolerance_is_achieved_band_and_width(n, L, eps, layers):
+    lo, hi = band_for_eps(eps, "squared")
+    r = band_probability(n, L, lo, hi, layers=layers, rtol=1e-5)
+    ref = band_probability(n, L, lo, hi, layers=layers, rtol=1e-11)
+    assert abs(r.p_in - ref.p_in) <= r.tolerance
+    assert ref.tolerance < r.tolerance
+
+
+def test_p_last_at_least_p_stay_and_in_unit_interval():
+    for n, L in [(50, 3), (400, 12)]:
+        lo, hi = band_for_eps(0.3, "plain")
+        s = band_probability(n, L, lo, hi, layers="all")
+        t = band_probability(n, L, lo, hi, layers="last")
+        assert 0.0 <= s.p_in <= t.p_in + t.tolerance <= 1.0 + t.tolerance
+
+
+def test_tiny_failure_probabilities_keep_relative_accuracy():
+    """max_l P(Π_l ∉ band) ≤ P(fail) ≤ Σ_l P(Π_l ∉ band), each side computed independently."""
+    n, L, eps = 60000, 3, 0.2
+    lo, hi = band_for_eps(eps, "squared")
+    r = band_probability(n, L, lo, hi)
+    assert r.logp_fail < math.log(1e-16)          # far below what 1 − p could resolve
+    per_depth = [band_probability(n, l, lo, hi, layers="last").logp_fail for l in range(1, L + 1)]
+    slack = 1e-3
+    assert r.logp_fail >= max(per_depth) - slack
+    assert r.logp_fail <= float(np.logaddexp.reduce(per_depth)) + slack
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(5, 3000), L=st.integers(2, 6))
+def test_failure_decreases_with_width(n, L):
+    lo, hi = band_for_eps(0.4, "squared")
+    a = band_probability(n, L, lo, hi, rtol=1e-6)
+    b = band_probability(2 * n, L, lo, hi, rtol=1e-6)
+    assert b.logp_fail <= a.logp_fail + a.rel_tolerance + b.rel_tolerance
+
+
+def test_band_probabilities_against_chisquare_walks():
+    """p_stay and p_last vs walks of exactly sampled ρ (numpy seed 20251123).
+
+    T = 200000 walks resolve a probability near 0.3–0.6 to ±0.005 at α = 1e-4 (Clopper–Pearson).
+    """
+    n, L, eps, T = 200, 10, 0.3, 200000
+    rng = np.random.default_rng(20251123)
+    K = rng.binomial(n, 0.5, size=(T, L))
+    q = np.where(K > 0, rng.chisquare(np.maximum(K, 1)), 0.0)
+    prod = np.cumprod(2.0 * q / n, axis=1)
+    lo, hi = band_for_eps(eps, "squared")
+    inside = (prod >= lo) & (prod <= hi)
+    for layers, hits in (("all", inside.all(axis=1)), ("last", inside[:, -1])):
+        k = int(hits.sum())
+        a = stats.beta.ppf(ALPHA / 4, k, T - k + 1)
+        b = stats.beta.ppf(1 - ALPHA / 4, k + 1, T - k)
+        p = band_probability(n, L, lo, hi, layers=layers).p_in
+        assert a <= p <= b, (layers, k / T, p)
+
+
+def test_band_argument_checks():
+    with pytest.raises(DomainError, match=r"^lo must be in \(0, 1\); got 1.2$"):
+        band_probability(10, 2, 1.2, 1.5)
+    with pytest.raises(DomainError, match=r"^layers must be one of 'all', 'last'; got 'some'$"):
+        band_probability(10, 2, 0.5, 1.5, layers="some")

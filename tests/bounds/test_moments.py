@@ -7,8 +7,8 @@ import mpmath as mp
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bounds.errors import DomainError
-from bounds.moments import (REFERENCE_TABLE, _log_moment_integral, activation, authors_sigma2,
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.moments import (REFERENCE_TABLE, _log_moment_integral, activation, authors_sigma2,
                             derive_moment, log_moment_q, log_norm_params, log_q_moments, sigma2,
                             sigma2_he, sigma2_large_width)
 

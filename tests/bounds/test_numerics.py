@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from bounds.numerics import (cexpm1, clog1p, log_binomial_half, log_chi2_cdf, log_chi2_sf,
+from initbounds.bounds.numerics import (cexpm1, clog1p, log_binomial_half, log_chi2_cdf, log_chi2_sf,
                              log_gamma_ratio, logsumexp)
 
 DPS = 50
@@ -221,3 +221,42 @@ def test_logsumexp_edge_cases():
                                                                       abs=1e-12)
     out = logsumexp(np.array([[0.0, -np.inf], [-np.inf, -np.inf]]), axis=1)
     assert out[0] == 0.0 and out[1] == -np.inf and not np.any(np.isnan(out))
+
+
+@pytest.mark.parametrize("a, p", [(0.5, 0.5), (3.0, -1.2), (45.0, -3.2), (5e6, 1.5), (1e12, 0.3),
+                                  (1e12, -0.3), (2.0, 300.0), (1e15, 7.0)])
+def test_log_gamma_ratio(a, p):
+    with mp.workdps(50):
+        ref = mp.loggamma(mp.mpf(a) + mp.mpf(p)) - mp.loggamma(mp.mpf(a))
+    assert float(log_gamma_ratio(a, p)) == pytest.approx(float(ref), rel=1e-14, abs=1e-14)
+
+
+@pytest.mark.parametrize("n, k", [(1, 0), (10, 3), (1000, 41), (10**7, 5 * 10**6 + 100),
+                                  (10**7, 10**6), (2**50, 2**49 + 3), (2**40, 17)])
+def test_log_binomial_half(n, k):
+    with mp.workdps(60):
+        ref = mp.log(mp.binomial(n, k)) - n * mp.log(2)
+    assert float(log_binomial_half(n, k)) == pytest.approx(float(ref), rel=1e-14, abs=1e-13)
+
+
+@pytest.mark.parametrize("w", [1e-9 + 1e-9j, -3e-12 + 2e-10j, 0.3 + 2j])
+def test_complex_log1p_expm1(w):
+    with mp.workdps(40):
+        l_ref = complex(mp.log(1 + mp.mpc(w)))
+        e_ref = complex(mp.exp(mp.mpc(w)) - 1)
+    assert abs(complex(clog1p(w)) - l_ref) <= 1e-15 * abs(l_ref)
+    assert abs(complex(cexpm1(w)) - e_ref) <= 1e-15 * abs(e_ref)
+
+
+def test_log_chi2_tails_beyond_double_range():
+    k = np.array([1.0, 3.0, 50.0, 100.0])
+    x = np.array([2000.0, 3000.0, 5000.0, 4000.0])
+    with mp.workdps(40):
+        ref = [float(mp.log(mp.gammainc(a / 2, b / 2, mp.inf, regularized=True))) for a, b in zip(k, x)]
+    np.testing.assert_allclose(log_chi2_sf(k, x), ref, rtol=1e-12)
+    x2 = np.array([1e-300, 1e-200, 1e-30, 1e-5])
+    with mp.workdps(40):
+        ref2 = [float(mp.log(mp.gammainc(a / 2, 0, b / 2, regularized=True))) for a, b in zip(k, x2)]
+    np.testing.assert_allclose(log_chi2_cdf(k, x2), ref2, rtol=1e-12)
+    # chi^2_0 is the point mass at 0
+    assert log_chi2_cdf(0.0, 1.0) == 0.0 and log_chi2_sf(0.0, 1.0) == -np.inf

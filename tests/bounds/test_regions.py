@@ -14,9 +14,9 @@ import sympy as sy
 from hypothesis import example, given, settings, strategies as st
 from scipy import stats as sst
 
-import bounds.regions as R
-from bounds.errors import DomainError
-from bounds.regions import (default_segment, derive_regions, disk_window, first_layer_breakpoints,
+import initbounds.bounds.regions as R
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.regions import (default_segment, derive_regions, disk_window, first_layer_breakpoints,
                             first_layer_regions, first_layer_segment, one_layer_regions_2d,
                             one_layer_regions_slice, polygon_window, regions_paper_claim, square_window)
 
@@ -299,7 +299,7 @@ def test_derivation_prints_what_is_evaluated():
     S = R.SYMBOLS
     # step 2: the printed first-layer expression, evaluated, is what first_layer_breakpoints returns
     x0, x1 = np.array([1.0, -0.5, 2.0]), np.array([0.3, 1.0, -1.0])
-    sw2, sb2 = 2.0 / 3, 0.8
+    sb2 = 0.8
     printed = next(s.expr for s in der.steps if s.text.startswith("A unit has a zero")).rhs
     val = printed.subs({S["n"]: 17, S["sigma_w"]: sy.sqrt(sy.Rational(2, 3)), S["sigma_b"]: sy.sqrt(sy.Rational(4, 5)),
                         S["q_0"]: sy.Rational(21, 4), S["q_1"]: sy.Rational(209, 100), S["p"]: sy.Rational(-11, 5)})

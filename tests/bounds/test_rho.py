@@ -16,9 +16,9 @@ import sympy as sy
 from hypothesis import example, given, settings, strategies as st
 from scipy import optimize
 
-from bounds import rho
-from bounds.errors import DomainError
-from bounds.numerics import log_binomial_half, log_chi2_cdf, logsumexp
+from initbounds.bounds import rho
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.numerics import log_binomial_half, log_chi2_cdf, logsumexp
 
 DPS = 50
 WIDTHS = [1, 2, 7, 100, 10**4, 10**7]
@@ -330,3 +330,138 @@ def test_rate_refuses_infinity_with_a_domain_error():
 def test_booleans_are_refused(call):
     with pytest.raises(DomainError):
         call()
+
+
+def test_unit_moments_derived_by_sympy():
+    um = rho.unit_moments()
+    assert um["mean"] == 1 and um["var"] == 5 and um["second"] == 6
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 100, 10**4, 10**7])
+def test_first_two_moments(n):
+    assert math.exp(rho.log_moment(n, 1)) == pytest.approx(1.0, rel=1e-13)
+    # E ρ² − 1 = 5/n; compare log E ρ² with log1p(5/n) in absolute terms (it is ~5/n)
+    assert rho.log_moment(n, 2) == pytest.approx(math.log1p(5.0 / n), rel=1e-7, abs=1e-14)
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 25, 60])
+@pytest.mark.parametrize("p", [0.3, 1.0, 2.5, 7.0])
+def test_moment_fast_path_equals_canonical_one_layer(n, p):
+    ref = rho.canonical(rho.MOMENT_EXPR, n=n, p=p)
+    assert math.exp(rho.log_moment(n, p)) == pytest.approx(float(ref), rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 4, 30, 150, 200])
+@pytest.mark.parametrize("r", [0.05, 0.5, 0.97, 1.0, 1.4, 4.0])
+def test_cdf_fast_path_equals_canonical(n, r):
+    ref = rho.canonical(rho.CDF_EXPR, n=n, r=r)
+    assert float(rho.cdf(n, r)) == pytest.approx(float(ref), rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("n", [201, 777, 2000])
+def test_saddlepoint_inversion_equals_binomial_sum(n):
+    r = np.array([0.05, 0.3, 0.8, 0.999, 1.0, 1.001, 1.3, 2.0, 3.5, 10.0])
+    for upper in (False, True):
+        fast = rho.log_sf(n, r) if upper else rho.log_cdf(n, r)
+        ref = rho._log_cdf_sum(n, r, upper)
+        np.testing.assert_allclose(fast, ref, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 5, 300, 10**6, 10**12])
+def test_cdf_and_sf_are_complementary_one_layer(n):
+    r = np.array([0.2, 0.9, 1.0, 1.1, 3.0])
+    total = np.exp(rho.log_cdf(n, r)) + np.exp(rho.log_sf(n, r))
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+
+
+def test_atom_at_zero_one_layer():
+    for n in (1, 3, 40):
+        assert float(rho.cdf(n, 0.0)) == pytest.approx(2.0**-n, rel=1e-14)
+    assert rho.log_cdf(2000, 0.0) == pytest.approx(-2000 * math.log(2.0))
+
+
+def test_mgf_matches_canonical_and_has_mean_one():
+    for n, t in [(3, 0.2), (50, -4.0), (1000, 100.0)]:
+        ref = mp.log(rho.canonical(rho.MGF_EXPR, n=n, t=t))
+        assert rho.log_mgf(n, t) == pytest.approx(float(ref), rel=1e-13)
+    # d/dt log E e^{tρ} at 0 is E ρ = 1 (central difference, step 1e-5, error O(h²))
+    h = 1e-5
+    for n in (2, 10**6, 10**12):
+        d = (rho.log_mgf(n, h) - rho.log_mgf(n, -h)) / (2 * h)
+        assert d == pytest.approx(1.0, abs=1e-8)
+
+
+def test_log_moments():
+    lm = rho.log_moments(10**6)
+    assert lm.var * 10**6 == pytest.approx(5.0, rel=1e-3)
+    assert lm.mean * 10**6 == pytest.approx(-2.5, rel=1e-3)
+    n = 3  # direct mpmath sum over k ≥ 1 with digamma/trigamma
+    with mp.workdps(30):
+        w = [mp.binomial(n, k) / (2**n - 1) for k in range(1, n + 1)]
+        psi = [mp.digamma(mp.mpf(k) / 2) for k in range(1, n + 1)]
+        m = mp.fsum(a * b for a, b in zip(w, psi))
+        v = mp.fsum(a * mp.psi(1, mp.mpf(k) / 2) for a, k in zip(w, range(1, n + 1))) + \
+            mp.fsum(a * (b - m) ** 2 for a, b in zip(w, psi))
+    lm = rho.log_moments(n)
+    assert lm.mean == pytest.approx(float(mp.log(mp.mpf(4) / n) + m), rel=1e-12)
+    assert lm.var == pytest.approx(float(v), rel=1e-12)
+
+
+@pytest.mark.parametrize("r", [0.05, 0.5, 0.9, 1.1, 1.5, 3.0, 20.0])
+def test_rate_equals_brute_force_legendre_transform_one_layer(r):
+    lam = lambda s: math.log(0.5 + 0.5 / math.sqrt(1 - 4 * s))  # noqa: E731
+    res = optimize.minimize_scalar(lambda s: -(s * r - lam(s)), bounds=(-1e6, 0.25 - 1e-12),
+                                   method="bounded", options={"xatol": 1e-14})
+    assert float(rho.rate(r)) == pytest.approx(-res.fun, rel=1e-8, abs=1e-12)
+
+
+def test_rate_agrees_with_the_sympy_series():
+    """I±(ε) equals its sympy-derived series up to the O(ε⁵) remainder (|coefficient| < 1 here)."""
+    from initbounds.bounds.width import _syms, rate_series
+
+    _eps = _syms()["eps"]
+
+    plus, minus = (s.removeO() for s in rate_series())
+    for eps in (1e-2, 1e-3, 1e-6, 1e-9, 1e-12):
+        with mp.workdps(60):
+            sp_val = float(plus.subs(_eps, eps).evalf(60))
+            sm_val = float(minus.subs(_eps, eps).evalf(60))
+        assert abs(float(rho.rate_plus(eps)) - sp_val) <= eps**5 + 4e-16 * sp_val
+        assert abs(float(rho.rate_minus(eps)) - sm_val) <= eps**5 + 4e-16 * sm_val
+    assert float(rho.rate_minus(1.0)) == pytest.approx(math.log(2.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 10**6), eps=st.floats(1e-3, 0.9))
+@example(n=1, eps=0.5).via("width 1")
+@example(n=2**40, eps=1e-3).via("width 2^40")
+def test_chernoff_bounds_hold_one_layer(n, eps):
+    assert rho.log_sf(n, 1 + eps) <= -n * float(rho.rate_plus(eps)) + 1e-9
+    assert rho.log_cdf(n, 1 - eps) <= -n * float(rho.rate_minus(eps)) + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 10**9), r=st.floats(0.0, 50.0))
+def test_probabilities_in_unit_interval_one_layer(n, r):
+    c, s = float(rho.cdf(n, r)), float(rho.sf(n, r))
+    assert 0.0 <= c <= 1.0 and 0.0 <= s <= 1.0
+    assert not math.isnan(c) and not math.isnan(s)
+
+
+def test_bad_input_messages_one_layer():
+    with pytest.raises(DomainError, match=r"^width must be an integer ≥ 1; got 0$"):
+        rho.log_moment(0, 1)
+    with pytest.raises(DomainError, match=r"^width must be an integer ≥ 1; got True$"):
+        rho.log_moment(True, 1)
+    with pytest.raises(DomainError, match=r"^width must be an integer ≥ 1; got 2.5$"):
+        rho.cdf(2.5, 1.0)
+    with pytest.raises(DomainError, match=r"^p must be in \(-0.5, inf\); got -1"):
+        rho.log_moment(10, -1.0)
+
+
+@pytest.mark.parametrize("n", [256, 2000])
+def test_far_tails_beyond_the_saddle_line(n):
+    """Regression (issue 3): ρ < 0.02 or ρ > 100 used to break the saddle-point line."""
+    r = np.array([1e-9, 1e-3, 0.01, 150.0, 1000.0])
+    np.testing.assert_allclose(rho.log_cdf(n, r), rho._log_cdf_sum(n, r, False), rtol=1e-12)
+    np.testing.assert_allclose(rho.log_sf(n, r), rho._log_cdf_sum(n, r, True), rtol=1e-12)

@@ -14,9 +14,9 @@ import mpmath as mp
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from bounds import width as W
-from bounds.errors import DomainError
-from bounds.width import (AUTHORS_EXAMPLE, METHODS, authors_eps_total, log_failure_bound,
+from initbounds.bounds import width as W
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.width import (AUTHORS_EXAMPLE, METHODS, authors_eps_total, log_failure_bound,
                           min_width)
 
 BOUND_METHODS = METHODS[1:]          # every method except the authors' curve
@@ -166,8 +166,8 @@ def test_extreme_inputs_together_per_layer():
 def test_extreme_inputs_together_product():
     """Known limit (reported by the tests): the product bound needs widths ~2e21 here, beyond the
     exact binomial sums (2^53): a one-line DomainError, and `min_widths` reports it per method."""
-    from bounds.errors import DomainError
-    from bounds.width import min_widths
+    from initbounds.bounds.errors import DomainError
+    from initbounds.bounds.width import min_widths
 
     with pytest.raises(DomainError, match="beyond the range where the binomial sums are exact"):
         min_width("chernoff_product", 3, 10, 1e-300, 1e-6)
@@ -211,3 +211,95 @@ def test_bad_input_messages(call, msg):
     with pytest.raises(DomainError) as info:
         call()
     assert str(info.value) == msg
+
+
+ALPHA = 1e-4
+
+
+def test_authors_formula_reproduces_their_example_band_and_width():
+    e = AUTHORS_EXAMPLE
+    with mp.workdps(50):
+        ep = (1 + mp.mpf(e["eps"])) ** (mp.mpf(1) / e["depth"]) - 1
+        m = 4 / ep * mp.log(4 * e["samples"] * e["depth"] / mp.mpf(e["delta"]))
+    r = min_width("authors_formula", e["depth"], e["samples"], e["delta"], e["eps"])
+    assert r.min_width == int(mp.ceil(m))
+    assert abs(r.min_width - e["width"]) <= 5          # "m ≈ 4060" in THEORY.md
+    # their curve: ε_total(4000) = 0.152 (THEORY.md §3)
+    assert authors_eps_total(4000, 10, 2000, 0.05) == pytest.approx(0.152, abs=5e-4)
+
+
+@pytest.mark.parametrize("method", METHODS[1:])
+def test_min_width_is_the_smallest_integer(method):
+    L, N, delta, eps = 3, 4, 0.1, 0.5
+    r = min_width(method, L, N, delta, eps)
+    n = r.min_width
+    assert log_failure_bound(method, n, L, N, eps, rtol=1e-6) <= math.log(delta) + 1e-3
+    slack = r.width_uncertainty + 1
+    assert log_failure_bound(method, n - slack, L, N, eps, rtol=1e-6) > math.log(delta)
+
+
+def test_method_ordering():
+    for args in [(3, 4, 0.1, 0.5), (10, 2000, 0.05, 0.15), (1, 1, 0.05, 0.1)]:
+        w = {m: min_width(m, *args).min_width for m in METHODS[1:]}
+        assert w["exact_union"] <= w["chernoff_product"] <= w["chernoff_per_layer"] + 1
+
+
+@settings(max_examples=20, deadline=None)
+@given(L=st.integers(1, 6), N=st.integers(1, 1000), ld=st.floats(-60, -0.1), eps=st.floats(0.01, 0.9),
+       which=st.sampled_from(["depth", "samples", "delta", "eps"]))
+def test_chernoff_width_monotone(L, N, ld, eps, which):
+    delta = math.exp(ld)
+    base = dict(depth=L, samples=N, delta=delta, eps=eps)
+    more = dict(base)
+    if which == "depth":
+        more["depth"] = L + 1
+    elif which == "samples":
+        more["samples"] = N * 3
+    elif which == "delta":
+        more["delta"] = delta / 7
+    else:
+        more["eps"] = eps / 2
+    for m in ("chernoff_per_layer",):
+        a = min_width(m, **base).min_width
+        b = min_width(m, **more).min_width
+        assert b >= a
+
+
+def test_product_and_exact_monotone_on_a_few_points():
+    a = min_width("chernoff_product", 2, 4, 0.1, 0.5).min_width
+    b = min_width("chernoff_product", 4, 4, 0.1, 0.5).min_width
+    c = min_width("exact_union", 2, 4, 0.1, 0.5).min_width
+    d = min_width("exact_union", 2, 4, 0.01, 0.5).min_width
+    assert b >= a and d >= c
+
+
+def test_plain_norm_needs_less_width_band_and_width():
+    for m in METHODS[1:]:
+        sq = min_width(m, 3, 4, 0.1, 0.3, norm="squared").min_width
+        pl = min_width(m, 3, 4, 0.1, 0.3, norm="plain").min_width
+        assert pl <= sq
+
+
+def test_extreme_legal_inputs_band_and_width():
+    for m in ("chernoff_per_layer", "chernoff_product"):
+        r = min_width(m, 10, 100, 1e-300, 0.1)
+        assert r.min_width > 0 and math.isfinite(r.log_failure)
+        assert r.log_failure <= math.log(1e-300)
+        r = min_width(m, 3, 10, 0.05, 1e-6)
+        assert 1e12 < r.min_width < 1e16
+    r = min_width("chernoff_per_layer", 10**5, 10**6, 1e-300, 1e-6)
+    assert r.min_width > 10**20
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(delta=0.0), "delta must be in (0, 1); got 0.0"),
+    (dict(eps=1.0), "eps must be in (0, 1); got 1.0"),
+    (dict(depth=0), "depth must be an integer ≥ 1; got 0"),
+    (dict(samples=2.5), "samples must be an integer ≥ 1; got 2.5"),
+])
+def test_width_bad_inputs(kwargs, msg):
+    args = dict(depth=3, samples=4, delta=0.1, eps=0.5)
+    args.update(kwargs)
+    with pytest.raises(DomainError) as e:
+        min_width("chernoff_per_layer", **args)
+    assert str(e.value) == msg

@@ -8,7 +8,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from initbounds.cli import app
 
 runner = CliRunner()
 
@@ -116,7 +116,7 @@ def test_check_json_small_design(tmp_path):
     lv = obj["length_variance"]
     assert lv["beta"] == pytest.approx(2 / 256) and lv["fm1"] == "preserved"
     assert lv["fm2_var_ratio"] == pytest.approx((1 + 5 / 256) ** 2 - 1, rel=1e-12)
-    from bounds.band import band_probability
+    from initbounds.bounds.band import band_probability
 
     b = band_probability(256, 2, 0.5, 2.0, layers="last")       # issue 5: P(off by > 2×) in check
     assert abs(lv["p_off_by_2"] - b.p_fail) <= lv["p_off_by_2_tolerance"] + b.tolerance
@@ -131,7 +131,7 @@ def test_check_plot(tmp_path):
 
 
 def test_width_command_does_not_import_torch():
-    code = ("import sys; from typer.testing import CliRunner; from cli import app; "
+    code = ("import sys; from typer.testing import CliRunner; from initbounds.cli import app; "
             "r = CliRunner().invoke(app, ['width', '--depth', '2', '--delta', '0.1', '--eps', '0.5']); "
             "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -142,7 +142,7 @@ def test_width_command_does_not_import_torch():
                                   ["variance", "--widths", "8,8,8,8"],
                                   ["resnet", "--blocks", "100", "--width", "8", "--branch-width", "8", "--eta", "1"]])
 def test_variance_and_resnet_do_not_import_torch(args):
-    code = ("import sys; from typer.testing import CliRunner; from cli import app; "
+    code = ("import sys; from typer.testing import CliRunner; from initbounds.cli import app; "
             f"r = CliRunner().invoke(app, {args!r}); "
             "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,7 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from initbounds.cli import app
 
 runner = CliRunner()
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bounds.errors import DomainError
-from sim.claims import CLAIMS, run_claims
+from initbounds.bounds.errors import DomainError
+from initbounds.sim.claims import CLAIMS, run_claims
 
 
 def test_registry_has_the_issue_claims():

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats as st
 
-from sim.engine import sample_inputs, sample_networks
+from initbounds.sim.engine import sample_inputs, sample_networks
 
 pytestmark = pytest.mark.gpu
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from bounds.errors import DomainError
-from bounds.moments import activation, sigma2
-from sim import stats
-from sim.engine import sample_networks
-from sim.init import fractional_moment_normal_, fractional_moment_std, init_sequential_
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.moments import activation, sigma2
+from initbounds.sim import stats
+from initbounds.sim.engine import sample_networks
+from initbounds.sim.init import fractional_moment_normal_, fractional_moment_std, init_sequential_
 
 ALPHA = 1e-4
 
@@ -69,7 +69,7 @@ def test_non_relu_needs_the_real_path():
 def test_linear_small_output_exact_law_against_real_networks():
     """P(‖h_k‖ ≤ t‖x‖) for linear nets, exact (Gil-Pelaez) vs real networks (seed 4, T = 40000,
     Clopper–Pearson at α = 1e-4), under σ_s (s = 1) and LeCun."""
-    from bounds.moments import p_small_output
+    from initbounds.bounds.moments import p_small_output
 
     a = activation("linear")
     d, k, t = 16, 10, 0.7

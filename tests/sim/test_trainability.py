@@ -8,10 +8,10 @@ import pytest
 import torch
 from scipy import stats as st
 
-from bounds.errors import DomainError
-from bounds.variance import length_moments
-from sim.stats import median_ci
-from sim.trainability import (ConfigOutcome, TrainabilityConfig, estimate_trainability, load_digits_split,
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.variance import length_moments
+from initbounds.sim.stats import median_ci
+from initbounds.sim.trainability import (ConfigOutcome, TrainabilityConfig, estimate_trainability, load_digits_split,
                               make_configs, plot_trainability, sample_he_mlps,
                               spearman_censored, train_he_mlps)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.claims import run_claims
+from initbounds.sim.claims import run_claims
 
 
 @pytest.mark.slow

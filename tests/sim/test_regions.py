@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from bounds.errors import DomainError
-from bounds.regions import default_segment, first_layer_breakpoints, one_layer_regions_2d, square_window
-from sim import stats
-from sim.claims import run_claims
-from sim.regions import (count_grid_patterns, count_one_layer_arrangement, count_segment_regions,
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.regions import default_segment, first_layer_breakpoints, one_layer_regions_2d, square_window
+from initbounds.sim import stats
+from initbounds.sim.claims import run_claims
+from initbounds.sim.regions import (count_grid_patterns, count_one_layer_arrangement, count_segment_regions,
                          estimate_neuron_sweep, regions_report, sample_mlp_params, sample_segment_regions,
                          sample_slice_regions)
 
@@ -135,7 +135,7 @@ def test_grid_counter_brute_force_with_many_units():
 def test_slice_on_higher_dimensional_input():
     """n0 = 5, one layer of 8, the e1–e2 slice through 0 (window [−√5, √5]²), seed 12, 3000 nets:
     the exact arrangement counts' interval covers the slice oracle (which reduces to the plane)."""
-    from bounds.regions import one_layer_regions_slice
+    from initbounds.bounds.regions import one_layer_regions_slice
 
     r = sample_slice_regions((5, 8), 3000, grid=33, bias_var=1.0, generator=torch.Generator().manual_seed(12),
                              exact_one_layer=True)

@@ -1,14 +1,11 @@
-"""Sign-flip initializer (RR20): signs only, the 2^-k guarantee in every trial (issue 4)."""
+"""Tests."""
 from __future__ import annotations
-
-import numpy as np
 import pytest
 import torch
 from torch import nn
-
-from bounds.survival import liveness
-from sim.death import make_mlp, sample_alive_on_set
-from sim.signflip import living_fraction, sign_flip_
+from initbounds.bounds.death import liveness
+from initbounds.sim.death import make_mlp, sample_alive_on_set
+from initbounds.sim.death import living_fraction, sign_flip_
 
 
 @pytest.mark.parametrize("mode", ["layer", "unit", "greedy"])
@@ -36,7 +33,7 @@ def test_documented_example_runs_on_a_user_model():
 
 def test_single_point_survival_matches_exact_formula():
     """Batched real nets (seed 9), widths (2, 3, 2): Clopper–Pearson at α = 1e-4 covers Π(1 − 2^-n)."""
-    from sim import stats
+    from initbounds.sim import stats
 
     w = (2, 3, 2)
     alive = sample_alive_on_set(w, torch.randn(1, 4, generator=torch.Generator().manual_seed(1),
@@ -47,7 +44,7 @@ def test_single_point_survival_matches_exact_formula():
 
 
 def test_bad_model():
-    from bounds.errors import DomainError
+    from initbounds.bounds.errors import DomainError
     with pytest.raises(DomainError, match="at least one Linear followed by ReLU"):
         sign_flip_(nn.Sequential(nn.Linear(3, 3)), torch.ones(2, 3))
 

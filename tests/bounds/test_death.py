@@ -8,8 +8,8 @@ import mpmath as mp
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from bounds.errors import DomainError
-from bounds.survival import (derive_death, liveness, liveness_uniform, min_constant_width,
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.death import (derive_death, liveness, liveness_uniform, min_constant_width,
                              schedule_limit, schedule_widths)
 
 

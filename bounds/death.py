@@ -218,7 +218,7 @@ def derive_death():
 
     n, k, l = sy.symbols("n k l", positive=True, integer=True)
     p = sy.Symbol("p", positive=True)
-    c, b = sy.Symbol("c", positive=True), sy.Symbol("b", real=True)
+    c = sy.Symbol("c", positive=True)
     nl = sy.Function("n")(l)
     pnt = sy.Product(1 - 2 ** (-nl), (l, 1, k))
     u = sy.Symbol("u", positive=True)           # u = 2^{−n}

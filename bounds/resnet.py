@@ -1,0 +1,150 @@
+r"""Residual networks at initialization: block moments and the FM1 condition (HR18; docs/theory.md).
+
+Block x ← x + η_b W₂ ReLU(W₁ x), W₁ ∈ R^{m×n} of variance 2/n, W₂ ∈ R^{n×m} of variance 1/m:
+E F = 1 + η², E F² = (1 + η²)² + 4η²/n + η⁴[(1 + 5/m)(1 + 2/n) − 1] with F = ‖x′‖²/‖x‖², and the
+blocks are independent, so the moments of ‖x_B‖² are products over blocks.
+
+[derived; the claims are HR18's (arXiv 1803.01719)]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mpmath as mp
+import numpy as np
+
+from .errors import check_choice, check_int, check_real
+from .variance import _f
+
+__all__ = ["ResidualMoments", "residual_moments", "residual_block_exprs", "residual_growth",
+           "derive_resnet", "resnet_report"]
+
+
+@dataclass(frozen=True)
+class ResidualMoments:
+    blocks: int
+    mean_ratio: float            # E‖x_B‖²/‖x_0‖² = Π (1 + η_b²)
+    second_moment_ratio: float   # Π E F_b²
+    normalized_second: float     # Π E F_b² / (Π E F_b)²
+    fm1: bool                    # True when Σ η_b² stays bounded as B grows (schedule-level test)
+    schedule: str
+    log_mean_ratio: float = 0.0      # logs beside values that overflow doubles (None there)
+    log_second_moment_ratio: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def residual_moments(blocks, width, branch_width, eta, *, schedule: str = "const") -> ResidualMoments:
+    r"""Moments of ‖x_B‖² for B residual blocks x ← x + η_b W₂ ReLU(W₁ x) (THEORY §5).
+
+    W₁ ∈ R^{m×n} variance 2/n, W₂ ∈ R^{n×m} variance 1/m; F_b = ‖x_b‖²/‖x_{b−1}‖² independent:
+    E F = 1 + η², E F² = (1 + η²)² + 4η²/n + η⁴[(1 + 5/m)(1 + 2/n) − 1].
+    ``schedule``: "const" (η_b = η), "inv" (η/b) or "invsqrt" (η/√b). FM1 is avoided iff
+    Σ η_b² < ∞ (η scales the branch; if η scaled the branch variance the condition would be
+    Σ η_b < ∞): true for "inv", false for "const" and "invsqrt".
+    """
+    g = residual_growth(blocks, width, branch_width, eta, schedule=schedule)
+    lm, l2 = float(g["log_mean"][-1]), float(g["log_second"][-1])
+    return ResidualMoments(int(blocks), _f(mp.exp(lm)), _f(mp.exp(l2)), float(math.exp(l2 - 2 * lm)),
+                           schedule == "inv" or eta == 0, schedule, lm, l2)
+
+
+def residual_block_exprs():
+    r"""(E F, E F²) of one residual block as sympy expressions in η, n, m (THEORY §5, [derived]):
+    E F = 1 + η², E F² = (1 + η²)² + 4η²/n + η⁴[(1 + 5/m)(1 + 2/n) − 1]."""
+    import sympy as sy
+
+    eta, n, m = sy.symbols("eta n m", positive=True)
+    return 1 + eta**2, (1 + eta**2) ** 2 + 4 * eta**2 / n + eta**4 * ((1 + 5 / m) * (1 + 2 / n) - 1)
+
+
+_BLOCK_FN = []
+
+
+def _block_fn():
+    if not _BLOCK_FN:
+        import sympy as sy
+
+        eta, n, m = sy.symbols("eta n m", positive=True)
+        _BLOCK_FN.append(sy.lambdify((eta, n, m), sy.Tuple(*residual_block_exprs()), modules="numpy"))
+    return _BLOCK_FN[0]
+
+
+def _etas(blocks: int, eta: float, schedule: str) -> np.ndarray:
+    b = np.arange(1, blocks + 1, dtype=float)
+    return eta * {"const": np.ones_like(b), "inv": 1.0 / b, "invsqrt": 1.0 / np.sqrt(b)}[schedule]
+
+
+def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const") -> dict:
+    r"""Per-block curves of log E‖x_b‖²/‖x_0‖² and log E‖x_b‖⁴/‖x_0‖⁴, b = 1..B (THEORY §5).
+
+    The F_b are independent, so the curves are cumulative sums of log E F_b and log E F_b²
+    (the sympy expressions of :func:`residual_block_exprs`, lambdified). Returns {"blocks", "eta",
+    "log_mean", "log_second", "normalized_second"}.
+    """
+    B = check_int("blocks", blocks, lo=1)
+    n = check_int("width", width, lo=1)
+    m = check_int("branch_width", branch_width, lo=1)
+    e = check_real("eta", eta, lo=0.0)
+    check_choice("schedule", schedule, ("const", "inv", "invsqrt"))
+    etas = _etas(B, e, schedule)
+    ef, ef2 = _block_fn()(etas, float(n), float(m))
+    lm, l2 = np.cumsum(np.log(ef)), np.cumsum(np.log(ef2))
+    return {"blocks": np.arange(1, B + 1), "eta": etas, "log_mean": lm, "log_second": l2,
+            "normalized_second": np.exp(l2 - 2 * lm)}
+
+
+def derive_resnet():
+    """Derivation behind `initbounds resnet`: per-block moments, their products and the FM1
+    condition under the two conventions (sympy sums the schedules)."""
+    import sympy as sy
+
+    from .derivation import Derivation, Step
+
+    eta, n, m = sy.symbols("eta n m", positive=True)
+    b = sy.Symbol("b", positive=True, integer=True)
+    ef, ef2 = residual_block_exprs()
+    sums = {name: sy.summation(e**2, (b, 1, sy.oo)) for name, e in
+            (("const", eta), ("inv", eta / b), ("invsqrt", eta / sy.sqrt(b)))}
+    steps = (
+        Step("Block x ← x + η W₂ relu(W₁x), W₁ ∈ R^{m×n} of variance 2/n, W₂ ∈ R^{n×m} of variance "
+             "1/m, u = relu(W₁x): the cross term 2η⟨x, W₂u⟩ has mean 0, E‖u‖² = (m/n)‖x‖² and "
+             "E‖W₂u‖² = (n/m)E‖u‖² = ‖x‖², so",
+             sy.Eq(sy.Symbol("E F"), ef), citation="HR18",
+             assumptions=("Gaussian weights", "zero bias", "F = ‖x′‖²/‖x‖²")),
+        Step("Second moment of one block (independent of x by rotation invariance):",
+             sy.Eq(sy.Symbol("E F²"), ef2), citation="HR18"),
+        Step("Blocks are independent, so E‖x_B‖²/‖x_0‖² = Π_b (1 + η_b²) — finite as B → ∞ iff "
+             "Σ η_b² < ∞ (FM1 avoided). sympy's sums for constant, 1/b and 1/√b schedules:",
+             sy.Tuple(*[sy.Eq(sy.Symbol(f"Σ η_b² ({k})"), v) for k, v in sums.items()]), citation="HR18"),
+        Step("Convention: if η scales the branch variance (x ← x + √η_b·branch) the condition reads "
+             "Σ η_b < ∞. Once FM1 is avoided the normalized second moment Π E F_b²/(E F_b)² stays "
+             "bounded (no FM2): each factor is 1 + O(η_b²)",
+             sy.Eq(sy.Symbol("E F²/(E F)² − 1"), sy.series(ef2 / ef**2 - 1, eta, 0, 3).removeO()),
+             citation="HR18"),
+    )
+    return Derivation("Residual networks: block moments and the FM1 condition (HR18)", steps)
+
+
+def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") -> dict:
+    """Everything ``initbounds resnet`` prints, as a JSON-ready dict."""
+    r = residual_moments(blocks, width, branch_width, eta, schedule=schedule)
+    e = check_real("eta", eta, lo=0.0)
+    ef, ef2 = _block_fn()(np.array([e]), float(width), float(branch_width))
+    return {
+        "inputs": {"blocks": r.blocks, "width": int(width), "branch_width": int(branch_width), "eta": e,
+                   "schedule": schedule},
+        "block_mean": float(ef[0]), "block_second_moment": float(ef2[0]),
+        "mean_ratio": r.mean_ratio, "second_moment_ratio": r.second_moment_ratio,
+        "normalized_second": r.normalized_second,
+        "log_mean_ratio": r.log_mean_ratio, "log_second_moment_ratio": r.log_second_moment_ratio,
+        "fm1": r.fm1,
+        "fm1_statement": ("FM1 avoided: Σ η_b² < ∞ (η_b = η/b), E‖x_B‖² stays bounded as B grows"
+                          if r.fm1 else
+                          ("no residual branch (η = 0)" if e == 0 else
+                           f"FM1: Σ η_b² diverges for schedule {schedule!r}, E‖x_B‖² grows without bound in B")),
+        "convention": "η scales the branch (x ← x + η·branch): FM1 avoided iff Σ η_b² < ∞; if η scaled the "
+                      "branch variance the condition would read Σ η_b < ∞",
+    }
