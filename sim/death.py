@@ -19,48 +19,65 @@ the data survives k layers — RR20's guarantee.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..bounds.errors import DomainError, check_choice
+from ..bounds.errors import DomainError, check_choice, check_int
+
+from .core import Batch, NetworkSpec, Run, Stream, draw_params, forward, iter_params
 
 __all__ = ['sample_alive_on_set', 'make_mlp', 'digits_liveness', 'direction_spread', 'SignFlipReport', 'sign_flip_', 'living_fraction']
 
 
 @torch.no_grad()
-def sample_alive_on_set(widths, data: torch.Tensor, trials: int, *, generator: torch.Generator,
-                        bias: bool = False) -> np.ndarray:
+def sample_alive_on_set(widths, data: torch.Tensor, trials: int, *, stream: Stream, bias: bool = False,
+                        memory_budget: Optional[float] = None, chunks: Optional[Sequence[int]] = None) -> np.ndarray:
     """(trials, m) boolean array: point i alive through every ReLU layer of network t.
 
-    Batched real networks with N(0, 2/fan-in) weights (symmetric) and, with ``bias``, N(0, 1)
-    biases; ``widths`` = (n_1, ..., n_k) with n_0 = data.shape[1].
+    Batched real networks on the core: He fan-in weights N(0, 2/fan-in) (symmetric) and, with
+    ``bias``, N(0, 1) biases; ``widths`` = (n_1, ..., n_k) hidden widths, n_0 = data.shape[1]
+    (the m rows of ``data`` are the points). Chunk k of the networks draws from
+    ``stream.generator(k)``. Estimator of P(alive): the frequency over networks (Clopper–Pearson).
     """
-    T, m = trials, data.shape[0]
-    dims = [data.shape[1], *widths]
-    h = data.T.unsqueeze(0).expand(T, -1, -1).to(torch.float64)
-    alive = torch.ones(T, m, dtype=torch.bool)
-    for a, b in zip(dims[:-1], dims[1:]):
-        W = torch.randn((T, b, a), generator=generator, dtype=torch.float64) * (2.0 / a) ** 0.5
-        z = torch.bmm(W, h)
-        if bias:
-            z = z + torch.randn((T, b, 1), generator=generator, dtype=torch.float64)
-        h = torch.relu(z)
-        alive &= (h > 0).any(dim=1)
-    return alive.numpy()
+    if not isinstance(data, torch.Tensor) or data.ndim != 2:
+        raise DomainError(f"data must be a (points, features) tensor; got {getattr(data, 'shape', data)!r}")
+    if not isinstance(bias, bool):
+        raise DomainError(f"bias must be True or False; got {bias!r}")
+    spec = NetworkSpec(data.shape[1], tuple(widths), fan="in", bias_var=1.0 if bias else 0.0)
+    m = data.shape[0]
+    x = data.to(torch.float64).unsqueeze(0)
+    run = Run(stream, trials, network_elements=spec.max_layer_elements + 3 * m * max(spec.dims),
+              memory_budget=memory_budget, chunks=chunks)
+    out = np.empty((run.rows, m), dtype=bool)
+    buffers: dict = {}
+    for batch in run:
+        alive = torch.ones(batch.size, m, dtype=torch.bool)
+
+        def record(l, z, h):
+            alive.logical_and_((h > 0).any(dim=2))
+
+        forward(spec, x, iter_params(spec, batch, buffers=buffers), record=record)
+        batch.place(out, alive)
+    return out
 
 
-def make_mlp(n0: int, widths, n_out: int, *, generator: torch.Generator) -> nn.Sequential:
-    """A float64 nn.Sequential MLP with He (fan-in, kaiming_normal_) weights and zero biases on
-    every layer, the linear output layer included; every weight comes from ``generator``."""
-    layers, a = [], n0
-    for b in [*widths, n_out]:
+def make_mlp(input_dim: int, widths, n_out: int, *, stream: Stream, index: int = 0) -> nn.Sequential:
+    """A float64 nn.Sequential MLP input_dim → widths → n_out with He weights (fan-in,
+    N(0, 2/fan-in): kaiming_normal_'s law) and zero biases on every layer, the linear output layer
+    included. The weights are network ``index`` of ``stream``, drawn by the core
+    (``draw_params`` on a chunk of one network: ``stream.generator(index)``)."""
+    spec = NetworkSpec(input_dim, (*widths, n_out), fan="in", linear_output=True)
+    params = draw_params(spec, Batch.single(stream, index))
+    layers = []
+    for (W, _), a, b in zip(params, spec.dims[:-1], spec.dims[1:]):
         lin = nn.Linear(a, b, dtype=torch.float64)
-        nn.init.kaiming_normal_(lin.weight, mode="fan_in", nonlinearity="relu", generator=generator)
-        nn.init.zeros_(lin.bias)
+        with torch.no_grad():
+            lin.weight.copy_(W[0])
+            lin.bias.zero_()
         layers += [lin, nn.ReLU()]
-        a = b
     return nn.Sequential(*layers[:-1])
 
 
@@ -69,16 +86,17 @@ def digits_liveness(*, depth: int = 20, width: int = 3, trials: int = 40, seed: 
     through a deep narrow He-initialized MLP, before and after each sign-flip mode.
 
     Returns mean and minimum over ``trials`` networks of the final living fraction per method.
+    Network k is network k of the stream ``Stream(seed, "death.digits")`` (:func:`make_mlp`).
     """
     from sklearn.datasets import load_digits
 
     X = load_digits().data
     X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-12)
     data = torch.tensor(X, dtype=torch.float64)
-    g = torch.Generator().manual_seed(seed)
+    stream = Stream(seed, "death.digits")
     res = {"he": [], "layer": [], "unit": [], "greedy": []}
-    for _ in range(trials):
-        base = make_mlp(64, [width] * depth, 10, generator=g)
+    for k in range(trials):
+        base = make_mlp(64, [width] * depth, 10, stream=stream, index=k)
         res["he"].append(living_fraction(base, data)[-1])
         state = {k: v.clone() for k, v in base.state_dict().items()}
         for mode in ("layer", "unit", "greedy"):
@@ -90,27 +108,41 @@ def digits_liveness(*, depth: int = 20, width: int = 3, trials: int = 40, seed: 
 
 
 @torch.no_grad()
-def direction_spread(width: int, depths, points: int, trials: int, *, generator: torch.Generator) -> np.ndarray:
+def direction_spread(width: int, depths, points: int, trials: int, *, stream: Stream,
+                     memory_budget: Optional[float] = None, chunks: Optional[Sequence[int]] = None) -> np.ndarray:
     """D_k = 1 − ‖mean_x u(x)‖² over living points (u = h_k/‖h_k‖), per network and depth.
 
-    Batched over ``trials`` square He networks of ``width`` on ``points`` Gaussian inputs;
-    returns (trials, len(depths)) with NaN where fewer than 2 points are alive.
+    Batched over ``trials`` square He networks (fan-in) of ``width`` on ``points`` Gaussian inputs
+    (drawn once from ``stream.child("inputs").generator(0)``, shared by every network; chunk k of
+    the networks draws from ``stream.generator(k)``); returns (trials, len(depths)) with NaN where
+    fewer than 2 points are alive.
     """
-    x = torch.randn(points, width, generator=generator, dtype=torch.float64)
-    out = np.full((trials, len(depths)), np.nan)
-    h = x.T.unsqueeze(0).expand(trials, -1, -1)                 # (T, width, points)
-    for k in range(1, max(depths) + 1):
-        W = torch.randn((trials, width, width), generator=generator, dtype=torch.float64) * (2.0 / width) ** 0.5
-        h = torch.relu(torch.bmm(W, h))
-        if k in depths:
-            nrm = h.norm(dim=1)                                   # (T, points)
+    depths = [check_int(f"depths[{i}]", d, lo=1) for i, d in enumerate(depths)]
+    if not depths:
+        raise DomainError("depths must list at least one depth; got none")
+    x = torch.randn(points, width, generator=stream.child("inputs").generator(0), dtype=torch.float64)
+    spec = NetworkSpec(width, (width,) * max(depths), fan="in")
+    run = Run(stream, trials, network_elements=spec.max_layer_elements + 4 * points * width,
+              memory_budget=memory_budget, chunks=chunks)
+    out = np.full((run.rows, len(depths)), np.nan)
+    buffers: dict = {}
+    for batch in run:
+        res = torch.full((batch.size, len(depths)), float("nan"), dtype=torch.float64)
+
+        def record(l, z, h):
+            if l + 1 not in depths:
+                return
+            nrm = h.norm(dim=2)                                   # (t, points)
             live = nrm > 0
-            u = torch.where(live[:, None, :], h / torch.where(live, nrm, 1.0)[:, None, :], 0.0)
+            u = torch.where(live[..., None], h / torch.where(live, nrm, 1.0)[..., None], 0.0)
             cnt = live.sum(dim=1)
-            mean_u = u.sum(dim=2) / cnt.clamp(min=1)[:, None]
+            mean_u = u.sum(dim=1) / cnt.clamp(min=1)[:, None]
             d = 1.0 - (mean_u**2).sum(dim=1)
             d[cnt < 2] = float("nan")
-            out[:, depths.index(k)] = d.numpy()
+            res[:, depths.index(l + 1)] = d
+
+        forward(spec, x.unsqueeze(0), iter_params(spec, batch, buffers=buffers), record=record)
+        batch.place(out, res)
     return out
 
 

@@ -1,8 +1,9 @@
 """Batched Monte Carlo of real ReLU networks (THEORY.md §1–3, §9).
 
-Many independent networks are simulated at once: the weights of a chunk of networks are one
-``(t, n_l, n_{l-1})`` tensor drawn in place from an explicit ``torch.Generator`` and applied with
-``torch.bmm``. Nothing touches global RNG state.
+Many independent networks are simulated at once on the network core (:mod:`sim.core`): a run is
+cut into fixed chunks of networks, each drawn from its own generator of the caller's
+:class:`~sim.core.Stream`, and whole chunks are processed together as one batch within the memory
+budget. Nothing touches global RNG state, and a result does not depend on the budget.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import torch
 
 from ..bounds.errors import DomainError, check_choice, check_int, check_real
 
+from .core import HE_GAIN, Batch, NetworkSpec, Run, Stream, _check_stream, forward, iter_params, draw_params
+
 __all__ = ["NetworkSample", "sample_networks", "sample_inputs", "choose_path", "estimate_seconds", "PATHS"]
 
 
@@ -28,11 +31,15 @@ class NetworkSample:
     ``grad_ratio[t, l, i] = ‖∂ℓ_i/∂W_l‖_F² / (‖x_i‖² ‖δ_L‖²)`` when ``grads`` (else None);
     ``path`` is the sampler that ran: "real", "gram" or "norm"; ``last_gram`` holds the last
     layer's normalized Gram matrices (pairwise cosines follow from it) for "real" and "gram".
+    ``widths`` are the layer widths n_1..n_L (``input_dim`` is n_0); ``weight_var`` the gain c
+    (None when ``variances`` were given); ``chunk`` the networks per chunk and ``chunks`` the chunk
+    indices whose networks are the rows (ascending).
     """
 
+    input_dim: int
     widths: tuple
     fan: str
-    gain: float
+    weight_var: object
     trials: int
     sq_ratio: np.ndarray
     layer_ratio: np.ndarray
@@ -42,47 +49,44 @@ class NetworkSample:
     device: str
     seconds: float
     last_gram: Optional[np.ndarray] = None   # (T, N, N) Gram matrix h_L(x_i)·h_L(x_j) / (‖x_i‖‖x_j‖)
+    chunk: int = 0
+    chunks: tuple = ()
 
 
-def sample_inputs(n0: int, samples: int, *, correlation: float, generator: torch.Generator,
+def sample_inputs(n0: int, samples: int, *, correlation: float, stream: Stream,
                   dtype=torch.float64, device="cpu") -> torch.Tensor:
     """N unit-norm inputs in R^{n0} with pairwise correlation ≈ ``correlation`` (in [0, 1)).
 
     x_i ∝ √c·g₀ + √(1 − c)·g_i with g's i.i.d. standard normal vectors, then normalized to unit
-    norm; the inner product of two inputs tends to c as n0 grows. ``samples`` is N. The generator
-    draws g₀ first, then g_1..g_N (nothing else is touched).
+    norm; the inner product of two inputs tends to c as n0 grows. ``samples`` is N. The numbers
+    come from ``stream.child("inputs").generator(0)``: g₀ first, then g_1..g_N (so the same
+    stream may also be given to :func:`sample_networks`, whose weights come from the stream itself).
 
-    >>> x = sample_inputs(16, 3, correlation=0.5, generator=torch.Generator().manual_seed(0))
+    >>> x = sample_inputs(16, 3, correlation=0.5, stream=Stream(0, "doc"))
     >>> tuple(x.shape), [round(float(v), 12) for v in x.norm(dim=1)]
     ((3, 16), [1.0, 1.0, 1.0])
     """
     n0 = check_int("n0", n0, lo=1)
     samples = check_int("samples", samples, lo=1)
     c = check_real("correlation", correlation, lo=0.0, hi=1.0, hi_open=True)
-    _check_generator(generator)
+    _check_stream(stream)
     if dtype not in _DTYPES:
         raise DomainError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}")
+    generator = stream.child("inputs").generator(0, device)
     g0 = torch.randn(1, n0, generator=generator, dtype=dtype, device=device)
     g = torch.randn(samples, n0, generator=generator, dtype=dtype, device=device)
     x = math.sqrt(c) * g0 + math.sqrt(1.0 - c) * g
     return x / x.norm(dim=1, keepdim=True)
 
 
-_DTYPES = (torch.float64, torch.float32)   # float32 is tested against float64 (test_engine_law)
+_DTYPES = (torch.float64, torch.float32)   # float32 is tested against float64 (test_engine)
 
 
-def _check_generator(generator) -> None:
-    # a None generator would make torch draw from (and advance) the global RNG: refuse it
-    if not isinstance(generator, torch.Generator):
-        raise DomainError(f"generator must be a torch.Generator (global RNG state is never used); "
-                          f"got {generator!r}")
-
-
-def _check_inputs(inputs, n0: int) -> None:
+def _check_inputs(inputs) -> int:
     if not isinstance(inputs, torch.Tensor):
-        raise DomainError(f"inputs must be a torch.Tensor of shape (N, {n0}); got {type(inputs).__name__}")
-    if inputs.ndim != 2 or inputs.shape[1] != n0 or inputs.shape[0] < 1:
-        raise DomainError(f"inputs must have shape (N, {n0}) with N ≥ 1; got {tuple(inputs.shape)}")
+        raise DomainError(f"inputs must be a torch.Tensor of shape (N, n0); got {type(inputs).__name__}")
+    if inputs.ndim != 2 or inputs.shape[0] < 1 or inputs.shape[1] < 1:
+        raise DomainError(f"inputs must have shape (N, n0) with N, n0 ≥ 1; got {tuple(inputs.shape)}")
     if not inputs.is_floating_point() or not bool(torch.isfinite(inputs).all()):
         raise DomainError("inputs must be finite real numbers; got a NaN, infinite or non-float entry")
     zero = (inputs == 0).all(dim=1).nonzero()
@@ -90,6 +94,7 @@ def _check_inputs(inputs, n0: int) -> None:
         i = int(zero[0, 0])
         raise DomainError(f"inputs[{i}] must have a nonzero norm (ratios are relative to ‖x_i‖²); "
                           f"got the zero vector")
+    return int(inputs.shape[1])
 
 
 PATHS = ("auto", "real", "gram", "norm")
@@ -99,46 +104,51 @@ _SEC_PER_RANDOM = 1.7e-8
 _SEC_PER_FLOP = 7e-11
 
 
-def _cost_real(widths, N):
-    return sum(a * b * (_SEC_PER_RANDOM + 2 * N * _SEC_PER_FLOP) for a, b in zip(widths[:-1], widths[1:]))
+def _cost_real(dims, N):
+    return sum(a * b * (_SEC_PER_RANDOM + 2 * N * _SEC_PER_FLOP) for a, b in zip(dims[:-1], dims[1:]))
 
 
-def _cost_gram(widths, N):
-    c, r = 0.0, min(widths[0], N)
-    for b in widths[1:]:
+def _cost_gram(dims, N):
+    c, r = 0.0, min(dims[0], N)
+    for b in dims[1:]:
         c += b * r * (_SEC_PER_RANDOM + 2 * N * _SEC_PER_FLOP) + 2 * b * N * N * _SEC_PER_FLOP
         r = min(b, N)
     return c
 
 
-def estimate_seconds(widths, samples: int, path: str) -> float:
-    """Rough seconds per network of a sampler (float64, 2 cores) from the cost model."""
+def estimate_seconds(widths, samples: int, path: str, *, input_dim: int) -> float:
+    """Rough seconds per network of a sampler (float64, 2 cores) from the cost model;
+    ``widths`` n_1..n_L, ``input_dim`` n_0."""
+    dims = (input_dim, *widths)
     if path == "norm":
         return 2e-6 * len(widths)
-    return _cost_gram(widths, samples) if path == "gram" else _cost_real(widths, samples)
+    return _cost_gram(dims, samples) if path == "gram" else _cost_real(dims, samples)
 
 
-def choose_path(widths, samples: int, grads: bool) -> str:
-    """The fastest exact sampler for this design: "norm" (one input), "gram" or "real"."""
+def choose_path(widths, samples: int, grads: bool, *, input_dim: int) -> str:
+    """The fastest exact sampler for this design: "norm" (one input), "gram" or "real"
+    (``widths`` n_1..n_L, ``input_dim`` n_0)."""
     if grads:
         return "real"
     if samples == 1:
         return "norm"
-    return "gram" if _cost_gram(widths, samples) < _cost_real(widths, samples) else "real"
+    dims = (input_dim, *widths)
+    return "gram" if _cost_gram(dims, samples) < _cost_real(dims, samples) else "real"
 
 
 def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *, fan: str,
-                    gain: float = 2.0, generator: torch.Generator, dtype=torch.float64,
-                    device="cpu", grads: bool = False, memory_budget: float = 2**30,
+                    weight_var=HE_GAIN, variances: Optional[Sequence[float]] = None, stream: Stream,
+                    dtype=torch.float64, device="cpu", grads: bool = False,
+                    memory_budget: Optional[float] = None, chunks: Optional[Sequence[int]] = None,
                     progress: Optional[Callable[[int, int], None]] = None,
-                    path: str = "auto", last_gram: bool = False, act=None,
-                    weight_var: Optional[Sequence[float]] = None) -> NetworkSample:
+                    path: str = "auto", last_gram: bool = False, act=None) -> NetworkSample:
     """Simulate ``trials`` independent ReLU nets with Gaussian weights on the same inputs.
 
     ``path`` picks the sampler; every one samples the exact joint law of the recorded norms for
     Gaussian weights and zero bias (THEORY.md §2, §9), and each is tested against the real network:
 
-    * ``"real"`` — real networks: weights drawn, batched matmuls (needed for ``grads``);
+    * ``"real"`` — real networks (:mod:`sim.core`): weights drawn, batched matmuls (needed for
+      ``grads``);
     * ``"gram"`` — N inputs: given a factor R_{l-1} (r×N, RᵀR = H_{l-1}ᵀH_{l-1}, r ≤ min(n, N)),
       the pre-activations are Z_l = √v_l·A·R_{l-1} with A an n_l×r standard normal matrix (their
       rows are i.i.d. N(0, v_l G_{l-1})); R_l comes from a QR factorization of relu(Z_l), which
@@ -152,25 +162,26 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
     cosines follow), for "real" and "gram".
 
     ``act`` (a :class:`bounds.moments.Activation`; default ReLU) selects leaky ReLU, RReLU (a
-    slope U[l, u] drawn per unit, per input, per pass — torch's RReLU in training mode) or linear;
-    only the real path simulates those. ``weight_var`` overrides the per-layer weight variances
-    (e.g. GH21's σ_s²) instead of gain/fan.
+    slope U[l, u] drawn per unit, per input, per pass — torch's RReLU in training mode — from
+    ``stream.child("noise")``) or linear; only the real path simulates those.
 
     Layer l: z_l = W_l h_{l-1}, h_l = relu(z_l), zero bias, W_l entries i.i.d. N(0, v_l) with
-    v_l = gain/n_{l-1} (fan="in") or gain/n_l (fan="out"); He is gain 2.
+    v_l = c_l/n_{l-1} (fan="in") or c_l/n_l (fan="out"), c = ``weight_var`` (scalar or per layer;
+    He is :data:`sim.core.HE_GAIN` = 2), or v_l = ``variances[l]`` when given (e.g. GH21's σ_s²).
     With ``grads``, each input i has the loss ℓ_i = ⟨e, h_L(x_i)⟩ with e ~ N(0, I) drawn once per
     network, so δ_L = e ⊙ 1[z_L > 0]; errors are back-propagated through the same weights,
     δ_{l-1} = (W_lᵀ δ_l) ⊙ 1[z_{l-1} > 0], and ‖∂ℓ_i/∂W_l‖_F = ‖δ_l‖·‖h_{l-1}‖ (rank one). AB19
     (Arpit & Bengio, arXiv 1901.03611) property (ii) concerns these norms; the backward pass is
     done by hand with the forward weights (no autograd) and is tested equal to autograd.
 
-    Arguments: ``widths`` = (n_0, n_1, ..., n_L), input dimension then layer widths (integers ≥ 1);
-    ``inputs`` an (N, n_0) float tensor of nonzero rows, the same for every network; ``trials``
-    the number T of independent networks; ``fan`` "in" or "out" (no default); ``gain`` > 0;
-    ``generator`` an explicit ``torch.Generator`` on ``device`` (required: global RNG state is
-    never used); ``dtype`` float64 (default) or float32; ``memory_budget`` bytes for one chunk of
-    networks (largest weight tensor plus activations; with ``grads`` all weights); ``progress``
-    is called as ``progress(done, total)`` after each chunk.
+    Arguments: ``widths`` = (n_1, ..., n_L), the layer widths (integers ≥ 1; n_0 is the inputs'
+    width); ``inputs`` an (N, n_0) float tensor of nonzero rows, the same for every network;
+    ``trials`` the number T of independent networks; ``fan`` "in" or "out" (no default);
+    ``stream`` a :class:`sim.core.Stream` (required: global RNG state is never used); ``dtype``
+    float64 (default) or float32; ``memory_budget`` bytes for one batch of networks (default
+    :data:`sim.core.MEMORY_BUDGET`; it never changes the result); ``chunks`` the chunk indices to
+    run, in that order (default all; rows follow ascending chunk index); ``progress`` is called as
+    ``progress(done, total)`` after each batch.
 
     Returns a :class:`NetworkSample` (float64 numpy arrays of shape (T, L, N)). Raises
     DomainError (a ValueError) for an invalid argument, e.g. ``widths[1] must be an integer ≥ 1;
@@ -180,217 +191,173 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
     are i.i.d. given the inputs: a mean of f(ratio) has standard error sd(f)/√T (use
     ``sim.stats.mean_ci``); a frequency k/T has the Binomial law (``sim.stats.clopper_pearson``).
     The N inputs share each network's weights, so values for different inputs are dependent.
-    The generator controls every weight and e (and RReLU slopes); the chunks of networks are drawn
-    in order, so a result is a function of the seed, the arguments and the chunk size (which
-    ``memory_budget`` and the device set). Assumptions: Gaussian weights, zero biases.
+    Seeding: the networks are cut into chunks of ``result.chunk`` networks (fixed by the design and
+    path); chunk k draws every weight and e from ``stream.generator(k)`` (RReLU slopes from
+    ``stream.child("noise").generator(k)``), so a result is a function of the stream, the
+    arguments and the path only. Assumptions: Gaussian weights, zero biases.
 
     >>> x = torch.ones(1, 64, dtype=torch.float64)
-    >>> s = sample_networks([64, 64, 64], x, 100, fan="out", generator=torch.Generator().manual_seed(0),
-    ...                     path="real", grads=True)
+    >>> s = sample_networks([64, 64], x, 100, fan="out", stream=Stream(0, "doc"), path="real", grads=True)
     >>> s.sq_ratio.shape, s.grad_ratio.shape, s.path
     ((100, 2, 1), (100, 2, 1), 'real')
     >>> bool(abs(s.layer_ratio.mean() - 1.0) < 4 * (5 / 64 / 200) ** 0.5)  # E ρ = 1, Var ρ = 5/n
     True
     """
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise DomainError(f"widths must be a sequence of layer widths n_1, ..., n_L; got {widths!r}")
     widths = tuple(check_int(f"widths[{i}]", w, lo=1) for i, w in enumerate(widths))
-    if len(widths) < 2:
-        raise DomainError(f"widths must list the input dimension and ≥ 1 layer width; got {widths}")
+    if not widths:
+        raise DomainError("widths must list ≥ 1 layer width (n_1, ..., n_L; n_0 comes from the inputs); got ()")
     T = check_int("trials", trials, lo=1)
     fan = check_choice("fan", fan, ("in", "out"))
-    gain = check_real("gain", gain, lo=0.0, lo_open=True)
-    _check_inputs(inputs, widths[0])
-    _check_generator(generator)
+    n0 = _check_inputs(inputs)
+    _check_stream(stream)
     if dtype not in _DTYPES:
         raise DomainError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}")
-    memory_budget = check_real("memory_budget", memory_budget, lo=0.0, lo_open=True)
     for name, flag in (("grads", grads), ("last_gram", last_gram)):
         if not isinstance(flag, bool):
             raise DomainError(f"{name} must be True or False; got {flag!r}")
-    if progress is not None and not callable(progress):
-        raise DomainError(f"progress must be a callable progress(done, total) or None; got {progress!r}")
     path = check_choice("path", path, PATHS)
     N = inputs.shape[0]
-    non_relu = act is not None and act.kind != "relu"
-    if weight_var is not None:
-        weight_var = [check_real(f"weight_var[{i}]", v, lo=0.0, lo_open=True) for i, v in enumerate(weight_var)]
-        if len(weight_var) != len(widths) - 1:
-            raise DomainError(f"weight_var must give one variance per layer ({len(widths) - 1}); got {len(weight_var)}")
+    spec_kw = {} if act is None else {"act": act}
+    spec = NetworkSpec(n0, widths, fan=fan, weight_var=weight_var, variances=variances, **spec_kw)
+    non_relu = spec.act.kind != "relu"
     if path == "auto":
-        path = "real" if non_relu else choose_path(widths, N, grads)
+        path = "real" if non_relu else choose_path(widths, N, grads, input_dim=n0)
     if non_relu and path != "real":
-        raise DomainError(f"activation {act.kind!r} needs path='real'; got path={path!r}")
+        raise DomainError(f"activation {spec.act.kind!r} needs path='real'; got path={path!r}")
     if grads and path != "real":
         raise DomainError(f"grads=True needs path='real' (the reduced samplers do not carry the "
                           f"backward pass); got path={path!r}")
+    if grads and non_relu:
+        raise DomainError("grads=True is implemented for ReLU networks only")
     if path == "norm" and N != 1:
         raise DomainError(f"path='norm' samples one input; got {N} inputs (use 'gram')")
-    kw = dict(widths=widths, trials=T, fan=fan, gain=gain, generator=generator, dtype=dtype,
-              device=device, memory_budget=memory_budget, progress=progress, weight_var=weight_var)
+    dims = spec.dims
     if path == "norm":
-        return _sample_norm(inputs, **kw)
-    if path == "gram":
-        return _sample_gram(inputs, last_gram=last_gram, **kw)
-    return _sample_real(inputs, grads=grads, last_gram=last_gram, act=act, **kw)
-
-
-def _variances(widths, fan, gain, weight_var=None):
-    if weight_var is not None:
-        return list(weight_var)
-    return [gain / (a if fan == "in" else b) for a, b in zip(widths[:-1], widths[1:])]
-
-
-def _sample_norm(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
-                 progress, weight_var) -> NetworkSample:
-    t0 = time.perf_counter()
-    T, L = trials, len(widths) - 1
-    v = torch.tensor(_variances(widths, fan, gain, weight_var), dtype=dtype, device=device)
-    n = torch.tensor(widths[1:], dtype=dtype, device=device)
-    chunk = int(max(1, min(T, memory_budget // (8 * L * 8))))
-    lr = np.empty((T, L, 1))
-    done = 0
-    while done < T:
-        t = min(chunk, T - done)
-        K = torch.binomial(n.expand(t, L).contiguous(), torch.full((t, L), 0.5, dtype=dtype, device=device),
-                           generator=generator)
-        alive = K > 0
-        g = torch._standard_gamma(torch.where(alive, 0.5 * K, torch.ones_like(K)), generator=generator)
-        q = torch.where(alive, 2.0 * g, torch.zeros_like(g))        # χ²_K, with χ²_0 = 0
-        lr[done:done + t, :, 0] = (v * q).cpu().numpy()
-        done += t
-        if progress is not None:
-            progress(done, T)
-    # once a layer kills the input, later ratios are 0/0 := 0
-    dead = np.cumprod(lr[:, :, 0] > 0, axis=1) == 0
-    lr[:, :, 0][dead] = 0.0
-    sq = np.cumprod(lr, axis=1)
-    return NetworkSample(widths, fan, gain, T, sq, lr, None, "norm", str(dtype).replace("torch.", ""),
-                         str(device), time.perf_counter() - t0)
-
-
-def _sample_gram(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
-                 progress, last_gram, weight_var) -> NetworkSample:
-    t0 = time.perf_counter()
-    T, L = trials, len(widths) - 1
-    x = inputs.to(dtype=dtype, device=device)
-    N = x.shape[0]
-    x_sq = (x * x).sum(dim=1)
-    v = _variances(widths, fan, gain, weight_var)
-    R0 = torch.linalg.qr(x.T, mode="r").R if widths[0] > N else x.T        # (r0, N)
-    itemsize = torch.tensor([], dtype=dtype).element_size()
-    per_net = 3 * max(widths[1:]) * (N + min(max(widths), N))
-    chunk = int(max(1, min(T, memory_budget // (per_net * itemsize))))
-    sq = np.empty((T, L, N))
-    lr = np.empty((T, L, N))
-    gl = np.empty((T, N, N)) if last_gram else None
-    xn = x_sq.sqrt()
-    done = 0
-    while done < T:
-        t = min(chunk, T - done)
-        R = R0.unsqueeze(0).expand(t, -1, -1)
-        prev = x_sq.unsqueeze(0).expand(t, -1)
-        for l in range(L):
-            n_out, r = widths[l + 1], R.shape[1]
-            A = torch.randn((t, n_out, r), generator=generator, dtype=dtype, device=device)
-            A.mul_(math.sqrt(v[l]))
-            H = torch.relu(torch.bmm(A, R))                          # (t, n_out, N)
-            cur = (H * H).sum(dim=1)
-            sq[done:done + t, l] = (cur / x_sq).cpu().numpy()
-            lr[done:done + t, l] = torch.where(prev > 0, cur / torch.where(prev > 0, prev, 1), 0).cpu().numpy()
-            prev = cur
-            if l + 1 < L:
-                R = torch.linalg.qr(H, mode="r").R if n_out > N else H
-        if last_gram:
-            gl[done:done + t] = (torch.bmm(H.transpose(1, 2), H) / (xn[:, None] * xn[None, :])).cpu().numpy()
-        done += t
-        if progress is not None:
-            progress(done, T)
-    return NetworkSample(widths, fan, gain, T, sq, lr, None, "gram", str(dtype).replace("torch.", ""),
-                         str(device), time.perf_counter() - t0, gl)
-
-
-def _sample_real(inputs, *, widths, trials, fan, gain, generator, dtype, device, memory_budget,
-                 progress, grads, last_gram, act, weight_var) -> NetworkSample:
-    # Layout: activations are rows, h is (t, N, n). The weights keep the (t, n_out, n_in) draw order
-    # (so a seed means the same W_l on every path and in the tests), and the forward product is
-    # h @ W_lᵀ: for few inputs that batched row-times-matrix product streams W once at memory
-    # bandwidth, about 3x faster on CPU than W @ h with h as columns. Weight sampling then takes
-    # ~90% of the time (benchmarks: width 512, depth 20).
-    T = trials
-    t0 = time.perf_counter()
-    x = inputs.to(dtype=dtype, device=device)
-    N = x.shape[0]
-    L = len(widths) - 1
-    x_sq = (x * x).sum(dim=1)                                   # (N,)
-    # chunk size: the largest weight tensor plus activations of a chunk within the budget
-    # (with grads every layer's weights and masks are kept for the backward pass)
-    itemsize = torch.tensor([], dtype=dtype).element_size()
-    per_net = max(a * b for a, b in zip(widths[:-1], widths[1:])) + 3 * N * max(widths)
-    if grads:
-        per_net += sum(a * b for a, b in zip(widths[:-1], widths[1:])) + N * sum(widths[1:])
-    chunk = int(max(1, min(T, memory_budget // (per_net * itemsize))))
-    sq = np.empty((T, L, N))
-    lr = np.empty((T, L, N))
-    gl = np.empty((T, N, N)) if last_gram else None
-    xn = x_sq.sqrt()
-    gr = np.empty((T, L, N)) if grads else None
-    bufs: dict = {}
-    variances = _variances(widths, fan, gain, weight_var)
-    kind = "relu" if act is None else act.kind
-    if grads and kind != "relu":
-        raise DomainError("grads=True is implemented for ReLU networks only")
-    done = 0
-    while done < T:
-        t = min(chunk, T - done)
-        h = x.unsqueeze(0).expand(t, -1, -1)                   # (t, N, n0)
-        norms = torch.empty((t, L + 1, N), dtype=dtype, device=device)   # ‖h_l‖², l = 0..L
-        norms[:, 0] = x_sq
-        weights, masks = [], []
-        for l in range(L):
-            n_in, n_out = widths[l], widths[l + 1]
-            # one buffer per layer shape (per layer with grads), allocated once for a full chunk
-            # and sliced for the last, shorter one: no re-allocation, no fresh page faults
-            key = (n_out, n_in, l if grads else -1)
-            W = bufs.get(key)
-            if W is None:
-                W = bufs[key] = torch.empty((chunk, n_out, n_in), dtype=dtype, device=device)
-            W = W[:t]
-            # N(0, v_l) drawn scaled in place: the same numbers as randn(...) * std, one pass
-            W.normal_(0.0, math.sqrt(variances[l]), generator=generator)
-            z = torch.bmm(h, W.transpose(1, 2))                # (t, N, n_out)
-            if grads:
-                weights.append(W)
-                masks.append(z > 0)
-            if kind == "relu":
-                h = torch.relu(z)
-            elif kind == "linear":
-                h = z
-            elif kind == "leaky":
-                h = torch.where(z > 0, z, act.slope * z)
-            else:                                              # RReLU: slope per unit, input, pass
-                c = torch.rand((t, n_out, N), generator=generator, dtype=dtype, device=device).transpose(1, 2)
-                c = c * (act.upper - act.lower) + act.lower
-                h = torch.where(z > 0, z, c * z)
-            norms[:, l + 1] = (h * h).sum(dim=2)
-        prev, cur = norms[:, :-1], norms[:, 1:]
-        sq[done:done + t] = (cur / x_sq).cpu().numpy()
-        # once a layer kills the input, later ratios are 0/0 := 0
-        lr[done:done + t] = torch.where(prev > 0, cur / torch.where(prev > 0, prev, 1), 0).cpu().numpy()
-        if last_gram:
-            gl[done:done + t] = (torch.bmm(h, h.transpose(1, 2)) / (xn[:, None] * xn[None, :])).cpu().numpy()
+        elements = 8 * len(widths)
+    elif path == "gram":
+        elements = 3 * max(widths) * (N + min(max(dims), N))
+    else:
+        elements = max(a * b for a, b in zip(dims[:-1], dims[1:])) + 3 * N * max(dims)
         if grads:
-            # ℓ_i = ⟨e, h_L(x_i)⟩: δ_L = e ⊙ 1[z_L > 0]; δ_{l-1} = (W_lᵀ δ_l) ⊙ 1[z_{l-1} > 0]
-            e = torch.randn((t, 1, widths[-1]), generator=generator, dtype=dtype, device=device)
-            d = e * masks[-1]                                  # δ_L as rows, (t, N, n_L)
-            g = torch.empty((t, L, N), dtype=dtype, device=device)
-            for l in range(L - 1, -1, -1):
-                g[:, l] = (d * d).sum(dim=2)                    # ‖δ_l‖²
-                if l > 0:
-                    d = torch.bmm(d, weights[l]) * masks[l - 1]
-            dL = g[:, -1]
-            # ‖∂ℓ_i/∂W_l‖_F² = ‖δ_l‖²·‖h_{l-1}‖² (rank one), normalized by ‖x_i‖²·‖δ_L‖² (0 if δ_L = 0)
-            gr[done:done + t] = (g * prev / (x_sq * torch.where(dL > 0, dL, 1)).unsqueeze(1)).cpu().numpy()
-        done += t
-        if progress is not None:
-            progress(done, T)
-    return NetworkSample(widths, fan, gain, T, sq, lr, gr, "real", str(dtype).replace("torch.", ""),
-                         str(device), time.perf_counter() - t0, gl)
+            elements += spec.weights_per_network + N * sum(widths)
+    run = Run(stream, T, network_elements=elements, itemsize=torch.tensor([], dtype=dtype).element_size(),
+              memory_budget=memory_budget, chunks=chunks, device=device, progress=progress)
+    t0 = time.perf_counter()
+    x = inputs.to(dtype=dtype, device=device)
+    rec = _Records(run.rows, len(widths), N, grads, last_gram)
+    sampler = {"norm": _batch_norm, "gram": _batch_gram, "real": _batch_real}[path]
+    state: dict = {}
+    for batch in run:
+        sampler(spec, x, batch, rec, dtype=dtype, grads=grads, last_gram=last_gram, state=state)
+    if path == "norm":
+        # once a layer kills the input, later ratios are 0/0 := 0
+        lr = rec.lr[:, :, 0]
+        lr[np.cumprod(lr > 0, axis=1) == 0] = 0.0
+        rec.sq[:] = np.cumprod(rec.lr, axis=1)
+    return NetworkSample(n0, widths, fan, None if variances is not None else spec.weight_var, run.rows, rec.sq,
+                         rec.lr, rec.gr, path, str(dtype).replace("torch.", ""), str(device),
+                         time.perf_counter() - t0, rec.gl, run.chunk, tuple(c.index for c in run.chunks))
+
+
+class _Records:
+    def __init__(self, T, L, N, grads, last_gram):
+        self.sq = np.empty((T, L, N))
+        self.lr = np.empty((T, L, N))
+        self.gr = np.empty((T, L, N)) if grads else None
+        self.gl = np.empty((T, N, N)) if last_gram else None
+
+
+def _ratios(norms: torch.Tensor, x_sq: torch.Tensor):
+    """(sq_ratio, layer_ratio) from ‖h_l‖², l = 0..L, shape (t, L + 1, N): 0/0 := 0 once dead."""
+    prev, cur = norms[:, :-1], norms[:, 1:]
+    return cur / x_sq, torch.where(prev > 0, cur / torch.where(prev > 0, prev, 1), 0)
+
+
+def _batch_norm(spec, x, batch: Batch, rec, *, dtype, state, **_):
+    L, t = spec.depth, batch.size
+    v = torch.tensor(spec.layer_variances(), dtype=dtype, device=batch.device)
+    n = torch.tensor(spec.widths, dtype=dtype, device=batch.device).expand(t, L).contiguous()
+    half = torch.full((t, L), 0.5, dtype=dtype, device=batch.device)
+    K = torch.empty((t, L), dtype=dtype, device=batch.device)
+    for rows, g in batch.each():                                  # per chunk: K_1..K_L, then the gammas
+        K[rows] = torch.binomial(n[rows], half[rows], generator=g)
+    alive = K > 0
+    shape = torch.where(alive, 0.5 * K, torch.ones_like(K))
+    gam = torch.empty_like(K)
+    for rows, g in batch.each():
+        gam[rows] = torch._standard_gamma(shape[rows], generator=g)
+    q = torch.where(alive, 2.0 * gam, torch.zeros_like(gam))    # χ²_K, with χ²_0 = 0
+    batch.place(rec.lr, (v * q).unsqueeze(-1))
+
+
+def _batch_gram(spec, x, batch: Batch, rec, *, dtype, last_gram, state, **_):
+    dims, t, N = spec.dims, batch.size, x.shape[0]
+    v = spec.layer_variances()
+    if "R0" not in state:
+        x_sq = (x * x).sum(dim=1)
+        state["x_sq"], state["xn"] = x_sq, x_sq.sqrt()
+        state["R0"] = torch.linalg.qr(x.T, mode="r").R if dims[0] > N else x.T        # (r0, N)
+    x_sq, xn = state["x_sq"], state["xn"]
+    R = state["R0"].unsqueeze(0).expand(t, -1, -1)
+    norms = torch.empty((t, spec.depth + 1, N), dtype=dtype, device=batch.device)
+    norms[:, 0] = x_sq
+    for l in range(spec.depth):
+        n_out, r = dims[l + 1], R.shape[1]
+        A = batch.normal((n_out, r), std=math.sqrt(v[l]), dtype=dtype)
+        H = torch.relu(torch.bmm(A, R))                          # (t, n_out, N)
+        norms[:, l + 1] = (H * H).sum(dim=1)
+        if l + 1 < spec.depth:
+            R = torch.linalg.qr(H, mode="r").R if n_out > N else H
+    sq, lr = _ratios(norms, x_sq)
+    batch.place(rec.sq, sq)
+    batch.place(rec.lr, lr)
+    if last_gram:
+        batch.place(rec.gl, torch.bmm(H.transpose(1, 2), H) / (xn[:, None] * xn[None, :]))
+
+
+def _batch_real(spec, x, batch: Batch, rec, *, dtype, grads, last_gram, state):
+    # Layout: activations are rows, h is (t, N, n), and the forward product is h @ W_lᵀ: for few
+    # inputs that batched row-times-matrix product streams W once at memory bandwidth, about 3x
+    # faster on CPU than W @ h with h as columns. Weight sampling then takes ~90% of the time
+    # (benchmarks: width 512, depth 20). Without grads each layer is drawn into a reused buffer.
+    t, N, L = batch.size, x.shape[0], spec.depth
+    if "x_sq" not in state:
+        state["x_sq"] = (x * x).sum(dim=1)
+        state["buffers"] = {}
+    x_sq = state["x_sq"]
+    norms = torch.empty((t, L + 1, N), dtype=dtype, device=batch.device)   # ‖h_l‖², l = 0..L
+    norms[:, 0] = x_sq
+    masks = []
+
+    def record(l, z, h):
+        norms[:, l + 1] = (h * h).sum(dim=2)
+        if grads:
+            masks.append(z > 0)
+
+    if grads:
+        params = draw_params(spec, batch, dtype=dtype)
+    else:
+        params = iter_params(spec, batch, dtype=dtype, buffers=state["buffers"])
+    h = forward(spec, x.unsqueeze(0), params, noise=batch, record=record)
+    sq, lr = _ratios(norms, x_sq)
+    batch.place(rec.sq, sq)
+    batch.place(rec.lr, lr)
+    if last_gram:
+        xn = x_sq.sqrt()
+        batch.place(rec.gl, torch.bmm(h, h.transpose(1, 2)) / (xn[:, None] * xn[None, :]))
+    if grads:
+        # ℓ_i = ⟨e, h_L(x_i)⟩, e drawn after the weights: δ_L = e ⊙ 1[z_L > 0];
+        # δ_{l-1} = (W_lᵀ δ_l) ⊙ 1[z_{l-1} > 0]
+        e = batch.normal((1, spec.widths[-1]), dtype=dtype)
+        d = e * masks[-1]                                      # δ_L as rows, (t, N, n_L)
+        g = torch.empty((t, L, N), dtype=dtype, device=batch.device)
+        for l in range(L - 1, -1, -1):
+            g[:, l] = (d * d).sum(dim=2)                        # ‖δ_l‖²
+            if l > 0:
+                d = torch.bmm(d, params[l].weight) * masks[l - 1]
+        dL = g[:, -1]
+        prev = norms[:, :-1]
+        # ‖∂ℓ_i/∂W_l‖_F² = ‖δ_l‖²·‖h_{l-1}‖² (rank one), normalized by ‖x_i‖²·‖δ_L‖² (0 if δ_L = 0)
+        batch.place(rec.gr, g * prev / (x_sq * torch.where(dL > 0, dL, 1)).unsqueeze(1))

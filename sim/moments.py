@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
+from ..bounds.errors import check_int, check_real
 from ..bounds.moments import Activation, activation, log_norm_params, log_q_order, sigma2
 
+from .core import NetworkSpec, Run, Stream, forward, iter_params
 from .engine import sample_networks
 from .plots import headless_pyplot
 
@@ -18,26 +21,31 @@ __all__ = ['sample_biased_chain', 'hill_estimator', 'hill_bootstrap', 'figures_g
 
 @torch.no_grad()
 def sample_biased_chain(act: Activation, width: int, s: float, depth: int, trials: int, *,
-                        generator: torch.Generator, bias_std: float = 1.0) -> np.ndarray:
+                        stream: Stream, bias_std: float = 1.0, memory_budget: Optional[float] = None,
+                        chunks: Optional[Sequence[int]] = None) -> np.ndarray:
     """‖x_L‖ for ``trials`` independent chains x_l = σ_s φ(W_l x_{l−1}) + b_l, W_l standard
-    Gaussian d×d, b_l ~ N(0, bias_std² I), x_0 = 0 (ReLU, leaky or linear), batched over chains.
+    Gaussian d×d, b_l ~ N(0, bias_std² I), x_0 = 0, batched over chains on the network core.
 
-    E‖σ_s φ(W u)‖^s = 1 for every unit u is Kesten's condition: the stationary norm has a
-    power-law tail with index s.
+    σ_s φ(W x) = φ(σ_s W x) for these positively homogeneous φ, so a chain is a
+    :class:`~sim.core.NetworkSpec` with ``variances`` σ_s² and biases after the activation
+    (``bias_position="post"``). E‖σ_s φ(W u)‖^s = 1 for every unit u is Kesten's condition: the
+    stationary norm has a power-law tail with index s. Chunk k of the chains draws W_1, b_1, W_2,
+    … from ``stream.generator(k)`` (RReLU slopes from ``stream.child("noise")``).
     """
-    sd = math.sqrt(sigma2(act, width, s))
-    x = torch.zeros(trials, width, 1, dtype=torch.float64)
-    for _ in range(depth):
-        W = torch.randn((trials, width, width), generator=generator, dtype=torch.float64)
-        z = torch.bmm(W, x)
-        if act.kind == "relu":
-            z = torch.relu(z)
-        elif act.kind == "leaky":
-            z = torch.where(z > 0, z, act.slope * z)
-        elif act.kind != "linear":
-            raise ValueError(f"activation {act.kind!r} is not supported by the chain sampler")
-        x = sd * z + bias_std * torch.randn((trials, width, 1), generator=generator, dtype=torch.float64)
-    return x.norm(dim=(1, 2)).numpy()
+    d = check_int("width", width, lo=1)
+    L = check_int("depth", depth, lo=1)
+    sb = check_real("bias_std", bias_std, lo=0.0)
+    spec = NetworkSpec(d, (d,) * L, fan="out", variances=(sigma2(act, d, s),) * L, bias_var=sb * sb,
+                       act=act, bias_position="post")
+    run = Run(stream, trials, network_elements=spec.max_layer_elements + 4 * d, memory_budget=memory_budget,
+              chunks=chunks)
+    out = np.empty(run.rows)
+    x0 = torch.zeros((1, 1, d), dtype=torch.float64)
+    buffers: dict = {}
+    for batch in run:
+        h = forward(spec, x0, iter_params(spec, batch, buffers=buffers), noise=batch)
+        batch.place(out, h.norm(dim=(1, 2)))
+    return out
 
 
 def hill_estimator(x: np.ndarray, k: int) -> float:
@@ -67,13 +75,14 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
        (peaks at −2.005 and −1.020, sd 1.44) over histograms of simulated networks;
     4. moment blow-up after 500 layers (s = 1, width 64): log E‖h_500‖^q = 500 Λ(q), Λ convex with
        Λ(0) = Λ(s) = 0, against simulated log-means (which underestimate above s: heavy tails).
-    Simulations use the fastest exact sampler with an explicit generator seeded by ``seed``.
+    Simulations use the fastest exact sampler; panel p's networks come from the stream
+    ``Stream(seed, "figures.gh21").child(<panel and design>)``.
     """
     plt = headless_pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     relu = activation("relu")
-    g = torch.Generator().manual_seed(seed)
+    root = Stream(seed, "figures.gh21")
     paths = []
 
     def finish(fig, ax, name: str, i: int) -> None:
@@ -90,8 +99,8 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     ss = np.linspace(0.1, 2.0, 40)
     for d, col in ((30, "tab:blue"), (40, "tab:orange"), (50, "tab:green")):
         ax.plot(ss, [math.sqrt(sigma2(relu, d, s)) for s in ss], color=col, label=f"exact, d = {d}")
-        smp = sample_networks([d, d], torch.ones(1, d, dtype=torch.float64), trials, fan="out",
-                              weight_var=[1.0], generator=g)
+        smp = sample_networks([d], torch.ones(1, d, dtype=torch.float64), trials, fan="out",
+                              variances=[1.0], stream=root.child(f"sigma_vs_s/d={d}"))
         q = smp.sq_ratio[:, 0, 0]                 # ‖h₁‖²/‖x‖² with σ² = 1: Q itself
         pts = np.array([0.5, 1.0, 1.5, 2.0])
         est = [np.mean(q ** (s / 2)) ** (-1.0 / s) for s in pts]
@@ -118,8 +127,8 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     for s, col in ((2.0, "tab:red"), (1.0, "tab:blue")):
         v = sigma2(relu, d, s)
         ln = log_norm_params(relu, d, s, k)
-        smp = sample_networks([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), trials, fan="out",
-                              weight_var=[v] * k, generator=g)
+        smp = sample_networks([d] * k, torch.ones(1, d, dtype=torch.float64), trials, fan="out",
+                              variances=[v] * k, stream=root.child(f"lognorm_density/s={s:g}"))
         y = 0.5 * np.log(smp.sq_ratio[:, -1, 0][smp.sq_ratio[:, -1, 0] > 0])
         ax.hist(y, bins=80, density=True, alpha=0.35, color=col)
         xs = np.linspace(y.min(), y.max(), 300)
@@ -138,8 +147,8 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     # Λ(q) = (q/2) log σ² + log E Q^{q/2} (any order: moments above s = 2 are needed here)
     lam = [q / 2 * math.log(v) + float(log_q_order(relu, d, q / 2)) for q in qs]
     ax.plot(qs, [k * x for x in lam], label="theory: log E‖h_500‖^q = 500 Λ(q)")
-    smp = sample_networks([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), trials, fan="out",
-                          weight_var=[v] * k, generator=g)
+    smp = sample_networks([d] * k, torch.ones(1, d, dtype=torch.float64), trials, fan="out",
+                          variances=[v] * k, stream=root.child("moment_blowup"))
     r = smp.sq_ratio[:, -1, 0]
     with np.errstate(divide="ignore"):
         lr = 0.5 * np.log(r)

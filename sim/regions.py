@@ -22,10 +22,12 @@ region"; a pattern may in principle recur in two pieces, which then count twice)
   from the sampled weights: 1 + #lines meeting the window + #crossings inside (Euler's relation,
   general position, i.e. a nonzero effective bias).
 
-Weights are N(0, c/fan) (fan-in by default, He c = 2), biases N(0, σ_b²), float64, drawn from an
-explicit ``torch.Generator`` (nothing global). Estimators: sample means with normal intervals
+Weights are N(0, c/fan) (fan-in by default, He c = 2), biases N(0, σ_b²), float64, drawn by the
+network core (:mod:`sim.core`) from a :class:`~sim.core.Stream` (chunk k of the networks from
+``stream.generator(k)``; nothing global). ``widths`` are hidden widths (n_1, ..., n_d) and the
+input dimension is ``input_dim`` n_0. Estimators: sample means with normal intervals
 (``stats.mean_ci``); sweep exponents by least squares on log(mean regions − 1) against log N with
-a percentile bootstrap over networks (numpy generator seeded from the torch generator).
+a percentile bootstrap over networks (numpy generator of ``stream.child("bootstrap")``).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from ..bounds.regions import default_segment, first_layer_segment, one_layer_reg
 from ..bounds.death import parse_widths
 
 from . import stats
+from .core import HE_GAIN, NetworkSpec, Run, Stream, _check_stream, draw_params, forward
 
 __all__ = [
     "sample_mlp_params", "count_segment_regions", "SegmentRegions", "sample_segment_regions",
@@ -53,16 +56,21 @@ __all__ = [
 ]
 
 
-def _check_generator(generator) -> None:
-    if not isinstance(generator, torch.Generator):
-        raise DomainError(f"generator must be a torch.Generator (global RNG state is never used); got {generator!r}")
+def _all_widths(widths, input_dim) -> tuple:
+    """(n0, n1, ..., nd) from the hidden widths and the input dimension."""
+    return (check_int("input_dim", input_dim, lo=1), *parse_widths(widths))
 
 
-def _all_widths(widths) -> tuple:
-    w = parse_widths(widths)
-    if len(w) < 2:
-        raise DomainError(f"widths must list n0 and at least one hidden width (n0, n1, ...); got {list(w)}")
-    return w
+def _spec(w, weight_var, bias_var, fan) -> NetworkSpec:
+    check_real("bias_var", bias_var, lo=0.0)
+    return NetworkSpec(w[0], w[1:], fan=check_choice("fan", fan, ("in", "out")), weight_var=weight_var,
+                       bias_var=bias_var)
+
+
+def _draw(spec: NetworkSpec, batch) -> list:
+    """[(W_l, b_l)] of a batch; b_l = 0 (not drawn) when the bias variance is 0."""
+    return [(W, torch.zeros(W.shape[:2], dtype=W.dtype, device=W.device) if b is None else b)
+            for W, b in draw_params(spec, batch)]
 
 
 def _laws(widths, weight_var, bias_var, fan) -> list:
@@ -73,25 +81,23 @@ def _laws(widths, weight_var, bias_var, fan) -> list:
 
 
 @torch.no_grad()
-def sample_mlp_params(widths, trials, *, weight_var=2.0, bias_var, fan: str = "in", generator: torch.Generator,
-                      device="cpu", dtype=torch.float64) -> list:
+def sample_mlp_params(widths, trials, *, input_dim: int, weight_var=HE_GAIN, bias_var, fan: str = "in",
+                      stream: Stream, device="cpu", dtype=torch.float64, chunks=None) -> list:
     """[(W_l, b_l)] for ``trials`` networks: W_l (T, n_l, n_{l−1}) ~ N(0, c/fan), b_l (T, n_l) ~ N(0, σ_b²).
 
-    ``widths`` = (n0, n1, ..., nd). The generator draws W_1, b_1, W_2, b_2, ... in that order.
+    ``widths`` = (n1, ..., nd) hidden widths, ``input_dim`` = n0. The core draws them (chunk k of
+    the networks: W_1, b_1, W_2, b_2, ... from ``stream.generator(k)``; no bias is drawn, and b_l
+    is 0, when σ_b² = 0).
 
-    >>> p = sample_mlp_params([2, 3, 4], 5, bias_var=1.0, generator=torch.Generator().manual_seed(0))
+    >>> p = sample_mlp_params([3, 4], 5, input_dim=2, bias_var=1.0, stream=Stream(0, "doc"))
     >>> [tuple(W.shape) for W, b in p], [tuple(b.shape) for W, b in p]
     ([(5, 3, 2), (5, 4, 3)], [(5, 3), (5, 4)])
     """
-    w = _all_widths(widths)
-    T = check_int("trials", trials, lo=1)
-    _check_generator(generator)
-    out = []
-    for (sw, sb), a, b in zip(_laws(w, weight_var, bias_var, fan), w[:-1], w[1:]):
-        W = torch.randn((T, b, a), generator=generator, dtype=dtype, device=device) * sw
-        bias = torch.randn((T, b), generator=generator, dtype=dtype, device=device) * sb
-        out.append((W, bias))
-    return out
+    w = _all_widths(widths, input_dim)
+    spec = _spec(w, weight_var, bias_var, fan)
+    run = Run(stream, trials, network_elements=spec.max_layer_elements, chunks=chunks, device=device)
+    return _draw(spec, run.whole()) if dtype == torch.float64 else \
+        [(W.to(dtype), b.to(dtype)) for W, b in _draw(spec, run.whole())]
 
 
 def _kahan_angle(X0: torch.Tensor, X1: torch.Tensor) -> torch.Tensor:
@@ -189,48 +195,53 @@ def count_segment_regions(params, x0, x1, *, laws=None, keep_breakpoints: bool =
                           new.cpu().numpy(), crof.cpu().numpy(), bps)
 
 
-def _chunk(trials: int, widths, per_point: int) -> int:
-    return int(max(1, min(trials, 4_000_000 // max(1, max(widths) * per_point))))
+#: Working-set factors of the counters (elements per network = factor × the named size): they
+#: size the chunks and the batches under sim.core.MEMORY_BUDGET (the tracker's temporaries).
+_SEGMENT_FACTOR = 32
+_GRID_FACTOR = 4
 
 
 @torch.no_grad()
-def sample_segment_regions(widths, trials, *, x0=None, x1=None, weight_var=2.0, bias_var, fan: str = "in",
-                           generator: torch.Generator, device="cpu", keep_breakpoints: bool = False,
-                           progress: Optional[Callable] = None) -> SegmentRegions:
+def sample_segment_regions(widths, trials, *, input_dim: int, x0=None, x1=None, weight_var=HE_GAIN, bias_var,
+                           fan: str = "in", stream: Stream, device="cpu", keep_breakpoints: bool = False,
+                           memory_budget=None, chunks=None, progress: Optional[Callable] = None) -> SegmentRegions:
     r"""Exact region counts of ``trials`` random networks along x0 → x1 (float64, batched).
 
-    ``widths`` = (n0, n1, ..., nd); x0, x1 default to :func:`bounds.regions.default_segment`
-    (√n0·e1 → √n0·e2; −1 → 1 for n0 = 1). Estimator of E[#regions]: the mean of ``counts``
-    (standard error = sample sd/√T). The seed of ``generator`` fixes the weights, chunk by chunk.
+    ``widths`` = (n1, ..., nd) hidden widths, ``input_dim`` = n0; x0, x1 default to
+    :func:`bounds.regions.default_segment` (√n0·e1 → √n0·e2; −1 → 1 for n0 = 1). Estimator of
+    E[#regions]: the mean of ``counts`` (standard error = sample sd/√T). Chunk k of the networks
+    draws its weights from ``stream.generator(k)``; ``memory_budget`` and the order of ``chunks``
+    never change a result.
 
-    >>> r = sample_segment_regions([2, 8, 8], 100, bias_var=1.0, generator=torch.Generator().manual_seed(0))
+    >>> r = sample_segment_regions([8, 8], 100, input_dim=2, bias_var=1.0, stream=Stream(0, "doc"))
     >>> r.counts.shape, bool((r.counts == 1 + r.new_per_layer.sum(axis=1)).all())
     ((100,), True)
     """
-    w = _all_widths(widths)
-    T = check_int("trials", trials, lo=1)
-    _check_generator(generator)
+    w = _all_widths(widths, input_dim)
+    _check_stream(stream)
     if x0 is None and x1 is None:
         x0, x1 = default_segment(w[0])
     elif x0 is None or x1 is None:
         raise DomainError("give both x0 and x1, or neither (the default segment)")
     e = first_layer_segment(x0, x1, w[1], weight_var=weight_var, bias_var=bias_var, fan=fan)   # checks
+    spec = _spec(w, weight_var, bias_var, fan)
     laws = _laws(w, weight_var, bias_var, fan)
     t0 = time.perf_counter()
-    step = _chunk(T, w, 4 + 2 * int(e.breakpoints) + 2 * sum(w[2:]))
-    parts, done = [], 0
-    while done < T:
-        b = min(step, T - done)
-        p = sample_mlp_params(w, b, weight_var=weight_var, bias_var=bias_var, fan=fan, generator=generator,
-                              device=device)
-        parts.append(count_segment_regions(p, x0, x1, laws=laws, keep_breakpoints=keep_breakpoints))
-        done += b
-        if progress:
-            progress(done, T)
-    bps = sum((r.breakpoints for r in parts), []) if keep_breakpoints else None
-    return SegmentRegions(w, T, np.concatenate([r.counts for r in parts]),
-                          np.concatenate([r.new_per_layer for r in parts]),
-                          np.concatenate([r.crofton for r in parts]), bps, time.perf_counter() - t0)
+    per_point = 4 + 2 * int(e.breakpoints) + 2 * sum(w[2:])
+    run = Run(stream, trials, network_elements=_SEGMENT_FACTOR * max(w) * per_point, memory_budget=memory_budget,
+              chunks=chunks, device=device, progress=progress)
+    T, d = run.rows, len(w) - 1
+    counts, new, crof = np.empty(T, dtype=np.int64), np.empty((T, d), dtype=np.int64), np.empty((T, d))
+    bps = [None] * T if keep_breakpoints else None
+    for batch in run:
+        r = count_segment_regions(_draw(spec, batch), x0, x1, laws=laws, keep_breakpoints=keep_breakpoints)
+        batch.place(counts, r.counts)
+        batch.place(new, r.new_per_layer)
+        batch.place(crof, r.crofton)
+        if keep_breakpoints:
+            for c, o in batch.parts:
+                bps[c.row:c.row + c.size] = r.breakpoints[o:o + c.size]
+    return SegmentRegions(w, T, counts, new, crof, bps, time.perf_counter() - t0)
 
 
 # --- planar slices -----------------------------------------------------------------------------------
@@ -288,14 +299,12 @@ def count_grid_patterns(params, half_side: float, grid: int, *, centre=None, dir
     groups = [(s, min(s + 52, N)) for s in range(0, N, 52)]
     pow2 = torch.tensor([2.0**i for i in range(52)], dtype=torch.float64, device=dev)
     per = max(1, max_elements // (P * max(W.shape[1] for W, _ in params)))
+    spec = NetworkSpec(n0, tuple(W.shape[1] for W, _ in params), fan="in")      # ReLU (the weights are given)
     out = []
     for s in range(0, B, per):
-        h = X.expand(min(per, B - s), P, n0)
         bits = []
-        for W, b in params:
-            z = torch.baddbmm(b[s:s + per, None, :], h, W[s:s + per].transpose(1, 2))
-            bits.append(z > 0)
-            h = torch.relu(z)
+        forward(spec, X.unsqueeze(0), [(W[s:s + per], b[s:s + per]) for W, b in params],
+                record=lambda l, z, h: bits.append(z > 0))
         bb = torch.cat(bits, dim=2).to(torch.float64)                  # (b, P, N) of 0/1
         nb = bb.shape[0]
         words = torch.stack([(bb[..., s:e] @ pow2[:e - s]).long() for s, e in groups], dim=-1).reshape(nb * P, -1)
@@ -337,45 +346,44 @@ def count_one_layer_arrangement(params, half_side: float, *, centre=None, direct
 
 
 @torch.no_grad()
-def sample_slice_regions(widths, trials, *, half_side=None, grid: int = 128, centre=None, directions=None,
-                         weight_var=2.0, bias_var, fan: str = "in", generator: torch.Generator, device="cpu",
-                         exact_one_layer: bool = False, progress: Optional[Callable] = None) -> dict:
+def sample_slice_regions(widths, trials, *, input_dim: int, half_side=None, grid: int = 128, centre=None,
+                         directions=None, weight_var=HE_GAIN, bias_var, fan: str = "in", stream: Stream,
+                         device="cpu", exact_one_layer: bool = False, memory_budget=None, chunks=None,
+                         progress: Optional[Callable] = None) -> dict:
     """Grid counts (distinct patterns on a G×G grid; lower bounds) of ``trials`` networks on a slice.
 
-    Default window: centre 0, directions e1, e2, half-side a = √n0 (the default segment's ends lie
-    on its boundary). With ``exact_one_layer`` (one hidden layer only) the exact arrangement counts
-    of the same networks come too. Returns {"grid": (T,) counts, "exact": (T,) or None, "seconds"}.
+    ``widths`` = (n1, ..., nd) hidden widths, ``input_dim`` = n0. Default window: centre 0,
+    directions e1, e2, half-side a = √n0 (the default segment's ends lie on its boundary). With
+    ``exact_one_layer`` (one hidden layer only) the exact arrangement counts of the same networks
+    come too. Chunk k of the networks draws from ``stream.generator(k)``. Returns {"grid": (T,)
+    counts, "exact": (T,) or None, "seconds"}.
     """
-    w = _all_widths(widths)
-    T = check_int("trials", trials, lo=1)
+    w = _all_widths(widths, input_dim)
     G = check_int("grid", grid, lo=2)
-    _check_generator(generator)
+    _check_stream(stream)
     a = math.sqrt(w[0]) if half_side is None else check_real("half_side", half_side, lo=0.0, lo_open=True)
     _slice_frame(w[0], centre, directions)
     if exact_one_layer and len(w) != 2:
         raise DomainError("exact_one_layer needs exactly one hidden layer")
+    spec = _spec(w, weight_var, bias_var, fan)
     t0 = time.perf_counter()
-    step = int(max(1, min(T, 2**25 // (G * G * max(w)))))
-    grid_c, exact_c, done = [], [], 0
-    while done < T:
-        b = min(step, T - done)
-        p = sample_mlp_params(w, b, weight_var=weight_var, bias_var=bias_var, fan=fan, generator=generator,
-                              device=device)
-        grid_c.append(count_grid_patterns(p, a, G, centre=centre, directions=directions))
+    run = Run(stream, trials, network_elements=_GRID_FACTOR * G * G * max(w), memory_budget=memory_budget,
+              chunks=chunks, device=device, progress=progress)
+    grid_c = np.empty(run.rows, dtype=np.int64)
+    exact_c = np.empty(run.rows, dtype=np.int64) if exact_one_layer else None
+    for batch in run:
+        p = _draw(spec, batch)
+        batch.place(grid_c, count_grid_patterns(p, a, G, centre=centre, directions=directions))
         if exact_one_layer:
-            exact_c.append(count_one_layer_arrangement(p, a, centre=centre, directions=directions))
-        done += b
-        if progress:
-            progress(done, T)
-    return {"grid": np.concatenate(grid_c), "exact": np.concatenate(exact_c) if exact_one_layer else None,
-            "half_side": a, "grid_size": G, "seconds": time.perf_counter() - t0}
+            batch.place(exact_c, count_one_layer_arrangement(p, a, centre=centre, directions=directions))
+    return {"grid": grid_c, "exact": exact_c, "half_side": a, "grid_size": G, "seconds": time.perf_counter() - t0}
 
 
 # --- sweeps ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SweepPoint:
     x: int                 # total neurons N (neuron sweep) or depth (depth sweep)
-    widths: tuple          # (n0, n1, ..., nd)
+    widths: tuple          # hidden widths (n1, ..., nd)
     mean: float            # mean #regions
     lo: float
     hi: float
@@ -402,12 +410,12 @@ class Sweep:
                             "trials": p.trials} for p in self.points]}
 
 
-def _count(kind, widths, trials, *, weight_var, bias_var, grid, generator, device):
+def _count(kind, widths, trials, *, input_dim, weight_var, bias_var, grid, stream, device):
     if kind == "segment":
-        return sample_segment_regions(widths, trials, weight_var=weight_var, bias_var=bias_var,
-                                      generator=generator, device=device).counts
-    return sample_slice_regions(widths, trials, grid=grid, weight_var=weight_var, bias_var=bias_var,
-                                generator=generator, device=device)["grid"]
+        return sample_segment_regions(widths, trials, input_dim=input_dim, weight_var=weight_var, bias_var=bias_var,
+                                      stream=stream, device=device).counts
+    return sample_slice_regions(widths, trials, input_dim=input_dim, grid=grid, weight_var=weight_var,
+                                bias_var=bias_var, stream=stream, device=device)["grid"]
 
 
 def _fit(xs, means) -> float:
@@ -421,12 +429,13 @@ def _split(neurons: int, depth: int) -> tuple:
     return (neurons // depth,) * depth
 
 
-def _sweep_points(kind, designs, trials, *, weight_var, bias_var, grid, level, generator, device, progress):
-    """One SweepPoint per (x, widths) design: counts of ``trials`` networks, mean and interval."""
+def _sweep_points(kind, designs, trials, *, input_dim, weight_var, bias_var, grid, level, stream, device, progress):
+    """One SweepPoint per (x, widths) design: counts of ``trials`` networks (stream
+    ``stream.child("<kind>:<widths>")``), mean and interval."""
     pts = []
     for i, (x, w) in enumerate(designs):
-        c = _count(kind, w, trials, weight_var=weight_var, bias_var=bias_var, grid=grid, generator=generator,
-                   device=device)
+        c = _count(kind, w, trials, input_dim=input_dim, weight_var=weight_var, bias_var=bias_var, grid=grid,
+                   stream=stream.child(f"{kind}:{','.join(map(str, w))}"), device=device)
         m, lo, hi = stats.mean_ci(c, level)
         pts.append(SweepPoint(x, w, m, lo, hi, len(c), c))
         if progress:
@@ -434,15 +443,16 @@ def _sweep_points(kind, designs, trials, *, weight_var, bias_var, grid, level, g
     return pts
 
 
-def estimate_neuron_sweep(kind: str, neurons, depth: int, trials: int, *, input_dim: int = 2, weight_var=2.0,
-                          bias_var=1.0, grid: int = 256, level: float = 0.95, generator: torch.Generator,
+def estimate_neuron_sweep(kind: str, neurons, depth: int, trials: int, *, input_dim: int = 2, weight_var=HE_GAIN,
+                          bias_var=1.0, grid: int = 256, level: float = 0.95, stream: Stream,
                           device="cpu", resamples: int = 1000, progress=None) -> Sweep:
     """Mean #regions against the total number of neurons N at a fixed depth (widths N/depth).
 
     kind "segment": exact counts along the default segment; "slice": grid counts on the default
     window (lower bounds). Each point: mean with a ``level`` normal interval. The exponent is the
     least-squares slope of log(mean − 1) on log N (mean − 1: the regions beyond the first, so a
-    count 1 + cN has slope 1), with a percentile bootstrap interval (networks resampled per point).
+    count 1 + cN has slope 1), with a percentile bootstrap interval (networks resampled per point;
+    numpy generator of ``stream.child("bootstrap")``). ``widths`` of the points are hidden widths.
     """
     kind = check_choice("kind", kind, ("segment", "slice"))
     depth = check_int("depth", depth, lo=1)
@@ -450,10 +460,11 @@ def estimate_neuron_sweep(kind: str, neurons, depth: int, trials: int, *, input_
     if len(Ns) < 2:
         raise DomainError("neurons must list at least two values")
     t0 = time.perf_counter()
-    pts = _sweep_points(kind, [(N, (input_dim, *_split(N, depth))) for N in Ns], trials, weight_var=weight_var,
-                        bias_var=bias_var, grid=grid, level=level, generator=generator, device=device,
-                        progress=progress)
-    rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
+    _check_stream(stream)
+    pts = _sweep_points(kind, [(N, _split(N, depth)) for N in Ns], trials, input_dim=input_dim,
+                        weight_var=weight_var, bias_var=bias_var, grid=grid, level=level, stream=stream,
+                        device=device, progress=progress)
+    rng = stream.child("bootstrap").numpy()
     boot = [_fit(Ns, [p.counts[rng.integers(0, p.trials, p.trials)].mean() for p in pts]) for _ in range(resamples)]
     a = 1.0 - level
     return Sweep(kind, "neurons", tuple(pts), _fit(Ns, [p.mean for p in pts]),
@@ -462,16 +473,17 @@ def estimate_neuron_sweep(kind: str, neurons, depth: int, trials: int, *, input_
                  "exact counts" if kind == "segment" else f"grid {grid}×{grid}: lower bounds (tiny regions missed)")
 
 
-def estimate_depth_sweep(kind: str, depths, neurons: int, trials: int, *, input_dim: int = 2, weight_var=2.0,
-                         bias_var=1.0, grid: int = 256, level: float = 0.95, generator: torch.Generator,
+def estimate_depth_sweep(kind: str, depths, neurons: int, trials: int, *, input_dim: int = 2, weight_var=HE_GAIN,
+                         bias_var=1.0, grid: int = 256, level: float = 0.95, stream: Stream,
                          device="cpu", progress=None) -> Sweep:
     """Mean #regions against depth at a fixed total number of neurons (widths neurons/depth)."""
     kind = check_choice("kind", kind, ("segment", "slice"))
     N = check_int("neurons", neurons, lo=1)
     ds = [check_int("depth", v, lo=1) for v in depths]
     t0 = time.perf_counter()
-    pts = _sweep_points(kind, [(d, (input_dim, *_split(N, d))) for d in ds], trials, weight_var=weight_var,
-                        bias_var=bias_var, grid=grid, level=level, generator=generator, device=device,
+    _check_stream(stream)
+    pts = _sweep_points(kind, [(d, _split(N, d)) for d in ds], trials, input_dim=input_dim, weight_var=weight_var,
+                        bias_var=bias_var, grid=grid, level=level, stream=stream, device=device,
                         progress=progress)
     return Sweep(kind, "depth", tuple(pts), None, None, level, time.perf_counter() - t0,
                  "exact counts" if kind == "segment" else f"grid {grid}×{grid}: lower bounds (tiny regions missed)")
@@ -479,7 +491,7 @@ def estimate_depth_sweep(kind: str, depths, neurons: int, trials: int, *, input_
 
 # --- figure ----------------------------------------------------------------------------------------
 #: The figure's design (CI-friendly: ~15–25 s on 2 CPU cores at the default trials).
-FIGURE_DESIGN = {"input_dim": 2, "depth": 3, "bias_var": 1.0, "weight_var": 2.0,
+FIGURE_DESIGN = {"input_dim": 2, "depth": 3, "bias_var": 1.0, "weight_var": HE_GAIN,
                  "segment_neurons": (12, 24, 48, 96, 192, 384), "slice_neurons": (6, 12, 24, 48, 96),
                  "depths": (1, 2, 3, 4, 6, 8), "fixed_neurons": 48, "grid": 256}
 
@@ -504,9 +516,8 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
 
     d = FIGURE_DESIGN
     T = check_int("trials", trials, lo=20)
-    g = torch.Generator().manual_seed(check_int("seed", seed, lo=0))
-    kw = dict(input_dim=d["input_dim"], weight_var=d["weight_var"], bias_var=d["bias_var"], grid=d["grid"],
-              generator=g)
+    root = Stream(check_int("seed", seed, lo=0), "figures.regions")
+    kw = dict(input_dim=d["input_dim"], weight_var=d["weight_var"], bias_var=d["bias_var"], grid=d["grid"])
     steps, done = 4, [0]
 
     def tick():
@@ -514,13 +525,15 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
         if progress:
             progress(done[0], steps)
 
-    seg_n = estimate_neuron_sweep("segment", d["segment_neurons"], d["depth"], T, **kw)
+    seg_n = estimate_neuron_sweep("segment", d["segment_neurons"], d["depth"], T, stream=root.child("neurons"), **kw)
     tick()
-    sl_n = estimate_neuron_sweep("slice", d["slice_neurons"], d["depth"], max(10, T // 5), **kw)
+    sl_n = estimate_neuron_sweep("slice", d["slice_neurons"], d["depth"], max(10, T // 5), stream=root.child("neurons"),
+                                 **kw)
     tick()
-    seg_d = estimate_depth_sweep("segment", d["depths"], d["fixed_neurons"], T, **kw)
+    seg_d = estimate_depth_sweep("segment", d["depths"], d["fixed_neurons"], T, stream=root.child("depth"), **kw)
     tick()
-    sl_d = estimate_depth_sweep("slice", d["depths"], d["fixed_neurons"], max(10, T // 5), **kw)
+    sl_d = estimate_depth_sweep("slice", d["depths"], d["fixed_neurons"], max(10, T // 5), stream=root.child("depth"),
+                                **kw)
     tick()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -691,7 +704,7 @@ def claim_regions_depth_flat(ctx):
 
 
 # --- the `initbounds regions` report ---------------------------------------------------------------
-def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=2.0, bias_var=1.0,
+def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=HE_GAIN, bias_var=1.0,
                    trials: int = 2000, grid: int = 128, seed: int = 0, level: float = 0.95,
                    progress: Optional[Callable] = None) -> dict:
     """Derived values, HR19's claim and a simulation for one architecture (what the CLI prints).
@@ -700,7 +713,7 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
     n0 = 1), exact counts; mode "slice": the plane through 0 spanned by e1, e2 with the window
     [−√n0, √n0]², grid counts (lower bounds), plus exact arrangement counts at depth 1 (bias > 0).
     Derived: the first layer along the default segment (always); the one-layer window expectation
-    (depth 1, slice). The simulation draws its networks from a torch generator seeded with ``seed``.
+    (depth 1, slice). The simulation draws its networks from the stream ``Stream(seed, "regions.report")``.
     """
     hid = parse_widths(hidden)
     n0 = check_int("input_dim", input_dim, lo=1)
@@ -708,7 +721,6 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
     if mode == "slice" and n0 < 2:
         raise DomainError(f"a slice needs input_dim ≥ 2; got {n0}")
     T = check_int("trials", trials, lo=2)
-    w = (n0, *hid)
     x0, x1 = default_segment(n0)
     fl = first_layer_segment(x0, x1, hid[0], weight_var=weight_var, bias_var=bias_var)
     a = math.sqrt(n0)
@@ -727,18 +739,19 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
         out["one_layer_window"] = e.as_dict()
     dim = 1 if mode == "segment" else 2
     out["hr19"] = {**regions_paper_claim(sum(hid), dim).as_dict(), "dim": dim}
-    g = torch.Generator().manual_seed(check_int("seed", seed, lo=0))
+    stream = Stream(check_int("seed", seed, lo=0), "regions.report")
     sim = {"level": level, "trials": T}
     if mode == "segment":
-        r = sample_segment_regions(w, T, weight_var=weight_var, bias_var=bias_var, generator=g, progress=progress)
+        r = sample_segment_regions(hid, T, input_dim=n0, weight_var=weight_var, bias_var=bias_var, stream=stream,
+                                   progress=progress)
         m, lo, hi = stats.mean_ci(r.counts, level)
         fm, flo, fhi = stats.mean_ci(r.new_per_layer[:, 0], level)
         sim.update({"mean": m, "ci": [lo, hi], "method": "exact piece tracking",
                     "first_layer_breakpoints": {"mean": fm, "ci": [flo, fhi]}, "seconds": r.seconds})
     else:
         exact = len(hid) == 1 and (bias_var > 0)
-        r = sample_slice_regions(w, T, half_side=a, grid=grid, weight_var=weight_var, bias_var=bias_var, generator=g,
-                                 exact_one_layer=exact, progress=progress)
+        r = sample_slice_regions(hid, T, input_dim=n0, half_side=a, grid=grid, weight_var=weight_var,
+                                 bias_var=bias_var, stream=stream, exact_one_layer=exact, progress=progress)
         m, lo, hi = stats.mean_ci(r["grid"], level)
         sim.update({"mean": m, "ci": [lo, hi], "method": f"distinct patterns on a {grid}×{grid} grid (lower bound)",
                     "seconds": r["seconds"]})

@@ -1,39 +1,48 @@
-"""Residual networks (HR18; docs/theory.md): Monte Carlo of real residual MLPs at initialization."""
+"""Residual networks (HR18; docs/theory.md): Monte Carlo of real residual MLPs at initialization,
+on the network core (:mod:`sim.core`)."""
 from __future__ import annotations
 
-import math
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
 from ..bounds.errors import check_int
 
-from .variance import _batches
+from .core import NetworkSpec, Run, Stream, forward, iter_params
 
 __all__ = ["sample_residual"]
 
 
 @torch.no_grad()
 def sample_residual(blocks: int, width: int, branch_width: int, eta: float, trials: int, *,
-                    schedule: str = "const", generator: torch.Generator, dtype=torch.float64) -> np.ndarray:
+                    schedule: str = "const", stream: Stream, dtype=torch.float64,
+                    memory_budget: Optional[float] = None, chunks: Optional[Sequence[int]] = None) -> np.ndarray:
     """(trials, blocks) array of ‖x_b‖²/‖x_0‖² for x ← x + η_b W₂ relu(W₁ x), W₁ of variance
-    2/n (m × n), W₂ of variance 1/m (n × m), η_b by ``schedule`` (const, inv = η/b, invsqrt = η/√b);
-    x_0 = e_1 (by rotation invariance any x_0 has the same law)."""
+    2/n (m × n), W₂ of variance 1/m (n × m) (``NetworkSpec.residual_mlp``), η_b by ``schedule``
+    (const, inv = η/b, invsqrt = η/√b, from ``bounds.resnet.residual_growth``); x_0 = e_1 (by
+    rotation invariance any x_0 has the same law). Chunk k of the networks draws W₁, W₂ of block
+    1, then of block 2, … from ``stream.generator(k)``. Estimator of E‖x_b‖²/‖x_0‖²: the column
+    mean, standard error sd/√trials.
+    """
     from ..bounds.resnet import residual_growth
 
     B = check_int("blocks", blocks, lo=1)
     n = check_int("width", width, lo=1)
     m = check_int("branch_width", branch_width, lo=1)
-    T = check_int("trials", trials, lo=1)
     etas = residual_growth(B, n, m, eta, schedule=schedule)["eta"]
-    out = np.empty((T, B))
-    for a, b in _batches(T, 2 * n * m):
-        t = b - a
-        x = torch.zeros((t, n, 1), dtype=dtype)
-        x[:, 0, 0] = 1.0
-        for k in range(B):
-            W1 = torch.randn((t, m, n), generator=generator, dtype=dtype) * math.sqrt(2.0 / n)
-            W2 = torch.randn((t, n, m), generator=generator, dtype=dtype) * math.sqrt(1.0 / m)
-            x = x + float(etas[k]) * torch.bmm(W2, torch.relu(torch.bmm(W1, x)))
-            out[a:b, k] = (x**2).sum(dim=(1, 2)).numpy()
+    spec = NetworkSpec.residual_mlp(n, m, [float(e) for e in etas])
+    run = Run(stream, trials, network_elements=2 * n * m + 4 * (n + m), memory_budget=memory_budget, chunks=chunks)
+    out = np.empty((run.rows, B))
+    x0 = torch.zeros((1, 1, n), dtype=dtype)
+    x0[0, 0, 0] = 1.0
+    buffers: dict = {}
+    for batch in run:
+        r = torch.empty((batch.size, B), dtype=dtype)
+
+        def record(b, z, h):
+            r[:, b] = (h**2).sum(dim=(1, 2))
+
+        forward(spec, x0, iter_params(spec, batch, dtype=dtype, buffers=buffers), record=record)
+        batch.place(out, r)
     return out

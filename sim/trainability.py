@@ -16,8 +16,8 @@ The protocol, the same for every net (documented choices, not tuned per architec
   stratified train/test split fixed by ``seed`` (default 25 % test), features standardized with
   the training set's mean and standard deviation (constant features divided by 1);
 * nets: ``depth`` hidden ReLU layers of ``width`` units and a linear 10-way output layer; every
-  weight matrix, the output layer included, from ``nn.init.kaiming_normal_`` (fan-in, ReLU gain:
-  N(0, 2/fan-in)) with an explicit generator, every bias zero; float64;
+  weight matrix, the output layer included, N(0, 2/fan-in) (He; ``nn.init.kaiming_normal_``'s
+  law) drawn by the network core (:mod:`sim.core`), every bias zero; float64;
 * training: plain SGD (no momentum, no weight decay), learning rate ``lr`` (default 0.05),
   minibatches of ``batch_size`` (default 32; each net draws its own permutation every epoch, the
   last batch of an epoch is the remainder), mean cross-entropy loss, at most ``epochs`` epochs;
@@ -35,9 +35,11 @@ for a higher threshold. The nets of one configuration are trained together as a 
 weights, ``torch.bmm``): every net has its own weights, minibatch order and loss, and SGD's update
 is per-parameter, so this is exactly K independent trainings.
 
-Seeds: ``seed`` fixes the data split, and configuration (width, depth) draws its nets and their
-minibatch orders from a torch generator seeded by ``SeedSequence([seed, width, depth])``, so a
-configuration's result does not depend on which other configurations run beside it.
+Seeds: ``seed`` fixes the data split, and configuration (width, depth) draws from the stream
+``Stream(seed, "trainability").child("width=<w>,depth=<d>")``: net k's initial weights from its
+child "init" (chunk k), its minibatch orders from its child "minibatches" (chunk k). So a
+configuration's result does not depend on which other configurations run beside it, and a net's
+does not depend on how many nets are trained with it.
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ from scipy import stats as st
 from ..bounds.errors import DomainError, check_int, check_real
 from ..bounds.variance import length_moments
 
+from .core import Layer, NetworkSpec, Run, Stream, _check_stream, draw_params, forward
 from .stats import clopper_pearson, median_ci
 
 __all__ = ["TrainabilityConfig", "ConfigOutcome", "TrainabilityResult", "make_configs",
@@ -124,42 +127,34 @@ def load_digits_split(seed: int, *, test_fraction: float = 0.25):
     return f(xtr), torch.tensor(ytr, dtype=torch.int64), f(xte), torch.tensor(yte, dtype=torch.int64)
 
 
-def sample_he_mlps(n0: int, widths, n_out: int, nets: int, *, generator: torch.Generator) -> list:
-    """Stacked parameters of ``nets`` MLPs n0 → widths → n_out, He fan-in, zero biases.
+def he_mlp_spec(input_dim: int, widths, n_out: int) -> NetworkSpec:
+    """input_dim → widths (ReLU) → n_out (linear), He fan-in on every layer, no random biases."""
+    return NetworkSpec(input_dim, (*widths, n_out), fan="in", linear_output=True)
 
-    Returns [(W_1, b_1), …, (W_{d+1}, b_{d+1})] with W_l of shape (nets, n_{l−1}, n_l) (so that
-    h_l = ReLU(h_{l−1} W_l + b_l) batched by ``torch.baddbmm``) and b_l of shape (nets, 1, n_l).
-    Each matrix is drawn in nn.Linear's (out, in) layout by ``nn.init.kaiming_normal_(mode='fan_in',
-    nonlinearity='relu', generator=generator)``, net by net, layer by layer; the output layer too.
 
-    >>> ps = sample_he_mlps(3, [4, 5], 2, 6, generator=torch.Generator().manual_seed(0))
+def sample_he_mlps(input_dim: int, widths, n_out: int, nets: int, *, stream: Stream) -> list:
+    """Stacked parameters of ``nets`` MLPs input_dim → widths → n_out, He fan-in, zero biases.
+
+    Returns [Layer(W_1, b_1), …, Layer(W_{d+1}, b_{d+1})] with W_l of shape (nets, n_l, n_{l−1})
+    (nn.Linear's (out, in) layout; ``sim.core.forward`` applies them) and b_l zeros of shape
+    (nets, n_l). Net k is chunk k of ``stream`` (one net per chunk): its matrices are
+    N(0, 2/fan-in) draws from ``stream.generator(k)``, layer by layer, the output layer too.
+
+    >>> ps = sample_he_mlps(3, [4, 5], 2, 6, stream=Stream(0, "doc"))
     >>> [tuple(w.shape) for w, b in ps], float(ps[0][1].abs().max())
-    ([(6, 3, 4), (6, 4, 5), (6, 5, 2)], 0.0)
+    ([(6, 4, 3), (6, 5, 4), (6, 2, 5)], 0.0)
     """
-    n0 = check_int("n0", n0, lo=1)
+    input_dim = check_int("input_dim", input_dim, lo=1)
     n_out = check_int("n_out", n_out, lo=1)
     nets = check_int("nets", nets, lo=1)
-    dims = [n0, *[check_int(f"widths[{i}]", w, lo=1) for i, w in enumerate(widths)], n_out]
-    Ws = [torch.empty(nets, a, b, dtype=torch.float64) for a, b in zip(dims[:-1], dims[1:])]
-    for k in range(nets):
-        for W in Ws:
-            w = torch.empty(W.shape[2], W.shape[1], dtype=torch.float64)
-            torch.nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu", generator=generator)
-            W[k] = w.T
-    return [(W, torch.zeros(nets, 1, W.shape[2], dtype=torch.float64)) for W in Ws]
-
-
-def _forward(params, x):
-    h = x
-    for W, b in params[:-1]:
-        h = torch.relu(torch.baddbmm(b, h, W))
-    W, b = params[-1]
-    return torch.baddbmm(b, h, W)
+    spec = he_mlp_spec(input_dim, [check_int(f"widths[{i}]", w, lo=1) for i, w in enumerate(widths)], n_out)
+    batch = Run(_check_stream(stream), nets, network_elements=spec.weights_per_network, chunk=1).whole()
+    return [Layer(W, torch.zeros(W.shape[:2], dtype=torch.float64)) for W, _ in draw_params(spec, batch)]
 
 
 @torch.no_grad()
-def _accuracy(params, x, y) -> np.ndarray:
-    out = _forward(params, x.unsqueeze(0).expand(params[0][0].shape[0], -1, -1))
+def _accuracy(spec, params, x, y) -> np.ndarray:
+    out = forward(spec, x.unsqueeze(0), params)
     return (out.argmax(dim=2) == y).to(torch.float64).mean(dim=1).numpy()
 
 
@@ -245,11 +240,12 @@ class ConfigOutcome:
 
 
 def train_he_mlps(width: int, depth: int, data, *, nets: int, epochs: int, threshold: float, lr: float,
-                  batch_size: int, generator: torch.Generator, progress=None) -> ConfigOutcome:
+                  batch_size: int, stream: Stream, progress=None) -> ConfigOutcome:
     """Train ``nets`` He-initialized MLPs (``depth`` × ``width``) with plain SGD; epochs-to-threshold.
 
-    ``data`` = (X_train, y_train, X_test, y_test) as from ``load_digits_split``. The generator
-    draws the initial weights (``sample_he_mlps``), then every epoch one permutation per net.
+    ``data`` = (X_train, y_train, X_test, y_test) as from ``load_digits_split``. Net k's initial
+    weights are chunk k of ``stream.child("init")`` (``sample_he_mlps``); every epoch it draws one
+    permutation from its own generator, ``stream.child("minibatches").generator(k)``.
     ``progress(fraction)`` is called after each epoch with the fraction of the epoch cap done.
     The protocol is in the module docstring.
     """
@@ -264,14 +260,17 @@ def train_he_mlps(width: int, depth: int, data, *, nets: int, epochs: int, thres
     n_classes = int(max(ytr.max(), yte.max())) + 1
     t0 = time.perf_counter()
     lm = length_moments([width] * depth)
-    params = sample_he_mlps(xtr.shape[1], [width] * depth, n_classes, nets, generator=generator)
+    _check_stream(stream)
+    spec = he_mlp_spec(xtr.shape[1], [width] * depth, n_classes)
+    params = sample_he_mlps(xtr.shape[1], [width] * depth, n_classes, nets, stream=stream.child("init"))
+    orders = [stream.child("minibatches").generator(k) for k in range(nets)]
     flat = [p.requires_grad_() for wb in params for p in wb]
     opt = torch.optim.SGD(flat, lr=lr, momentum=0.0, weight_decay=0.0)
     n = xtr.shape[0]
     hit = [None] * nets
     diverged = np.zeros(nets, dtype=bool)
-    tr = [_accuracy(params, xtr, ytr)]
-    te = [_accuracy(params, xte, yte)]
+    tr = [_accuracy(spec, params, xtr, ytr)]
+    te = [_accuracy(spec, params, xte, yte)]
 
     def mark(e):        # a diverged net (non-finite loss, so non-finite weights) cannot reach it
         for k in range(nets):
@@ -282,18 +281,18 @@ def train_he_mlps(width: int, depth: int, data, *, nets: int, epochs: int, thres
     e = 0
     while e < epochs and any(h is None for h in hit):
         e += 1
-        perm = torch.stack([torch.randperm(n, generator=generator) for _ in range(nets)])
+        perm = torch.stack([torch.randperm(n, generator=g) for g in orders])
         for i in range(0, n, batch_size):
             idx = perm[:, i:i + batch_size]
-            out = _forward(params, xtr[idx])
+            out = forward(spec, xtr[idx], params)
             loss = torch.nn.functional.cross_entropy(out.reshape(-1, n_classes), ytr[idx].reshape(-1),
                                                      reduction="none").reshape(nets, -1).mean(dim=1)
             diverged |= ~torch.isfinite(loss.detach()).numpy()
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()      # Σ_k loss_k: net k's gradient is that of its own loss
             opt.step()
-        tr.append(_accuracy(params, xtr, ytr))
-        te.append(_accuracy(params, xte, yte))
+        tr.append(_accuracy(spec, params, xtr, ytr))
+        te.append(_accuracy(spec, params, xte, yte))
         mark(e)
         if progress:
             progress(e / epochs)
@@ -381,11 +380,10 @@ def estimate_trainability(configs, *, nets: int = 8, epochs: int = 20, threshold
     total = nets * len(cfgs)
     outcomes = []
     for i, c in enumerate(cfgs):
-        ss = np.random.SeedSequence([seed, c.width, c.depth])
-        g = torch.Generator().manual_seed(int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
         cb = (lambda f, i=i: progress(nets * (i + f), total)) if progress else None
         o = train_he_mlps(c.width, c.depth, data, nets=nets, epochs=epochs, threshold=threshold, lr=lr,
-                          batch_size=batch_size, generator=g, progress=cb)
+                          batch_size=batch_size, stream=Stream(seed, "trainability").child(f"width={c.width},depth={c.depth}"),
+                          progress=cb)
         o.families = c.families
         outcomes.append(o)
         if progress:
@@ -396,7 +394,7 @@ def estimate_trainability(configs, *, nets: int = 8, epochs: int = 20, threshold
         "accuracy": "training accuracy after each epoch (epoch 0 = at initialization)",
         "threshold": threshold, "epochs_cap": epochs, "optimizer": "SGD (no momentum, no weight decay)",
         "lr": lr, "batch_size": batch_size, "nets_per_config": nets, "seed": seed,
-        "init": "kaiming_normal_ fan-in ReLU gain on every layer (output included), zero biases, float64",
+        "init": "He N(0, 2/fan-in) (kaiming_normal_'s law) on every layer (output included), zero biases, float64",
         "level": LEVEL,
     }
     assoc = {"beta_vs_epochs": spearman_censored(
