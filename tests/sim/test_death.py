@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 from initbounds.bounds.death import liveness
+from initbounds.sim.core import Stream
 from initbounds.sim.death import make_mlp, sample_alive_on_set
 from initbounds.sim.death import living_fraction, sign_flip_
 
@@ -11,11 +12,11 @@ from initbounds.sim.death import living_fraction, sign_flip_
 @pytest.mark.parametrize("mode", ["layer", "unit", "greedy"])
 def test_guarantee_and_magnitudes(mode):
     """40 deep narrow nets (seed 5): every trial keeps ≥ 2^-k of the data; |W| never changes."""
-    g = torch.Generator().manual_seed(5)
-    data = torch.randn(300, 6, generator=g, dtype=torch.float64)
+    s = Stream(5, "tests/sim/test_death/guarantee")
+    data = torch.randn(300, 6, generator=s.child("data").generator(), dtype=torch.float64)
     depth = 10
-    for _ in range(40):
-        model = make_mlp(6, [2] * depth, 3, generator=g)
+    for k in range(40):
+        model = make_mlp(6, [2] * depth, 3, stream=s, index=k)
         mags = [p.detach().abs().clone() for p in model.parameters()]
         rep = sign_flip_(model, data, mode=mode)
         assert all(torch.equal(a, p.detach().abs()) for a, p in zip(mags, model.parameters()))
@@ -24,8 +25,7 @@ def test_guarantee_and_magnitudes(mode):
 
 
 def test_documented_example_runs_on_a_user_model():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(128, 64, generator=g)
+    x = torch.randn(128, 64, generator=Stream(0, "tests/sim/test_death/example").generator())
     model = nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 10))
     rep = sign_flip_(model, x, mode="unit")
     assert len(rep.living_fraction) == 2 and rep.living_fraction[-1] >= 0.25
@@ -36,9 +36,9 @@ def test_single_point_survival_matches_exact_formula():
     from initbounds.sim import stats
 
     w = (2, 3, 2)
-    alive = sample_alive_on_set(w, torch.randn(1, 4, generator=torch.Generator().manual_seed(1),
-                                                dtype=torch.float64), 40000,
-                                generator=torch.Generator().manual_seed(9))[:, 0]
+    s = Stream(9, "tests/sim/test_death/point")
+    alive = sample_alive_on_set(w, torch.randn(1, 4, generator=s.child("x").generator(), dtype=torch.float64), 40000,
+                                stream=s)[:, 0]
     a, b = stats.clopper_pearson(int(alive.sum()), len(alive), 1 - 1e-4)
     assert a <= liveness(w).p_alive_point <= b
 
@@ -53,10 +53,30 @@ def test_make_mlp_is_fully_determined_by_its_generator():
     """Regression (issue 5 review): the output layer used torch's default init from the global RNG."""
     import torch
 
+    s = Stream(7, "tests/sim/test_death/make_mlp")
     torch.manual_seed(1)
-    a = make_mlp(4, [3, 3], 2, generator=torch.Generator().manual_seed(7))
+    a = make_mlp(4, [3, 3], 2, stream=s)
     torch.manual_seed(2)
-    b = make_mlp(4, [3, 3], 2, generator=torch.Generator().manual_seed(7))
+    b = make_mlp(4, [3, 3], 2, stream=s)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert all(p.dtype == torch.float64 for p in a.parameters())
     assert not a[-1].bias.detach().any()
+    # network `index` of the stream: chunk `index`'s generator, layer by layer N(0, 2/fan-in)
+    c = make_mlp(4, [3, 3], 2, stream=s, index=5)
+    g = s.generator(5)
+    for lin, (n_in, n_out) in zip(c[::2], [(4, 3), (3, 3), (3, 2)]):
+        w = torch.empty(1, n_out, n_in, dtype=torch.float64).normal_(0.0, (2.0 / n_in) ** 0.5, generator=g)
+        assert torch.equal(lin.weight.detach(), w[0])
+    assert not torch.equal(a[0].weight, c[0].weight)
+
+
+def test_direction_spread_shapes_and_nan_for_dead_sets():
+    """Width 2 nets kill most points by depth 6: NaN where fewer than 2 points live; D ∈ [0, 1]."""
+    import numpy as np
+
+    from initbounds.sim.death import direction_spread
+
+    d = direction_spread(2, [1, 6], 16, 200, stream=Stream(3, "tests/sim/test_death/spread"))
+    assert d.shape == (200, 2)
+    ok = d[~np.isnan(d)]
+    assert np.all((ok >= -1e-12) & (ok <= 1 + 1e-12)) and np.isnan(d[:, 1]).any()
