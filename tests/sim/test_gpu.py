@@ -5,6 +5,7 @@ import pytest
 import torch
 from scipy import stats as st
 
+from initbounds.sim.core import Stream
 from initbounds.sim.engine import sample_inputs, sample_networks
 
 pytestmark = pytest.mark.gpu
@@ -14,12 +15,12 @@ pytestmark = pytest.mark.gpu
 @pytest.mark.parametrize("path", ["real", "gram", "norm"])
 def test_cuda_samples_the_same_law_as_cpu(path):
     """Two-sample KS of last-layer norms, CUDA vs CPU, each path (seeds 1, 2; α = 1e-4)."""
-    widths = [32, 128, 96, 128]
+    widths = [128, 96, 128]
     N = 1 if path == "norm" else 3
-    x = sample_inputs(32, N, correlation=0.5, generator=torch.Generator().manual_seed(0))
-    a = sample_networks(widths, x.cuda(), 4000, fan="in", path=path, device="cuda",
-                        generator=torch.Generator(device="cuda").manual_seed(1))
-    b = sample_networks(widths, x, 4000, fan="in", path=path, generator=torch.Generator().manual_seed(2))
+    s = Stream(0, "tests/sim/test_gpu")
+    x = sample_inputs(32, N, correlation=0.5, stream=s)
+    a = sample_networks(widths, x.cuda(), 4000, fan="in", path=path, device="cuda", stream=s.child("cuda"))
+    b = sample_networks(widths, x, 4000, fan="in", path=path, stream=s.child("cpu"))
     assert a.device.startswith("cuda")
     for i in range(N):
         assert st.ks_2samp(a.sq_ratio[:, -1, i], b.sq_ratio[:, -1, i]).pvalue >= 1e-4 / N

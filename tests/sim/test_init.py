@@ -11,6 +11,7 @@ from torch import nn
 from initbounds.bounds.errors import DomainError
 from initbounds.bounds.moments import activation, sigma2
 from initbounds.sim import stats
+from initbounds.sim.core import Stream
 from initbounds.sim.engine import sample_networks
 from initbounds.sim.init import fractional_moment_normal_, fractional_moment_std, init_sequential_
 
@@ -45,8 +46,8 @@ def test_one_layer_moment_preserved_by_real_networks(kind, kw):
     a = activation(kind, **kw)
     s, d = 0.7, 32
     v = sigma2(a, d, s)
-    smp = sample_networks([d, d], torch.ones(1, d, dtype=torch.float64), 30000, fan="out", act=a,
-                          weight_var=[v], generator=torch.Generator().manual_seed(21))
+    smp = sample_networks([d], torch.ones(1, d, dtype=torch.float64), 30000, fan="out", act=a,
+                          variances=[v], stream=Stream(21, "tests/sim/test_init").child(kind))
     assert smp.path == "real"
     m, lo, hi = stats.mean_ci(smp.sq_ratio[:, 0, 0] ** (s / 2), 1 - ALPHA)
     assert lo <= 1.0 <= hi
@@ -56,14 +57,14 @@ def test_rrelu_draws_a_slope_per_unit_and_input():
     # with two identical inputs, a per-input slope makes their activations differ (negative parts)
     a = activation("rrelu", lower=0.1, upper=0.9)
     x = torch.ones(2, 8, dtype=torch.float64)
-    smp = sample_networks([8, 16], x, 50, fan="out", act=a, generator=torch.Generator().manual_seed(0))
+    smp = sample_networks([16], x, 50, fan="out", act=a, stream=Stream(0, "tests/sim/test_init"))
     assert np.any(np.abs(smp.sq_ratio[:, 0, 0] - smp.sq_ratio[:, 0, 1]) > 1e-9)
 
 
 def test_non_relu_needs_the_real_path():
     with pytest.raises(DomainError, match="activation 'leaky' needs path='real'; got path='gram'"):
-        sample_networks([4, 4], torch.ones(2, 4), 3, fan="in", act=activation("leaky", slope=0.1),
-                        generator=torch.Generator().manual_seed(0), path="gram")
+        sample_networks([4], torch.ones(2, 4), 3, fan="in", act=activation("leaky", slope=0.1),
+                        stream=Stream(0, "tests/sim/test_init"), path="gram")
 
 
 def test_linear_small_output_exact_law_against_real_networks():
@@ -77,8 +78,8 @@ def test_linear_small_output_exact_law_against_real_networks():
     assert so.p_exact is not None and so.tolerance < 1e-6
     for s, th in ((1.0, so.p_exact), (2.0, so.p_exact_he)):
         v = sigma2(a, d, s)
-        smp = sample_networks([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), 40000, fan="out", act=a,
-                              weight_var=[v] * k, generator=torch.Generator().manual_seed(4))
+        smp = sample_networks([d] * k, torch.ones(1, d, dtype=torch.float64), 40000, fan="out", act=a,
+                              variances=[v] * k, stream=Stream(4, "tests/sim/test_init").child(f"s={s:g}"))
         hits = int((smp.sq_ratio[:, -1, 0] <= t * t).sum())
         lo, hi = stats.clopper_pearson(hits, 40000, 1 - ALPHA / 2)
         assert lo <= th <= hi

@@ -16,11 +16,16 @@ from initbounds.bounds.errors import DomainError
 from initbounds.bounds.regions import default_segment, first_layer_breakpoints, one_layer_regions_2d, square_window
 from initbounds.sim import stats
 from initbounds.sim.claims import run_claims
+from initbounds.sim.core import Stream
 from initbounds.sim.regions import (count_grid_patterns, count_one_layer_arrangement, count_segment_regions,
                          estimate_neuron_sweep, regions_report, sample_mlp_params, sample_segment_regions,
                          sample_slice_regions)
 
 ALPHA = 1e-4  # per-test error level shared by the Monte Carlo tests of the suite
+
+
+def stream(seed, name="tests/sim/test_regions"):
+    return Stream(seed, name)
 
 
 def _patterns(params, i, X):
@@ -39,8 +44,9 @@ def test_tracker_against_brute_force(widths, bias_var, seed):
     """Small nets, 40 each: (i) every tracked piece has one pattern (checked at its midpoint and two
     random interior points) and adjacent pieces differ; (ii) a dense grid of 2·10^5 + 1 values of t
     sees exactly count − 1 pattern changes whenever the pieces are wider than its spacing."""
-    g = torch.Generator().manual_seed(seed)
-    p = sample_mlp_params(widths, 40, bias_var=bias_var, generator=g)
+    s = stream(seed)
+    p = sample_mlp_params(widths[1:], 40, input_dim=widths[0], bias_var=bias_var, stream=s)
+    g = s.child("ends").generator()
     x0 = torch.randn(widths[0], generator=g, dtype=torch.float64).numpy()
     x1 = torch.randn(widths[0], generator=g, dtype=torch.float64).numpy()
     r = count_segment_regions(p, x0, x1, keep_breakpoints=True)
@@ -71,9 +77,8 @@ def test_tracker_against_brute_force(widths, bias_var, seed):
 def test_first_layer_oracle_monte_carlo():
     """Seed 7, 20000 nets (n0 = 6, widths 20, 10; bias variance 0.5) along a random segment: the
     first layer's breakpoints are Binomial(20, θ/π) (sd ≲ 2.3): half-width ≈ 0.06 at α = 1e-4."""
-    g = torch.Generator().manual_seed(7)
     x0, x1 = np.random.default_rng(7).normal(size=(2, 6))
-    r = sample_segment_regions((6, 20, 10), 20000, x0=x0, x1=x1, bias_var=0.5, generator=g)
+    r = sample_segment_regions((20, 10), 20000, input_dim=6, x0=x0, x1=x1, bias_var=0.5, stream=stream(7))
     m, lo, hi = stats.mean_ci(r.new_per_layer[:, 0], 1 - ALPHA)
     assert lo <= first_layer_breakpoints(x0, x1, 20, bias_var=0.5) <= hi
     # the Crofton term of layer 1 is the oracle itself (deterministic)
@@ -84,8 +89,7 @@ def test_first_layer_oracle_monte_carlo():
 def test_crofton_identity_in_deep_layers():
     """Seed 8, 20000 nets of widths 3, 12, 12, 12, 12 (default segment, bias variance 1): each deeper
     layer's new breakpoints minus their Crofton conditional mean average 0 (Bonferroni over 3)."""
-    g = torch.Generator().manual_seed(8)
-    r = sample_segment_regions((3, 12, 12, 12, 12), 20000, bias_var=1.0, generator=g)
+    r = sample_segment_regions((12, 12, 12, 12), 20000, input_dim=3, bias_var=1.0, stream=stream(8))
     level = stats.bonferroni(1 - ALPHA, 3)
     for l in (1, 2, 3):
         m, lo, hi = stats.mean_ci(r.new_per_layer[:, l] - r.crofton[:, l], level)
@@ -94,7 +98,7 @@ def test_crofton_identity_in_deep_layers():
 
 def test_zero_bias_through_the_origin():
     # n0 = 1, default segment −1 → 1, zero bias: every first-layer unit changes sign exactly once
-    r = sample_segment_regions((1, 9, 4), 200, bias_var=0.0, generator=torch.Generator().manual_seed(0))
+    r = sample_segment_regions((9, 4), 200, input_dim=1, bias_var=0.0, stream=stream(0))
     assert (r.new_per_layer[:, 0] == 9).all()
     # a network is positively homogeneous then: each later unit crosses at most once
     assert (r.new_per_layer[:, 1] <= 4).all()
@@ -105,9 +109,8 @@ def test_grid_counter_against_exact_one_layer_count():
     count never exceeds the exact count, grows along nested grids (33 ⊂ 65 ⊂ 129), and its mean
     is not significantly above the oracle (one-sided: the grid can only miss regions); the exact
     counts' interval covers the oracle."""
-    g = torch.Generator().manual_seed(9)
     a = math.sqrt(2.0)
-    p = sample_mlp_params((2, 10), 300, bias_var=1.0, generator=g)
+    p = sample_mlp_params((10,), 300, input_dim=2, bias_var=1.0, stream=stream(9))
     exact = count_one_layer_arrangement(p, a)
     grids = [count_grid_patterns(p, a, G) for G in (33, 65, 129)]
     assert (grids[0] <= grids[1]).all() and (grids[1] <= grids[2]).all() and (grids[2] <= exact).all()
@@ -120,8 +123,7 @@ def test_grid_counter_against_exact_one_layer_count():
 def test_grid_counter_brute_force_with_many_units():
     """Two layers of 40 and 30 units (70 bits: two packed words) on a 21 × 21 grid: the same number
     of distinct patterns as numpy's row-unique on the raw bits."""
-    g = torch.Generator().manual_seed(10)
-    p = sample_mlp_params((3, 40, 30), 6, bias_var=1.0, generator=g)
+    p = sample_mlp_params((40, 30), 6, input_dim=3, bias_var=1.0, stream=stream(10))
     c = np.zeros(3)
     D = np.array([[1.0, 0.0, 0.0], [0.0, 0.6, 0.8]])
     got = count_grid_patterns(p, 2.0, 21, centre=c, directions=D)
@@ -137,7 +139,7 @@ def test_slice_on_higher_dimensional_input():
     the exact arrangement counts' interval covers the slice oracle (which reduces to the plane)."""
     from initbounds.bounds.regions import one_layer_regions_slice
 
-    r = sample_slice_regions((5, 8), 3000, grid=33, bias_var=1.0, generator=torch.Generator().manual_seed(12),
+    r = sample_slice_regions((8,), 3000, input_dim=5, grid=33, bias_var=1.0, stream=stream(12),
                              exact_one_layer=True)
     th = one_layer_regions_slice(8, square_window(math.sqrt(5)), centre=np.zeros(5), directions=np.eye(5)[:2],
                                  bias_var=1.0).regions
@@ -148,8 +150,7 @@ def test_slice_on_higher_dimensional_input():
 def test_depth_one_segment_sweep_has_exponent_one():
     """Depth 1: mean regions − 1 = n·θ/π exactly, so the log-log exponent is 1; its bootstrap
     interval (seed 13, 2000 nets per point, level 1 − 1e-4) covers 1."""
-    s = estimate_neuron_sweep("segment", [4, 16, 64], 1, 2000, level=1 - ALPHA,
-                              generator=torch.Generator().manual_seed(13), resamples=500)
+    s = estimate_neuron_sweep("segment", [4, 16, 64], 1, 2000, level=1 - ALPHA, stream=stream(13), resamples=500)
     assert s.exponent_ci[0] <= 1.0 <= s.exponent_ci[1]
     x0, x1 = default_segment(2)
     for pt in s.points:
@@ -172,15 +173,18 @@ def test_report_shape():
 
 
 def test_errors():
-    with pytest.raises(DomainError, match="generator must be a torch.Generator"):
-        sample_mlp_params((2, 3), 4, bias_var=1.0, generator=None)
-    with pytest.raises(DomainError, match=r"widths must list n0 and at least one hidden width"):
-        sample_segment_regions((2,), 4, bias_var=1.0, generator=torch.Generator())
+    s = stream(0)
+    with pytest.raises(DomainError, match="stream must be a sim.core.Stream"):
+        sample_mlp_params((3,), 4, input_dim=2, bias_var=1.0, stream=None)
+    with pytest.raises(DomainError, match=r"widths must list at least one layer width; got \(\)"):
+        sample_segment_regions((), 4, input_dim=2, bias_var=1.0, stream=s)
+    with pytest.raises(DomainError, match="input_dim must be an integer ≥ 1; got 0"):
+        sample_segment_regions((3,), 4, input_dim=0, bias_var=1.0, stream=s)
     with pytest.raises(DomainError, match="x0 and x1 must have 2 entries"):
-        count_segment_regions(sample_mlp_params((2, 3), 2, bias_var=1.0, generator=torch.Generator()), [1.0], [2.0])
+        count_segment_regions(sample_mlp_params((3,), 2, input_dim=2, bias_var=1.0, stream=s), [1.0], [2.0])
     with pytest.raises(DomainError, match="one hidden layer"):
-        count_one_layer_arrangement(sample_mlp_params((2, 3, 3), 2, bias_var=1.0, generator=torch.Generator()), 1.0)
+        count_one_layer_arrangement(sample_mlp_params((3, 3), 2, input_dim=2, bias_var=1.0, stream=s), 1.0)
     with pytest.raises(DomainError, match="not in general position"):
-        count_one_layer_arrangement(sample_mlp_params((2, 3), 2, bias_var=0.0, generator=torch.Generator()), 1.0)
+        count_one_layer_arrangement(sample_mlp_params((3,), 2, input_dim=2, bias_var=0.0, stream=s), 1.0)
     with pytest.raises(DomainError, match="a slice needs input_dim ≥ 2; got 1"):
         regions_report([3], 1, mode="slice", trials=10)

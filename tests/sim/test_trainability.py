@@ -10,6 +10,7 @@ from scipy import stats as st
 
 from initbounds.bounds.errors import DomainError
 from initbounds.bounds.variance import length_moments
+from initbounds.sim.core import Stream
 from initbounds.sim.stats import median_ci
 from initbounds.sim.trainability import (ConfigOutcome, TrainabilityConfig, estimate_trainability, load_digits_split,
                               make_configs, plot_trainability, sample_he_mlps,
@@ -51,7 +52,7 @@ def test_censoring_is_reported_never_as_the_cap():
     """Threshold 1.0 within one epoch is out of reach for 2×1 nets: every net is censored."""
     data = load_digits_split(0)
     o = train_he_mlps(2, 1, data, nets=4, epochs=1, threshold=1.0, lr=0.05, batch_size=32,
-                      generator=torch.Generator().manual_seed(1))
+                      stream=Stream(1, "tests/sim/test_trainability"))
     assert o.epochs_to_threshold == [None] * 4 and o.reached == 0 and o.epochs_run == 1
     assert o.median_reached is None and o.median_all is None
     assert o.median_reached_ci == (None, None)
@@ -60,7 +61,7 @@ def test_censoring_is_reported_never_as_the_cap():
     assert all(len(c) == 2 for c in d["train_accuracy"])                     # epochs 0 and 1
     # every net meets a threshold it already meets at initialization: 0 epochs, training stops
     o = train_he_mlps(2, 1, data, nets=4, epochs=5, threshold=1e-9, lr=0.05, batch_size=32,
-                      generator=torch.Generator().manual_seed(1))
+                      stream=Stream(1, "tests/sim/test_trainability"))
     assert o.epochs_to_threshold == [0, 0, 0, 0] and o.epochs_run == 0
 
 
@@ -132,17 +133,20 @@ def test_make_configs_families():
 
 
 def test_he_init_draw_order_and_the_he_variance():
-    """Each net's matrices are kaiming_normal_ draws (nn.Linear's (out, in) layout, transposed),
-    net by net, layer by layer, from the one generator; entries have variance 2/fan-in (normal CI
-    on the sample variance, α = 1e-4), the output layer included; biases are zero."""
-    ps = sample_he_mlps(64, [16, 12], 10, 2, generator=torch.Generator().manual_seed(9))
-    g = torch.Generator().manual_seed(9)
+    """Net k's matrices are chunk k's draws (one net per chunk: stream.generator(k)), N(0, 2/fan-in)
+    in nn.Linear's (out, in) layout, layer by layer, the output layer too; entries have variance
+    2/fan-in (normal CI on the sample variance, α = 1e-4), the output layer included; biases are
+    zero; a net does not depend on how many nets are drawn with it."""
+    s = Stream(9, "tests/sim/test_trainability/init")
+    ps = sample_he_mlps(64, [16, 12], 10, 2, stream=s)
     for k in range(2):
+        g = s.generator(k)
         for (W, _), (a, b) in zip(ps, [(64, 16), (16, 12), (12, 10)]):
-            w = torch.empty(b, a, dtype=torch.float64)
-            torch.nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu", generator=g)
-            assert torch.equal(W[k], w.T)
-    ps = sample_he_mlps(200, [300], 40, 2, generator=torch.Generator().manual_seed(2))
+            w = torch.empty(1, b, a, dtype=torch.float64).normal_(0.0, math.sqrt(2 / a), generator=g)
+            assert torch.equal(W[k], w[0])
+    one = sample_he_mlps(64, [16, 12], 10, 1, stream=s)
+    assert all(torch.equal(W[:1], W1) for (W, _), (W1, _) in zip(ps, one))
+    ps = sample_he_mlps(200, [300], 40, 2, stream=Stream(2, "tests/sim/test_trainability/init"))
     w = ps[0][0].flatten()
     z = st.norm.ppf(1 - 1e-4 / 2)
     assert abs(float(w.var()) - 2 / 200) <= z * math.sqrt(2 / (w.numel() - 1)) * (2 / 200)
