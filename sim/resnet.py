@@ -7,10 +7,13 @@ import numpy as np
 import torch
 
 from ..bounds.errors import check_int
+from ..bounds.resnet import residual_growth
 
+from . import stats
+from .claims import ClaimSet, Evidence
 from .variance import _batches
 
-__all__ = ["sample_residual"]
+__all__ = ["sample_residual", "CLAIMS"]
 
 
 @torch.no_grad()
@@ -19,8 +22,6 @@ def sample_residual(blocks: int, width: int, branch_width: int, eta: float, tria
     """(trials, blocks) array of ‖x_b‖²/‖x_0‖² for x ← x + η_b W₂ relu(W₁ x), W₁ of variance
     2/n (m × n), W₂ of variance 1/m (n × m), η_b by ``schedule`` (const, inv = η/b, invsqrt = η/√b);
     x_0 = e_1 (by rotation invariance any x_0 has the same law)."""
-    from ..bounds.resnet import residual_growth
-
     B = check_int("blocks", blocks, lo=1)
     n = check_int("width", width, lo=1)
     m = check_int("branch_width", branch_width, lo=1)
@@ -37,3 +38,27 @@ def sample_residual(blocks: int, width: int, branch_width: int, eta: float, tria
             x = x + float(etas[k]) * torch.bmm(W2, torch.relu(torch.bmm(W1, x)))
             out[a:b, k] = (x**2).sum(dim=(1, 2)).numpy()
     return out
+
+
+# --- claims for `initbounds validate` (docs/theory.md §7) -------------------------------------------
+CLAIMS = ClaimSet()
+
+
+@CLAIMS.claim("residual_growth", "identity", "E‖x_B‖², E‖x_B‖⁴ for const, 1/b, 1/√b schedules",
+              "derived (HR18 claim; docs/theory.md §7)", trials=6000)
+def _residual(ctx):
+    B, n, m, eta = 20, 16, 16, 0.5
+    scheds = ("const", "inv", "invsqrt")
+    level = stats.bonferroni(ctx.level, 2 * len(scheds))
+    oks, parts, first = [], [], None
+    for sc in scheds:
+        r = sample_residual(B, n, m, eta, ctx.trials, schedule=sc, generator=ctx.gen)[:, -1]
+        g = residual_growth(B, n, m, eta, schedule=sc)
+        th1, th2 = math.exp(g["log_mean"][-1]), math.exp(g["log_second"][-1])
+        e1, lo1, hi1 = stats.mean_ci(r, level)
+        e2, lo2, hi2 = stats.mean_ci(r**2, level)
+        oks += [lo1 <= th1 <= hi1, lo2 <= th2 <= hi2]
+        parts.append(f"{sc}: E = {th1:.4g} vs {e1:.4g} [{lo1:.4g}, {hi1:.4g}], E² = {th2:.4g} vs {e2:.4g}")
+        first = first or (th1, e1, (lo1, hi1))
+    return Evidence(*first, all(oks), f"‖x_B‖²/‖x_0‖² after {B} blocks (n = m = {n}, η = {eta}): " + "; ".join(parts),
+                    ctx.trials, path="real")
