@@ -871,7 +871,7 @@ def validate(
     _check_device(device)
     if plot is not None and not plot.lower().endswith((".png", ".svg")):
         raise InitBoundsError(f"--plot must name a .png or .svg file; got {plot!r}")
-    from .sim.claims import CLAIMS, run_claims
+    from .sim.validate import CLAIMS, run_claims
 
     if list_:
         c = _console()

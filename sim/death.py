@@ -25,11 +25,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..bounds.death import liveness
 from ..bounds.errors import DomainError, check_choice, check_int
 
+from . import stats
+from .claims import ClaimSet, Evidence
 from .core import Batch, NetworkSpec, Run, Stream, draw_params, forward, iter_params
 
-__all__ = ['sample_alive_on_set', 'make_mlp', 'digits_liveness', 'direction_spread', 'SignFlipReport', 'sign_flip_', 'living_fraction']
+__all__ = ['sample_alive_on_set', 'make_mlp', 'digits_liveness', 'direction_spread', 'SignFlipReport', 'sign_flip_', 'living_fraction', 'CLAIMS']
 
 
 @torch.no_grad()
@@ -104,7 +107,7 @@ def digits_liveness(*, depth: int = 20, width: int = 3, trials: int = 40, seed: 
             res[mode].append(sign_flip_(base, data, mode=mode).living_fraction[-1])
     return {k: {"mean": float(np.mean(v)), "min": float(np.min(v))} for k, v in res.items()} | {
         "points": int(data.shape[0]), "depth": depth, "width": width, "trials": trials,
-        "guarantee": 2.0 ** -depth}
+        "guarantee": liveness([width] * depth).sign_flip_guarantee}
 
 
 @torch.no_grad()
@@ -230,3 +233,100 @@ def sign_flip_(model: nn.Sequential, data: torch.Tensor, *, mode: str = "unit") 
         flips.append(int((sign < 0).sum()))
         guar.append(2.0 ** -(l + 1))
     return SignFlipReport(mode, fracs, flips, guar)
+
+
+# --- claims for `initbounds validate` (docs/theory.md §5) -------------------------------------------
+CLAIMS = ClaimSet()
+_DEATH_WIDTHS = (2, 3, 2, 4)
+
+
+@CLAIMS.claim("death_point", "identity", "P(x alive) = Π(1 − 2^-n_l)", "derived (RR20 claim; docs/theory.md §5)",
+              trials=50000)
+def _death_point(ctx):
+    w = _DEATH_WIDTHS
+    s = ctx.sample([5, *w], torch.ones(1, 5, dtype=torch.float64), fan="in")
+    alive = s.sq_ratio[:, -1, 0] > 0
+    k, T = int(alive.sum()), len(alive)
+    a, b = stats.clopper_pearson(k, T, ctx.level)
+    th = liveness(w).p_alive_point
+    return Evidence(th, k / T, (a, b), a <= th <= b, f"P(x alive) = Π(1 − 2^-n_l), widths {list(w)}", T)
+
+
+@CLAIMS.claim("death_set_bounds", "bounds", "lower ≤ P(alive on S) ≤ upper", "derived (RR20 claim; docs/theory.md §5)",
+              trials=20000)
+def _death_set(ctx):
+    w, m, n0 = (3, 3, 3), 8, 5
+    data = torch.randn(m, n0, generator=ctx.gen, dtype=torch.float64)
+    alive = sample_alive_on_set(w, data, ctx.trials, generator=ctx.gen).any(axis=1)
+    k, T = int(alive.sum()), len(alive)
+    a, b = stats.clopper_pearson(k, T, ctx.level)
+    lv = liveness(w)
+    return Evidence(lv.lower, k / T, (a, b), b >= lv.lower and a <= lv.upper,
+                    f"lower {lv.lower:.4f} ≤ P(alive on S) ≤ upper {lv.upper:.6f}; {m} Gaussian points "
+                    f"in R^{n0}, widths {list(w)}", T, path="real")
+
+
+@CLAIMS.claim("death_orthant_one_layer", "identity", "one layer on the orthant: 1 − 2^-(n n0)",
+              "derived (RR20 claim; docs/theory.md §5)", trials=50000)
+def _death_orthant(ctx):
+    n, n0 = 2, 3
+    data = torch.eye(n0, dtype=torch.float64)    # the basis spans the orthant's extreme rays
+    alive = sample_alive_on_set((n,), data, ctx.trials, generator=ctx.gen).any(axis=1)
+    k, T = int(alive.sum()), len(alive)
+    a, b = stats.clopper_pearson(k, T, ctx.level)
+    th = liveness((n,), input_dim=n0).upper      # 1 − 2^{-n n0}
+    return Evidence(th, k / T, (a, b), a <= th <= b, f"one layer of {n} on the {n0} basis vectors: 1 − 2^-{n * n0}",
+                    T, path="real")
+
+
+@CLAIMS.claim("sign_flip_guarantee", "lower_bound", "living fraction after sign flips ≥ 2^-k",
+              "paper claim (RR20), proof derived (docs/theory.md §5)", trials=60)
+def _sign_flip(ctx):
+    depth, width, m = 8, 3, 200
+    T = min(ctx.trials, 300)
+    data = torch.randn(m, 6, generator=ctx.gen, dtype=torch.float64)
+    mins, means = {}, {}
+    for mode in ("layer", "unit", "greedy"):
+        fr = []
+        for _ in range(T):
+            model = make_mlp(6, [width] * depth, 2, generator=ctx.gen)
+            before = [p.detach().abs().clone() for p in model.parameters()]
+            rep = sign_flip_(model, data, mode=mode)
+            if not all(torch.equal(b, p.detach().abs()) for b, p in zip(before, model.parameters())):
+                raise AssertionError("sign flip changed a magnitude")
+            fr.append(rep.living_fraction[-1])
+        mins[mode], means[mode] = min(fr), float(np.mean(fr))
+    g = liveness([width] * depth).sign_flip_guarantee       # 2^-k
+    worst = min(mins.values())
+    return Evidence(g, worst, (worst, max(means.values())), worst >= g,
+                    f"depth {depth}, width {width}, {m} points; min/mean living fraction: " +
+                    ", ".join(f"{k} {mins[k]:.3f}/{means[k]:.3f}" for k in mins) +
+                    f" (guarantee 2^-{depth} = {g:.4f})", T, path="real")
+
+
+@CLAIMS.claim("direction_spread", "trend", "D_k falls with depth", "derived (RR20 v2 assumption; docs/theory.md §5)",
+              trials=2000)
+def _direction(ctx):
+    depths = [1, 4, 16]
+    d = direction_spread(8, depths, 64, ctx.trials, generator=ctx.gen)
+    d1, dk = d[:, 0], d[:, -1]
+    ok_rows = ~np.isnan(d1) & ~np.isnan(dk)
+    diff = d1[ok_rows] - dk[ok_rows]
+    m, lo, hi = stats.mean_ci(diff, ctx.level)
+    return Evidence(0.0, m, (lo, hi), lo > 0,
+                    f"D_1 − D_16 (width 8, 64 points): D falls with depth; mean D at depths {depths}: " +
+                    ", ".join(f"{np.nanmean(d[:, i]):.3f}" for i in range(len(depths))), int(ok_rows.sum()),
+                    path="real")
+
+
+@CLAIMS.claim("death_digits", "measurement", "sign flips on real data (digits)",
+              "measured (RR20 scheme on scikit-learn digits; docs/theory.md §5)", trials=8)
+def _digits(ctx):
+    r = digits_liveness(depth=20, width=3, trials=8, seed=int(torch.randint(0, 2**31, (1,), generator=ctx.gen)))
+    modes = ("layer", "unit", "greedy")
+    best = max(modes, key=lambda k: r[k]["mean"])
+    worst = min(r[k]["min"] for k in modes)
+    return Evidence(r["guarantee"], r[best]["mean"], (worst, r[best]["mean"]), worst >= r["guarantee"],
+                    f"1797 digits through 20 layers of width 3: living fraction He {r['he']['mean']:.3f}, "
+                    f"layer {r['layer']['mean']:.3f}, unit {r['unit']['mean']:.3f}, greedy "
+                    f"{r['greedy']['mean']:.3f} (means over {r['trials']} nets)", r["trials"], path="real")

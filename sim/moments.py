@@ -1,4 +1,4 @@
-"""Fractional-moment-preserving initialization (GH21; docs/theory.md): heavy tails of biased deep
+"""Fractional-moment-preserving initialization (GH21; docs/theory.md §4): heavy tails of biased deep
 chains under σ_s, and the figures of ``initbounds figure gh21`` (theory over simulation)."""
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from ..bounds.band import product_law
 from ..bounds.errors import check_int, check_real
-from ..bounds.moments import Activation, activation, log_norm_params, log_q_order, sigma2
+from ..bounds.moments import Activation, activation, log_norm_params, log_q_order, p_small_output, sigma2
 
+from . import stats
+from .claims import ClaimSet, Evidence
 from .core import NetworkSpec, Run, Stream, forward, iter_params
 from .engine import sample_networks
 from .plots import headless_pyplot
 
-__all__ = ['sample_biased_chain', 'hill_estimator', 'hill_bootstrap', 'figures_gh21']
+__all__ = ['sample_biased_chain', 'hill_estimator', 'hill_bootstrap', 'figures_gh21', 'CLAIMS']
 
 
 @torch.no_grad()
@@ -164,3 +167,102 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     ax.set_title("s = 1, width 64: moments above s explode, below s vanish")
     finish(fig, ax, "gh21_moment_blowup.png", 4)
     return paths
+
+
+# --- claims for `initbounds validate` (docs/theory.md §4) -------------------------------------------
+CLAIMS = ClaimSet()
+_MOMENT_ACTS = {"relu": {}, "leaky": {"slope": 0.3}, "rrelu": {"lower": 1 / 8, "upper": 1 / 3}, "linear": {}}
+
+
+def _moment_claim(kind):
+    def run(ctx):
+        s, d = 1.0, 64
+        a = activation(kind, **_MOMENT_ACTS[kind])
+        v = sigma2(a, d, s)
+        x = torch.ones(1, d, dtype=torch.float64)
+        smp = ctx.sample([d, d], x, fan="out", act=a, weight_var=[v])
+        r = smp.sq_ratio[:, 0, 0] ** (s / 2)
+        m, lo, hi = stats.mean_ci(r, ctx.level)
+        return Evidence(1.0, m, (lo, hi), lo <= 1.0 <= hi,
+                        f"E(‖h₁‖/‖x‖)^s = 1 with σ_s² = {v:.10g} ({a.label()}, s = {s:g}, d = {d}; "
+                        "one layer: higher depths are heavy-tailed, THEORY's testing caution)", len(r))
+    return run
+
+
+for _k in _MOMENT_ACTS:
+    CLAIMS.claim(f"moment_{_k}", "identity", f"σ_s preserves E‖h‖^s ({_k})", "derived (GH21 claim; docs/theory.md §4)",
+                 trials=20000)(_moment_claim(_k))
+
+
+@CLAIMS.claim("lognorm_depth", "identity", "log-norm mean kμ_s and variance kς² at depth k",
+              "derived (GH21 claim; docs/theory.md §4)", trials=50000)
+def _lognorm(ctx):
+    s, d, k = 1.0, 64, 20
+    a = activation("relu")
+    v = sigma2(a, d, s)
+    smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
+    last = smp.sq_ratio[:, -1, 0]
+    alive = last > 0
+    y = 0.5 * np.log(last[alive])
+    ln = log_norm_params(a, d, s, k)
+    level = stats.bonferroni(ctx.level, 2)
+    m, lo, hi = stats.mean_ci(y, level)
+    m2, lo2, hi2 = stats.mean_ci((y - ln.mean_at_depth) ** 2, level)
+    ok = lo <= ln.mean_at_depth <= hi and lo2 <= ln.var_at_depth <= hi2
+    return Evidence(ln.mean_at_depth, m, (lo, hi), ok,
+                    f"log(‖h_k‖/‖x‖) at depth {k}, ReLU d = {d}, s = {s:g}: mean kμ_s = {ln.mean_at_depth:.5f}; "
+                    f"variance kς² = {ln.var_at_depth:.5f} vs {m2:.5f} [{lo2:.5f}, {hi2:.5f}]", int(alive.sum()))
+
+
+@CLAIMS.claim("lognorm_law_ks", "identity", "exact law of log‖h_k‖ vs simulation (KS)",
+              "derived (docs/theory.md §2, §4)", trials=50000)
+def _lognorm_law(ctx):
+    s, d, k = 1.0, 64, 20
+    v = sigma2(activation("relu"), d, s)
+    law = product_law([d] * k)
+    tol = law.tolerance
+    smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
+    # log(‖h_k‖²/‖x‖²) = k log(σ² d/2) + log Π ρ_j: test the simulated log Π against the exact law
+    y = np.log(smp.sq_ratio[:, -1, 0]) - k * math.log(v * d / 2)
+    stat, p = stats.ks_test(y, law.log_cdf_at)
+    crit = stats.ks_critical(len(y), ctx.level) + tol
+    return Evidence(0.0, stat, (0.0, crit), stat <= crit,
+                    f"KS distance between simulated log‖h_{k}‖ (ReLU d = {d}, σ_s, s = {s:g}) and the "
+                    f"exact product law (grid tolerance {tol:.1e}); p-value {p:.3g}", len(y))
+
+
+@CLAIMS.claim("small_output_relu", "identity", "exact P(small output) under σ_s and He",
+              "derived (GH21 claim; docs/theory.md §4)", trials=50000)
+def _small_output(ctx):
+    d, k, t = 64, 20, 0.3
+    a = activation("relu")
+    so = p_small_output(a, d, 1.0, k, t)
+    level = stats.bonferroni(ctx.level, 2)
+    est, cis, oks = [], [], []
+    for s, th in ((1.0, so.p_exact), (2.0, so.p_exact_he)):
+        v = sigma2(a, d, s)
+        smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
+        hit = smp.sq_ratio[:, -1, 0] <= t * t
+        kk, T = int(hit.sum()), len(hit)
+        lo, hi = stats.clopper_pearson(kk, T, level)
+        est.append(kk / T)
+        cis.append((lo, hi))
+        oks.append(lo - so.tolerance <= th <= hi + so.tolerance)
+    return Evidence(so.p_exact, est[0], cis[0], all(oks),
+                    f"P(‖h_k‖ ≤ {t}‖x‖), ReLU d = {d}, k = {k}: s = 1 exact {so.p_exact:.5f} vs "
+                    f"{est[0]:.5f}; He exact {so.p_exact_he:.5f} vs {est[1]:.5f} [{cis[1][0]:.4f}, "
+                    f"{cis[1][1]:.4f}] (s < 2 avoids small outputs)", ctx.trials)
+
+
+@CLAIMS.claim("tail_index", "approximation", "tail index of biased chains = s (Hill)",
+              "derived (GH21 claim; Kesten's condition; docs/theory.md §4)", trials=12000)
+def _tail_index(ctx):
+    s, d, depth = 1.0, 4, 200
+    x = sample_biased_chain(activation("relu"), d, s, depth, ctx.trials, generator=ctx.gen)
+    kk = max(50, ctx.trials // 30)
+    seed = int(torch.randint(0, 2**31, (1,), generator=ctx.gen))
+    est, lo, hi = hill_bootstrap(x, kk, rng=np.random.default_rng(seed), level=ctx.level, resamples=300)
+    return Evidence(s, est, (lo, hi), None,
+                    f"Hill estimator (top {kk} of {ctx.trials}) of ‖x_L‖ for biased ReLU chains x_l = "
+                    f"σ_s relu(W x) + b, width {d}, {depth} layers, s = {s:g}: predicted tail index s "
+                    "(Hill's estimator is biased at finite k)", ctx.trials, path="real")

@@ -1,4 +1,4 @@
-r"""Monte Carlo of activation regions (HR19; THEORY.md §6): exact 1-D counts, 2-D grid counts, sweeps.
+r"""Monte Carlo of activation regions (HR19; docs/theory.md §8): exact 1-D counts, 2-D grid counts, sweeps.
 
 A *region* is a connected piece of the segment (or of the planar window) on which the activation
 pattern — the signs [z > 0] of every unit of every layer — is constant (HR19's "activation
@@ -45,6 +45,7 @@ from ..bounds.regions import default_segment, first_layer_segment, one_layer_reg
 from ..bounds.death import parse_widths
 
 from . import stats
+from .claims import ClaimSet, Evidence
 from .core import HE_GAIN, NetworkSpec, Run, Stream, _check_stream, draw_params, forward
 
 __all__ = [
@@ -52,7 +53,7 @@ __all__ = [
     "count_grid_patterns", "sample_slice_regions", "count_one_layer_arrangement",
     "SweepPoint", "Sweep", "estimate_neuron_sweep", "estimate_depth_sweep", "figures_regions",
     "claim_regions_first_layer_1d", "claim_regions_crofton_deep", "claim_regions_one_layer_2d",
-    "claim_regions_depth_flat", "CLAIM_DESIGNS", "regions_report",
+    "claim_regions_depth_flat", "CLAIM_DESIGNS", "regions_report", "CLAIMS",
 ]
 
 
@@ -582,7 +583,7 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
     return ([str(path)], sweeps) if return_sweeps else [str(path)]
 
 
-# --- claims for `initbounds validate` (registered in sim/claims.py) ---------------------------------
+# --- claims for `initbounds validate` (docs/theory.md §8) ---------------------------------
 #: The designs the region claims run on (He fan-in weights, bias variance 1).
 CLAIM_DESIGNS = {
     "first_layer_1d": {"widths": (8, 32), "bias_var": 1.0},
@@ -592,12 +593,11 @@ CLAIM_DESIGNS = {
 }
 
 
-def _result(**kw):
-    from .claims import ClaimResult
-
-    return ClaimResult(**kw)
+CLAIMS = ClaimSet()
 
 
+@CLAIMS.claim("regions_first_layer_1d", "identity", "first-layer breakpoints along a segment = n·θ/π",
+              "derived (HR19 setting; docs/theory.md §8)", trials=20000)
 def claim_regions_first_layer_1d(ctx):
     """Identity: the mean number of first-layer breakpoints along a random segment (ends ~ N(0, I),
     drawn by the claim's generator) equals n·θ/π; passes when the normal interval covers it."""
@@ -610,13 +610,16 @@ def claim_regions_first_layer_1d(ctx):
                                device=ctx.device, progress=ctx.progress)
     m, lo, hi = stats.mean_ci(r.new_per_layer[:, 0], ctx.level)
     ok = lo <= th.breakpoints <= hi
-    return _result(name="regions_first_layer_1d", kind="identity", theory=th.breakpoints, estimate=m, ci=(lo, hi),
-                   verdict="pass" if ok else "FAIL", source="derived (HR19 setting; THEORY §6)",
+    return Evidence(theory=th.breakpoints, estimate=m, ci=(lo, hi),
+                   holds=ok,
                    detail=f"first layer of {w[1]} (n0 = {w[0]}, He fan-in, bias variance {d['bias_var']:g}) along a "
                           f"random segment: expected breakpoints n·θ/π with θ = {th.angle:.6f}; exact piece tracking",
                    trials=ctx.trials, path="real")
 
 
+@CLAIMS.claim("regions_crofton_deep", "identity",
+              "deeper layers' breakpoints = n_l/π × lifted angular length (Crofton)",
+              "derived (Crofton/Kac–Rice; docs/theory.md §8)", trials=20000)
 def claim_regions_crofton_deep(ctx):
     """Identity: at every deeper layer the breakpoints it creates have conditional mean
     n_l/π × (angular length of the lifted curve below); the mean difference's interval covers 0
@@ -635,13 +638,16 @@ def claim_regions_crofton_deep(ctx):
         rows.append(f"layer {l + 1}: {r.new_per_layer[:, l].mean():.4f} vs {r.crofton[:, l].mean():.4f}")
         if worst is None or abs(m) / max(hi - lo, 1e-300) > abs(worst[0]) / max(worst[2] - worst[1], 1e-300):
             worst = (m, lo, hi)
-    return _result(name="regions_crofton_deep", kind="identity", theory=0.0, estimate=worst[0], ci=worst[1:],
-                   verdict="pass" if ok else "FAIL", source="derived (Crofton/Kac–Rice; THEORY §6)",
+    return Evidence(theory=0.0, estimate=worst[0], ci=worst[1:],
+                   holds=ok,
                    detail=f"widths {list(w)}, default segment: new breakpoints per layer vs n_l/π × angular length of "
                           f"the lifted curve (σ_w h, σ_b) below — {'; '.join(rows)} (estimate: the least covered "
                           "layer's mean difference)", trials=ctx.trials, path="real")
 
 
+@CLAIMS.claim("regions_one_layer_2d", "identity",
+              "one layer, 2-D window: 1 + n·P_line + C(n,2)·P_pair (grid never above)",
+              "derived (HR19 setting; docs/theory.md §8)", trials=20000)
 def claim_regions_one_layer_2d(ctx):
     """Identity with a one-sided grid check: for one hidden layer (n0 = 2) in the square
     [−√2, √2]², the exact per-network count 1 + #lines meeting + #crossings inside (no grid) has a
@@ -660,8 +666,8 @@ def claim_regions_one_layer_2d(ctx):
     never_above = bool((grid <= exact[:k]).all())
     ok = lo <= th.regions <= hi and never_above
     short = float((exact[:k] - grid).mean())
-    return _result(name="regions_one_layer_2d", kind="identity", theory=th.regions, estimate=m, ci=(lo, hi),
-                   verdict="pass" if ok else "FAIL", source="derived (HR19 setting; THEORY §6)",
+    return Evidence(theory=th.regions, estimate=m, ci=(lo, hi),
+                   holds=ok,
                    detail=f"{w[1]} units, n0 = 2, window [−{a:.4g}, {a:.4g}]², bias variance {d['bias_var']:g}: "
                           f"exact arrangement counts vs 1 + n·P_line + C(n,2)·P_pair (P_line = {th.p_line:.5f}, "
                           f"P_pair = {th.p_pair:.5f}); grid {d['grid']}² on {k} nets: mean {grid.mean():.3f}, "
@@ -669,6 +675,8 @@ def claim_regions_one_layer_2d(ctx):
                           f"({100 * short / max(exact[:k].mean(), 1e-300):.1f}%)", trials=ctx.trials, path="real")
 
 
+@CLAIMS.claim("regions_depth_flat", "paper_bound", "regions at fixed #neurons do not grow with depth (HR19)",
+              "paper claim (HR19); docs/theory.md §8", trials=2000)
 def claim_regions_depth_flat(ctx):
     """HR19's claim, as a trend: at a fixed total of N = 48 neurons, the mean number of regions
     along the default segment does not grow with depth. 'violated' when some depth's mean is
@@ -694,8 +702,8 @@ def claim_regions_depth_flat(ctx):
     violated = max(lower) > 0.0
     i = int(np.argmax(means))
     m, lo, hi = stats.mean_ci(counts[i], ctx.level)
-    return _result(name="regions_depth_flat", kind="paper_bound", theory=base, estimate=m, ci=(lo, hi),
-                   verdict="violated" if violated else "pass", source="paper claim (HR19); THEORY §6",
+    return Evidence(theory=base, estimate=m, ci=(lo, hi),
+                   holds=not violated,
                    detail=f"N = {N} neurons split over depths {list(d['depths'])} (n0 = 2, default segment, bias "
                           f"variance {d['bias_var']:g}): mean regions " + ", ".join(f"{v:.2f}" for v in means) +
                           f"; depth 1 exact: {base:.4f}; estimate/CI: the largest mean (depth {d['depths'][i]}); "

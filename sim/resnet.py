@@ -2,16 +2,21 @@
 on the network core (:mod:`sim.core`)."""
 from __future__ import annotations
 
+import math
+
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
 from ..bounds.errors import check_int
+from ..bounds.resnet import residual_growth
 
+from . import stats
+from .claims import ClaimSet, Evidence
 from .core import NetworkSpec, Run, Stream, forward, iter_params
 
-__all__ = ["sample_residual"]
+__all__ = ["sample_residual", "CLAIMS"]
 
 
 @torch.no_grad()
@@ -25,8 +30,6 @@ def sample_residual(blocks: int, width: int, branch_width: int, eta: float, tria
     1, then of block 2, … from ``stream.generator(k)``. Estimator of E‖x_b‖²/‖x_0‖²: the column
     mean, standard error sd/√trials.
     """
-    from ..bounds.resnet import residual_growth
-
     B = check_int("blocks", blocks, lo=1)
     n = check_int("width", width, lo=1)
     m = check_int("branch_width", branch_width, lo=1)
@@ -46,3 +49,27 @@ def sample_residual(blocks: int, width: int, branch_width: int, eta: float, tria
         forward(spec, x0, iter_params(spec, batch, dtype=dtype, buffers=buffers), record=record)
         batch.place(out, r)
     return out
+
+
+# --- claims for `initbounds validate` (docs/theory.md §7) -------------------------------------------
+CLAIMS = ClaimSet()
+
+
+@CLAIMS.claim("residual_growth", "identity", "E‖x_B‖², E‖x_B‖⁴ for const, 1/b, 1/√b schedules",
+              "derived (HR18 claim; docs/theory.md §7)", trials=6000)
+def _residual(ctx):
+    B, n, m, eta = 20, 16, 16, 0.5
+    scheds = ("const", "inv", "invsqrt")
+    level = stats.bonferroni(ctx.level, 2 * len(scheds))
+    oks, parts, first = [], [], None
+    for sc in scheds:
+        r = sample_residual(B, n, m, eta, ctx.trials, schedule=sc, generator=ctx.gen)[:, -1]
+        g = residual_growth(B, n, m, eta, schedule=sc)
+        th1, th2 = math.exp(g["log_mean"][-1]), math.exp(g["log_second"][-1])
+        e1, lo1, hi1 = stats.mean_ci(r, level)
+        e2, lo2, hi2 = stats.mean_ci(r**2, level)
+        oks += [lo1 <= th1 <= hi1, lo2 <= th2 <= hi2]
+        parts.append(f"{sc}: E = {th1:.4g} vs {e1:.4g} [{lo1:.4g}, {hi1:.4g}], E² = {th2:.4g} vs {e2:.4g}")
+        first = first or (th1, e1, (lo1, hi1))
+    return Evidence(*first, all(oks), f"‖x_B‖²/‖x_0‖² after {B} blocks (n = m = {n}, η = {eta}): " + "; ".join(parts),
+                    ctx.trials, path="real")

@@ -1,6 +1,25 @@
-"""``initbounds validate``: every claim of every topic, and the runner."""
+"""``initbounds validate``: every topic's claims in one registry, and the runner.
+
+The claims are declared in their topic modules (``sim/<topic>.py``, each a
+:class:`~initbounds.sim.claims.ClaimSet` named ``CLAIMS``); this module only collects them, in the
+order of :data:`TOPICS`.
+"""
 from __future__ import annotations
 
-from .claims import CLAIMS, run_claims
+from . import claims, death, moments, regions, resnet, variance, width
+from .claims import Claim, ClaimResult
 
-__all__ = ["CLAIMS", "run_claims"]
+__all__ = ["TOPICS", "CLAIMS", "run_claims"]
+
+#: The topics whose claims ``validate`` runs, in order.
+TOPICS = (width, death, moments, variance, resnet, regions)
+
+#: Every claim by name.
+CLAIMS: dict[str, Claim] = {c.name: c for t in TOPICS for c in t.CLAIMS}
+if len(CLAIMS) != sum(len(t.CLAIMS) for t in TOPICS):  # pragma: no cover - a declaration error
+    raise RuntimeError("two topics declare a claim with the same name")
+
+
+def run_claims(names=None, **kwargs) -> list[ClaimResult]:
+    """Run claims by name (all by default); see :func:`initbounds.sim.claims.run` for the options."""
+    return claims.run(CLAIMS, names, **kwargs)

@@ -1,23 +1,26 @@
 """Monte Carlo of length moments with any weight law and biases, and Jacobians (HR18, H18;
-THEORY.md §5). Real networks on the network core (:mod:`sim.core`), batched over networks,
+docs/theory.md §6). Real networks on the network core (:mod:`sim.core`), batched over networks,
 seeded by streams.
 
 Predicted values come from :mod:`bounds.variance`; nothing here re-implements a formula.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
 from ..bounds.errors import DomainError, check_choice, check_int, check_real
-from ..bounds.variance import WEIGHT_LAWS
+from ..bounds.variance import WEIGHT_LAWS, jacobian_moments, length_law, length_moments, second_moment
 
+from . import stats
+from .claims import ClaimSet, Evidence
 from .core import HE_GAIN, NetworkSpec, Run, Stream, draw_params, forward, iter_params
 from .engine import sample_networks
 
-__all__ = ["sample_lengths", "sample_jacobian_entry", "sample_length_ratios"]
+__all__ = ["sample_lengths", "sample_jacobian_entry", "sample_length_ratios", "CLAIMS"]
 
 
 @torch.no_grad()
@@ -107,3 +110,105 @@ def sample_length_ratios(widths: Sequence[int], trials: int, *, weight_var=HE_GA
     smp = sample_networks(w, x, trials, fan="in", weight_var=weight_var, stream=Stream(seed, "variance.length_ratios"),
                           device=device, path=path)
     return smp.sq_ratio[:, -1, 0] * w[0] / w[-1]
+
+
+# --- claims for `initbounds validate` (docs/theory.md §6) -------------------------------------------
+CLAIMS = ClaimSet()
+#: β = Σ 1/n_j designs for the law claims: (width, depth) with β = depth/width.
+_LAW_DESIGNS = {"0.1": (100, 10), "1": (10, 10), "5": (8, 40)}
+
+
+def _length_law_claim(beta):
+    def run(ctx):
+        n, L = _LAW_DESIGNS[beta]
+        law = length_law([n] * L)
+        smp = ctx.sample([n] * (L + 1), torch.ones(1, n, dtype=torch.float64), fan="in")
+        r = smp.sq_ratio[:, -1, 0]                      # = M_L/M_0 at equal widths
+        alive = r > 0
+        level = stats.bonferroni(ctx.level, 2)
+        # the atom (dead inputs) by Clopper–Pearson, the law given alive by KS
+        k = int((~alive).sum())
+        lo, hi = stats.clopper_pearson(k, len(r), level)
+        pd = law.p_dead
+        cond = lambda t: (law.law.log_cdf_at(t) - pd) / (1.0 - pd)   # noqa: E731
+        stat, p = stats.ks_test(np.log(r[alive]), cond)
+        crit = stats.ks_critical(int(alive.sum()), level) + law.tolerance / (1.0 - pd)
+        return Evidence(0.0, stat, (0.0, crit), stat <= crit and lo <= pd <= hi,
+                        f"log(M_d/M_0) at width {n}, depth {L} (β = {L / n:g}): KS distance {stat:.4f} vs "
+                        f"critical {crit:.4f} (p = {p:.3g}); P(dead) exact {pd:.4g} vs {k / len(r):.4g} "
+                        f"[{lo:.4g}, {hi:.4g}]; P(off by > 2×) exact {law.p_off_by(2.0):.4f}", len(r))
+    return run
+
+
+for _b in _LAW_DESIGNS:
+    CLAIMS.claim(f"length_law_beta{_b.replace('.', '')}_ks", "identity", f"exact law of M_d/M_0 at β = {_b} (KS + atom)",
+                 "derived (docs/theory.md §2, §6; HR18's FM2)", trials=20000)(_length_law_claim(_b))
+
+
+@CLAIMS.claim("fm2_second_moment", "identity", "E M_d²/M_0² = Π(1 + 5/n_j) (β ≈ 0.1)",
+              "derived (HR18 claim; docs/theory.md §6)", trials=50000)
+def _fm2_moment(ctx):
+    widths = [32, 32, 24, 40]          # β ≈ 0.097: moments are estimable (THEORY's caution)
+    smp = ctx.sample(widths, torch.ones(1, 32, dtype=torch.float64), fan="in")
+    m = smp.sq_ratio[:, -1, 0] * widths[0] / widths[-1]
+    th = length_moments(widths[1:])
+    est, lo, hi = stats.mean_ci(m**2, ctx.level)
+    return Evidence(th.second_moment_ratio, est, (lo, hi), lo <= th.second_moment_ratio <= hi,
+                    f"E M_d²/M_0² = Π(1 + 5/n_j) at widths {widths} (β = {th.beta:.3f})", len(m))
+
+
+@CLAIMS.claim("fm1_bias", "identity", "E M_d with biases and c ≠ 2 (FM1)", "derived (HR18 claim; docs/theory.md §6)",
+              trials=20000)
+def _fm1_bias(ctx):
+    widths, cases = [16, 16, 16, 16, 16], ((2.0, 0.5), (1.5, 1.0), (2.5, 0.2))
+    level = stats.bonferroni(ctx.level, len(cases))
+    oks, parts, first = [], [], None
+    for c, s2 in cases:
+        m = sample_lengths(widths, torch.ones(16), ctx.trials, weight_var=c, bias_var=s2, generator=ctx.gen)[:, -1]
+        th = length_moments(widths[1:], weight_var=c, bias_var=s2)
+        est, lo, hi = stats.mean_ci(m, level)
+        oks.append(lo <= th.mean_with_bias <= hi)
+        parts.append(f"c = {c:g}, s² = {s2:g}: {th.mean_with_bias:.5f} vs {est:.5f} [{lo:.5f}, {hi:.5f}] ({th.fm1})")
+        first = first or (th.mean_with_bias, est, (lo, hi))
+    return Evidence(*first, all(oks), "E M_d (M_0 = 1) with biases, 4 layers of width 16: " + "; ".join(parts),
+                    ctx.trials, path="real")
+
+
+@CLAIMS.claim("jacobian_moments", "identity", "E Z², E Z⁴ of the input–output Jacobian (H18)",
+              "derived (H18 claim; docs/theory.md §6)", trials=40000)
+def _jacobian(ctx):
+    n0, hidden = 8, [16, 16, 16]
+    level = stats.bonferroni(ctx.level, 4)
+    oks, parts, first = [], [], None
+    for out in ("linear", "relu"):
+        z = sample_jacobian_entry(n0, hidden, ctx.trials, output=out, generator=ctx.gen)
+        th = jacobian_moments(n0, hidden, output=out)
+        e2, lo2, hi2 = stats.mean_ci(z**2, level)
+        e4, lo4, hi4 = stats.mean_ci(z**4, level)
+        oks += [lo2 <= th.second <= hi2, lo4 <= th.fourth <= hi4]
+        parts.append(f"{out} output: E Z² = {th.second:.5f} vs {e2:.5f} [{lo2:.5f}, {hi2:.5f}], E Z⁴ = "
+                     f"{th.fourth:.5f} vs {e4:.5f} [{lo4:.5f}, {hi4:.5f}] (ratio {th.ratio:.4f})")
+        first = first or (th.fourth, e4, (lo4, hi4))
+    return Evidence(*first, all(oks), f"n0 = {n0}, hidden {hidden}, output variance c/n with c = 1: " + "; ".join(parts),
+                    ctx.trials, path="real")
+
+
+@CLAIMS.claim("nongaussian_second_moment", "identity", "E M_d² for uniform, Rademacher, Laplace weights",
+              "derived (docs/theory.md §6: depends on κ_w − 3 and the input)", trials=30000)
+def _nongaussian(ctx):
+    n0, hidden = 8, [16, 16, 16]
+    x = torch.zeros(n0)
+    x[0] = math.sqrt(n0)               # a spiky input (q = 1): the weight kurtosis matters most
+    laws = ("uniform", "rademacher", "laplace")
+    level = stats.bonferroni(ctx.level, len(laws))
+    oks, parts, first = [], [], None
+    for law in laws:
+        m = sample_lengths([n0, *hidden], x, ctx.trials, weights=law, generator=ctx.gen)[:, -1]
+        th = second_moment(hidden, input_dim=n0, weights=law, input_flatness=1.0).second_moment
+        est, lo, hi = stats.mean_ci(m**2, level)
+        oks.append(lo <= th <= hi)
+        parts.append(f"{law}: {th:.4f} vs {est:.4f} [{lo:.4f}, {hi:.4f}]")
+        first = first or (th, est, (lo, hi))
+    gauss = second_moment(hidden, input_dim=n0).second_moment
+    return Evidence(*first, all(oks), f"E M_d²/M_0² (He fan-in, n0 = {n0}, hidden {hidden}, x = √n0·e_1; Gaussian "
+                    f"{gauss:.4f}): " + "; ".join(parts), ctx.trials, path="real")

@@ -1,10 +1,14 @@
-"""The claim registry: verdict logic and a fast run of cheap claims."""
+"""The claims framework (one verdict logic per kind, declarations, results) and the registry."""
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 
 from initbounds.bounds.errors import DomainError
-from initbounds.sim.claims import CLAIMS, run_claims
+from initbounds.sim import claims as C
+from initbounds.sim.validate import CLAIMS, TOPICS, run_claims
 
 
 def test_registry_has_the_issue_claims():
@@ -14,6 +18,71 @@ def test_registry_has_the_issue_claims():
         assert name in CLAIMS
     assert CLAIMS["width_authors_formula"].kind == "paper_bound"
     assert CLAIMS["width_exact_union"].kind == "upper_bound"
+
+
+def test_every_topic_declares_its_claims_next_to_its_simulation():
+    """Each claim's run function is defined in the topic module that declares it."""
+    assert {t.__name__.rsplit(".", 1)[1] for t in TOPICS} == {"width", "death", "moments", "variance", "resnet",
+                                                             "regions"}
+    for t in TOPICS:
+        assert len(t.CLAIMS) > 0
+        for c in t.CLAIMS:
+            assert c.run.__module__ == t.__name__, c.name
+            assert c.kind in C.KINDS and c.source and c.description and c.default_trials >= 1
+    assert len(CLAIMS) == sum(len(t.CLAIMS) for t in TOPICS) == 38
+
+
+@pytest.mark.parametrize("kind, holds, expected", [
+    ("identity", True, "pass"), ("identity", False, "FAIL"),
+    ("upper_bound", False, "FAIL"), ("lower_bound", False, "FAIL"), ("bounds", False, "FAIL"),
+    ("trend", False, "FAIL"), ("measurement", False, "FAIL"),
+    ("paper_bound", True, "pass"), ("paper_bound", False, "violated"),
+    ("approximation", None, "gap"), ("approximation", True, "gap"),
+])
+def test_one_verdict_logic_per_kind(kind, holds, expected):
+    assert C.verdict(kind, holds) == expected
+
+
+def test_verdict_refuses_unknown_kinds_and_undecided_claims():
+    with pytest.raises(DomainError, match="kind must be one of"):
+        C.verdict("hunch", True)
+    with pytest.raises(DomainError, match="holds must be True or False"):
+        C.verdict("identity", None)
+
+
+def test_claim_set_declares_once():
+    s = C.ClaimSet()
+
+    @s.claim("a", "identity", "d", "derived", trials=10)
+    def run(ctx):
+        return C.Evidence(1.0, 1.0, (0.5, 1.5), True)
+
+    assert [c.name for c in s] == ["a"] and s[0].run is run and s[0].default_trials == 10
+    with pytest.raises(DomainError, match="declared twice"):
+        s.claim("a", "identity", "d", "derived")(run)
+    with pytest.raises(DomainError, match="kind must be one of"):
+        s.claim("b", "guess", "d", "derived")
+
+
+def test_result_reads_metadata_from_the_claim_without_restating_it():
+    s = C.ClaimSet()
+    s.claim("toy", "paper_bound", "a toy", "paper (X)", trials=10)(
+        lambda ctx: C.Evidence(0.1, 0.3, (0.2, 0.4), False, "detail", 10, path="real"))
+    (r,) = C.run({c.name: c for c in s}, seed=3)
+    assert "name" not in C.Evidence.__dataclass_fields__ and "source" not in C.Evidence.__dataclass_fields__
+    assert (r.name, r.kind, r.source, r.verdict, r.path) == ("toy", "paper_bound", "paper (X)", "violated", "real")
+    assert not r.toolkit_failure
+    assert set(r.as_dict()) == {"name", "kind", "theory", "estimate", "ci", "verdict", "source", "detail",
+                                "trials", "seconds", "path"}
+
+
+def test_framework_imports_no_topic_module():
+    """sim.claims is the framework: importing it loads no topic module (no cycle)."""
+    code = ("import sys, initbounds.sim.claims; "
+            "print(sorted(m for m in sys.modules if m.startswith('initbounds.sim.') and m.rsplit('.', 1)[1] in "
+            "('width', 'death', 'moments', 'variance', 'resnet', 'regions', 'validate')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_cheap_claims_pass_with_a_written_seed():

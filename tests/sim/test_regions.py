@@ -15,8 +15,8 @@ import torch
 from initbounds.bounds.errors import DomainError
 from initbounds.bounds.regions import default_segment, first_layer_breakpoints, one_layer_regions_2d, square_window
 from initbounds.sim import stats
-from initbounds.sim.claims import run_claims
 from initbounds.sim.core import Stream
+from initbounds.sim.validate import run_claims
 from initbounds.sim.regions import (count_grid_patterns, count_one_layer_arrangement, count_segment_regions,
                          estimate_neuron_sweep, regions_report, sample_mlp_params, sample_segment_regions,
                          sample_slice_regions)

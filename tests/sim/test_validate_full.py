@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from initbounds.sim.claims import run_claims
+from initbounds.sim.validate import run_claims
 
 
 @pytest.mark.slow
