@@ -29,11 +29,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-import torch
-
 from ..bounds.errors import DomainError, check_choice
 
 from . import stats
+from .core import Stream
 from .engine import sample_networks
 
 __all__ = ["KINDS", "verdict", "Evidence", "Claim", "ClaimSet", "ClaimResult", "Ctx", "run"]
@@ -144,20 +143,26 @@ class ClaimResult:
 
 @dataclass(frozen=True)
 class Ctx:
-    """What a claim's simulation gets: trials, an explicit generator, the confidence level, a
-    progress callback, the sampler path ("auto" picks the fastest exact one; "real" forces real
-    networks) and the torch device."""
+    """What a claim's simulation gets: trials, its stream (``Stream(run seed, claim name)``), the
+    confidence level, a progress callback, the sampler path ("auto" picks the fastest exact one;
+    "real" forces real networks) and the torch device.
+
+    Every draw of a claim comes from a child of ``stream`` with its own label (the same label
+    gives the same numbers), so a claim's numbers depend on the run seed and its name only."""
 
     trials: int
-    gen: torch.Generator
+    stream: Stream
     level: float
     progress: Optional[Callable]
     path: str = "auto"
     device: str = "cpu"
     paths_used: list = field(default_factory=list)   # the samplers that actually ran
 
-    def sample(self, widths, x, trials=None, **kw):
-        s = sample_networks(widths, x.to(self.device), trials or self.trials, generator=self.gen,
+    def sample(self, widths, x, trials=None, *, label: str = "networks", **kw):
+        """:func:`~initbounds.sim.engine.sample_networks` on ``x`` (n0 = its width; ``widths``
+        the layer widths) with the stream ``stream.child(label)``: give each call of a claim its
+        own label."""
+        s = sample_networks(widths, x.to(self.device), trials or self.trials, stream=self.stream.child(label),
                             progress=self.progress, device=self.device,
                             path="real" if kw.get("grads") else self.path, **kw)
         self.paths_used.append(s.path)
@@ -166,8 +171,9 @@ class Ctx:
 
 def run(registry: dict, names=None, *, trials: int | None = None, seed: int = 0, alpha: float = 1e-3,
         progress=None, path: str = "auto", device: str = "cpu") -> list[ClaimResult]:
-    """Run claims of ``registry`` (name -> :class:`Claim`; all by default) with explicit generators
-    derived from ``seed``.
+    """Run claims of ``registry`` (name -> :class:`Claim`; all by default); claim ``name`` draws
+    from ``Stream(seed, name)`` (a BLAKE2b hash of the name and the run seed through a
+    ``SeedSequence``: independent of the other claims and of which claims run).
 
     ``trials`` overrides each claim's default number of simulated networks. ``alpha`` is the
     family-wise error level; each claim uses confidence level 1 − alpha/m (Bonferroni).
@@ -184,9 +190,8 @@ def run(registry: dict, names=None, *, trials: int | None = None, seed: int = 0,
     out = []
     for name in names:
         c = registry[name]
-        gen = torch.Generator(device=device).manual_seed(seed + sum(map(ord, name)))
         cb = (lambda done, total, _n=name: progress(_n, done, total)) if progress else None
-        ctx = Ctx(trials or c.default_trials, gen, level, cb, path, device)
+        ctx = Ctx(trials or c.default_trials, Stream(seed, name), level, cb, path, device)
         t0 = time.perf_counter()
         ev = c.run(ctx)
         used = ev.path or "+".join(dict.fromkeys(ctx.paths_used))

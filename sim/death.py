@@ -84,19 +84,20 @@ def make_mlp(input_dim: int, widths, n_out: int, *, stream: Stream, index: int =
     return nn.Sequential(*layers[:-1])
 
 
-def digits_liveness(*, depth: int = 20, width: int = 3, trials: int = 40, seed: int = 0) -> dict:
+def digits_liveness(*, depth: int = 20, width: int = 3, trials: int = 40, seed: int = 0,
+                    stream: Optional[Stream] = None) -> dict:
     """Living fraction of scikit-learn's bundled digits (1797 × 64, loaded offline, standardized)
     through a deep narrow He-initialized MLP, before and after each sign-flip mode.
 
     Returns mean and minimum over ``trials`` networks of the final living fraction per method.
-    Network k is network k of the stream ``Stream(seed, "death.digits")`` (:func:`make_mlp`).
+    Network k is network k of ``stream`` (default ``Stream(seed, "death.digits")``; :func:`make_mlp`).
     """
     from sklearn.datasets import load_digits
 
     X = load_digits().data
     X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-12)
     data = torch.tensor(X, dtype=torch.float64)
-    stream = Stream(seed, "death.digits")
+    stream = Stream(seed, "death.digits") if stream is None else stream
     res = {"he": [], "layer": [], "unit": [], "greedy": []}
     for k in range(trials):
         base = make_mlp(64, [width] * depth, 10, stream=stream, index=k)
@@ -244,7 +245,7 @@ _DEATH_WIDTHS = (2, 3, 2, 4)
               trials=50000)
 def _death_point(ctx):
     w = _DEATH_WIDTHS
-    s = ctx.sample([5, *w], torch.ones(1, 5, dtype=torch.float64), fan="in")
+    s = ctx.sample(w, torch.ones(1, 5, dtype=torch.float64), fan="in")
     alive = s.sq_ratio[:, -1, 0] > 0
     k, T = int(alive.sum()), len(alive)
     a, b = stats.clopper_pearson(k, T, ctx.level)
@@ -256,8 +257,8 @@ def _death_point(ctx):
               trials=20000)
 def _death_set(ctx):
     w, m, n0 = (3, 3, 3), 8, 5
-    data = torch.randn(m, n0, generator=ctx.gen, dtype=torch.float64)
-    alive = sample_alive_on_set(w, data, ctx.trials, generator=ctx.gen).any(axis=1)
+    data = torch.randn(m, n0, generator=ctx.stream.child("data").generator(), dtype=torch.float64)
+    alive = sample_alive_on_set(w, data, ctx.trials, stream=ctx.stream).any(axis=1)
     k, T = int(alive.sum()), len(alive)
     a, b = stats.clopper_pearson(k, T, ctx.level)
     lv = liveness(w)
@@ -271,7 +272,7 @@ def _death_set(ctx):
 def _death_orthant(ctx):
     n, n0 = 2, 3
     data = torch.eye(n0, dtype=torch.float64)    # the basis spans the orthant's extreme rays
-    alive = sample_alive_on_set((n,), data, ctx.trials, generator=ctx.gen).any(axis=1)
+    alive = sample_alive_on_set((n,), data, ctx.trials, stream=ctx.stream).any(axis=1)
     k, T = int(alive.sum()), len(alive)
     a, b = stats.clopper_pearson(k, T, ctx.level)
     th = liveness((n,), input_dim=n0).upper      # 1 − 2^{-n n0}
@@ -284,12 +285,12 @@ def _death_orthant(ctx):
 def _sign_flip(ctx):
     depth, width, m = 8, 3, 200
     T = min(ctx.trials, 300)
-    data = torch.randn(m, 6, generator=ctx.gen, dtype=torch.float64)
+    data = torch.randn(m, 6, generator=ctx.stream.child("data").generator(), dtype=torch.float64)
     mins, means = {}, {}
     for mode in ("layer", "unit", "greedy"):
         fr = []
-        for _ in range(T):
-            model = make_mlp(6, [width] * depth, 2, generator=ctx.gen)
+        for k in range(T):
+            model = make_mlp(6, [width] * depth, 2, stream=ctx.stream.child(mode), index=k)
             before = [p.detach().abs().clone() for p in model.parameters()]
             rep = sign_flip_(model, data, mode=mode)
             if not all(torch.equal(b, p.detach().abs()) for b, p in zip(before, model.parameters())):
@@ -308,7 +309,7 @@ def _sign_flip(ctx):
               trials=2000)
 def _direction(ctx):
     depths = [1, 4, 16]
-    d = direction_spread(8, depths, 64, ctx.trials, generator=ctx.gen)
+    d = direction_spread(8, depths, 64, ctx.trials, stream=ctx.stream)
     d1, dk = d[:, 0], d[:, -1]
     ok_rows = ~np.isnan(d1) & ~np.isnan(dk)
     diff = d1[ok_rows] - dk[ok_rows]
@@ -322,7 +323,7 @@ def _direction(ctx):
 @CLAIMS.claim("death_digits", "measurement", "sign flips on real data (digits)",
               "measured (RR20 scheme on scikit-learn digits; docs/theory.md §5)", trials=8)
 def _digits(ctx):
-    r = digits_liveness(depth=20, width=3, trials=8, seed=int(torch.randint(0, 2**31, (1,), generator=ctx.gen)))
+    r = digits_liveness(depth=20, width=3, trials=8, stream=ctx.stream)
     modes = ("layer", "unit", "greedy")
     best = max(modes, key=lambda k: r[k]["mean"])
     worst = min(r[k]["min"] for k in modes)

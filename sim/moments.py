@@ -180,7 +180,7 @@ def _moment_claim(kind):
         a = activation(kind, **_MOMENT_ACTS[kind])
         v = sigma2(a, d, s)
         x = torch.ones(1, d, dtype=torch.float64)
-        smp = ctx.sample([d, d], x, fan="out", act=a, weight_var=[v])
+        smp = ctx.sample([d], x, fan="out", act=a, variances=[v])
         r = smp.sq_ratio[:, 0, 0] ** (s / 2)
         m, lo, hi = stats.mean_ci(r, ctx.level)
         return Evidence(1.0, m, (lo, hi), lo <= 1.0 <= hi,
@@ -200,7 +200,7 @@ def _lognorm(ctx):
     s, d, k = 1.0, 64, 20
     a = activation("relu")
     v = sigma2(a, d, s)
-    smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
+    smp = ctx.sample([d] * k, torch.ones(1, d, dtype=torch.float64), fan="out", variances=[v] * k)
     last = smp.sq_ratio[:, -1, 0]
     alive = last > 0
     y = 0.5 * np.log(last[alive])
@@ -221,7 +221,7 @@ def _lognorm_law(ctx):
     v = sigma2(activation("relu"), d, s)
     law = product_law([d] * k)
     tol = law.tolerance
-    smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
+    smp = ctx.sample([d] * k, torch.ones(1, d, dtype=torch.float64), fan="out", variances=[v] * k)
     # log(‖h_k‖²/‖x‖²) = k log(σ² d/2) + log Π ρ_j: test the simulated log Π against the exact law
     y = np.log(smp.sq_ratio[:, -1, 0]) - k * math.log(v * d / 2)
     stat, p = stats.ks_test(y, law.log_cdf_at)
@@ -241,7 +241,8 @@ def _small_output(ctx):
     est, cis, oks = [], [], []
     for s, th in ((1.0, so.p_exact), (2.0, so.p_exact_he)):
         v = sigma2(a, d, s)
-        smp = ctx.sample([d] * (k + 1), torch.ones(1, d, dtype=torch.float64), fan="out", weight_var=[v] * k)
+        smp = ctx.sample([d] * k, torch.ones(1, d, dtype=torch.float64), fan="out", variances=[v] * k,
+                         label=f"s={s:g}")
         hit = smp.sq_ratio[:, -1, 0] <= t * t
         kk, T = int(hit.sum()), len(hit)
         lo, hi = stats.clopper_pearson(kk, T, level)
@@ -258,10 +259,9 @@ def _small_output(ctx):
               "derived (GH21 claim; Kesten's condition; docs/theory.md §4)", trials=12000)
 def _tail_index(ctx):
     s, d, depth = 1.0, 4, 200
-    x = sample_biased_chain(activation("relu"), d, s, depth, ctx.trials, generator=ctx.gen)
+    x = sample_biased_chain(activation("relu"), d, s, depth, ctx.trials, stream=ctx.stream)
     kk = max(50, ctx.trials // 30)
-    seed = int(torch.randint(0, 2**31, (1,), generator=ctx.gen))
-    est, lo, hi = hill_bootstrap(x, kk, rng=np.random.default_rng(seed), level=ctx.level, resamples=300)
+    est, lo, hi = hill_bootstrap(x, kk, rng=ctx.stream.child("bootstrap").numpy(), level=ctx.level, resamples=300)
     return Evidence(s, est, (lo, hi), None,
                     f"Hill estimator (top {kk} of {ctx.trials}) of ‖x_L‖ for biased ReLU chains x_l = "
                     f"σ_s relu(W x) + b, width {d}, {depth} layers, s = {s:g}: predicted tail index s "

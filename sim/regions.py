@@ -584,11 +584,12 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
 
 
 # --- claims for `initbounds validate` (docs/theory.md §8) ---------------------------------
-#: The designs the region claims run on (He fan-in weights, bias variance 1).
+#: The designs the region claims run on (He fan-in weights, bias variance 1; hidden widths).
 CLAIM_DESIGNS = {
-    "first_layer_1d": {"widths": (8, 32), "bias_var": 1.0},
-    "crofton_deep": {"widths": (4, 16, 16, 16), "bias_var": 1.0},
-    "one_layer_2d": {"widths": (2, 12), "bias_var": 1.0, "half_side": math.sqrt(2.0), "grid": 128, "grid_nets": 200},
+    "first_layer_1d": {"input_dim": 8, "widths": (32,), "bias_var": 1.0},
+    "crofton_deep": {"input_dim": 4, "widths": (16, 16, 16), "bias_var": 1.0},
+    "one_layer_2d": {"input_dim": 2, "widths": (12,), "bias_var": 1.0, "half_side": math.sqrt(2.0), "grid": 128,
+                     "grid_nets": 200},
     "depth_flat": {"input_dim": 2, "neurons": 48, "depths": (1, 2, 3, 4, 6, 8), "bias_var": 1.0},
 }
 
@@ -600,19 +601,20 @@ CLAIMS = ClaimSet()
               "derived (HR19 setting; docs/theory.md §8)", trials=20000)
 def claim_regions_first_layer_1d(ctx):
     """Identity: the mean number of first-layer breakpoints along a random segment (ends ~ N(0, I),
-    drawn by the claim's generator) equals n·θ/π; passes when the normal interval covers it."""
+    drawn from the claim's child stream "ends") equals n·θ/π; passes when the normal interval covers it."""
     d = CLAIM_DESIGNS["first_layer_1d"]
-    w = d["widths"]
-    x0 = torch.randn(w[0], generator=ctx.gen, dtype=torch.float64).numpy()
-    x1 = torch.randn(w[0], generator=ctx.gen, dtype=torch.float64).numpy()
-    th = first_layer_segment(x0, x1, w[1], bias_var=d["bias_var"])
-    r = sample_segment_regions(w, ctx.trials, x0=x0, x1=x1, bias_var=d["bias_var"], generator=ctx.gen,
+    n0, w = d["input_dim"], d["widths"]
+    g = ctx.stream.child("ends").generator()
+    x0 = torch.randn(n0, generator=g, dtype=torch.float64).numpy()
+    x1 = torch.randn(n0, generator=g, dtype=torch.float64).numpy()
+    th = first_layer_segment(x0, x1, w[0], bias_var=d["bias_var"])
+    r = sample_segment_regions(w, ctx.trials, input_dim=n0, x0=x0, x1=x1, bias_var=d["bias_var"], stream=ctx.stream,
                                device=ctx.device, progress=ctx.progress)
     m, lo, hi = stats.mean_ci(r.new_per_layer[:, 0], ctx.level)
     ok = lo <= th.breakpoints <= hi
     return Evidence(theory=th.breakpoints, estimate=m, ci=(lo, hi),
                    holds=ok,
-                   detail=f"first layer of {w[1]} (n0 = {w[0]}, He fan-in, bias variance {d['bias_var']:g}) along a "
+                   detail=f"first layer of {w[0]} (n0 = {n0}, He fan-in, bias variance {d['bias_var']:g}) along a "
                           f"random segment: expected breakpoints n·θ/π with θ = {th.angle:.6f}; exact piece tracking",
                    trials=ctx.trials, path="real")
 
@@ -625,10 +627,10 @@ def claim_regions_crofton_deep(ctx):
     n_l/π × (angular length of the lifted curve below); the mean difference's interval covers 0
     (Bonferroni over the layers)."""
     d = CLAIM_DESIGNS["crofton_deep"]
-    w = d["widths"]
-    r = sample_segment_regions(w, ctx.trials, bias_var=d["bias_var"], generator=ctx.gen, device=ctx.device,
-                               progress=ctx.progress)
-    L = len(w) - 1
+    n0, w = d["input_dim"], d["widths"]
+    r = sample_segment_regions(w, ctx.trials, input_dim=n0, bias_var=d["bias_var"], stream=ctx.stream,
+                               device=ctx.device, progress=ctx.progress)
+    L = len(w)
     level = stats.bonferroni(ctx.level, L - 1)
     rows, ok, worst = [], True, None
     for l in range(1, L):
@@ -640,7 +642,7 @@ def claim_regions_crofton_deep(ctx):
             worst = (m, lo, hi)
     return Evidence(theory=0.0, estimate=worst[0], ci=worst[1:],
                    holds=ok,
-                   detail=f"widths {list(w)}, default segment: new breakpoints per layer vs n_l/π × angular length of "
+                   detail=f"widths {[n0, *w]}, default segment: new breakpoints per layer vs n_l/π × angular length of "
                           f"the lifted curve (σ_w h, σ_b) below — {'; '.join(rows)} (estimate: the least covered "
                           "layer's mean difference)", trials=ctx.trials, path="real")
 
@@ -657,8 +659,9 @@ def claim_regions_one_layer_2d(ctx):
     oracle: its bias (missed tiny regions) is real, not sampling noise."""
     d = CLAIM_DESIGNS["one_layer_2d"]
     w, a = d["widths"], d["half_side"]
-    th = one_layer_regions_2d(w[1], square_window(a), bias_var=d["bias_var"])
-    p = sample_mlp_params(w, ctx.trials, bias_var=d["bias_var"], generator=ctx.gen, device=ctx.device)
+    th = one_layer_regions_2d(w[0], square_window(a), bias_var=d["bias_var"])
+    p = sample_mlp_params(w, ctx.trials, input_dim=d["input_dim"], bias_var=d["bias_var"], stream=ctx.stream,
+                          device=ctx.device)
     exact = count_one_layer_arrangement(p, a)
     k = min(ctx.trials, d["grid_nets"])
     grid = count_grid_patterns([(W[:k], b[:k]) for W, b in p], a, d["grid"])
@@ -668,7 +671,7 @@ def claim_regions_one_layer_2d(ctx):
     short = float((exact[:k] - grid).mean())
     return Evidence(theory=th.regions, estimate=m, ci=(lo, hi),
                    holds=ok,
-                   detail=f"{w[1]} units, n0 = 2, window [−{a:.4g}, {a:.4g}]², bias variance {d['bias_var']:g}: "
+                   detail=f"{w[0]} units, n0 = {d['input_dim']}, window [−{a:.4g}, {a:.4g}]², bias variance {d['bias_var']:g}: "
                           f"exact arrangement counts vs 1 + n·P_line + C(n,2)·P_pair (P_line = {th.p_line:.5f}, "
                           f"P_pair = {th.p_pair:.5f}); grid {d['grid']}² on {k} nets: mean {grid.mean():.3f}, "
                           f"{'never above' if never_above else 'ABOVE'} the exact count, mean shortfall {short:.3f} "
@@ -690,9 +693,8 @@ def claim_regions_depth_flat(ctx):
     base = first_layer_segment(x0, x1, N, bias_var=d["bias_var"]).regions
     means, counts = [], []
     for depth in d["depths"]:
-        w = (d["input_dim"], *_split(N, depth))
-        c = sample_segment_regions(w, ctx.trials, bias_var=d["bias_var"], generator=ctx.gen,
-                                   device=ctx.device).counts.astype(float)
+        c = sample_segment_regions(_split(N, depth), ctx.trials, input_dim=d["input_dim"], bias_var=d["bias_var"],
+                                   stream=ctx.stream.child(f"depth={depth}"), device=ctx.device).counts.astype(float)
         counts.append(c)
         means.append(c.mean())
     z = float(st.norm.ppf(stats.bonferroni(ctx.level, len(d["depths"]) - 1)))

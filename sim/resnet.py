@@ -3,7 +3,6 @@ on the network core (:mod:`sim.core`)."""
 from __future__ import annotations
 
 import math
-
 from typing import Optional, Sequence
 
 import numpy as np
@@ -63,7 +62,7 @@ def _residual(ctx):
     level = stats.bonferroni(ctx.level, 2 * len(scheds))
     oks, parts, first = [], [], None
     for sc in scheds:
-        r = sample_residual(B, n, m, eta, ctx.trials, schedule=sc, generator=ctx.gen)[:, -1]
+        r = sample_residual(B, n, m, eta, ctx.trials, schedule=sc, stream=ctx.stream.child(sc))[:, -1]
         g = residual_growth(B, n, m, eta, schedule=sc)
         th1, th2 = math.exp(g["log_mean"][-1]), math.exp(g["log_second"][-1])
         e1, lo1, hi1 = stats.mean_ci(r, level)

@@ -122,7 +122,7 @@ def _length_law_claim(beta):
     def run(ctx):
         n, L = _LAW_DESIGNS[beta]
         law = length_law([n] * L)
-        smp = ctx.sample([n] * (L + 1), torch.ones(1, n, dtype=torch.float64), fan="in")
+        smp = ctx.sample([n] * L, torch.ones(1, n, dtype=torch.float64), fan="in")
         r = smp.sq_ratio[:, -1, 0]                      # = M_L/M_0 at equal widths
         alive = r > 0
         level = stats.bonferroni(ctx.level, 2)
@@ -148,24 +148,25 @@ for _b in _LAW_DESIGNS:
 @CLAIMS.claim("fm2_second_moment", "identity", "E M_d²/M_0² = Π(1 + 5/n_j) (β ≈ 0.1)",
               "derived (HR18 claim; docs/theory.md §6)", trials=50000)
 def _fm2_moment(ctx):
-    widths = [32, 32, 24, 40]          # β ≈ 0.097: moments are estimable (THEORY's caution)
-    smp = ctx.sample(widths, torch.ones(1, 32, dtype=torch.float64), fan="in")
-    m = smp.sq_ratio[:, -1, 0] * widths[0] / widths[-1]
-    th = length_moments(widths[1:])
+    n0, widths = 32, [32, 24, 40]      # β ≈ 0.097: moments are estimable (THEORY's caution)
+    smp = ctx.sample(widths, torch.ones(1, n0, dtype=torch.float64), fan="in")
+    m = smp.sq_ratio[:, -1, 0] * n0 / widths[-1]
+    th = length_moments(widths)
     est, lo, hi = stats.mean_ci(m**2, ctx.level)
     return Evidence(th.second_moment_ratio, est, (lo, hi), lo <= th.second_moment_ratio <= hi,
-                    f"E M_d²/M_0² = Π(1 + 5/n_j) at widths {widths} (β = {th.beta:.3f})", len(m))
+                    f"E M_d²/M_0² = Π(1 + 5/n_j) at widths {[n0, *widths]} (β = {th.beta:.3f})", len(m))
 
 
 @CLAIMS.claim("fm1_bias", "identity", "E M_d with biases and c ≠ 2 (FM1)", "derived (HR18 claim; docs/theory.md §6)",
               trials=20000)
 def _fm1_bias(ctx):
-    widths, cases = [16, 16, 16, 16, 16], ((2.0, 0.5), (1.5, 1.0), (2.5, 0.2))
+    widths, cases = [16, 16, 16, 16], ((2.0, 0.5), (1.5, 1.0), (2.5, 0.2))
     level = stats.bonferroni(ctx.level, len(cases))
     oks, parts, first = [], [], None
     for c, s2 in cases:
-        m = sample_lengths(widths, torch.ones(16), ctx.trials, weight_var=c, bias_var=s2, generator=ctx.gen)[:, -1]
-        th = length_moments(widths[1:], weight_var=c, bias_var=s2)
+        m = sample_lengths(widths, torch.ones(16), ctx.trials, weight_var=c, bias_var=s2,
+                           stream=ctx.stream.child(f"c={c:g},s2={s2:g}"))[:, -1]
+        th = length_moments(widths, weight_var=c, bias_var=s2)
         est, lo, hi = stats.mean_ci(m, level)
         oks.append(lo <= th.mean_with_bias <= hi)
         parts.append(f"c = {c:g}, s² = {s2:g}: {th.mean_with_bias:.5f} vs {est:.5f} [{lo:.5f}, {hi:.5f}] ({th.fm1})")
@@ -181,7 +182,7 @@ def _jacobian(ctx):
     level = stats.bonferroni(ctx.level, 4)
     oks, parts, first = [], [], None
     for out in ("linear", "relu"):
-        z = sample_jacobian_entry(n0, hidden, ctx.trials, output=out, generator=ctx.gen)
+        z = sample_jacobian_entry(n0, hidden, ctx.trials, output=out, stream=ctx.stream.child(out))
         th = jacobian_moments(n0, hidden, output=out)
         e2, lo2, hi2 = stats.mean_ci(z**2, level)
         e4, lo4, hi4 = stats.mean_ci(z**4, level)
@@ -203,7 +204,7 @@ def _nongaussian(ctx):
     level = stats.bonferroni(ctx.level, len(laws))
     oks, parts, first = [], [], None
     for law in laws:
-        m = sample_lengths([n0, *hidden], x, ctx.trials, weights=law, generator=ctx.gen)[:, -1]
+        m = sample_lengths(hidden, x, ctx.trials, weights=law, stream=ctx.stream.child(law))[:, -1]
         th = second_moment(hidden, input_dim=n0, weights=law, input_flatness=1.0).second_moment
         est, lo, hi = stats.mean_ci(m**2, level)
         oks.append(lo <= th <= hi)

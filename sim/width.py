@@ -25,18 +25,18 @@ _WEIGHT_BUDGET = 1.0e9
 CLAIMS = ClaimSet()
 
 
-def _trials_for(ctx, widths) -> int:
-    """Trials capped so that real networks draw at most _WEIGHT_BUDGET weights (reduced paths
-    draw far fewer random numbers and are not capped)."""
+def _trials_for(ctx, dims) -> int:
+    """Trials capped so that real networks with ``dims`` = (n0, n1, ..., nL) draw at most
+    _WEIGHT_BUDGET weights (reduced paths draw far fewer random numbers and are not capped)."""
     if ctx.path != "real":
         return ctx.trials
-    per_net = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    per_net = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
     return int(max(50, min(ctx.trials, _WEIGHT_BUDGET // max(per_net, 1))))
 
 
 def _ratio_sample(ctx, width, depth=1, dtype=torch.float64):
     x = torch.ones(1, width, dtype=dtype)
-    return ctx.sample([width] * (depth + 1), x, fan="out", dtype=dtype)
+    return ctx.sample([width] * depth, x, fan="out", dtype=dtype)
 
 
 # --- one-layer law -----------------------------------------------------------------------------
@@ -106,11 +106,10 @@ def _width_claim(method):
         d = VALIDATE_DESIGN
         L, N, delta, eps = d["depth"], d["samples"], d["delta"], d["eps"]
         n = min_width(method, L, N, delta, eps).min_width
-        widths = [n] * (L + 1)
-        T = _trials_for(ctx, widths)
-        x = sample_inputs(n, N, correlation=d["correlation"], generator=ctx.gen, dtype=torch.float32,
+        T = _trials_for(ctx, [n] * (L + 1))
+        x = sample_inputs(n, N, correlation=d["correlation"], stream=ctx.stream, dtype=torch.float32,
                           device=ctx.device)
-        s = ctx.sample(widths, x, T, fan="out", dtype=torch.float32)
+        s = ctx.sample([n] * L, x, T, fan="out", dtype=torch.float32)
         lo, hi = band_for_eps(eps, "squared")
         r = s.sq_ratio
         fail = ~((r >= lo) & (r <= hi)).all(axis=(1, 2))
@@ -133,17 +132,15 @@ def _equivalence(kind):
     def run(ctx):
         import scipy.stats as st
 
-        child = int(torch.randint(0, 2**62, (1,), generator=ctx.gen, device=ctx.device))
-        g2 = torch.Generator(device=ctx.device).manual_seed(child)
-        real = Ctx(ctx.trials, g2, ctx.level, None, "real", ctx.device)
         if kind == "norm":
-            widths, x = [32, 64, 48, 64, 64], torch.ones(1, 32, dtype=torch.float64)
+            widths, x = [64, 48, 64, 64], torch.ones(1, 32, dtype=torch.float64)
         else:
-            widths = [40, 128, 96, 128]
-            x = sample_inputs(40, 4, correlation=0.7, generator=ctx.gen, device=ctx.device)
-        fast = Ctx(ctx.trials, ctx.gen, ctx.level, ctx.progress, kind, ctx.device)
-        a = fast.sample(widths, x, fan="in", last_gram=kind == "gram")
-        b = real.sample(widths, x, fan="in", last_gram=kind == "gram")
+            widths = [128, 96, 128]
+            x = sample_inputs(40, 4, correlation=0.7, stream=ctx.stream, device=ctx.device)
+        fast = Ctx(ctx.trials, ctx.stream, ctx.level, ctx.progress, kind, ctx.device)
+        real = Ctx(ctx.trials, ctx.stream, ctx.level, None, "real", ctx.device)
+        a = fast.sample(widths, x, fan="in", last_gram=kind == "gram", label=kind)
+        b = real.sample(widths, x, fan="in", last_gram=kind == "gram", label="real")
         stats_ = [st.ks_2samp(a.sq_ratio[:, -1, i], b.sq_ratio[:, -1, i]) for i in range(x.shape[0])]
         if kind == "gram":
             for i in range(4):
@@ -158,7 +155,7 @@ def _equivalence(kind):
         crit = stats.ks_critical(max(1, ctx.trials // 2), per)   # two equal samples: n_eff = T/2
         what = "final norm" if kind == "norm" else "4 final norms and 6 pairwise cosines"
         return Evidence(0.0, dmax, (0.0, crit), pmin >= 1.0 - per,
-                        f"two-sample KS, {kind} sampler vs real networks, widths {widths}: {what}; smallest "
+                        f"two-sample KS, {kind} sampler vs real networks, widths {[x.shape[1], *widths]}: {what}; smallest "
                         f"p-value {pmin:.3g}", ctx.trials, path=f"{kind}+real")
     return run
 
@@ -175,7 +172,7 @@ CLAIMS.claim("sampler_gram_vs_real", "identity", "Gram sampler = real networks (
 def _gradient(ctx):
     n, L = 64, 4
     x = torch.ones(1, n, dtype=torch.float64)
-    s = ctx.sample([n] * (L + 1), x, fan="in", grads=True)
+    s = ctx.sample([n] * L, x, fan="in", grads=True)
     g = s.grad_ratio[:, :, 0]                         # (T, L)
     # independence approximation: G_l is a product of L − 1 independent ρ's, E G² = Π(1 + 5/n)
     th = length_moments([n] * (L - 1)).second_moment_ratio
