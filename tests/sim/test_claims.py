@@ -103,3 +103,28 @@ def test_authors_formula_is_a_finding_not_a_failure():
 def test_unknown_claim():
     with pytest.raises(DomainError):
         run_claims(["nope"])
+
+
+def test_each_claim_draws_from_its_own_named_stream():
+    """Regression (one network core): the runner seeded claim `name` with seed + sum(map(ord, name)),
+    so anagram claims drew the same numbers; now each gets Stream(seed, name), and a claim's numbers
+    do not depend on which other claims run."""
+    import torch
+
+    from initbounds.sim.core import Stream
+
+    s, seen = C.ClaimSet(), {}
+
+    def run(ctx):
+        seen[ctx.stream.name] = ctx.stream
+        v = float(torch.randn(1, generator=ctx.stream.child("x").generator(), dtype=torch.float64))
+        return C.Evidence(0.0, v, (v, v), True)
+
+    for name in ("listen", "silent"):
+        s.claim(name, "identity", "d", "derived", trials=3)(run)
+    reg = {c.name: c for c in s}
+    both = C.run(reg, seed=5)
+    assert seen == {"listen": Stream(5, "listen"), "silent": Stream(5, "silent")}
+    assert both[0].estimate != both[1].estimate
+    (alone,) = C.run(reg, ["silent"], seed=5)
+    assert alone.estimate == both[1].estimate
