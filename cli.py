@@ -675,12 +675,9 @@ def _sample_length_ratios(widths, trials, weight_var, seed, device, path):
     """Simulated M_d/M_0 for a density plot (None when ``trials`` is 0)."""
     if trials == 0:
         return None
-    import torch
-
     from .sim.variance import sample_length_ratios
 
-    return sample_length_ratios(widths, trials, weight_var=weight_var, device=device, path=path,
-                                generator=torch.Generator(device=device).manual_seed(seed))
+    return sample_length_ratios(widths, trials, weight_var=weight_var, seed=seed, device=device, path=path)
 
 
 def _fmt_v(v) -> str:

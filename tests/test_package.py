@@ -37,7 +37,7 @@ def test_wheel_holds_only_the_initbounds_package(tmp_path):
     dist_info = {t for t in top if t.endswith(".dist-info")}
     assert top - dist_info == {"initbounds"} and len(dist_info) == 1, sorted(top)
     for must in ("initbounds/__init__.py", "initbounds/__main__.py", "initbounds/cli.py", "initbounds/py.typed",
-                 "initbounds/bounds/width.py", "initbounds/sim/engine.py", "initbounds/commands/__init__.py"):
+                 "initbounds/bounds/width.py", "initbounds/sim/core.py", "initbounds/commands/__init__.py"):
         assert must in names, must
     assert not any(n.startswith("initbounds/tests/") for n in names)
     (info,) = dist_info
