@@ -84,6 +84,7 @@ def naive_loop(torch, n, L, N, T, x):
 def main() -> None:
     import torch
 
+    from initbounds.sim.core import Stream
     from initbounds.sim.engine import choose_path, sample_inputs, sample_networks
 
     out: dict = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
@@ -99,18 +100,17 @@ def main() -> None:
     out["simulators"] = []
     ratios: dict = {}
     for n, L, N, T in CONFIGS:
-        x = sample_inputs(n, N, correlation=0.5, generator=torch.Generator().manual_seed(0),
-                          dtype=torch.float32)
-        widths = [n] * (L + 1)
+        x = sample_inputs(n, N, correlation=0.5, stream=Stream(0, "bench/inputs"), dtype=torch.float32)
+        widths = [n] * L
         t_naive = _best(lambda: naive_loop(torch, n, L, N, T, x), reps=1)
-        g = torch.Generator().manual_seed(2)
-        t_real = _best(lambda: sample_networks(widths, x, T, fan="in", generator=g, dtype=torch.float32,
+        g = Stream(2, "bench/networks")
+        t_real = _best(lambda: sample_networks(widths, x, T, fan="in", stream=g, dtype=torch.float32,
                                                path="real"), reps=2)
-        fast = choose_path(widths, N, grads=False)
-        t_fast = _best(lambda: sample_networks(widths, x, T, fan="in", generator=g, dtype=torch.float32,
+        fast = choose_path(widths, N, grads=False, input_dim=n)
+        t_fast = _best(lambda: sample_networks(widths, x, T, fan="in", stream=g, dtype=torch.float32,
                                                path=fast), reps=2)
         t_gram = t_fast if fast == "gram" else _best(
-            lambda: sample_networks(widths, x, T, fan="in", generator=g, dtype=torch.float32, path="gram"), reps=2)
+            lambda: sample_networks(widths, x, T, fan="in", stream=g, dtype=torch.float32, path="gram"), reps=2)
         rnd = T * L * n * n
         flops = T * L * 2 * n * n * N
         row = {
