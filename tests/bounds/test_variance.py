@@ -117,7 +117,7 @@ def test_second_moment_errors():
         second_moment([4], input_dim=2, weights="cauchy")
     with pytest.raises(DomainError, match=r"input_flatness must be"):
         second_moment([4], input_dim=4, weights="uniform", input_flatness=0.1)
-    with pytest.raises(DomainError, match=r"weight_var must give one value per layer \(2\); got 3"):
+    with pytest.raises(DomainError, match=r"^weight_var must give one value or one per layer \(2\); got 3$"):
         second_moment([4, 4], input_dim=4, weight_var=[2, 2, 2])
 
 

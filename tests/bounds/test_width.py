@@ -165,12 +165,14 @@ def test_extreme_inputs_together_per_layer():
 
 def test_extreme_inputs_together_product():
     """Known limit (reported by the tests): the product bound needs widths ~2e21 here, beyond the
-    exact binomial sums (2^53): a one-line DomainError, and `min_widths` reports it per method."""
-    from initbounds.bounds.errors import DomainError
+    exact binomial sums (2^53): a one-line CostLimitError (not a DomainError: the input is in the
+    domain), and `min_widths` reports it per method by catching that class."""
+    from initbounds.bounds.errors import CostLimitError, DomainError
     from initbounds.bounds.width import min_widths
 
-    with pytest.raises(DomainError, match="beyond the range where the binomial sums are exact"):
+    with pytest.raises(CostLimitError, match="beyond the range where the binomial sums are exact") as e:
         min_width("chernoff_product", 3, 10, 1e-300, 1e-6)
+    assert not isinstance(e.value, DomainError) and e.value.param == "width"
     res = {r.name: r for r in min_widths(3, 10, 1e-300, 1e-6,
                                          methods=("chernoff_per_layer", "chernoff_product"))}
     assert res["chernoff_per_layer"].min_width > 10**16
