@@ -21,7 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import mpmath as mp
+
 from . import rho
+from .death import logp_dead_point, logp_dead_uniform
 from .errors import (COUNT, OPEN_UNIT, WIDTHS, CostLimitError, Integral, Interval, Options, OrNone, Real,
                      constrain)
 from .numerics import logsumexp
@@ -141,8 +144,9 @@ def _convolve(m: np.ndarray, kernel: np.ndarray, exact: bool) -> np.ndarray:
 
 
 def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, pad: int,
-               exact_conv: bool):
-    """One grid: returns (logp_fail, p_in_from_mass, lost_mass)."""
+               exact_conv: bool, log_dead: float = -math.inf):
+    """One grid: returns (logp_fail, p_in_from_mass, lost_mass). ``log_dead`` is log P(some layer
+    kills the input) (:func:`bounds.death.logp_dead_uniform`; used for layers="last")."""
     M = cells
     h = (B - A) / M
     G = M + 2 * pad                      # grid cells (band cells plus padding on each side)
@@ -187,8 +191,6 @@ def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, 
         inside = m[pad: pad + M]
         outside = np.concatenate([m[:pad], m[pad + M:]])
         # dead inputs (some layer with K = 0) end outside the band for sure: 1 − (1 − 2^{-n})^L
-        log_dead = math.log(-math.expm1(depth * math.log1p(-math.exp(log_atom)))) if log_atom > -745 \
-            else math.log(depth) + log_atom
         with np.errstate(divide="ignore"):
             lf = _lae(_lae(logsumexp(np.log(outside)) if outside.size else -math.inf, log_lost), log_dead)
         return lf, float(inside.sum()), math.exp(log_lost)
@@ -248,8 +250,9 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     levels: list = []
     extrap: list = []
     exact_conv = False
+    log_dead = float(logp_dead_uniform(n, L)) if layers == "last" else -math.inf
     while True:
-        lf, p_mass, lost = _recursion(n, L, A, B, M, layers, pad, exact_conv)
+        lf, p_mass, lost = _recursion(n, L, A, B, M, layers, pad, exact_conv, log_dead)
         if not exact_conv and lf < math.log(_FFT_MIN_FAIL):
             exact_conv = True
             levels, extrap = [], []
@@ -388,8 +391,7 @@ def product_law(widths, *, cells: int = 8192) -> ProductLaw:
     if 2 * J + 1 > 1 << 21:
         raise CostLimitError(f"the exact law needs {2 * J + 1:,} grid cells (> 2^21) for these widths; "
                              "use the moments or the log-normal approximation")
-    log_alive = sum(k * math.log1p(-(2.0 ** -n)) for n, k in counts.items())
-    p_dead = max(0.0, -math.expm1(log_alive))
+    p_dead = float(mp.exp(logp_dead_point(w)))      # the atom of dead inputs, exact (bounds.death)
     levels = []
     for hh, JJ in ((2 * h, (J + 1) // 2), (h, J)):
         inside, below, lost = _product_grid(counts, stats, mu, hh, JJ)

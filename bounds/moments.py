@@ -30,6 +30,7 @@ import mpmath as mp
 import numpy as np
 
 from . import rho
+from .death import logp_dead_uniform
 from .errors import (COUNT, FANS, OPEN_UNIT, POSITIVE, REAL, DomainError, Interval, Options, OrNone, Real,
                      constrain)
 from .numerics import log_gamma_ratio
@@ -419,10 +420,12 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
     from .band import band_probability
 
     d, k, t = width, depth, threshold
+    # ReLU layers kill an input with probability 2^{-d} each: P(dead at depth k), exact (bounds.death)
+    p_dead = float(mp.exp(logp_dead_uniform(d, k)))
 
     def clt(ss):
         ln = log_norm_params(act, d, ss, k)
-        dead = 1.0 - ln.survival**k
+        dead = p_dead if act.kind == "relu" else 0.0
         z = (math.log(t) - ln.mean_at_depth) / math.sqrt(ln.var_at_depth)
         return dead + (1.0 - dead) * float(_norm.cdf(z))
 
@@ -440,7 +443,6 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
             return None, None
         lm = rho.log_moments(d)
         mean, sd = k * lm.mean, math.sqrt(k * lm.var)
-        p_dead = -math.expm1(k * math.log1p(-(2.0 ** -d)))
         if (mean - log_r) / sd > 12:
             # far below the bulk: the dead inputs, plus a rigorous Chernoff bound on the rest
             rest = math.exp(_log_fail_product(d, k, math.exp(log_r), 1e300, "last"))
@@ -529,7 +531,8 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
     if depth is not None:
         out["log_norm_mean"] = ln.mean_at_depth
         out["log_norm_var"] = ln.var_at_depth
-        out["survival_at_depth"] = ln.survival ** depth
+        # P(alive at depth k): 1 − P(dead), exact (bounds.death); only ReLU layers kill inputs
+        out["survival_at_depth"] = float(-mp.expm1(logp_dead_uniform(width, depth))) if activation == "relu" else 1.0
         so = p_small_output(a, width, s, depth, small)
         out["small"] = small
         out["p_small_output"] = so.p_exact if so.p_exact is not None else so.p_clt
