@@ -65,9 +65,36 @@ def _json_default(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-def progress(*, disable: bool, description: str = "{task.description}", count: str = "{task.completed}/{task.total}"):
-    """A transient progress bar on stderr (``disable`` with --json)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+class progress:
+    """A transient progress bar on stderr (``disable`` with --json), shown from its first update,
+    so that an error raised before any work starts stays one line on stderr."""
 
-    return Progress(TextColumn(description), BarColumn(), TextColumn(count), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True, disable=disable)
+    def __init__(self, *, disable: bool, description: str = "{task.description}",
+                 count: str = "{task.completed}/{task.total}"):
+        self.disable, self.columns, self.bar, self.tasks = disable, (description, count), None, []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+    def add_task(self, description: str, total=None) -> int:
+        self.tasks.append((description, total))
+        if self.bar is not None:
+            self.bar.add_task(description, total=total)
+        return len(self.tasks) - 1
+
+    def update(self, task: int, **kwargs) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            description, count = self.columns
+            self.bar = Progress(TextColumn(description), BarColumn(), TextColumn(count), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True, disable=self.disable)
+            self.bar.start()
+            for d, t in self.tasks:
+                self.bar.add_task(d, total=t)
+        self.bar.update(task, **kwargs)

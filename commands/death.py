@@ -17,7 +17,7 @@ def death(
     widths: Optional[str] = option(None, help="Comma-separated layer widths, e.g. 4,4,4 ({range})."),
     width: Optional[int] = option(None, help="Constant width n (with --depth; {range})."),
     depth: Optional[int] = option(None, help="Number of ReLU layers k (with --width or --schedule; {range})."),
-    schedule: Optional[str] = option(None, help="Widths n_l = ceil(c·log2(l+1) + b), given as 'c,b' (with --depth); "
+    schedule: Optional[str] = option(None, help="Widths n_l = ceil(c·log2(l+1) + b), given as {range} (with --depth); "
                                                 "also reports the k → ∞ limit."),
     points: int = option(1, help="Number of data points m ({range})."),
     bias: bool = typer.Option(False, "--bias", help="Symmetric random biases."),

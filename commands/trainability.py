@@ -49,7 +49,7 @@ def trainability(
                                   constraint=COUNT),
     ratio: Optional[float] = option(None, help="R {range}: width = ⌊R·depth + ½⌋ in the constant-β family (β ≈ 1/R) "
                                                "[default: 8].", constraint=POSITIVE),
-    configs: Optional[str] = option(None, help="Explicit WIDTHxDEPTH list, e.g. 16x2,16x8 (instead of the families).",
+    configs: Optional[str] = option(None, help="Explicit WIDTHxDEPTH list, e.g. 16x2,16x8, {range} (instead of the families).",
                                     constraint=Configs()),
     seeds: int = option(8, help="Networks per configuration ({range}).", constraint=COUNT),
     epochs: int = option(20, help="Epoch cap ({range}); nets not at the threshold by then are censored.",
