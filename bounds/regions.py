@@ -488,7 +488,7 @@ def one_layer_regions_2d(width, window, *, weight_var=2.0, bias_var, fan: str = 
     Args:
         width: n ≥ 1 hidden units.
         window: a :class:`Window` (square_window, disk_window, polygon_window).
-        weight_var: c > 0, Var W = c/fan (fan="in": c/2; fan="out": c/n).
+        weight_var: c > 0 with Var W = c/fan (He: 2); σ_w² = c/n_0 = c/2 (fan="in") or c/n ("out").
         bias_var: σ_b² ≥ 0.
         fan: "in" or "out".
 
@@ -520,8 +520,8 @@ def one_layer_regions_slice(width, window, *, centre, directions, weight_var=2.0
     σ_w²‖c_⊥‖² + σ_b². A disk window needs orthonormal directions and c ⊥ d₁, d₂ (else use a polygon).
 
     Args: width n ≥ 1; window in (u, v) coordinates; centre c ∈ R^{n_0}; directions (d₁, d₂),
-    linearly independent; weight_var c, bias_var σ_b², fan as in :func:`one_layer_regions_2d`
-    (fan="in" divides by n_0 = len(centre)).
+    linearly independent; weight_var c > 0 with Var W = c/fan (He: 2), bias_var σ_b², fan as in
+    :func:`one_layer_regions_2d` (fan="in" divides by n_0 = len(centre)).
 
     >>> e = one_layer_regions_slice(10, square_window(1.0), centre=[0.0, 0.0],
     ...                             directions=[[1.0, 0.0], [0.0, 1.0]], bias_var=1.0)

@@ -446,6 +446,9 @@ class LengthLaw:
 def length_law(widths, *, weight_var=2.0, cells: int = 8192) -> LengthLaw:
     r"""The exact law of M_d/M_0 for Gaussian weights of variance c_j/fan-in and zero bias.
 
+    ``widths`` n_1..n_d; ``weight_var`` c_j > 0 (Var W_j = c_j/fan-in; He: 2), one value or one
+    per layer.
+
     M_j/M_{j−1} = (c_j/2) ρ_j with ρ_j independent (docs/theory.md §2), so log(M_d/M_0) = Σ log(c_j/2) +
     log Π ρ_j, whose law :func:`bounds.band.product_law` computes by convolution with a stated
     absolute tolerance. Quantiles such as P(M_d < M_0/10) are then exact to that tolerance.
