@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import typer
 
-from ..bounds.errors import Constraint, DomainError, InitBoundsError, Options, constraints_of
+from ..bounds.errors import (Constraint, DomainError, InitBoundsError, IntegerList, Options, OrNone, Pair, PerLayer,
+                             constraints_of)
 from ._render import click
 
 __all__ = ["option", "command", "spell_error", "json_option", "PlotFile", "check_device"]
@@ -67,7 +68,7 @@ def command(*calls):
                     raise TypeError(f"{fn.__name__}: --{p.name} has no declared constraint")
                 constraints[p.name] = c
                 p = p.replace(default=typer.Option(
-                    d.default, flag, help=d.help.format(range=c.range_text()),
+                    d.default, flag, help=d.help.format(range=c.range_text()), metavar=_metavar(c),
                     parser=_parser(c, flag, check=d.constraint is not None)))
             params.append(p)
         fn.__signature__ = sig.replace(parameters=params)
@@ -75,6 +76,18 @@ def command(*calls):
         return fn
 
     return decorate
+
+
+def _metavar(c: Constraint) -> str | None:
+    """How the help writes a list-valued option's value (None: typer's, from the annotation)."""
+    c = c.inner if isinstance(c, OrNone) else c
+    if isinstance(c, IntegerList):
+        return "N,N,..."
+    if isinstance(c, PerLayer):
+        return "X[,X,...]"
+    if isinstance(c, Pair):
+        return f"{c.n1},{c.n2}".upper()
+    return getattr(c, "metavar", None)
 
 
 def _parser(c: Constraint, flag: str, *, check: bool):

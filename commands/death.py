@@ -1,7 +1,7 @@
 """`initbounds death`: the probability that a ReLU net is born alive, its bounds, sign flipping (RR20)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -14,10 +14,10 @@ __all__ = ["death", "COMMANDS"]
 
 @command(death_report)
 def death(
-    widths: Optional[str] = option(None, help="Comma-separated layer widths, e.g. 4,4,4 ({range})."),
+    widths: Optional[Any] = option(None, help="Comma-separated layer widths, e.g. 4,4,4 ({range})."),
     width: Optional[int] = option(None, help="Constant width n (with --depth; {range})."),
     depth: Optional[int] = option(None, help="Number of ReLU layers k (with --width or --schedule; {range})."),
-    schedule: Optional[str] = option(None, help="Widths n_l = ceil(c·log2(l+1) + b), given as {range} (with --depth); "
+    schedule: Optional[Any] = option(None, help="Widths n_l = ceil(c·log2(l+1) + b), given as {range} (with --depth); "
                                                 "also reports the k → ∞ limit."),
     points: int = option(1, help="Number of data points m ({range})."),
     bias: bool = typer.Option(False, "--bias", help="Symmetric random biases."),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -20,7 +20,7 @@ GRID = Interval(Integral, 2, 1024)
 
 @command(first_layer_segment, default_segment)
 def regions(
-    widths: str = option(help="Comma-separated hidden widths n1,...,nd, e.g. 16,16 ({range}).", constraint=WIDTHS),
+    widths: Any = option(help="Comma-separated hidden widths n1,...,nd, e.g. 16,16 ({range}).", constraint=WIDTHS),
     input_dim: int = option(2, help="Input dimension n0 ({range})."),
     segment: bool = typer.Option(True, "--segment/--slice", help="Count along the default segment √n0·e1 → √n0·e2 (−1 → 1 for n0 = 1; exact), or on the plane through 0 spanned by e1, e2 in the window [−√n0, √n0]² (grid; a lower bound)."),
     weight_var: float = option(2.0, help="c in Var W = c/fan-in ({range}; He: 2)."),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 from ..bounds.errors import (COUNT, NONNEGATIVE_INT, POSITIVE, Constraint, InitBoundsError, IntegerList, Interval,
                              Options, Real)
@@ -14,6 +14,8 @@ __all__ = ["trainability", "COMMANDS"]
 
 class Configs(Constraint):
     """Explicit (width, depth) pairs, written WIDTHxDEPTH and comma-separated (e.g. 16x2,32x4)."""
+
+    metavar = "WxD,WxD,..."
 
     def describe(self) -> str:
         return "comma-separated WIDTHxDEPTH pairs (e.g. 16x2,32x4)"
@@ -41,7 +43,7 @@ THRESHOLD = Interval(Real, 0, 1, closed="right")
 
 @command()
 def trainability(
-    depths: Optional[str] = option(None, help="Comma-separated depths (hidden ReLU layers), {range} [default: 2,4,8,16].",
+    depths: Optional[Any] = option(None, help="Comma-separated depths (hidden ReLU layers), {range} [default: 2,4,8,16].",
                                    constraint=DEPTHS),
     family: Optional[str] = option(None, help="both, constant-beta (width = R·depth) or constant-width [default: both].",
                                    constraint=Options(("both", "constant-beta", "constant-width"))),
@@ -49,7 +51,7 @@ def trainability(
                                   constraint=COUNT),
     ratio: Optional[float] = option(None, help="R {range}: width = ⌊R·depth + ½⌋ in the constant-β family (β ≈ 1/R) "
                                                "[default: 8].", constraint=POSITIVE),
-    configs: Optional[str] = option(None, help="Explicit WIDTHxDEPTH list, e.g. 16x2,16x8, {range} (instead of the families).",
+    configs: Optional[Any] = option(None, help="Explicit WIDTHxDEPTH list, e.g. 16x2,16x8, {range} (instead of the families).",
                                     constraint=Configs()),
     seeds: int = option(8, help="Networks per configuration ({range}).", constraint=COUNT),
     epochs: int = option(20, help="Epoch cap ({range}); nets not at the threshold by then are censored.",

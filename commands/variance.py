@@ -1,7 +1,7 @@
 """`initbounds variance`: length moments with depth, their exact law, Jacobian fluctuations (HR18, H18)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -27,10 +27,10 @@ def sample_length_ratios(widths, trials, weight_var, seed, device, path):
 
 @command(variance_report)
 def variance(
-    widths: str = option(help="Comma-separated ReLU layer widths n_1..n_d, e.g. 16,16,16 ({range})."),
+    widths: Any = option(help="Comma-separated ReLU layer widths n_1..n_d, e.g. 16,16,16 ({range})."),
     input_dim: Optional[int] = option(None, help="n0 ({range}): needed for non-Gaussian weights and the Jacobian."),
-    weight_var: str = option("2", help="c in Var W = c/fan-in ({range}; He: 2), or one per layer (comma-separated)."),
-    bias_var: str = option("0", help="Bias variance s² ({range}), or one per layer."),
+    weight_var: Any = option("2", help="c in Var W = c/fan-in ({range}; He: 2), or one per layer (comma-separated)."),
+    bias_var: Any = option("0", help="Bias variance s² ({range}), or one per layer."),
     weights: str = option("gaussian", help="Weight law: gaussian, uniform, rademacher or laplace."),
     input_flatness: Optional[float] = option(None, help="q = Σx⁴/(Σx²)² of the input, in [1/n0, 1] (default 1/n0: "
                                                         "all |x_i| equal)."),
