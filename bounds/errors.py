@@ -107,6 +107,15 @@ class DomainError(InitBoundsError, ValueError):
         self.param = param
         super().__init__(message, names=names or ((param,) if param and "{" + param + "}" in message else ()))
 
+    @classmethod
+    def must(cls, name: str, must: str, got: str, *, item: str = "") -> "DomainError":
+        """The one message form, '<name><item> must <must>; got <got>', naming ``name``.
+
+        >>> str(DomainError.must("widths", "be an integer ≥ 1", "0", item="[1]"))
+        'widths[1] must be an integer ≥ 1; got 0'
+        """
+        return cls("{" + name + "}" + _esc(f"{item} must {must}; got {got}"), param=name)
+
 
 class CostLimitError(InitBoundsError, ValueError):
     """An input inside the domain, refused because of this implementation's cost model.
@@ -134,8 +143,7 @@ def _fmt_bound(x) -> str:
 
 
 def _fail(name: str, item: str, must: str, got: str) -> DomainError:
-    """The one message form: '<name><item> must <must>; got <got>' with ``name`` as a field."""
-    return DomainError("{" + name + "}" + _esc(f"{item} must {must}; got {got}"), param=name)
+    return DomainError.must(name, must, got, item=item)
 
 
 class Constraint:

@@ -131,8 +131,7 @@ class PlotFile(Options):
 
     def validate(self, name: str, value, *, item: str = ""):
         if not str(value).lower().endswith(self.options):
-            raise DomainError("{" + name + "}" + f" must {self.describe()}; got {value!r}".replace("{", "{{")
-                              .replace("}", "}}"), param=name)
+            raise DomainError.must(name, self.describe(), repr(value), item=item)
         return value
 
 
