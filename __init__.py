@@ -36,7 +36,7 @@ _API = {
     "first_layer_segment": "bounds.regions", "one_layer_regions_2d": "bounds.regions",
     "regions_paper_claim": "bounds.regions", "derive_regions": "bounds.regions",
     # errors
-    "InitBoundsError": "bounds.errors", "DomainError": "bounds.errors",
+    "InitBoundsError": "bounds.errors", "DomainError": "bounds.errors", "CostLimitError": "bounds.errors",
     # torch side: simulation and the initializers (import torch on first use)
     "sample_networks": "sim.engine", "run_claims": "sim.validate",
     "fractional_moment_normal_": "sim.init", "init_sequential_": "sim.init", "sign_flip_": "sim.death",

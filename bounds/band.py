@@ -1,4 +1,4 @@
-r"""Exact single-input probabilities that the squared-norm ratio stays in a band (THEORY.md §3.3).
+r"""Exact single-input probabilities that the squared-norm ratio stays in a band (docs/theory.md §3).
 
 The squared-norm ratio after l layers is the product :math:`\Pi_l=\prod_{j\le l}\rho_j` of
 independent copies of ρ (:mod:`bounds.rho`), so :math:`\log\Pi_l` is a random walk.
@@ -21,12 +21,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import mpmath as mp
+
 from . import rho
-from .errors import DomainError, check_choice, check_int, check_real
+from .death import logp_dead_point, logp_dead_uniform
+from .errors import (COUNT, OPEN_UNIT, WIDTHS, CostLimitError, Integral, Interval, Options, OrNone, Real,
+                     constrain)
 from .numerics import logsumexp
 
 __all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT", "ProductLaw",
-           "product_law"]
+           "product_law", "NORMS", "LAYERS"]
+
+#: The norm a band constrains: the squared norm ratio or the plain norm ratio.
+NORMS = Options(("squared", "plain"))
+#: Which layers must stay in the band: every hidden layer, or the last one only.
+LAYERS = Options(("all", "last"))
 
 #: Largest depth × cells × log2(cells) the recursion is allowed to spend (about 10 s here).
 COST_LIMIT = 4e9
@@ -61,13 +70,15 @@ class BandResult:
         return math.exp(self.logp_fail)
 
 
+@constrain(eps=OPEN_UNIT, norm=NORMS)
 def band_for_eps(eps: float, norm: str) -> tuple[float, float]:
     """The band [lo, hi] for the squared-norm ratio that |ratio − 1| ≤ ε means.
 
     norm="squared": [1 − ε, 1 + ε]; norm="plain" (|‖h‖/‖x‖ − 1| ≤ ε): [(1 − ε)², (1 + ε)²].
+
+    >>> band_for_eps(0.5, "plain")
+    (0.25, 2.25)
     """
-    eps = check_real("eps", eps, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    norm = check_choice("norm", norm, ("squared", "plain"))
     if norm == "squared":
         return 1.0 - eps, 1.0 + eps
     return (1.0 - eps) ** 2, (1.0 + eps) ** 2
@@ -133,8 +144,9 @@ def _convolve(m: np.ndarray, kernel: np.ndarray, exact: bool) -> np.ndarray:
 
 
 def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, pad: int,
-               exact_conv: bool):
-    """One grid: returns (logp_fail, p_in_from_mass, lost_mass)."""
+               exact_conv: bool, log_dead: float = -math.inf):
+    """One grid: returns (logp_fail, p_in_from_mass, lost_mass). ``log_dead`` is log P(some layer
+    kills the input) (:func:`bounds.death.logp_dead_uniform`; used for layers="last")."""
     M = cells
     h = (B - A) / M
     G = M + 2 * pad                      # grid cells (band cells plus padding on each side)
@@ -179,14 +191,14 @@ def _recursion(n: int, depth: int, A: float, B: float, cells: int, layers: str, 
         inside = m[pad: pad + M]
         outside = np.concatenate([m[:pad], m[pad + M:]])
         # dead inputs (some layer with K = 0) end outside the band for sure: 1 − (1 − 2^{-n})^L
-        log_dead = math.log(-math.expm1(depth * math.log1p(-math.exp(log_atom)))) if log_atom > -745 \
-            else math.log(depth) + log_atom
         with np.errstate(divide="ignore"):
             lf = _lae(_lae(logsumexp(np.log(outside)) if outside.size else -math.inf, log_lost), log_dead)
         return lf, float(inside.sum()), math.exp(log_lost)
     return logsumexp(np.array(log_exits)), float(m.sum()), 0.0
 
 
+@constrain(width=COUNT, depth=COUNT, lo=OPEN_UNIT, hi=Interval(Real, 1, None, closed="neither"), layers=LAYERS,
+           rtol=OPEN_UNIT, cells=OrNone(Interval(Integral, 2, None, closed="left")))
 def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float = 1e-6,
                      cells: int | None = None) -> BandResult:
     r"""Exact probability that a single input's squared-norm ratio stays in ``[lo, hi]``.
@@ -202,20 +214,15 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
         rtol: relative change of the failure probability at which grid refinement stops.
         cells: force a number of band cells (no refinement); for tests.
 
-    Returns a :class:`BandResult` with the achieved tolerance. Raises DomainError if the cost
-    (depth × cells × log cells) would exceed :data:`COST_LIMIT`.
-    Source: [derived] THEORY.md §3.3. Assumptions: Gaussian weights, zero bias, He scaling
+    Returns a :class:`BandResult` with the achieved tolerance. Raises :class:`DomainError` on bad
+    arguments and :class:`CostLimitError` if the cost (depth × cells × log cells) would exceed
+    :data:`COST_LIMIT`. Source: [derived] docs/theory.md §3. Assumptions: Gaussian weights, zero bias, He scaling
     (fan-in with equal widths, or fan-out).
 
     >>> r = band_probability(100, 1, 0.9, 1.1); round(r.p_in, 10) == round(float(rho.cdf(100, 1.1) - rho.cdf(100, 0.9)), 10)
     True
     """
-    n = check_int("width", width, lo=1)
-    L = check_int("depth", depth, lo=1)
-    lo = check_real("lo", lo, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    hi = check_real("hi", hi, lo=1.0, lo_open=True)
-    layers = check_choice("layers", layers, ("all", "last"))
-    rtol = check_real("rtol", rtol, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    n, L = width, depth
     A, B = math.log(lo), math.log(hi)
     lm = rho.log_moments(n)
     sd1 = math.sqrt(lm.var)
@@ -225,14 +232,14 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     if cells is None:
         M = int(min(_MAX_CELLS // 2, max(32, math.ceil(6.0 * (B - A) / sd1))))
     else:
-        M = check_int("cells", cells, lo=2)
+        M = cells
     pad = 0
     if layers == "last":
         spread = 8.0 * sd1 * math.sqrt(L) + abs(lm.mean) * L + 2.0 * sd1
         pad = int(math.ceil(spread / ((B - A) / M)))
     cost = lambda M_, pad_: L * (M_ + 2 * pad_) * max(1.0, math.log2(M_ + 2 * pad_)) * 2
     if cost(M, pad) > COST_LIMIT:
-        raise DomainError(
+        raise CostLimitError(
             f"exact band probability at width={n}, depth={L} needs a grid of "
             f"{M + 2 * pad} cells × {L} layers, beyond this tool's cost limit; "
             "use the Chernoff or product bounds"
@@ -243,8 +250,9 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     levels: list = []
     extrap: list = []
     exact_conv = False
+    log_dead = float(logp_dead_uniform(n, L)) if layers == "last" else -math.inf
     while True:
-        lf, p_mass, lost = _recursion(n, L, A, B, M, layers, pad, exact_conv)
+        lf, p_mass, lost = _recursion(n, L, A, B, M, layers, pad, exact_conv, log_dead)
         if not exact_conv and lf < math.log(_FFT_MIN_FAIL):
             exact_conv = True
             levels, extrap = [], []
@@ -345,8 +353,9 @@ def _product_grid(counts: dict, stats: dict, mu: float, h: float, J: int):
     return inside, below, lost
 
 
+@constrain(widths=WIDTHS, cells=Interval(Integral, 64, None, closed="left"))
 def product_law(widths, *, cells: int = 8192) -> ProductLaw:
-    r"""The exact law of :math:`\log\prod_j\rho_j` for layers of widths n_1..n_L (THEORY §2).
+    r"""The exact law of :math:`\log\prod_j\rho_j` for layers of widths n_1..n_L (docs/theory.md §2).
 
     The layer ratios are independent with the one-layer laws of :mod:`bounds.rho`, so the law of
     the log-product is the convolution of the per-layer laws of log ρ_j. Each is discretized with
@@ -358,8 +367,8 @@ def product_law(widths, *, cells: int = 8192) -> ProductLaw:
     The atom of dead inputs, P(Π = 0) = 1 − Π_j (1 − 2^{−n_j}), is exact.
 
     ``cells``: cells of the finer grid over the mean ± 22 sd of log Π (raised automatically so
-    that h ≤ sd/8 of the narrowest layer). Raises DomainError beyond 2^21 cells.
-    Source: [derived] THEORY.md §2 (the master reduction), §5 (the exact law of M_d/M_0).
+    that h ≤ sd/8 of the narrowest layer). Raises :class:`CostLimitError` beyond 2^21 cells.
+    Source: [derived] docs/theory.md §2 (the master reduction), §6 (the exact law of M_d/M_0).
 
     >>> law = product_law([16, 16, 16])
     >>> round(law.p_dead, 6) == round(1 - (1 - 2**-16)**3, 6)
@@ -367,10 +376,7 @@ def product_law(widths, *, cells: int = 8192) -> ProductLaw:
     """
     from collections import Counter
 
-    from .death import parse_widths
-
-    w = parse_widths(widths)
-    M = check_int("cells", cells, lo=64)
+    w, M = widths, cells
     counts = Counter(w)
     stats, mu, var = {}, 0.0, 0.0
     for n, k in counts.items():
@@ -383,10 +389,9 @@ def product_law(widths, *, cells: int = 8192) -> ProductLaw:
     h = min(44.0 * sd / M, min_sd / 8.0)
     J = int(math.ceil(22.0 * sd / h))
     if 2 * J + 1 > 1 << 21:
-        raise DomainError(f"the exact law needs {2 * J + 1:,} grid cells (> 2^21) for these widths; "
-                          "use the moments or the log-normal approximation")
-    log_alive = sum(k * math.log1p(-(2.0 ** -n)) for n, k in counts.items())
-    p_dead = max(0.0, -math.expm1(log_alive))
+        raise CostLimitError(f"the exact law needs {2 * J + 1:,} grid cells (> 2^21) for these widths; "
+                             "use the moments or the log-normal approximation")
+    p_dead = float(mp.exp(logp_dead_point(w)))      # the atom of dead inputs, exact (bounds.death)
     levels = []
     for hh, JJ in ((2 * h, (J + 1) // 2), (h, J)):
         inside, below, lost = _product_grid(counts, stats, mu, hh, JJ)

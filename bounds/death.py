@@ -1,4 +1,4 @@
-r"""Neuron death at initialization (RR20; THEORY.md §7).
+r"""Neuron death at initialization (RR20; docs/theory.md §5).
 
 A data point x is *dead* if h_l(x) = 0 at some layer (every output derivative at x then
 vanishes); a net is dead on a set S if every point of S is dead. Symmetric continuous weights,
@@ -7,16 +7,20 @@ zero (or symmetric) biases, widths n_1..n_k:
 * one point: P(x alive) = Π_l (1 − 2^{−n_l}) exactly — given h_{l−1} ≠ 0 the n_l
   pre-activations are independent and each ≤ 0 with probability ½ — so the expected fraction of
   living points of any data set is the same product, and P(alive on S) ≥ it;
-* the orthant bound: layer l ≥ 2 sees inputs in the non-negative orthant, and a row with every
-  entry ≤ 0 kills the whole orthant, so P(alive on S) ≤ Π_{l≥2} (1 − 2^{−n_l n_{l−1}})
+* the orthant bound: layer l ≥ 2 sees inputs in the non-negative orthant; a row with every entry
+  ≤ 0 kills its own unit there, and when all n_l rows are such (probability 2^{−n_l n_{l−1}}) the
+  layer kills the whole orthant, so P(alive on S) ≤ Π_{l≥2} (1 − 2^{−n_l n_{l−1}})
   (exponent n_l (n_{l−1} + 1) with symmetric biases; for data in the orthant also the factor
   (1 − 2^{−n_1 n_0})); exact for one layer on the largest input set;
 * depth: Π (1 − 2^{−n_l}) stays positive iff Σ 2^{−n_l} < ∞;
 * sign flipping keeps at least half of the living points per layer, hence ≥ 2^{−k}.
 
 Everything is evaluated in log space with mpmath where doubles fail, grouped by distinct widths,
-so k = 10^6 layers and probabilities like 1e-300 or 1 − 1e-30 are exact. [derived; the claims are
-RR20's, arXiv 2007.06192]
+so k = 10^6 layers and probabilities like 1e-300 or 1 − 1e-30 are exact. P(x dead) is computed
+here once (:func:`logp_dead_point`, :func:`logp_dead_uniform`); :mod:`bounds.band` and
+:mod:`bounds.moments` call these. [derived; the claims are RR20's, arXiv 2007.06192]
+
+``widths`` are n_1..n_k, the ReLU layers' widths; n_0, the data dimension, is ``input_dim``.
 """
 from __future__ import annotations
 
@@ -27,25 +31,23 @@ from functools import lru_cache
 
 import mpmath as mp
 
-from .errors import DomainError, check_int, check_real
+from .errors import (COUNT, NONNEGATIVE, OPEN_UNIT, REAL, WIDTHS, CostLimitError, DomainError, OrNone, Pair,
+                     constrain)
+from .report import Report
 
 __all__ = [
-    "Liveness", "liveness", "liveness_uniform", "logp_alive_point", "min_constant_width", "schedule_widths",
-    "schedule_limit", "SIGN_FLIP_SOURCE", "derive_death", "parse_widths",
+    "Liveness", "liveness", "liveness_uniform", "logp_alive_point", "logp_dead_point", "logp_dead_uniform",
+    "min_constant_width", "schedule_widths", "schedule_limit", "SIGN_FLIP_SOURCE", "derive_death",
+    "death_report", "SCHEDULE", "SCHEDULE_MAX_DEPTH",
 ]
 
 SIGN_FLIP_SOURCE = "paper claim (RR20 sign-flip scheme); proof derived"
 _DPS = 40
 
-
-def parse_widths(widths) -> tuple:
-    """Validate a sequence of layer widths (each an integer ≥ 1)."""
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
-        raise DomainError(f"widths must be a sequence of integers ≥ 1; got {widths!r}")
-    out = tuple(check_int(f"widths[{i}]", w, lo=1) for i, w in enumerate(widths))
-    if not out:
-        raise DomainError("widths must list at least one layer width; got ()")
-    return out
+#: A width schedule n_l = ⌈c·log₂(l + 1) + b⌉: the pair (c, b), c ≥ 0.
+SCHEDULE = Pair(("c", NONNEGATIVE), ("b", REAL), text="'c,b' with real c ≥ 0 and b (e.g. 2,1)")
+#: The most layers :func:`death_report` lists a schedule's widths for (one entry per layer).
+SCHEDULE_MAX_DEPTH = 10**6
 
 
 def _log1m_pow2(e) -> mp.mpf:
@@ -58,10 +60,47 @@ def _sum_log1m(exponents: Counter) -> mp.mpf:
         return mp.fsum(c * _log1m_pow2(e) for e, c in exponents.items())
 
 
+@constrain(widths=WIDTHS)
 def logp_alive_point(widths) -> mp.mpf:
-    """log P(x alive) = Σ_l log(1 − 2^{−n_l}) (mpmath value; any x ≠ 0, any data set)."""
-    w = parse_widths(widths)
-    return _sum_log1m(Counter(w))
+    """log P(x alive) = Σ_l log(1 − 2^{−n_l}) (mpmath value; any x ≠ 0, any data set).
+
+    >>> float(logp_alive_point([1, 1]))  # log(1/4)
+    -1.3862943611198906
+    """
+    return _sum_log1m(Counter(widths))
+
+
+def _logp_dead(counts: Counter) -> mp.mpf:
+    """log P(x dead) = log(1 − exp(Σ c·log(1 − 2^{−n}))) over {n: c} (the one evaluation)."""
+    with mp.workdps(_DPS):
+        return mp.log(-mp.expm1(_sum_log1m(counts)))
+
+
+@constrain(widths=WIDTHS)
+def logp_dead_point(widths) -> mp.mpf:
+    r"""log P(x dead) for ReLU layers of widths n_1..n_k (mpmath value, exact, no cancellation).
+
+    .. math:: P(x\text{ dead}) = 1 - \prod_{l=1}^{k}(1 - 2^{-n_l})
+
+    evaluated as log(−expm1(Σ log1p(−2^{−n_l}))) at 40 digits, so it keeps its relative accuracy
+    at 2^{−64} and below 1e-308 (a float underflows there; the log does not). Source: [derived]
+    docs/theory.md §5 (RR20's single-point survival). Assumptions: symmetric continuous weights,
+    zero or symmetric biases, any x ≠ 0.
+
+    >>> float(mp.exp(logp_dead_point([64] * 100)))
+    5.421010862427522e-18
+    """
+    return _logp_dead(Counter(widths))
+
+
+@constrain(width=COUNT, depth=COUNT)
+def logp_dead_uniform(width, depth) -> mp.mpf:
+    """:func:`logp_dead_point` for ``depth`` layers of the same ``width`` (O(1) work for any depth).
+
+    >>> float(mp.exp(logp_dead_uniform(1, 2)))   # 1 − (1/2)²
+    0.75
+    """
+    return _logp_dead(Counter({width: depth}))
 
 
 @dataclass(frozen=True)
@@ -77,7 +116,7 @@ class Liveness:
     log10_p_dead_point: float
     lower: float                   # P(alive on S) ≥ lower (= P(x alive))
     upper: float                   # P(alive on S) ≤ upper (orthant bound)
-    p_dead_upper: float            # P(dead on S) ≥ 1 − upper
+    p_dead_set_lower: float        # P(dead on S) ≥ 1 − upper: a lower bound on the set's death
     sign_flip_guarantee: float     # 2^{−k}
     log10_sign_flip_guarantee: float
     input_dim: int | None
@@ -88,13 +127,14 @@ class Liveness:
             "log_p_alive_point": self.log_p_alive_point, "p_dead_point": self.p_dead_point,
             "log10_p_dead_point": self.log10_p_dead_point,
             "expected_live_fraction": self.p_alive_point, "lower": self.lower,
-            "upper": self.upper, "p_dead_set_lower": self.p_dead_upper,
+            "upper": self.upper, "p_dead_set_lower": self.p_dead_set_lower,
             "sign_flip_guarantee": self.sign_flip_guarantee,
             "log10_sign_flip_guarantee": self.log10_sign_flip_guarantee,
             "input_dim": self.input_dim,
         }
 
 
+@constrain(widths=WIDTHS, input_dim=OrNone(COUNT))
 def liveness(widths, *, bias: bool = False, input_dim: int | None = None) -> Liveness:
     r"""Exact single-point survival, the bounds on P(alive on S), and the sign-flip guarantee.
 
@@ -109,22 +149,22 @@ def liveness(widths, *, bias: bool = False, input_dim: int | None = None) -> Liv
 
     Returns a :class:`Liveness`; probabilities are floats with their logs beside them (a float
     underflows below 1e-308; the logs do not). Source: RR20 (arXiv 2007.06192) claims; the
-    formulas are [derived] (THEORY §7). Assumptions: symmetric continuous weights, zero or
+    formulas are [derived] (docs/theory.md §5). Assumptions: symmetric continuous weights, zero or
     symmetric biases. For k = 10^6 equal layers use :func:`liveness_uniform` (same numbers).
 
     >>> round(liveness([1]).p_alive_point, 12)
     0.5
     """
-    w = parse_widths(widths)
+    w = widths
     extra = 1 if bias else 0
     up = Counter(w[l] * (w[l - 1] + extra) for l in range(1, len(w)))
     return _liveness(w, Counter(w), up, len(w), bias, input_dim)
 
 
+@constrain(width=COUNT, depth=COUNT, input_dim=OrNone(COUNT))
 def liveness_uniform(width, depth, *, bias: bool = False, input_dim: int | None = None) -> Liveness:
     """:func:`liveness` for ``depth`` layers of the same ``width`` (O(1) work for any depth)."""
-    n = check_int("width", width, lo=1)
-    k = check_int("depth", depth, lo=1)
+    n, k = width, depth
     extra = 1 if bias else 0
     up = Counter({n * (n + extra): k - 1}) if k > 1 else Counter()
     return _liveness((n,) * min(k, 2), Counter({n: k}), up, k, bias, input_dim, depth=k)
@@ -132,7 +172,6 @@ def liveness_uniform(width, depth, *, bias: bool = False, input_dim: int | None 
 
 def _liveness(w, point_exp: Counter, up_exp: Counter, k: int, bias, input_dim, depth=None) -> Liveness:
     if input_dim is not None:
-        input_dim = check_int("input_dim", input_dim, lo=1)
         up_exp = Counter(up_exp)
         up_exp[w[0] * (input_dim + (1 if bias else 0))] += 1
     with mp.workdps(_DPS):
@@ -144,11 +183,12 @@ def _liveness(w, point_exp: Counter, up_exp: Counter, k: int, bias, input_dim, d
             log_p_alive_point=float(lp), p_alive_point=float(mp.exp(lp)),
             p_dead_point=float(p_dead), log10_p_dead_point=float(mp.log10(p_dead)),
             lower=float(mp.exp(lp)), upper=float(mp.exp(lu)),
-            p_dead_upper=float(-mp.expm1(lu)), sign_flip_guarantee=float(mp.power(2, -k)),
+            p_dead_set_lower=float(-mp.expm1(lu)), sign_flip_guarantee=float(mp.power(2, -k)),
             log10_sign_flip_guarantee=float(-k * mp.log10(2)), input_dim=input_dim,
         )
 
 
+@constrain(depth=COUNT, target=OPEN_UNIT)
 def min_constant_width(depth, target) -> int:
     r"""Smallest constant width n with P(x alive) = (1 − 2^{−n})^k ≥ p.
 
@@ -158,8 +198,7 @@ def min_constant_width(depth, target) -> int:
     >>> min_constant_width(100, 0.99)
     14
     """
-    k = check_int("depth", depth, lo=1)
-    p = check_real("target", target, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    k, p = depth, target
     with mp.workdps(_DPS):
         lp = mp.log(mp.mpf(p))
         n = max(1, int(mp.ceil(-mp.log(-mp.expm1(lp / k), 2))))
@@ -171,12 +210,14 @@ def min_constant_width(depth, target) -> int:
     return n
 
 
+@constrain(depth=COUNT, c=NONNEGATIVE, b=REAL)
 def schedule_widths(depth, c, b) -> list:
-    """n_l = ⌈c·log₂(l + 1) + b⌉ for l = 1..depth (each at least 1)."""
-    k = check_int("depth", depth, lo=1)
-    c = check_real("c", c, lo=0.0)
-    b = check_real("b", b)
-    return [max(1, math.ceil(c * math.log2(l + 1) + b - 1e-12)) for l in range(1, k + 1)]
+    """n_l = ⌈c·log₂(l + 1) + b⌉ for l = 1..depth (each at least 1).
+
+    >>> schedule_widths(3, 2.0, 1.0)
+    [3, 5, 5]
+    """
+    return [max(1, math.ceil(c * math.log2(l + 1) + b - 1e-12)) for l in range(1, depth + 1)]
 
 
 @dataclass(frozen=True)
@@ -187,6 +228,7 @@ class ScheduleLimit:
     terms: int
 
 
+@constrain(c=NONNEGATIVE, b=REAL, terms=COUNT)
 def schedule_limit(c, b, *, terms: int = 100000) -> ScheduleLimit:
     r"""lim_{k→∞} Π_l (1 − 2^{−n_l}) for n_l = ⌈c·log₂(l + 1) + b⌉, with rigorous bounds.
 
@@ -194,9 +236,7 @@ def schedule_limit(c, b, *, terms: int = 100000) -> ScheduleLimit:
     For c > 1: the first ``terms`` factors exactly, the tail between
     exp(−Σ_{l>M} x_l/(1 − x_l)) and 1 with Σ_{l>M}(l + 1)^{−c} ≤ (M + 1)^{1−c}/(c − 1).
     """
-    c = check_real("c", c, lo=0.0)
-    b = check_real("b", b)
-    M = check_int("terms", terms, lo=1)
+    M = terms
     if c <= 1:
         return ScheduleLimit(False, 0.0, 0.0, M)
     ws = schedule_widths(M, c, b)
@@ -234,7 +274,8 @@ def derive_death():
              "product, and P(alive on S) ≥ P(x alive) for any x in S.",
              sy.Eq(sy.Symbol("E[live fraction]"), pnt), citation="RR20"),
         Step("Orthant bound: layer l ≥ 2 sees non-negative inputs; a row with all n_{l−1} entries "
-             "≤ 0 kills the orthant.",
+             "≤ 0 kills its unit on the whole orthant, and when all n_l rows are such (probability "
+             "2^{−n_l n_{l−1}}) the layer kills every input.",
              sy.Le(sy.Symbol("P(alive on S)"), sy.Product(1 - 2 ** (-nl * sy.Function("n")(l - 1)), (l, 2, k))),
              citation="RR20"),
         Step("Constant width: sympy solves (1 − u)^k = p for u = 2^{−n}; the width is the ceiling.",
@@ -251,3 +292,79 @@ def derive_death():
              sy.Ge(sy.Symbol("live fraction"), 2 ** (-k)), source="paper", citation="RR20"),
     )
     return Derivation("Neuron death at initialization (RR20)", steps)
+
+
+@constrain(widths=OrNone(WIDTHS), width=OrNone(COUNT), depth=OrNone(COUNT), schedule=OrNone(SCHEDULE),
+           points=COUNT, input_dim=OrNone(COUNT), target=OrNone(OPEN_UNIT))
+def death_report(*, widths=None, width=None, depth=None, schedule=None, points: int = 1, bias: bool = False,
+                 input_dim=None, target=None) -> Report:
+    """Survival at initialization of one architecture, as ``initbounds death`` prints it.
+
+    The architecture is one of: ``widths`` (n_1..n_k); ``width`` with ``depth`` (a constant
+    stack); ``schedule`` = (c, b) with ``depth`` (n_l = ⌈c·log₂(l + 1) + b⌉, l ≤ depth ≤
+    :data:`SCHEDULE_MAX_DEPTH`; also the k → ∞ limit, :func:`schedule_limit`). ``points`` m ≥ 1
+    data points; ``bias``: symmetric biases; ``input_dim``: n_0 for data in the non-negative
+    orthant; ``target`` p in (0, 1): also the smallest constant width with P(x alive) ≥ p
+    (:func:`min_constant_width`). ``as_dict()`` is :meth:`Liveness.as_dict` with ``points``,
+    ``expected_live_points`` and, where asked, ``schedule_limit``, ``target`` and
+    ``min_constant_width``. Source: RR20 (arXiv 2007.06192) claims; the formulas are [derived]
+    (docs/theory.md §5).
+
+    >>> r = death_report(widths=[4, 4, 4], points=10)
+    >>> round(r.as_dict()["expected_live_points"], 6)
+    8.239746
+    """
+    names = ("widths", "width", "depth", "schedule")
+    if sum(v is not None for v in (widths, width, schedule)) != 1:
+        raise DomainError("give one of {widths}, {width} with {depth}, or {schedule} with {depth}", names=names)
+    limit = None
+    if schedule is not None:
+        if depth is None:
+            raise DomainError("{schedule} needs {depth}", param="depth", names=names)
+        if depth > SCHEDULE_MAX_DEPTH:
+            raise CostLimitError("{depth} with {schedule} must be an integer in "
+                                 f"[1, {SCHEDULE_MAX_DEPTH}]; got {depth}", param="depth", names=names)
+        c, b = schedule
+        lv = liveness(schedule_widths(depth, c, b), bias=bias, input_dim=input_dim)
+        limit = schedule_limit(c, b)
+        arch = f"n_l = ⌈{c:g}·log₂(l+1) + {b:g}⌉, l = 1..{depth:,}"
+    elif widths is not None:
+        if depth is not None:
+            raise DomainError("{depth} goes with {width} or {schedule}, not with {widths}", param="depth",
+                              names=names)
+        lv = liveness(widths, bias=bias, input_dim=input_dim)
+        arch = ",".join(str(w) for w in widths)
+    else:
+        if depth is None:
+            raise DomainError("{width} needs {depth}", param="depth", names=names)
+        lv = liveness_uniform(width, depth, bias=bias, input_dim=input_dim)
+        arch = f"{depth:,} layers of width {width:,}"
+    out = lv.as_dict()
+    out["points"] = points
+    out["expected_live_points"] = points * lv.p_alive_point
+    if limit is not None:
+        out["schedule_limit"] = {"positive": limit.converges, "lower": limit.lower, "upper": limit.upper}
+    if target is not None:
+        out["target"] = target
+        out["min_constant_width"] = min_constant_width(lv.depth, target)
+    lg = lv.log_p_alive_point / math.log(10)
+    rows = [
+        ("P(a given point alive) = expected live fraction", f"{lv.p_alive_point:.6g}  (10^{lg:.4g})",
+         "derived, exact (RR20 claim)"),
+        ("P(a given point dead)", f"{lv.p_dead_point:.6g}  (10^{lv.log10_p_dead_point:.4g})", "derived, exact"),
+        ("P(alive on S), any S: lower bound", f"{lv.lower:.6g}", "derived (RR20 claim)"),
+        ("P(alive on S): orthant upper bound", f"{lv.upper:.6g}", "derived (RR20 claim)"),
+        (f"expected living points of {points:,}", f"{points * lv.p_alive_point:.6g}", "derived"),
+        ("sign-flip guarantee (live fraction ≥ 2^-k)",
+         f"{lv.sign_flip_guarantee:.6g}  (10^{lv.log10_sign_flip_guarantee:.4g})", "RR20 claim, proof derived"),
+    ]
+    if limit is not None:
+        verdict = (f"> 0: in [{limit.lower:.6g}, {limit.upper:.6g}]" if limit.converges
+                   else "0 (Σ 2^-n_l diverges: c ≤ 1)")
+        rows.append(("lim k→∞ P(point alive) for this schedule", verdict, "derived (RR20 claim)"))
+    if target is not None:
+        rows.append((f"smallest constant width with P(point alive) ≥ {target:g} at depth {lv.depth:,}",
+                     f"{out['min_constant_width']:,}", "derived"))
+    return Report(title=f"Neuron death at initialization: {arch}{' (symmetric biases)' if bias else ''}",
+                  rows=tuple(rows), data=out,
+                  assumptions=("symmetric continuous weights", "zero or symmetric biases"))

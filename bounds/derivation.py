@@ -12,7 +12,7 @@ import sympy as sy
 
 __all__ = ["Step", "Derivation", "SOURCE_TAGS", "CITATIONS"]
 
-#: Source tags (THEORY.md): the paper's claim, the authors' public code, or our own derivation.
+#: Source tags (docs/theory.md §1): the paper's claim, the authors' public code, or our own derivation.
 SOURCE_TAGS = ("paper", "authors' code", "derived")
 CITATIONS = {
     "AB19": "Arpit & Bengio, arXiv 1901.03611",

@@ -1,4 +1,4 @@
-r"""Fractional-moment-preserving initialization (GH21; THEORY.md §4).
+r"""Fractional-moment-preserving initialization (GH21; docs/theory.md §4).
 
 For a layer with d outputs and Gaussian weights N(0, σ²), ‖h_l‖² = σ²‖h_{l−1}‖² Q with
 Q = Σ_{i≤d} ξ_i, ξ = c²ζ²·1[ζ ≤ 0] + ζ²·1[ζ > 0] (ζ ~ N(0,1); c = 0 ReLU, a leaky ReLU,
@@ -16,6 +16,9 @@ evaluated with mpmath (t = x/d, so the integrand's shape does not depend on d). 
 (ReLU binomial sum, linear Gamma ratio, leaky hypergeometric sum) are tested equal to it; s = 2
 is σ² = 1/(d·E ξ) (He for ReLU, LeCun for linear). [derived; the claims are GH21's, arXiv
 2005.11878]
+
+``width`` is the layer's output count d throughout (σ² is the variance of each weight, for the
+fan-out convention); :func:`moment_report` is what ``initbounds moment`` prints.
 """
 from __future__ import annotations
 
@@ -27,16 +30,27 @@ import mpmath as mp
 import numpy as np
 
 from . import rho
-from .errors import DomainError, check_choice, check_int, check_real
+from .death import logp_dead_uniform
+from .errors import (COUNT, FANS, OPEN_UNIT, POSITIVE, REAL, DomainError, Interval, Options, OrNone, Real,
+                     constrain)
 from .numerics import log_gamma_ratio
+from .report import Report
 
 __all__ = [
     "Activation", "activation", "log_moment_q", "log_q_order", "sigma2", "sigma2_large_width", "sigma2_he",
     "authors_sigma2", "log_q_moments", "LogNormParams", "log_norm_params", "unit_moments_xi",
     "REFERENCE_TABLE", "sigma2_series", "derive_moment", "SmallOutput", "p_small_output", "log_chi2_sum_cdf",
+    "moment_report", "ACTIVATIONS", "S_ORDER", "FANS",
 ]
 
-#: THEORY.md §4 reference values of σ² at d = 64, s = 1 (our derivation, checked by Monte Carlo).
+#: The random-slope activations: ReLU, leaky ReLU (slope a), RReLU (slope ~ U[l, u]), linear.
+ACTIVATIONS = Options(("relu", "leaky", "rrelu", "linear"))
+#: The moment order s in (0, 2] (s = 2 is He/LeCun).
+S_ORDER = Interval(Real, 0, 2, closed="right")
+#: A slope, or an end of RReLU's slope interval, in [0, 1].
+_SLOPE = Interval(Real, 0, 1)
+
+#: docs/theory.md §4 reference values of σ² at d = 64, s = 1 (our derivation, checked by Monte Carlo).
 REFERENCE_TABLE = {
     ("relu", None): 0.0318722570,
     ("linear", None): 0.0157475434,
@@ -111,28 +125,27 @@ class Activation:
         return pos + neg
 
 
-def activation(kind: str, *, slope=None, lower=None, upper=None) -> Activation:
-    """Validated :class:`Activation` ("relu", "leaky" with slope a ∈ [0, 1], "rrelu" with
-    0 ≤ l < u ≤ 1, "linear")."""
-    kind = check_choice("activation", kind, ("relu", "leaky", "rrelu", "linear"))
+@constrain(activation=ACTIVATIONS, slope=OrNone(_SLOPE), lower=OrNone(_SLOPE), upper=OrNone(_SLOPE))
+def activation(activation: str, *, slope=None, lower=None, upper=None) -> Activation:
+    """Validated :class:`Activation` ("relu", "leaky" with slope a ∈ [0, 1] (default 0), "rrelu"
+    with 0 ≤ l < u ≤ 1 (default U[1/8, 1/3]), "linear").
+
+    >>> activation("leaky", slope=0.3).label()
+    'leaky ReLU (a = 0.3)'
+    """
+    kind = activation
     if kind == "leaky":
-        a = check_real("slope", 0.0 if slope is None else slope, lo=0.0, hi=1.0)
-        return Activation("leaky", slope=a)
+        return Activation("leaky", slope=0.0 if slope is None else slope)
     if kind == "rrelu":
-        lo = check_real("lower", 1 / 8 if lower is None else lower, lo=0.0, hi=1.0)
-        up = check_real("upper", 1 / 3 if upper is None else upper, lo=0.0, hi=1.0)
+        lo = 1 / 8 if lower is None else lower
+        up = 1 / 3 if upper is None else upper
         if not lo < up:
-            raise DomainError(f"lower must be < upper for rrelu; got lower={lo:g}, upper={up:g}")
+            raise DomainError(f"{{lower}} must be < upper for rrelu; got lower={lo:g}, upper={up:g}", param="lower")
         return Activation("rrelu", lower=lo, upper=up)
     return Activation(kind)
 
 
-def _p(s) -> float:
-    return check_real("s", s, lo=0.0, hi=2.0, lo_open=True) / 2.0
-
-
-def _d(width) -> int:
-    return check_int("width", width, lo=1)
+_activation = activation   # (moment_report's parameter of the same name shadows it there)
 
 
 def unit_moments_xi(act: Activation) -> tuple:
@@ -176,14 +189,14 @@ def _log_moment_integral(act: Activation, d: int, p) -> mp.mpf:
     return mp.log(p / mp.gamma(1 - p) * val) + p * mp.log(dd)
 
 
+@constrain(width=COUNT, s=S_ORDER)
 def log_moment_q(act: Activation, width, s) -> mp.mpf:
     r"""log E Q^{s/2} for a layer of ``width`` d (mpmath value), s ∈ (0, 2].
 
     Closed forms where they exist (ReLU: log-space binomial sum shared with :mod:`bounds.rho`;
     linear: Gamma ratio; s = 2: log(d·E ξ)); the general integral otherwise (leaky, RReLU).
     """
-    d = _d(width)
-    p = _p(s)
+    d, p = width, s / 2.0
     if p == 1.0:
         m1, _ = unit_moments_xi(act)
         return mp.log(d * m1)
@@ -193,12 +206,12 @@ def log_moment_q(act: Activation, width, s) -> mp.mpf:
         return +_log_moment_integral(act, d, p)
 
 
+@constrain(width=COUNT, p=POSITIVE)
 def log_q_order(act: Activation, width, p) -> mp.mpf:
     """log E Q^p for any order p > 0, ReLU and linear (closed forms): ReLU through
     E ρ^p = (2/d)^p E Q^p (ρ = (2/d) χ²_K, :func:`bounds.rho.log_moment`); linear
     E (χ²_d)^p = 2^p Γ(d/2 + p)/Γ(d/2)."""
-    d = _d(width)
-    p = check_real("p", p, lo=0.0, lo_open=True)
+    d = width
     if act.kind == "relu":
         return mp.mpf(rho.log_moment(d, p)) - p * mp.log(mp.mpf(2) / d)
     if act.kind == "linear":
@@ -206,6 +219,7 @@ def log_q_order(act: Activation, width, p) -> mp.mpf:
     raise DomainError(f"log_q_order has closed forms for relu and linear; got {act.kind!r}")
 
 
+@constrain(width=COUNT, s=S_ORDER)
 def sigma2(act: Activation, width, s, *, fan_ratio: float = 1.0) -> float:
     r"""Weight variance σ_s² = (E Q^{s/2})^{−2/s} that preserves E‖h‖^s exactly.
 
@@ -220,10 +234,11 @@ def sigma2(act: Activation, width, s, *, fan_ratio: float = 1.0) -> float:
         return float(mp.exp(-2 * lm / mp.mpf(s)) * fan_ratio)
 
 
+@constrain(width=COUNT)
 def sigma2_he(act: Activation, width) -> float:
     """The s = 2 value 1/(d·E ξ): He (2/d) for ReLU, LeCun (1/d) for linear, 2/((1 + E c²) d)."""
     m1, _ = unit_moments_xi(act)
-    return float(1 / (_d(width) * m1))
+    return float(1 / (width * m1))
 
 
 @lru_cache(maxsize=None)
@@ -245,19 +260,21 @@ def sigma2_series():
     return expr, {"d": d, "m1": m1, "v": v, "s": s}
 
 
+@constrain(width=COUNT, s=S_ORDER)
 def sigma2_large_width(act: Activation, width, s) -> float:
     """The sympy series of :func:`sigma2_series` evaluated for this activation."""
     expr, sym = sigma2_series()
     m1, v = unit_moments_xi(act)
-    val = expr.subs({sym["d"]: _d(width), sym["m1"]: float(m1), sym["v"]: float(v), sym["s"]: float(s)})
+    val = expr.subs({sym["d"]: width, sym["m1"]: float(m1), sym["v"]: float(v), sym["s"]: float(s)})
     return float(val)
 
 
 #: The authors' large-width approximations (GH21's public code), shown as theirs.
+@constrain(width=COUNT, s=S_ORDER)
 def authors_sigma2(act: Activation, width, s):
     """GH21's code: ReLU 2/d + 5(2 − s)/(2d²); linear 1/d + (2 − s)/(2d²); None otherwise.
     [authors' code]"""
-    d = _d(width)
+    d = width
     if act.kind == "relu":
         return 2 / d + 5 * (2 - s) / (2 * d * d)
     if act.kind == "linear":
@@ -265,13 +282,14 @@ def authors_sigma2(act: Activation, width, s):
     return None
 
 
+@constrain(width=COUNT)
 def log_q_moments(act: Activation, width) -> tuple:
     """(E log Q, Var log Q, P(Q > 0)); for ReLU conditional on survival (K ≥ 1).
 
     ReLU: from :func:`bounds.rho.log_moments` (log Q = log ρ + log(d/2)); linear: ψ(d/2) + log 2
     and ψ₁(d/2); leaky and RReLU: the Frullani-type integrals of :func:`_log_integrals`.
     """
-    d = _d(width)
+    d = width
     if act.kind == "relu":
         lm = rho.log_moments(d)
         return lm.mean + math.log(d / 2.0), lm.var, 1.0 - lm.p_zero
@@ -326,13 +344,12 @@ class LogNormParams:
         return None if self.depth is None else self.depth * self.var
 
 
+@constrain(width=COUNT, s=S_ORDER, depth=OrNone(COUNT))
 def log_norm_params(act: Activation, width, s, depth=None) -> LogNormParams:
     r"""μ_s = log σ_s + ½ E log Q, ς² = ¼ Var log Q (ReLU: conditional on survival, with the
     per-layer survival 1 − 2^{−d} beside them); at depth k the CLT parameters kμ_s, kς²."""
     m, v, surv = log_q_moments(act, width)
     sig = 0.5 * math.log(sigma2(act, width, s))
-    if depth is not None:
-        depth = check_int("depth", depth, lo=1)
     return LogNormParams(sig + 0.5 * m, 0.25 * v, surv, depth)
 
 
@@ -388,6 +405,7 @@ class SmallOutput:
     p_clt_he: float
 
 
+@constrain(width=COUNT, s=S_ORDER, depth=COUNT, threshold=OPEN_UNIT)
 def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOutput:
     r"""P(‖h_k‖ ≤ t·‖x‖) for k layers of width d initialized with σ_s, and with s = 2 (He/LeCun).
 
@@ -401,13 +419,13 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
 
     from .band import band_probability
 
-    d = _d(width)
-    k = check_int("depth", depth, lo=1)
-    t = check_real("small", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    d, k, t = width, depth, threshold
+    # ReLU layers kill an input with probability 2^{-d} each: P(dead at depth k), exact (bounds.death)
+    p_dead = float(mp.exp(logp_dead_uniform(d, k)))
 
     def clt(ss):
         ln = log_norm_params(act, d, ss, k)
-        dead = 1.0 - ln.survival**k
+        dead = p_dead if act.kind == "relu" else 0.0
         z = (math.log(t) - ln.mean_at_depth) / math.sqrt(ln.var_at_depth)
         return dead + (1.0 - dead) * float(_norm.cdf(z))
 
@@ -425,7 +443,6 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
             return None, None
         lm = rho.log_moments(d)
         mean, sd = k * lm.mean, math.sqrt(k * lm.var)
-        p_dead = -math.expm1(k * math.log1p(-(2.0 ** -d)))
         if (mean - log_r) / sd > 12:
             # far below the bulk: the dead inputs, plus a rigorous Chernoff bound on the rest
             rest = math.exp(_log_fail_product(d, k, math.exp(log_r), 1e300, "last"))
@@ -444,6 +461,7 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
     return SmallOutput(t, k, pe, ph, max(tols) if tols else None, clt(s), clt(2.0))
 
 
+@constrain(d=COUNT, k=COUNT, c=REAL)
 def log_chi2_sum_cdf(d, k, c) -> tuple:
     r"""P(Σ_{j≤k} log χ²_d,j ≤ c) for independent χ²_d (the linear net's exact log-norm law).
 
@@ -455,9 +473,6 @@ def log_chi2_sum_cdf(d, k, c) -> tuple:
     """
     from scipy.special import loggamma
 
-    d = _d(d)
-    k = check_int("depth", k, lo=1)
-    c = check_real("c", c)
     a = d / 2.0
     var = k * float(mp.psi(1, a))
     mean = k * (float(mp.digamma(a)) + math.log(2.0))
@@ -473,3 +488,80 @@ def log_chi2_sum_cdf(d, k, c) -> tuple:
     f1 = trap(0.5 / sd)
     f2 = trap(0.25 / sd)
     return float(min(1.0, max(0.0, f2))), abs(f2 - f1) + 1e-15
+
+
+@constrain(s=S_ORDER, width=COUNT, depth=OrNone(COUNT), in_width=OrNone(COUNT), small=OPEN_UNIT, fan=FANS,
+           activation=ACTIVATIONS, slope=OrNone(_SLOPE), lower=OrNone(_SLOPE), upper=OrNone(_SLOPE))
+def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None, upper=None, depth=None,
+                  fan: str = "out", small: float = 0.01, in_width=None) -> Report:
+    r"""The weight scale σ_s that preserves E‖h‖^s and the log-norm law it implies, as
+    ``initbounds moment`` prints it.
+
+    Args: ``activation`` (with ``slope`` for leaky, ``lower``/``upper`` for rrelu, see
+    :func:`activation`); ``s`` in (0, 2]; ``width`` d ≥ 1, the layer's outputs; ``depth`` k ≥ 1
+    for the law at depth and P(‖h_k‖ ≤ t‖x‖) with t = ``small`` in (0, 1); ``fan``: "out"
+    reports σ_s² itself (preserves E‖h‖^s), "in" the per-unit form σ_s²·d/d_in (preserves
+    E M^{s/2}, M = ‖h‖²/n) with d_in = ``in_width`` (default d).
+    ``as_dict()``: σ_s, σ_s², the per-unit form, the large-width series, the authors' value,
+    He/LeCun, μ_s, ς², survival, and at depth the CLT parameters and the small-output
+    probabilities (:func:`p_small_output`). Source: GH21 (arXiv 2005.11878) claims, [derived]
+    docs/theory.md §4.
+
+    >>> round(moment_report("relu", s=1, width=64).as_dict()["sigma2"], 10)
+    0.031872257
+    """
+    names = ("slope", "lower", "upper", "activation")
+    if activation != "leaky" and slope is not None:
+        raise DomainError("{slope} goes with {activation} leaky", param="slope", names=names)
+    if activation != "rrelu" and (lower is not None or upper is not None):
+        raise DomainError("{lower}/{upper} go with {activation} rrelu", param="lower", names=names)
+    a = _activation(activation, slope=slope, lower=lower, upper=upper)
+    v_norm = sigma2(a, width, s)
+    d_in = in_width if in_width is not None else width
+    v = v_norm if fan == "out" else v_norm * width / d_in
+    ln = log_norm_params(a, width, s, depth)
+    out = {
+        "inputs": {"activation": activation, "s": s, "width": width, "slope": slope, "lower": lower,
+                   "upper": upper, "depth": depth, "in_width": in_width, "fan": fan},
+        "sigma": math.sqrt(v), "sigma2": v, "sigma2_norm_preserving": v_norm,
+        "sigma2_per_unit": v_norm * width / d_in, "sigma2_large_width": sigma2_large_width(a, width, s),
+        "sigma2_authors": authors_sigma2(a, width, s), "he_sigma2": sigma2_he(a, width),
+        "mu": ln.mu, "var": ln.var, "survival": ln.survival,
+    }
+    if depth is not None:
+        out["log_norm_mean"] = ln.mean_at_depth
+        out["log_norm_var"] = ln.var_at_depth
+        # P(alive at depth k): 1 − P(dead), exact (bounds.death); only ReLU layers kill inputs
+        out["survival_at_depth"] = float(-mp.expm1(logp_dead_uniform(width, depth))) if activation == "relu" else 1.0
+        so = p_small_output(a, width, s, depth, small)
+        out["small"] = small
+        out["p_small_output"] = so.p_exact if so.p_exact is not None else so.p_clt
+        out["p_small_output_method"] = "exact" if so.p_exact is not None else "CLT"
+        out["p_small_output_he"] = so.p_exact_he if so.p_exact_he is not None else so.p_clt_he
+        out["p_small_output_clt"] = so.p_clt
+        out["p_small_output_he_clt"] = so.p_clt_he
+        out["p_small_output_tolerance"] = so.tolerance
+    rows = [(f"σ_s² (weight variance, exact, fan {fan})", f"{v:.10g}", "derived (GH21 claim)"),
+            ("σ_s", f"{math.sqrt(v):.10g}", "derived")]
+    if in_width is not None:
+        rows.append((f"per-unit form σ_s²·d/d_in (d_in = {in_width:,}; preserves E M^(s/2), M = ‖h‖²/n)",
+                     f"{out['sigma2_per_unit']:.10g}", "derived"))
+    rows.append(("large-width series 1/(d m₁) + (2−s)v/(4d²m₁³)", f"{out['sigma2_large_width']:.10g}",
+                 "derived (sympy)"))
+    if out["sigma2_authors"] is not None:
+        rows.append(("authors' approximation", f"{out['sigma2_authors']:.10g}", "authors' code (GH21)"))
+    rows.append(("He / LeCun (s = 2)", f"{out['he_sigma2']:.10g}", "derived"))
+    cond = " (given survival)" if activation == "relu" else ""
+    rows += [(f"per-layer log-norm mean μ_s{cond}", f"{ln.mu:.6g}", "derived"),
+             (f"per-layer log-norm variance ς²{cond}", f"{ln.var:.6g}", "derived"),
+             ("per-layer survival", f"{ln.survival:.6g}", "derived")]
+    if depth is not None:
+        meth = out["p_small_output_method"]
+        rows += [(f"log(‖h_k‖/‖x‖) at depth {depth}: mean kμ_s", f"{ln.mean_at_depth:.6g}", "derived (CLT in depth)"),
+                 ("… variance kς²", f"{ln.var_at_depth:.6g}", "derived"),
+                 (f"P(‖h_k‖ ≤ {small:g}‖x‖) with σ_s ({meth})", f"{out['p_small_output']:.6g}", "derived"),
+                 (f"P(‖h_k‖ ≤ {small:g}‖x‖) with He/LeCun ({meth})", f"{out['p_small_output_he']:.6g}",
+                  "derived (σ_s > σ_2: s < 2 avoids small outputs)")]
+    return Report(title=f"Fractional-moment-preserving init: {a.label()}, s = {s:g}, d = {width:,}",
+                  rows=tuple(rows), data=out,
+                  assumptions=("Gaussian weights N(0, σ²)", "zero bias", f"fan {fan}"))

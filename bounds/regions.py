@@ -1,4 +1,4 @@
-r"""Activation regions of ReLU networks at initialization (HR19; THEORY.md §6).
+r"""Activation regions of ReLU networks at initialization (HR19; docs/theory.md §8).
 
 A *region* is a connected piece of input space (of a segment, a window of a plane) on which the
 activation pattern — which units have a positive pre-activation — is constant. HR19
@@ -42,7 +42,7 @@ from functools import lru_cache
 import mpmath as mp
 import numpy as np
 
-from .errors import DomainError, check_choice, check_int, check_real
+from .errors import COUNT, FANS, NONNEGATIVE, POSITIVE, DomainError, constrain
 
 __all__ = [
     "FIRST_LAYER_EXPR", "RHO_EXPR", "ANGLE_ATAN2_EXPR", "LINE_GIVEN_SUPPORT_EXPR", "LINE_DISK_EXPR",
@@ -195,11 +195,11 @@ def _vector(name: str, x, dim: int | None = None) -> np.ndarray:
     return v
 
 
+@constrain(weight_var=POSITIVE, fan=FANS)
 def weight_std(weight_var, *, fan: str, fan_in: int, fan_out: int) -> float:
-    """σ_w = √(c/fan): fan="in" divides by the layer's input width, fan="out" by its output width."""
-    c = check_real("weight_var", weight_var, lo=0.0, lo_open=True)
-    fan = check_choice("fan", fan, ("in", "out"))
-    return math.sqrt(c / (fan_in if fan == "in" else fan_out))
+    """σ_w = √(c/fan) for ``weight_var`` c (Var W = c/fan): fan="in" divides by the layer's input
+    width, fan="out" by its output width."""
+    return math.sqrt(weight_var / (fan_in if fan == "in" else fan_out))
 
 
 def lifted_angle(x0, x1, *, weight_var_entry, bias_var) -> float:
@@ -238,12 +238,13 @@ class SegmentExpectation:
     regions: float        # 1 + breakpoints
     weight_std: float
     bias_std: float
-    source: str = "derived (HR19 setting; THEORY §6)"
+    source: str = "derived (HR19 setting; docs/theory.md §8)"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
+@constrain(width=COUNT, bias_var=NONNEGATIVE, weight_var=POSITIVE, fan=FANS)
 def first_layer_segment(x0, x1, width, *, weight_var=2.0, bias_var, fan: str = "in") -> SegmentExpectation:
     r"""Expected breakpoints and regions of the first layer along the segment x0 → x1.
 
@@ -263,17 +264,16 @@ def first_layer_segment(x0, x1, width, *, weight_var=2.0, bias_var, fan: str = "
     :func:`lifted_angle`; full double accuracy, also for nearly parallel ends). Raises
     DomainError on bad arguments.
     Source: our derivation (Sheppard's formula for the sign change of two correlated Gaussians),
-    THEORY §6; the setting is HR19's (arXiv 1906.00904). Assumptions: i.i.d. centred Gaussian
+    docs/theory.md §8; the setting is HR19's (arXiv 1906.00904). Assumptions: i.i.d. centred Gaussian
     weights and biases.
 
     >>> e = first_layer_segment([1.0, 0.0], [0.0, 1.0], 16, bias_var=0.0)
     >>> e.breakpoints          # orthogonal ends, zero bias: n/2
     8.0
     """
-    n = check_int("width", width, lo=1)
+    n, s2 = width, bias_var
     x0 = _vector("x0", x0)
     x1 = _vector("x1", x1, dim=x0.size)
-    s2 = check_real("bias_var", bias_var, lo=0.0)
     sw = weight_std(weight_var, fan=fan, fan_in=x0.size, fan_out=n)
     sb = math.sqrt(s2)
     with mp.workdps(60):
@@ -302,6 +302,7 @@ def first_layer_regions(x0, x1, width, *, weight_var=2.0, bias_var, fan: str = "
     return first_layer_segment(x0, x1, width, weight_var=weight_var, bias_var=bias_var, fan=fan).regions
 
 
+@constrain(input_dim=COUNT)
 def default_segment(input_dim) -> tuple:
     """The toolkit's default segment: x0 = √n0·e1 → x1 = √n0·e2 (n0 ≥ 2; both of norm √n0, i.e.
     per-coordinate mean square 1, at a right angle); for n0 = 1, x0 = −1 → x1 = +1.
@@ -309,7 +310,7 @@ def default_segment(input_dim) -> tuple:
     >>> [v.tolist() for v in default_segment(2)]
     [[1.4142135623730951, 0.0], [0.0, 1.4142135623730951]]
     """
-    d = check_int("input_dim", input_dim, lo=1)
+    d = input_dim
     if d == 1:
         return np.array([-1.0]), np.array([1.0])
     x0, x1 = np.zeros(d), np.zeros(d)
@@ -339,19 +340,21 @@ class Window:
         return {"kind": self.kind, "size": self.size, "vertices": [list(v) for v in self.vertices]}
 
 
+@constrain(half_side=POSITIVE)
 def square_window(half_side) -> Window:
     """The square [−a, a]² (a > 0).
 
     >>> square_window(1.0).vertices
     ((1.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0))
     """
-    a = check_real("half_side", half_side, lo=0.0, lo_open=True)
+    a = half_side
     return Window("square", a, ((a, -a), (a, a), (-a, a), (-a, -a)))
 
 
+@constrain(radius=POSITIVE)
 def disk_window(radius) -> Window:
     """The disk of radius R > 0 centred at the origin."""
-    return Window("disk", check_real("radius", radius, lo=0.0, lo_open=True), ())
+    return Window("disk", radius, ())
 
 
 def polygon_window(vertices) -> Window:
@@ -436,7 +439,7 @@ class WindowExpectation:
     bias_std: float        # σ_b of the plane's effective bias
     general_position: bool  # False for zero bias (lines through one point)
     method: str            # "closed form (square)", "closed form (disk)", "spherical polygon", "zero bias"
-    source: str = "derived (HR19 setting; THEORY §6)"
+    source: str = "derived (HR19 setting; docs/theory.md §8)"
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -470,6 +473,7 @@ def _window_expectation(n: int, w: Window, sw: float, sb: float) -> WindowExpect
     return WindowExpectation(n, w, pl, pp, _regions(n, pl, pp), sw, sb, True, method)
 
 
+@constrain(width=COUNT, bias_var=NONNEGATIVE, weight_var=POSITIVE, fan=FANS)
 def one_layer_regions_2d(width, window, *, weight_var=2.0, bias_var, fan: str = "in") -> WindowExpectation:
     r"""Expected number of regions of one hidden ReLU layer (input dimension n_0 = 2) in a window.
 
@@ -484,14 +488,14 @@ def one_layer_regions_2d(width, window, *, weight_var=2.0, bias_var, fan: str = 
     Args:
         width: n ≥ 1 hidden units.
         window: a :class:`Window` (square_window, disk_window, polygon_window).
-        weight_var: c > 0, Var W = c/fan (fan="in": c/2; fan="out": c/n).
+        weight_var: c > 0 with Var W = c/fan (He: 2); σ_w² = c/n_0 = c/2 (fan="in") or c/n ("out").
         bias_var: σ_b² ≥ 0.
         fan: "in" or "out".
 
     Returns a :class:`WindowExpectation` (exact expectation, to ~1e-15 relative). A region is a
     connected piece of K with a constant activation pattern (for one layer each pattern occurs
     in one piece). Source: our derivation (Euler's relation for line arrangements, Kac–Rice,
-    Crofton), THEORY §6; the setting is HR19's (arXiv 1906.00904). Assumptions: i.i.d. centred
+    Crofton), docs/theory.md §8; the setting is HR19's (arXiv 1906.00904). Assumptions: i.i.d. centred
     Gaussian weights and biases.
 
     >>> round(one_layer_regions_2d(10, square_window(1.0), weight_var=2.0, bias_var=1.0).regions, 6)
@@ -499,13 +503,13 @@ def one_layer_regions_2d(width, window, *, weight_var=2.0, bias_var, fan: str = 
     >>> one_layer_regions_2d(10, disk_window(1.0), bias_var=0.0).regions
     20.0
     """
-    n = check_int("width", width, lo=1)
+    n, s2 = width, bias_var
     w = _window(window)
-    s2 = check_real("bias_var", bias_var, lo=0.0)
     sw = weight_std(weight_var, fan=fan, fan_in=2, fan_out=n)
     return _window_expectation(n, w, sw, math.sqrt(s2))
 
 
+@constrain(width=COUNT, bias_var=NONNEGATIVE, weight_var=POSITIVE, fan=FANS)
 def one_layer_regions_slice(width, window, *, centre, directions, weight_var=2.0, bias_var,
                             fan: str = "in") -> WindowExpectation:
     r"""E[#regions] of one hidden layer on a 2-D slice {c + u·d₁ + v·d₂ : (u, v) ∈ K} of R^{n_0}.
@@ -516,15 +520,15 @@ def one_layer_regions_slice(width, window, *, centre, directions, weight_var=2.0
     σ_w²‖c_⊥‖² + σ_b². A disk window needs orthonormal directions and c ⊥ d₁, d₂ (else use a polygon).
 
     Args: width n ≥ 1; window in (u, v) coordinates; centre c ∈ R^{n_0}; directions (d₁, d₂),
-    linearly independent; weight_var c, bias_var σ_b², fan as in :func:`one_layer_regions_2d`
-    (fan="in" divides by n_0 = len(centre)).
+    linearly independent; weight_var c > 0 with Var W = c/fan (He: 2), bias_var σ_b², fan as in
+    :func:`one_layer_regions_2d` (fan="in" divides by n_0 = len(centre)).
 
     >>> e = one_layer_regions_slice(10, square_window(1.0), centre=[0.0, 0.0],
     ...                             directions=[[1.0, 0.0], [0.0, 1.0]], bias_var=1.0)
     >>> round(e.regions, 6)
     23.836531
     """
-    n = check_int("width", width, lo=1)
+    n, s2 = width, bias_var
     w = _window(window)
     c = _vector("centre", centre)
     try:
@@ -533,7 +537,6 @@ def one_layer_regions_slice(width, window, *, centre, directions, weight_var=2.0
         raise DomainError(f"directions must be two vectors of length {c.size}; got {directions!r}")
     if D.shape != (2, c.size) or not np.all(np.isfinite(D)):
         raise DomainError(f"directions must be two finite vectors of length {c.size}; got shape {D.shape}")
-    s2 = check_real("bias_var", bias_var, lo=0.0)
     sw = weight_std(weight_var, fan=fan, fan_in=c.size, fan_out=n)
     Q, Rm = np.linalg.qr(D.T)                      # D.T = Q R, Q: (n0, 2)
     if abs(Rm[0, 0] * Rm[1, 1]) <= 1e-12 * max(1.0, float(np.abs(Rm).max()) ** 2):
@@ -575,6 +578,7 @@ class PaperClaim:
         return dict(self.__dict__)
 
 
+@constrain(neurons=COUNT, input_dim=COUNT)
 def regions_paper_claim(neurons, input_dim) -> PaperClaim:
     r"""HR19's claim: E[#regions] ≲ (total number of neurons)^{n_0}, independent of depth.
 
@@ -585,15 +589,14 @@ def regions_paper_claim(neurons, input_dim) -> PaperClaim:
     restricted to an affine slice is itself a ReLU network on that slice).
 
     Returns the value N^{n_0} and the statement. Source: HR19 (arXiv 1906.00904), the paper's claim
-    as THEORY §6 states it — an order-of-magnitude statement (the theorem's constants depend on
+    as docs/theory.md §8 states it — an order-of-magnitude statement (the theorem's constants depend on
     the window's volume and on bounds for gradients and bias densities, which we do not have), not
     a rigorous bound of ours.
 
     >>> regions_paper_claim(32, 2).value
     1024.0
     """
-    N = check_int("neurons", neurons, lo=1)
-    d = check_int("input_dim", input_dim, lo=1)
+    N, d = neurons, input_dim
     return PaperClaim(float(N) ** d,
                       f"HR19 claim: the expected number of regions is of order (#neurons)^{d} = {N}^{d}, "
                       "independent of depth (order of magnitude; constants omitted)")

@@ -1,4 +1,4 @@
-r"""Residual networks at initialization: block moments and the FM1 condition (HR18; docs/theory.md).
+r"""Residual networks at initialization: block moments and the FM1 condition (HR18; docs/theory.md §7).
 
 Block x ← x + η_b W₂ ReLU(W₁ x), W₁ ∈ R^{m×n} of variance 2/n, W₂ ∈ R^{n×m} of variance 1/m:
 E F = 1 + η², E F² = (1 + η²)² + 4η²/n + η⁴[(1 + 5/m)(1 + 2/n) − 1] with F = ‖x′‖²/‖x‖², and the
@@ -14,11 +14,19 @@ from dataclasses import dataclass
 import mpmath as mp
 import numpy as np
 
-from .errors import check_choice, check_int, check_real
+from .errors import COUNT, NONNEGATIVE, CostLimitError, Options, constrain
+from .report import Report, fmt_v
 from .variance import _f
 
 __all__ = ["ResidualMoments", "residual_moments", "residual_block_exprs", "residual_growth",
-           "derive_resnet", "resnet_report"]
+           "derive_resnet", "resnet_report", "SCHEDULES", "MAX_BLOCKS"]
+
+#: How the branch scale changes with the block b: η (const), η/b (inv) or η/√b (invsqrt).
+SCHEDULES = Options(("const", "inv", "invsqrt"))
+#: The most blocks :func:`residual_growth` holds per-block curves for (memory).
+MAX_BLOCKS = 10**8
+#: The parameters of every residual-network function: B ≥ 1 blocks, widths n, m ≥ 1, η ≥ 0.
+_RESNET = {"blocks": COUNT, "width": COUNT, "branch_width": COUNT, "eta": NONNEGATIVE, "schedule": SCHEDULES}
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,9 @@ class ResidualMoments:
         return dict(self.__dict__)
 
 
+@constrain(**_RESNET)
 def residual_moments(blocks, width, branch_width, eta, *, schedule: str = "const") -> ResidualMoments:
-    r"""Moments of ‖x_B‖² for B residual blocks x ← x + η_b W₂ ReLU(W₁ x) (THEORY §5).
+    r"""Moments of ‖x_B‖² for B residual blocks x ← x + η_b W₂ ReLU(W₁ x) (docs/theory.md §7).
 
     W₁ ∈ R^{m×n} variance 2/n, W₂ ∈ R^{n×m} variance 1/m; F_b = ‖x_b‖²/‖x_{b−1}‖² independent:
     E F = 1 + η², E F² = (1 + η²)² + 4η²/n + η⁴[(1 + 5/m)(1 + 2/n) − 1].
@@ -52,7 +61,7 @@ def residual_moments(blocks, width, branch_width, eta, *, schedule: str = "const
 
 
 def residual_block_exprs():
-    r"""(E F, E F²) of one residual block as sympy expressions in η, n, m (THEORY §5, [derived]):
+    r"""(E F, E F²) of one residual block as sympy expressions in η, n, m (docs/theory.md §7, [derived]):
     E F = 1 + η², E F² = (1 + η²)² + 4η²/n + η⁴[(1 + 5/m)(1 + 2/n) − 1]."""
     import sympy as sy
 
@@ -77,18 +86,19 @@ def _etas(blocks: int, eta: float, schedule: str) -> np.ndarray:
     return eta * {"const": np.ones_like(b), "inv": 1.0 / b, "invsqrt": 1.0 / np.sqrt(b)}[schedule]
 
 
+@constrain(**_RESNET)
 def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const") -> dict:
-    r"""Per-block curves of log E‖x_b‖²/‖x_0‖² and log E‖x_b‖⁴/‖x_0‖⁴, b = 1..B (THEORY §5).
+    r"""Per-block curves of log E‖x_b‖²/‖x_0‖² and log E‖x_b‖⁴/‖x_0‖⁴, b = 1..B (docs/theory.md §7).
 
     The F_b are independent, so the curves are cumulative sums of log E F_b and log E F_b²
     (the sympy expressions of :func:`residual_block_exprs`, lambdified). Returns {"blocks", "eta",
-    "log_mean", "log_second", "normalized_second"}.
+    "log_mean", "log_second", "normalized_second"}. Raises :class:`CostLimitError` beyond
+    :data:`MAX_BLOCKS` blocks (the curves are held in memory).
     """
-    B = check_int("blocks", blocks, lo=1)
-    n = check_int("width", width, lo=1)
-    m = check_int("branch_width", branch_width, lo=1)
-    e = check_real("eta", eta, lo=0.0)
-    check_choice("schedule", schedule, ("const", "inv", "invsqrt"))
+    B, n, m, e = blocks, width, branch_width, eta
+    if B > MAX_BLOCKS:
+        raise CostLimitError("{blocks} must be ≤ 10^8 (per-block curves are held in memory); " f"got {B}",
+                             param="blocks")
     etas = _etas(B, e, schedule)
     ef, ef2 = _block_fn()(etas, float(n), float(m))
     lm, l2 = np.cumsum(np.log(ef)), np.cumsum(np.log(ef2))
@@ -128,12 +138,22 @@ def derive_resnet():
     return Derivation("Residual networks: block moments and the FM1 condition (HR18)", steps)
 
 
-def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") -> dict:
-    """Everything ``initbounds resnet`` prints, as a JSON-ready dict."""
+@constrain(**_RESNET)
+def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") -> Report:
+    """Everything ``initbounds resnet`` prints: one block's moments, their products over B blocks,
+    the normalized second moment and the FM1 verdict for the schedule.
+
+    ``as_dict()`` is the JSON of ``initbounds resnet --json``; ``lines`` are the FM1 statement
+    (``as_dict()["fm1"]`` says whether FM1 is avoided) and the convention. Source: [derived]
+    docs/theory.md §7; the FM1 condition is HR18's (arXiv 1803.01719).
+
+    >>> resnet_report(10, 8, 8, 0.5, schedule="inv")["fm1"]
+    True
+    """
     r = residual_moments(blocks, width, branch_width, eta, schedule=schedule)
-    e = check_real("eta", eta, lo=0.0)
+    e = eta
     ef, ef2 = _block_fn()(np.array([e]), float(width), float(branch_width))
-    return {
+    out = {
         "inputs": {"blocks": r.blocks, "width": int(width), "branch_width": int(branch_width), "eta": e,
                    "schedule": schedule},
         "block_mean": float(ef[0]), "block_second_moment": float(ef2[0]),
@@ -148,3 +168,17 @@ def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") 
         "convention": "η scales the branch (x ← x + η·branch): FM1 avoided iff Σ η_b² < ∞; if η scaled the "
                       "branch variance the condition would read Σ η_b < ∞",
     }
+    rows = (
+        ("one block: E F = 1 + η²", f"{out['block_mean']:.6g}", "derived (HR18)"),
+        ("one block: E F² (η = η_1)", f"{out['block_second_moment']:.6g}", "derived"),
+        ("E‖x_B‖²/‖x_0‖² = Π(1 + η_b²)", f"{fmt_v(out['mean_ratio'])} (log {out['log_mean_ratio']:.6g})",
+         "derived (HR18 claim)"),
+        ("E‖x_B‖⁴/‖x_0‖⁴ = Π E F_b²",
+         f"{fmt_v(out['second_moment_ratio'])} (log {out['log_second_moment_ratio']:.6g})", "derived"),
+        ("normalized second moment Π E F²/(E F)²", f"{out['normalized_second']:.6g}",
+         "derived (HR18: bounded once FM1 is avoided)"),
+    )
+    return Report(title=f"Residual net: {blocks:,} blocks, n = {width}, m = {branch_width}, η = {eta:g} ({schedule})",
+                  rows=rows, data=out, lines=(out["fm1_statement"], f"convention: {out['convention']}"),
+                  assumptions=("Gaussian weights", "zero bias", "W₁ of variance 2/n, W₂ of variance 1/m",
+                               "η scales the branch"))

@@ -1,4 +1,4 @@
-r"""The one-layer law of a ReLU layer: the normalized squared-norm ratio ρ (THEORY.md §2).
+r"""The one-layer law of a ReLU layer: the normalized squared-norm ratio ρ (docs/theory.md §2).
 
 For Gaussian weights and zero bias, conditional on :math:`h_{l-1}\neq 0`,
 :math:`\|h_l\|^2 = v_l\|h_{l-1}\|^2 Q_l` with :math:`Q_l\sim\chi^2_K`, :math:`K\sim\mathrm{Bin}(n,\tfrac12)`,
@@ -30,7 +30,7 @@ import mpmath as mp
 import numpy as np
 from scipy import special as sp
 
-from .errors import DomainError, check_int, check_real
+from .errors import COUNT, POSITIVE, CostLimitError, DomainError, Interval, Real, check_int, check_real, constrain
 from .numerics import (
     cexpm1,
     clog1p,
@@ -154,8 +154,8 @@ def canonical(expr, dps: int = 50, **values):
 WIDTH_EXACT_MAX = 2**53
 
 
-def _width(width) -> int:
-    return check_int("width", width, lo=1)
+#: The widths every function of this module takes: n ≥ 1.
+_WIDTH = {"width": COUNT}
 
 
 # --- binomial-weighted sums ----------------------------------------------------------------------
@@ -226,10 +226,11 @@ def _binomial_logsumexp(n: int, extra, center: float, k_min: int) -> float:
         if not (at_lo or at_hi) or (at_lo and k[0] <= k_min) or (at_hi and k[-1] + s > n):
             return logsumexp(t) + math.log(s)
         center = k[i] + (half if at_hi else -half)
-    raise DomainError(f"width {n} is beyond the range where the binomial sums are exact "
-                      f"(about 2^53 = {WIDTH_EXACT_MAX:.3g}); use the per-layer Chernoff method")
+    raise CostLimitError(f"width {n} is beyond the range where the binomial sums are exact "
+                         f"(about 2^53 = {WIDTH_EXACT_MAX:.3g}); use the per-layer Chernoff method", param="width")
 
 
+@constrain(**_WIDTH)
 def log_moment(width, p, *, k_min: int = 1) -> float:
     r"""log E[ρ^p · 1{K ≥ k_min}] for the normalized one-layer ratio ρ of a width-``width`` layer.
 
@@ -242,12 +243,12 @@ def log_moment(width, p, *, k_min: int = 1) -> float:
         k_min: smallest number of active units kept (1 ≤ k_min ≤ n).
 
     Returns the exact value (log space) for p > 0 and k_min = 1, i.e. log E ρ^p.
-    Source: [derived] THEORY.md §2. Assumptions: Gaussian weights, zero bias.
+    Source: [derived] docs/theory.md §2. Assumptions: Gaussian weights, zero bias.
 
     >>> round(math.exp(log_moment(10, 2)), 12)   # E ρ² = 1 + 5/n
     1.5
     """
-    n = _width(width)
+    n = width
     k_min = check_int("k_min", k_min, lo=1, hi=n)
     p = check_real("p", p, lo=-k_min / 2.0, lo_open=True)
 
@@ -256,16 +257,17 @@ def log_moment(width, p, *, k_min: int = 1) -> float:
     return p * math.log(4.0 / n) + s
 
 
+@constrain(width=COUNT, p=POSITIVE)
 def moment(width, p) -> float:
     """E ρ^p for p > 0 (see :func:`log_moment`). E ρ = 1, E ρ² = 1 + 5/n.
 
     >>> moment(4, 1)
     1.0
     """
-    p = check_real("p", p, lo=0.0, lo_open=True)
     return math.exp(log_moment(width, p))
 
 
+@constrain(**_WIDTH)
 def log_mgf(width, t):
     r"""log E e^{tρ} = n log(1/2 + 1/2 (1 - 4t/n)^{-1/2}) for real or complex t with Re t < n/4.
 
@@ -274,13 +276,13 @@ def log_mgf(width, t):
     >>> round(float(log_mgf(10, 0.0)), 15)
     0.0
     """
-    n = float(_width(width))
+    n = float(width)
     t_in = t
     t = np.asarray(t)
     if not np.all(np.isfinite(t)):
-        raise DomainError(f"t must be finite; got {t_in!r}")
+        raise DomainError(f"t must be finite; got {t_in!r}", param="t")
     if np.any(np.real(t) >= n / 4.0):
-        raise DomainError(f"t must satisfy Re t < width/4 = {n / 4.0:g}; got {t_in!r}")
+        raise DomainError(f"t must satisfy Re t < width/4 = {n / 4.0:g}; got {t_in!r}", param="t")
     if np.iscomplexobj(t):
         inner = cexpm1(-0.5 * clog1p(-4.0 * t / n))
         return n * clog1p(0.5 * inner)
@@ -425,13 +427,12 @@ def _log_tail_far(n: int, r_arr: np.ndarray, upper: bool) -> np.ndarray:
     return out
 
 
-def _log_tail(width, r, upper: bool):
-    n = _width(width)
+def _log_tail(n: int, r, upper: bool):
     if isinstance(r, bool) or (isinstance(r, np.ndarray) and r.dtype == bool):
-        raise DomainError(f"r must be finite and ≥ 0; got {r!r}")
+        raise DomainError(f"r must be finite and ≥ 0; got {r!r}", param="r")
     r_arr = np.atleast_1d(np.asarray(r, dtype=float))
     if np.any(~np.isfinite(r_arr)) or np.any(r_arr < 0):
-        raise DomainError(f"r must be finite and ≥ 0; got {r!r}")
+        raise DomainError(f"r must be finite and ≥ 0; got {r!r}", param="r")
     out = np.empty(r_arr.shape, dtype=float)
     if n <= _SUM_MAX:
         out[...] = _log_cdf_sum(n, r_arr, upper)
@@ -453,6 +454,7 @@ def _log_tail(width, r, upper: bool):
     return float(out[0]) if np.ndim(r) == 0 else out
 
 
+@constrain(**_WIDTH)
 def log_cdf(width, r):
     r"""log P(ρ ≤ r), exact (relative accuracy ~1e-13 in log space, also far in the tails).
 
@@ -461,7 +463,7 @@ def log_cdf(width, r):
     Args:
         width: n ≥ 1. r: array of thresholds ≥ 0.
 
-    Source: [derived] THEORY.md §2 (CDF). For n > 200 evaluated by saddle-point Bromwich
+    Source: [derived] docs/theory.md §2 (CDF). For n > 200 evaluated by saddle-point Bromwich
     inversion of the MGF (exact up to quadrature error, tested against the sum).
 
     >>> round(math.exp(log_cdf(1, 0.0)), 12)   # the atom P(ρ = 0) = 1/2
@@ -470,24 +472,28 @@ def log_cdf(width, r):
     return _log_tail(width, r, upper=False)
 
 
+@constrain(**_WIDTH)
 def log_sf(width, r):
     """log P(ρ > r), exact (see :func:`log_cdf`)."""
     return _log_tail(width, r, upper=True)
 
 
+@constrain(**_WIDTH)
 def cdf(width, r):
     """P(ρ ≤ r) (see :func:`log_cdf`)."""
     return np.exp(log_cdf(width, r))
 
 
+@constrain(**_WIDTH)
 def sf(width, r):
     """P(ρ > r) (see :func:`log_cdf`)."""
     return np.exp(log_sf(width, r))
 
 
+@constrain(**_WIDTH)
 def p_zero(width) -> float:
     """P(ρ = 0) = 2^{-n}: every unit of the layer is inactive and the layer kills its input."""
-    return 2.0 ** -_width(width)
+    return 2.0 ** -width
 
 
 @dataclass(frozen=True)
@@ -499,18 +505,19 @@ class LogMoments:
     p_zero: float
 
 
+@constrain(**_WIDTH)
 def log_moments(width) -> LogMoments:
     r"""E[log ρ | K ≥ 1] and Var[log ρ | K ≥ 1] with P(ρ = 0) = 2^{-n} beside them.
 
     log ρ = log(2/n) + log χ²_K; E[log χ²_k] = ψ(k/2) + log 2, Var[log χ²_k] = ψ₁(k/2), so
     E log ρ = log(4/n) + E ψ(K/2), Var log ρ = E ψ₁(K/2) + Var ψ(K/2), with K conditioned on
     K ≥ 1 (weights C(n,k)/(2^n - 1)). Large n: mean ≈ -5/(2n), var ≈ 5/n.
-    Source: [derived] THEORY.md §2 (Log).
+    Source: [derived] docs/theory.md §2 (Log).
 
     >>> lm = log_moments(10**6); round(lm.var * 10**6, 3)
     5.0
     """
-    n = _width(width)
+    n = width
 
     if n <= _FULL_SUM_MAX:
         k, lw = _full_log_weights(n)
@@ -540,10 +547,10 @@ def rate(r) -> mp.mpf:
     0.0
     """
     if isinstance(r, bool) or not (isinstance(r, mp.mpf) or np.isfinite(float(r))):
-        raise DomainError(f"r must be a finite real number > 0; got {r!r}")
+        raise DomainError(f"r must be a finite real number > 0; got {r!r}", param="r")
     r = mp.mpf(r)
     if not r > 0 or not mp.isfinite(r):
-        raise DomainError(f"r must be a finite real number > 0; got {r}")
+        raise DomainError(f"r must be a finite real number > 0; got {r}", param="r")
     off = abs(r - 1)
     extra = 0 if off == 0 else max(0, int(-2 * mp.log10(off)))
     with mp.workdps(mp.mp.dps + 25 + extra):
@@ -562,16 +569,16 @@ def rate(r) -> mp.mpf:
     return +val
 
 
+@constrain(eps=POSITIVE)
 def rate_plus(eps) -> mp.mpf:
     """I₊(ε) = I(1 + ε): Chernoff rate of the upper tail P(ρ ≥ 1 + ε) ≤ e^{-n I₊(ε)}."""
-    eps = check_real("eps", eps, lo=0.0, lo_open=True)
     with mp.workdps(mp.mp.dps + 40):  # 1 + ε must not round ε away
         return +rate(1 + mp.mpf(eps))
 
 
+@constrain(eps=Interval(Real, 0, 1, closed="right"))
 def rate_minus(eps) -> mp.mpf:
     """I₋(ε) = I(1 - ε) for 0 < ε < 1; I₋(1) = log 2 (the atom P(ρ = 0) = 2^{-n})."""
-    eps = check_real("eps", eps, lo=0.0, hi=1.0, lo_open=True)
     if eps == 1.0:
         return mp.log(2)
     with mp.workdps(mp.mp.dps + 40):

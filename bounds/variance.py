@@ -1,6 +1,8 @@
-r"""Length mean and variance in deep ReLU nets, Jacobians, residual blocks (HR18, H18; THEORY §5).
+r"""Length mean and variance in deep ReLU nets, Jacobians (HR18, H18; docs/theory.md §6).
 
-M_j = ‖h_j‖²/n_j. Gaussian weights of variance c_j/n_{j−1} (He: c = 2), biases of variance s_j²:
+M_j = ‖h_j‖²/n_j. Gaussian weights of variance c_j/n_{j−1} (He: c = 2), biases of variance s_j².
+Throughout, ``widths`` are the ReLU layers' widths n_1..n_d (n_0 is ``input_dim``, never among
+them) and ``weight_var`` is c, the factor in Var W = c/fan-in (one value, or one per layer):
 
 * FM1 (any symmetric laws): E M_j = (c_j/2) E M_{j−1} + s_j²/2, so
   E M_d = M_0 Π (c_j/2) + Σ_j (s_j²/2) Π_{k>j} (c_k/2);
@@ -9,8 +11,7 @@ M_j = ‖h_j‖²/n_j. Gaussian weights of variance c_j/n_{j−1} (He: c = 2), b
   and e^{5β} − 1 with β = Σ 1/n_j;
 * Jacobian (hidden He fan-in, linear output of variance c/n_{d−1}): E Z² = c/n_0,
   E Z⁴ = (3c²/n_0²) Π_{j<d} (1 + 5/n_j), so E Z⁴/(E Z²)² = 3 Π (1 + 5/n_j) ≤ 3 e^{5β};
-* residual block x ← x + η W₂ ReLU(W₁ x): E F = 1 + η², E F² = (1 + η²)² + 4η²/n +
-  η⁴[(1 + 5/m)(1 + 2/n) − 1];
+* residual blocks: :mod:`bounds.resnet` (docs/theory.md §7);
 * any symmetric weight law of kurtosis κ_w and symmetric biases (variance s², kurtosis κ_b): the
   vector (E S², E T, E S, 1), S = ‖h‖², T = Σ h_i⁴, obeys an exact linear recursion
   (:func:`transfer_matrix`), so E M_d² is exact for uniform, Rademacher, Laplace… weights; it
@@ -28,20 +29,31 @@ from dataclasses import dataclass
 import mpmath as mp
 import numpy as np
 
-from .errors import DomainError, check_choice, check_int, check_real
-from .death import parse_widths
+from .errors import (COUNT, NONNEGATIVE, OPEN_UNIT, POSITIVE, REAL, WIDTHS, CostLimitError, DomainError, Integral, Interval,
+                     Options, OrNone, PerLayer, Real, constrain)
+from .report import Report, fmt_p, fmt_pm, fmt_v
 
 __all__ = ["LengthMoments", "length_moments", "min_width_for_variance", "jacobian_kurtosis_ratio",
            "WEIGHT_LAWS", "weight_kurtosis", "transfer_matrix",
            "SecondMoment", "second_moment", "LengthLaw", "length_law", "derive_variance",
-           "variance_report", "p_length_off_by", "JacobianMoments", "jacobian_moments"]
+           "variance_report", "p_length_off_by", "JacobianMoments", "jacobian_moments", "WEIGHTS",
+           "WEIGHT_VAR", "BIAS_VAR"]
 
 #: Symmetric weight laws with their kurtosis E W⁴ / (E W²)² (exact rationals): Gaussian 3,
 #: uniform 9/5, Rademacher 1, Laplace 6.
 WEIGHT_LAWS = ("gaussian", "uniform", "rademacher", "laplace")
 _KURTOSIS = {"gaussian": (3, 1), "uniform": (9, 5), "rademacher": (1, 1), "laplace": (6, 1)}
+#: The weight law, one of :data:`WEIGHT_LAWS`.
+WEIGHTS = Options(WEIGHT_LAWS)
+#: c in Var W = c/fan-in (c > 0; He: 2), one value for every layer or one per layer.
+WEIGHT_VAR = PerLayer(POSITIVE)
+#: The bias variance s² (≥ 0), one value for every layer or one per layer.
+BIAS_VAR = PerLayer(NONNEGATIVE)
+_CELLS = Interval(Integral, 64, None, closed="left")
+_FACTOR = Interval(Real, 1, None, closed="neither")   # a factor > 1 (off by more than it)
 
 
+@constrain(weights=WEIGHTS)
 def weight_kurtosis(weights: str):
     """Kurtosis κ = E W⁴/(E W²)² of a symmetric weight law, as a sympy Rational.
 
@@ -50,26 +62,19 @@ def weight_kurtosis(weights: str):
     """
     import sympy as sy
 
-    check_choice("weights", weights, WEIGHT_LAWS)
     return sy.Rational(*_KURTOSIS[weights])
 
 
 def _log_fm2(counts) -> mp.mpf:
     """Σ_j log(1 + 5/n_j) = log E ρ_1²⋯ρ_d² over widths given as {n: how many} (mpmath; the one
-    evaluation of FM2's product, THEORY §5)."""
+    evaluation of FM2's product, docs/theory.md §6)."""
     return mp.fsum(k * mp.log1p(mp.mpf(5) / n) for n, k in counts.items())
 
 
 def _per_layer(name: str, value, d: int, *, positive: bool) -> tuple:
-    """A scalar or a sequence of d values, each checked (> 0 with ``positive``, else ≥ 0)."""
-    lo_open = positive
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        v = check_real(name, value, lo=0.0, lo_open=lo_open)
-        return (v,) * d
-    vals = tuple(check_real(f"{name}[{i}]", x, lo=0.0, lo_open=lo_open) for i, x in enumerate(value))
-    if len(vals) != d:
-        raise DomainError(f"{name} must give one value per layer ({d}); got {len(vals)}")
-    return vals
+    """A scalar or a sequence of d values (:data:`WEIGHT_VAR` with ``positive``, else
+    :data:`BIAS_VAR`), broadcast to d layers."""
+    return (WEIGHT_VAR if positive else BIAS_VAR).for_layers(name, value, d)
 
 _DPS = 30
 
@@ -105,24 +110,26 @@ class LengthMoments:
         return d
 
 
+@constrain(widths=WIDTHS, weight_var=WEIGHT_VAR, bias_var=BIAS_VAR)
 def length_moments(widths, *, weight_var=2.0, bias_var=0.0) -> LengthMoments:
-    r"""FM1 and FM2 quantities for a ReLU net with widths n_1..n_d (THEORY §5; HR18).
+    r"""FM1 and FM2 quantities for a ReLU net with widths n_1..n_d (docs/theory.md §6; HR18).
 
-    .. math:: E M_d = M_0\prod_j 	frac{c_j}{2} + \sum_j 	frac{s_j^2}{2}\prod_{k>j}	frac{c_k}{2},\qquad
-              rac{E M_d^2}{M_0^2} = \prod_j 	frac{c_j^2}{4}\Bigl(1+	frac{5}{n_j}\Bigr)
+    .. math:: E M_d = M_0\prod_j \frac{c_j}{2} + \sum_j \frac{s_j^2}{2}\prod_{k>j}\frac{c_k}{2},\qquad
+              \frac{E M_d^2}{M_0^2} = \prod_j \frac{c_j^2}{4}\Bigl(1+\frac{5}{n_j}\Bigr)
 
     ``weight_var`` is c_j (Var W_j = c_j/fan-in; He is 2), a scalar or one value per layer;
     ``bias_var`` is s_j² (scalar or per layer). FM1 holds for any symmetric laws; the FM2 fields
-    are for Gaussian weights and zero bias (M_j/M_{j−1} = (c_j/2)ρ_j exactly; THEORY §2) — see
+    are for Gaussian weights and zero bias (M_j/M_{j−1} = (c_j/2)ρ_j exactly; docs/theory.md §2) — see
     :func:`second_moment` for biases and non-Gaussian weights. Products are evaluated as
     exp(Σ log) in mpmath (exact for any depth; values beyond a double are None with their logs).
-    ``jacobian_kurtosis_ratio`` treats the widths as the hidden layers before a linear output.
-    Source: [derived] THEORY §5; the FM1/FM2 statements are HR18's (arXiv 1803.01719).
+    ``jacobian_kurtosis_ratio`` treats the widths as the hidden layers before a linear output
+    (:func:`jacobian_moments`). Source: [derived] docs/theory.md §6; the FM1/FM2 statements are
+    HR18's (arXiv 1803.01719).
 
     >>> round(length_moments([10, 10]).second_moment_ratio, 12)   # (1 + 1/2)²
     2.25
     """
-    w = parse_widths(widths)
+    w = widths
     d = len(w)
     cs = _per_layer("weight_var", weight_var, d, positive=True)
     s2s = _per_layer("bias_var", bias_var, d, positive=False)
@@ -149,10 +156,10 @@ def length_moments(widths, *, weight_var=2.0, bias_var=0.0) -> LengthMoments:
         lo = mp.expm1(5 * beta - mp.mpf(25) / 2 * inv2)
         hi = mp.expm1(5 * beta)
         # Jacobian: these widths are the hidden ReLU layers, followed by a linear output layer
-        log_jac = mp.log(3) + log_norm2
+        jac = jacobian_moments(None, w).ratio
         return LengthMoments(w, float(beta), _f(mp.exp(log_mean)), _f(m), fm1, rate, _f(mp.exp(log_second)),
                              _f(var), _f(norm_var), (_f(lo), _f(hi)),
-                             (float(log_mean - 5 * beta / 2), float(5 * beta)), _f(mp.exp(log_jac)),
+                             (float(log_mean - 5 * beta / 2), float(5 * beta)), jac,
                              float(log_second), float(mp.log(var)) if var > 0 else -math.inf)
 
 
@@ -163,17 +170,21 @@ def jacobian_kurtosis_ratio(input_dim, hidden) -> float:
 
 @dataclass(frozen=True)
 class JacobianMoments:
-    """E Z², E Z⁴ of one input–output Jacobian entry Z_pq and their ratio (H18)."""
+    """E Z², E Z⁴ of one input–output Jacobian entry Z_pq and their ratio (H18).
+
+    ``second``, ``fourth`` and ``log_fourth`` are None when n_0 was not given (the ratio does
+    not depend on n_0 or c)."""
 
     output: str
-    second: float
+    second: float | None
     fourth: float | None
     ratio: float | None
-    log_fourth: float
+    log_fourth: float | None
 
 
+@constrain(input_dim=OrNone(COUNT), hidden=WIDTHS, out_var=POSITIVE, output=Options(("linear", "relu")))
 def jacobian_moments(input_dim, hidden, *, out_var: float = 1.0, output: str = "linear") -> JacobianMoments:
-    r"""Moments of a Jacobian entry Z_pq = ∂y_p/∂x_q at init (H18; THEORY §5).
+    r"""Moments of a Jacobian entry Z_pq = ∂y_p/∂x_q at init (H18; docs/theory.md §6).
 
     Hidden ReLU layers of widths ``hidden`` with He fan-in Gaussian weights, zero bias; output
     layer of variance c/n_{d−1} (c = ``out_var``), linear or ReLU:
@@ -182,24 +193,30 @@ def jacobian_moments(input_dim, hidden, *, out_var: float = 1.0, output: str = "
               \quad\text{(linear)};
 
     ReLU output: Z = 1[w_p·h > 0]·(w_p·∂h/∂x_q) and w_p → −w_p flips the indicator but not the
-    even powers, so both moments halve and the ratio doubles, 6 Π(1 + 5/n_j). [derived; the
-    linear-output statement is H18's (arXiv 1801.03744)]
+    even powers, so both moments halve and the ratio doubles, 6 Π(1 + 5/n_j). The ratio
+    E Z⁴/(E Z²)² = (3/h) Π(1 + 5/n_j) (h = 1 linear, ½ ReLU) depends on neither n_0 nor c:
+    ``input_dim=None`` gives it alone. [derived; the linear-output statement is H18's
+    (arXiv 1801.03744)]
+
+    Args: ``input_dim`` n_0 ≥ 1 (or None); ``hidden`` the hidden widths n_1..n_{d−1}; ``out_var``
+    c > 0 of the output layer (Var = c/n_{d−1}); ``output`` "linear" or "relu".
 
     >>> jacobian_moments(8, [16, 16, 16], output="relu").second
     0.0625
     """
-    n0 = check_int("input_dim", input_dim, lo=1)
-    w = parse_widths(hidden)
-    c = check_real("out_var", out_var, lo=0.0, lo_open=True)
-    check_choice("output", output, ("linear", "relu"))
+    n0, w, c = input_dim, hidden, out_var
     half = mp.mpf(1) / 2 if output == "relu" else mp.mpf(1)
     with mp.workdps(_DPS):
         log_prod = _log_fm2(Counter(w))
+        ratio = _f(mp.exp(mp.log(3 / half) + log_prod))
+        if n0 is None:
+            return JacobianMoments(output, None, None, ratio, None)
         e2 = half * mp.mpf(c) / n0
         log4 = mp.log(half * 3 * mp.mpf(c) ** 2 / n0**2) + log_prod
-        return JacobianMoments(output, float(e2), _f(mp.exp(log4)), _f(mp.exp(log4) / e2**2), float(log4))
+        return JacobianMoments(output, float(e2), _f(mp.exp(log4)), ratio, float(log4))
 
 
+@constrain(depth=COUNT, v=POSITIVE)
 def min_width_for_variance(depth, v, *, proportional: bool = False):
     r"""Smallest constant width n with Var M_d/M_0² = (1 + 5/n)^d − 1 ≤ v, or with
     ``proportional`` the smallest α (n = ⌈α d⌉) doing so: n ≥ 5/((1 + v)^{1/d} − 1).
@@ -207,8 +224,7 @@ def min_width_for_variance(depth, v, *, proportional: bool = False):
     >>> min_width_for_variance(10, 1.0)
     70
     """
-    d = check_int("depth", depth, lo=1)
-    v = check_real("v", v, lo=0.0, lo_open=True)
+    d = depth
     with mp.workdps(_DPS):
         need = 5 / mp.expm1(mp.log1p(mp.mpf(v)) / d)
         n = max(1, int(mp.ceil(need - mp.mpf(10) ** -20)))
@@ -338,9 +354,11 @@ def _moment_vector(w, cs, s2s, n0, kappa, kappa_b, q):
     return v
 
 
+@constrain(widths=WIDTHS, input_dim=COUNT, weights=WEIGHTS, weight_var=WEIGHT_VAR, bias_var=BIAS_VAR,
+           bias_kurtosis=Interval(Real, 1, None, closed="left"), input_flatness=OrNone(REAL))
 def second_moment(widths, *, input_dim, weights: str = "gaussian", weight_var=2.0, bias_var=0.0,
                   bias_kurtosis: float = 3.0, input_flatness: float | None = None) -> SecondMoment:
-    r"""Exact E M_d and E M_d² for any symmetric weight law, with symmetric biases (THEORY §5).
+    r"""Exact E M_d and E M_d² for any symmetric weight law, with symmetric biases (docs/theory.md §6).
 
     Iterates :func:`transfer_matrix` over the layers: (E S², E T, E S, 1) evolves linearly, so the
     moments are exact (no Gaussian or large-width assumption). The input enters through
@@ -351,19 +369,17 @@ def second_moment(widths, *, input_dim, weights: str = "gaussian", weight_var=2.
     Args: ``widths`` n_1..n_d; ``input_dim`` n_0 ≥ 1; ``weights`` one of WEIGHT_LAWS;
     ``weight_var`` c (Var W = c/fan-in), ``bias_var`` s² (scalar or per layer);
     ``bias_kurtosis`` κ_b of the biases (3 for Gaussian biases).
-    Source: [derived] (THEORY §5 asks for it: "the second moment depends on κ_w − 3 and on the
-    input's fourth moment"); the claims it refines are HR18's (arXiv 1803.01719).
+    Source: [derived] (docs/theory.md §6 asks for it: "the second moment depends on κ_w − 3 and on
+    the input's fourth moment"); the claims it refines are HR18's (arXiv 1803.01719).
 
     >>> round(second_moment([10], input_dim=4, weights="gaussian").second_moment, 12)   # 1 + 5/10
     1.5
     """
-    w = parse_widths(widths)
-    n0 = check_int("input_dim", input_dim, lo=1)
+    w, n0, kb = widths, input_dim, bias_kurtosis
     kappa = weight_kurtosis(weights)
     cs = _per_layer("weight_var", weight_var, len(w), positive=True)
     s2s = _per_layer("bias_var", bias_var, len(w), positive=False)
-    kb = check_real("bias_kurtosis", bias_kurtosis, lo=1.0)
-    q = 1.0 / n0 if input_flatness is None else check_real("input_flatness", input_flatness, lo=1.0 / n0, hi=1.0)
+    q = 1.0 / n0 if input_flatness is None else _flatness(input_flatness, n0)
     with mp.workdps(_DPS):
         kap = mp.mpf(kappa.p) / kappa.q
         nd = mp.mpf(w[-1])
@@ -378,6 +394,11 @@ def second_moment(widths, *, input_dim, weights: str = "gaussian", weight_var=2.
         rng = (_f(ends[0]), _f(ends[1]))
         return SecondMoment(weights, float(kap), float(q), _f(mean), _f(second), _f(var),
                             _f(var / mean**2) if mean > 0 else None, float(mp.log(second)), rng)
+
+
+def _flatness(q, n0: int) -> float:
+    """The input's q = Σx⁴/(Σx²)², which lies in [1/n_0, 1]."""
+    return Interval(Real, 1.0 / n0, 1.0).validate("input_flatness", q)
 
 
 # --- the exact law of M_d/M_0 -------------------------------------------------------------------
@@ -399,17 +420,17 @@ class LengthLaw:
 
     def p_below(self, r: float) -> float:
         """P(M_d/M_0 ≤ r)."""
-        r = check_real("r", r, lo=0.0)
+        r = NONNEGATIVE.validate("r", r)
         return self.law.p_dead if r == 0 else float(self.law.log_cdf_at(math.log(r) - self.log_shift))
 
     def p_off_by(self, factor: float) -> float:
         """P(M_d/M_0 < 1/factor or > factor) for factor > 1 (dead inputs count as off)."""
-        f = check_real("factor", factor, lo=1.0, lo_open=True)
+        f = _FACTOR.validate("factor", factor)
         return min(1.0, self.p_below(1.0 / f) + 1.0 - self.p_below(f))
 
     def quantile(self, p: float) -> float:
         """The smallest r with P(M_d/M_0 ≤ r) ≥ p (0 when p ≤ P(dead))."""
-        p = check_real("p", p, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        p = OPEN_UNIT.validate("p", p)
         if p <= self.law.p_dead:
             return 0.0
         x = float(np.interp(p, self.law.cdf, self.law.edges))
@@ -421,21 +442,25 @@ class LengthLaw:
         return x + self.log_shift, f
 
 
+@constrain(widths=WIDTHS, weight_var=WEIGHT_VAR, cells=_CELLS)
 def length_law(widths, *, weight_var=2.0, cells: int = 8192) -> LengthLaw:
     r"""The exact law of M_d/M_0 for Gaussian weights of variance c_j/fan-in and zero bias.
 
-    M_j/M_{j−1} = (c_j/2) ρ_j with ρ_j independent (THEORY §2), so log(M_d/M_0) = Σ log(c_j/2) +
+    ``widths`` n_1..n_d; ``weight_var`` c_j > 0 (Var W_j = c_j/fan-in; He: 2), one value or one
+    per layer.
+
+    M_j/M_{j−1} = (c_j/2) ρ_j with ρ_j independent (docs/theory.md §2), so log(M_d/M_0) = Σ log(c_j/2) +
     log Π ρ_j, whose law :func:`bounds.band.product_law` computes by convolution with a stated
     absolute tolerance. Quantiles such as P(M_d < M_0/10) are then exact to that tolerance.
-    Source: [derived] THEORY §2, §5.
+    Raises :class:`CostLimitError` where the grid would exceed 2^21 cells.
+    Source: [derived] docs/theory.md §2, §6.
 
     >>> law = length_law([8] * 40)
     >>> 0.99 < law.p_off_by(2.0) < 1.0
     True
     """
-    w = parse_widths(widths)
-    cs = _per_layer("weight_var", weight_var, len(w), positive=True)
-    return _length_law(w, cs, check_int("cells", cells, lo=64))
+    cs = _per_layer("weight_var", weight_var, len(widths), positive=True)
+    return _length_law(widths, cs, cells)
 
 
 @functools.lru_cache(maxsize=8)
@@ -481,7 +506,7 @@ def derive_variance():
              "at rate log(c/2) unless c = 2 (He), where it is linear in the bias", sy.Eq(m(j), rsol),
              citation="HR18"),
         Step("FM2, Gaussian weights, zero bias: M_j/M_{j−1} = (c_j/2)ρ_j with ρ_j independent "
-             "(THEORY §2) and E ρ² = 1 + 5/n, so at He (c = 2):",
+             "(docs/theory.md §2) and E ρ² = 1 + 5/n, so at He (c = 2):",
              sy.Eq(sy.Symbol("E M_d²/M_0²"), fm2), citation="HR18",
              assumptions=("Gaussian weights", "zero bias", "He fan-in")),
         Step("Bracket: x − x²/2 ≤ log(1 + x) ≤ x (sympy's series of the gap starts at x³/3 > 0); "
@@ -504,8 +529,8 @@ def derive_variance():
         Step("Check: at κ_w = 3 and zero bias the (1,1) entry gives E M_j²/E M_{j−1}² "
              "(sympy simplifies n_{j−1}²/n_j² · A₁₁):",
              sy.Eq(sy.Symbol("ratio"), gauss_zero_bias), citation="HR18"),
-        Step("Jacobian (H18): hidden He fan-in ReLU layers, linear output of variance c/n_{d−1}: "
-             "E Z² = c/n_0 and E Z⁴ = (3c²/n_0²) Π(1 + 5/n_j), so",
+        Step("Jacobian (H18): d hidden He fan-in ReLU layers of widths n_1..n_d, then a linear output "
+             "unit of variance c/n_d: E Z² = c/n_0 and E Z⁴ = (3c²/n_0²) Π(1 + 5/n_j), so",
              sy.Eq(sy.Symbol("E Z⁴/(E Z²)²"), 3 * fm2), citation="H18",
              assumptions=("Gaussian weights", "zero bias")),
         Step("ReLU output unit: Z = 1[w·h > 0](w·∂h/∂x_q); w → −w flips the indicator and keeps the "
@@ -515,6 +540,7 @@ def derive_variance():
     return Derivation("Length mean and variance with depth, Jacobian fluctuations (HR18, H18)", steps)
 
 
+@constrain(widths=WIDTHS, factor=_FACTOR)
 def p_length_off_by(widths, factor: float = 2.0, *, law=None) -> dict:
     """P(M_d/M_0 < 1/factor or > factor) at He (Gaussian, zero bias), with its error.
 
@@ -525,8 +551,7 @@ def p_length_off_by(widths, factor: float = 2.0, *, law=None) -> dict:
     """
     from .band import band_probability
 
-    w = parse_widths(widths)
-    f = check_real("factor", factor, lo=1.0, lo_open=True)
+    w, f = widths, factor
     ll = law if law is not None else length_law(w)
     p = ll.p_off_by(f)
     if p < 1e3 * ll.tolerance and len(set(w)) == 1:
@@ -536,24 +561,38 @@ def p_length_off_by(widths, factor: float = 2.0, *, law=None) -> dict:
 
 
 # --- reports behind the CLI ---------------------------------------------------------------------
+@constrain(widths=WIDTHS, weight_var=WEIGHT_VAR, bias_var=BIAS_VAR, weights=WEIGHTS, input_dim=OrNone(COUNT),
+           input_flatness=OrNone(REAL), target_var=OrNone(POSITIVE))
 def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight_var=2.0, bias_var=0.0,
-                    input_flatness=None, target_var=None) -> dict:
-    """Everything ``initbounds variance`` prints, as a JSON-ready dict (see the CLI's --help).
+                    input_flatness=None, target_var=None) -> Report:
+    """Everything ``initbounds variance`` prints: the length moments, the exact law, the Jacobian.
 
     Top-level moments describe the requested design exactly (any symmetric weight law, biases);
     the FM2 bracket, the log-normal approximation and the exact law of M_d/M_0 need Gaussian
-    weights and zero bias and are None otherwise (``notes`` says why).
+    weights and zero bias and are None otherwise (``notes`` says why). Args: ``widths``
+    n_1..n_d; ``input_dim`` n_0 (needed for non-Gaussian weights and the Jacobian's E Z²);
+    ``weights`` one of :data:`WEIGHT_LAWS`; ``weight_var`` c (Var W = c/fan-in) and ``bias_var``
+    s², one value or one per layer; ``input_flatness`` q = Σx⁴/(Σx²)² in [1/n_0, 1] (needs
+    ``input_dim``); ``target_var`` v > 0: also the constant width with Var M_d/M_0² ≤ v.
+    ``as_dict()`` is the JSON of ``initbounds variance --json``; ``objects["law"]`` is the
+    :class:`LengthLaw` where it was computed. Source: [derived] docs/theory.md §6 (HR18, H18).
+
+    >>> variance_report([4], target_var=1.0)["width_for_target_var"]["constant_width"]
+    5
     """
-    w = parse_widths(widths)
-    check_choice("weights", weights, WEIGHT_LAWS)
-    if input_dim is not None:
-        check_int("input_dim", input_dim, lo=1)
+    w = widths
+    names = ("weights", "input_dim", "input_flatness")
+    if input_flatness is not None:
+        if input_dim is None:
+            raise DomainError("{input_flatness} needs {input_dim} (its range is [1/n0, 1])", param="input_dim",
+                              names=names)
+        _flatness(input_flatness, input_dim)
     if weights != "gaussian" and input_dim is None:
-        raise DomainError(f"input_dim is required for weights={weights!r}: the second moment depends on "
-                          "the input's q = Σx⁴/(Σx²)² ∈ [1/n0, 1]")
-    lm = length_moments(w, weight_var=weight_var, bias_var=bias_var)
+        raise DomainError(_esc_name(weights) + " needs {input_dim}: the second moment depends on the input's "
+                          "q = Σx⁴/(Σx²)²", param="input_dim", names=names)
     cs = _per_layer("weight_var", weight_var, len(w), positive=True)
     s2s = _per_layer("bias_var", bias_var, len(w), positive=False)
+    lm = length_moments(w, weight_var=cs, bias_var=s2s)
     plain = weights == "gaussian" and not any(s2s)
     notes = []
     if plain:
@@ -567,7 +606,7 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         notes.append("moments with biases or non-Gaussian weights from the exact (E S², E T, E S, 1) recursion "
                      "(M_0 = ‖x‖²/n0 = 1)")
         notes.append("bracket, log-normal approximation and exact law: Gaussian weights and zero bias only")
-    law = None
+    law, ll = None, None
     if plain:
         try:
             ll = length_law(w, weight_var=cs)
@@ -577,8 +616,13 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
                    "p_off_by_2": off["p"], "p_off_by_2_tolerance": off["tolerance"], "p_off_by_2_method": off["method"],
                    "quantiles": {str(p): ll.quantile(p) if p > ll.p_dead else 0.0 for p in (0.05, 0.5, 0.95)},
                    "tolerance": ll.tolerance}
-        except DomainError as e:
+        except CostLimitError as e:
+            ll = None
             notes.append(f"exact law not computed: {e}")
+    one_c = len(set(cs)) == 1
+    # linear output layer of variance c/n_d with the same c as the hidden layers (E Z² needs one c and n0)
+    jac = jacobian_moments(input_dim, w, out_var=cs[0] if one_c else 1.0)
+    jac_relu = jacobian_moments(None, w, output="relu")
     out = {
         "widths": list(w) if len(w) <= 64 else {"depth": len(w)},
         "inputs": {"input_dim": input_dim, "weights": weights, "weight_var": list(cs) if len(set(cs)) > 1 else cs[0],
@@ -592,15 +636,14 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         "var_bracket": list(lm.var_bracket) if plain else None,
         "lognormal": {"mean": lm.lognormal[0], "var": lm.lognormal[1]} if plain else None,
         "law": law,
-        "jacobian_kurtosis_ratio": lm.jacobian_kurtosis_ratio,
-        "jacobian_kurtosis_ratio_relu_output": 2 * lm.jacobian_kurtosis_ratio if lm.jacobian_kurtosis_ratio else None,
-        # linear output layer of variance c/n_d with the same c as the hidden layers (one c only)
-        "jacobian_second_moment": (cs[0] / input_dim) if input_dim and len(set(cs)) == 1 else None,
+        "jacobian_kurtosis_ratio": jac.ratio,
+        "jacobian_kurtosis_ratio_relu_output": jac_relu.ratio,
+        "jacobian_second_moment": jac.second if one_c else None,
         "exact_second_moment": exact,
         "notes": notes,
     }
     if target_var is not None:
-        v = check_real("target_var", target_var, lo=0.0, lo_open=True)
+        v = target_var
         n = min_width_for_variance(len(w), v)
         with mp.workdps(_DPS):
             alpha = float(5 / mp.log1p(v))
@@ -608,6 +651,56 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         out["width_for_target_var"] = {"target_var": v, "depth": len(w), "constant_width": n,
                                        "width_per_layer_of_depth": n / len(w),
                                        "width_proportional_to_depth_any_depth": alpha}
-    return out
+    return Report(title=f"Length moments: widths {','.join(str(n) for n in w)}, {weights} weights "
+                        f"(β = Σ1/n = {out['beta']:.4g})",
+                  rows=_variance_rows(out, weights, s2s), data=out, lines=tuple(f"note: {n}" for n in notes),
+                  assumptions=("ReLU layers", "symmetric i.i.d. weights of variance c_j/n_{j−1} (fan-in)",
+                               "symmetric i.i.d. biases", "M_j = ‖h_j‖²/n_j"),
+                  objects={"law": ll})
 
 
+def _esc_name(weights: str) -> str:
+    """'{weights} laplace' as a message template piece (the law's name is literal text)."""
+    return "{weights} " + str(weights).replace("{", "{{").replace("}", "}}")
+
+
+def _variance_rows(out: dict, weights: str, s2s: tuple) -> tuple:
+    rows = [("FM1: E M_d / M_0 (zero bias) = Π c_j/2",
+             f"{fmt_v(out['mean_ratio'])} ({out['fm1']}, rate {out['fm1_rate']:.3g}/layer)", "derived (HR18 claim)")]
+    if any(s2s):
+        rows.append(("E M_d with biases (M_0 = 1)", fmt_v(out["mean_with_bias"]), "derived"))
+    rows.append(("FM2: E M_d² / M_0²", fmt_v(out["second_moment_ratio"]),
+                 "derived (HR18 claim)" if out["exact_second_moment"] is None else "derived (exact recursion)"))
+    rows.append(("Var M_d / M_0²", fmt_v(out["var_ratio"]), "derived"))
+    if out["exact_second_moment"] is not None and weights != "gaussian":
+        lo, hi = out["exact_second_moment"]["flatness_range"]
+        rows.append(("E M_d²/M_0² over all inputs (q = 1/n0 … 1)", f"{fmt_v(lo)} … {fmt_v(hi)}", "derived"))
+    if out["var_bracket"] is not None:
+        b = out["var_bracket"]
+        rows.append(("bracket e^{5β − 12.5Σ1/n²} − 1 … e^{5β} − 1", f"{fmt_v(b[0])} … {fmt_v(b[1])}", "derived"))
+        ln = out["lognormal"]
+        rows.append(("log(M_d/M_0) ≈ N(Σlog(c/2) − 5β/2, 5β)", f"N({ln['mean']:.4g}, {ln['var']:.4g})",
+                     "derived (leading order)"))
+    law = out["law"]
+    if law is not None:
+        q = law["quantiles"]
+        rows += [("P(M_d < M_0/10)", fmt_pm(law["p_below_tenth"], law["tolerance"]), "derived (exact law)"),
+                 ("P(M_d > 10 M_0)", fmt_pm(law["p_above_ten"], law["tolerance"]), "derived (exact law)"),
+                 ("P(M_d off by > 2×)", fmt_pm(law["p_off_by_2"], law["p_off_by_2_tolerance"]),
+                  f"derived ({law['p_off_by_2_method']})"),
+                 ("5% / 50% / 95% quantiles of M_d/M_0", f"{q['0.05']:.4g} / {q['0.5']:.4g} / {q['0.95']:.4g}",
+                  "derived (exact law)"),
+                 ("P(dead: M_d = 0)", fmt_p(law["p_dead"]), "derived (RR20)")]
+    rows += [("Jacobian E Z⁴/(E Z²)² = 3Π(1 + 5/n_j)", fmt_v(out["jacobian_kurtosis_ratio"]), "derived (H18 claim)"),
+             ("… with a ReLU output layer: 6Π(1 + 5/n_j)", fmt_v(out["jacobian_kurtosis_ratio_relu_output"]),
+              "derived")]
+    if out["jacobian_second_moment"] is not None:
+        rows.append(("Jacobian E Z² = c/n0 (linear output, same c)", f"{out['jacobian_second_moment']:.6g}",
+                     "derived (H18)"))
+    if "width_for_target_var" in out:
+        wt = out["width_for_target_var"]
+        rows += [(f"constant width for Var ≤ {wt['target_var']:g} at depth {wt['depth']}",
+                  f"{wt['constant_width']:,} ({wt['width_per_layer_of_depth']:.3g} × depth)", "derived"),
+                 (f"width ∝ depth for Var ≤ {wt['target_var']:g} at every depth: n ≥ α·d",
+                  f"α = 5/log(1 + v) = {wt['width_proportional_to_depth_any_depth']:.4g}", "derived")]
+    return tuple(rows)

@@ -1,4 +1,4 @@
-r"""Minimum width for norm preservation with probability 1 − δ (AB19; THEORY.md §3).
+r"""Minimum width for norm preservation with probability 1 − δ (AB19; docs/theory.md §3).
 
 Four methods, each a failure bound F(n) on P(some of the N inputs leaves the band at some layer
 (or at the last layer)) that is non-increasing in the width n; the minimum width is the smallest
@@ -13,6 +13,9 @@ integer n with F(n) ≤ δ (integer bisection). All bounds are evaluated in log 
   and a union over depths of Chernoff bounds on Σ log ρ_j with the atoms of small K handled
   exactly (lower side); union over N inputs.
 * ``exact_union`` — [derived] N·(1 − p_stay) with p_stay exact (:mod:`bounds.band`).
+
+:func:`width_report` and :func:`prob_report` are what ``initbounds width`` and ``initbounds prob``
+print.
 """
 from __future__ import annotations
 
@@ -24,14 +27,15 @@ import mpmath as mp
 import numpy as np
 
 from . import rho
-from .band import band_for_eps, band_probability
-from .errors import check_choice, check_int, check_real
+from .band import LAYERS, NORMS, band_for_eps, band_probability
+from .errors import COUNT, OPEN_UNIT, CostLimitError, Options, constrain
 from .numerics import log_binomial_half, logsumexp
+from .report import Report, fmt_logp, fmt_p
 
 __all__ = [
     "METHODS", "SOURCES", "WidthResult", "log_failure_bound", "min_width", "min_widths",
     "authors_eps_total", "AUTHORS_EXAMPLE", "rate_series", "chernoff_width_solution",
-    "derive_width",
+    "derive_width", "width_report", "prob_report",
 ]
 
 METHODS = ("authors_formula", "chernoff_per_layer", "chernoff_product", "exact_union")
@@ -41,7 +45,7 @@ SOURCES = {
     "chernoff_product": "derived (Doob maximal inequality + depth union)",
     "exact_union": "derived (exact p_stay + union over inputs)",
 }
-#: AB19's own worked example of their plotting formula (THEORY.md §3): ε = 0.15, N = 2000,
+#: AB19's own worked example of their plotting formula (docs/theory.md §3): ε = 0.15, N = 2000,
 #: L = 10, δ = 0.05 gives m ≈ 4060. [authors' code]
 AUTHORS_EXAMPLE = {"eps": 0.15, "samples": 2000, "depth": 10, "delta": 0.05, "width": 4060}
 
@@ -61,21 +65,14 @@ class WidthResult:
     width_uncertainty: int = 0       # ± on min_width from the numerical tolerance (exact_union)
 
 
-def _check(depth, samples, eps, norm, layers):
-    L = check_int("depth", depth, lo=1)
-    N = check_int("samples", samples, lo=1)
-    eps = check_real("eps", eps, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    norm = check_choice("norm", norm, ("squared", "plain"))
-    layers = check_choice("layers", layers, ("all", "last"))
-    return L, N, eps, norm, layers
+#: The design parameters every width method takes: L ≥ 1 layers, N ≥ 1 inputs, δ and ε in (0, 1).
+DESIGN = {"depth": COUNT, "samples": COUNT, "delta": OPEN_UNIT, "eps": OPEN_UNIT, "norm": NORMS, "layers": LAYERS}
 
 
+@constrain(width=COUNT, depth=COUNT, samples=COUNT, delta=OPEN_UNIT)
 def authors_eps_total(width, depth, samples, delta) -> float:
     """AB19's plotted total deviation ε_total(m) = (1 + (4/m) ln(4NL/δ))^L − 1. [authors' code]"""
-    m = check_int("width", width, lo=1)
-    L = check_int("depth", depth, lo=1)
-    N = check_int("samples", samples, lo=1)
-    delta = check_real("delta", delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    m, L, N = width, depth, samples
     with mp.workdps(30):
         a = 4 * (mp.log(4) + mp.log(N) + mp.log(L) - mp.log(delta)) / m
         return float(mp.expm1(L * mp.log1p(a)))
@@ -166,16 +163,17 @@ def _log_fail_product(n, depth, lo, hi, layers) -> float:
     return float(logsumexp(np.array(logs)))
 
 
+@constrain(method=Options(METHODS[1:]), width=COUNT, depth=COUNT, samples=COUNT, eps=OPEN_UNIT, norm=NORMS,
+           layers=LAYERS)
 def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", layers="all",
                       rtol=1e-3) -> float:
     r"""log of the method's bound on P(some of N inputs leaves the ε-band) at width n.
 
     Not defined for ``authors_formula`` (it is a curve, not a bound). ``exact_union`` is
-    log N + log(1 − p) with p exact (p_stay or p_last).
+    log N + log(1 − p) with p exact (p_stay or p_last). Raises :class:`CostLimitError` where the
+    exact recursion would exceed :data:`bounds.band.COST_LIMIT`.
     """
-    check_choice("method", method, METHODS[1:])
-    n = check_int("width", width, lo=1)
-    L, N, eps, norm, layers = _check(depth, samples, eps, norm, layers)
+    n, L, N = width, depth, samples
     lo, hi = band_for_eps(eps, norm)
     if method == "chernoff_per_layer":
         return _log_fail_per_layer(n, L, N, _per_layer_rates(L, lo, hi))
@@ -237,6 +235,7 @@ def _solve(logf, log_delta: float, start: int, two_levels: bool = True) -> int:
     return hi
 
 
+@constrain(method=Options(METHODS), **DESIGN)
 def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all") -> WidthResult:
     r"""Minimum integer width for which ``method`` guarantees the ε-band with probability ≥ 1 − δ.
 
@@ -249,15 +248,15 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
              or |‖h_l‖/‖x‖ − 1| ≤ ε (norm="plain").
         norm, layers: "squared"/"plain"; "all" layers or the "last" layer only.
 
-    Returns a :class:`WidthResult`. Source per :data:`SOURCES` (AB19, arXiv 1901.03611).
+    Returns a :class:`WidthResult`. Raises :class:`DomainError` on bad arguments and
+    :class:`CostLimitError` where this method would exceed its cost model.
+    Source per :data:`SOURCES` (AB19, arXiv 1901.03611).
     Assumptions: Gaussian weights, zero bias, He scaling (fan-out; fan-in for equal widths).
 
     >>> min_width("authors_formula", 10, 2000, 0.05, 0.15).min_width
     4061
     """
-    check_choice("method", method, METHODS)
-    L, N, eps, norm, layers = _check(depth, samples, eps, norm, layers)
-    delta = check_real("delta", delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    L, N = depth, samples
     log_delta = math.log(delta)
     if method == "authors_formula":
         notes = ("AB19's plotting formula; not a proven bound; ignores --norm and --layers",)
@@ -293,25 +292,102 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     return WidthResult(method, n_star, SOURCES[method], lf, notes, unc)
 
 
+@constrain(**DESIGN)
 def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all",
                methods=METHODS) -> list[WidthResult]:
     """:func:`min_width` for several methods (all four by default).
 
-    A method that cannot answer for these inputs (e.g. the product bound needs widths beyond
-    2^53 at ε = 1e-6 with δ = 1e-300) gives ``min_width=None`` with the reason in ``notes``;
-    the others still answer. Invalid arguments still raise.
+    A method that cannot answer for these inputs (a :class:`CostLimitError`, e.g. the product
+    bound needs widths beyond 2^53 at ε = 1e-6 with δ = 1e-300) gives ``min_width=None`` with the
+    reason in ``notes``; the others still answer. Invalid arguments still raise.
     """
-    from .errors import DomainError
-
     out = []
     for m in methods:
         try:
             out.append(min_width(m, depth, samples, delta, eps, norm=norm, layers=layers))
-        except DomainError as e:
-            if m == methods[0] or "beyond" not in str(e):
+        except CostLimitError as e:
+            if m == methods[0]:
                 raise
             out.append(WidthResult(m, None, SOURCES[m], math.nan, (f"not computed: {e}",)))
     return out
+
+
+@constrain(**DESIGN)
+def width_report(depth, samples, delta, eps, *, norm="squared", layers="all") -> Report:
+    """Minimum width by the four methods (:func:`min_widths`), as ``initbounds width`` prints it.
+
+    Rows: method, min width, the failure bound it achieves there, source; lines: each method's
+    notes. ``as_dict()`` = {"inputs", "methods": [name, min_width, source, log_failure_bound]}.
+    Source: AB19 (arXiv 1901.03611); each method's tag in :data:`SOURCES`.
+
+    >>> r = width_report(3, 4, 0.1, 0.5)
+    >>> [m["name"] for m in r.as_dict()["methods"]][-1]
+    'exact_union'
+    """
+    res = min_widths(depth, samples, delta, eps, norm=norm, layers=layers)
+    inputs = {"depth": depth, "samples": samples, "delta": delta, "eps": eps, "norm": norm, "layers": layers}
+    data = {"inputs": inputs, "methods": [
+        {"name": r.name, "min_width": None if r.min_width is None else int(r.min_width), "source": r.source,
+         "log_failure_bound": None if math.isnan(r.log_failure) else r.log_failure}
+        for r in res]}
+    rows = tuple((r.name, "—" if r.min_width is None else f"{r.min_width:,}",
+                  "—" if math.isnan(r.log_failure) else fmt_logp(r.log_failure), r.source) for r in res)
+    return Report(
+        title=f"Minimum width: L={depth}, N={samples}, δ={delta:g}, ε={eps:g} ({norm} norm, {layers} layers)",
+        rows=rows, data=data, columns=("method", "min width", "failure bound at that width", "source"),
+        lines=tuple(f"note ({r.name}): {note}" for r in res for note in r.notes),
+        assumptions=_ASSUMPTIONS)
+
+
+#: What every width method assumes (AB19's setting).
+_ASSUMPTIONS = ("Gaussian weights", "zero bias", "He scaling (fan-out; fan-in for equal widths)",
+                "every layer of the same width")
+
+
+@constrain(width=COUNT, depth=COUNT, eps=OPEN_UNIT, samples=COUNT, norm=NORMS)
+def prob_report(width, depth, eps, samples=1, *, norm="squared") -> Report:
+    r"""Exact probabilities that one input stays in the ε-band, and the bounds for N inputs.
+
+    p_stay = P(every layer in the band) and p_last = P(the last layer in the band) exactly
+    (:func:`bounds.band.band_probability`, relative tolerance 1e-6); the union bound
+    :math:`\min(1, N(1-p_{stay}))`; the per-layer Chernoff and the product (Doob) bounds for N
+    inputs (:func:`log_failure_bound`). ``as_dict()`` is what ``initbounds prob --json`` prints.
+    Raises :class:`CostLimitError` where the exact recursion exceeds its cost model.
+    Source: [derived] docs/theory.md §3.
+
+    >>> r = prob_report(500, 4, 0.3, 8)
+    >>> r.as_dict()["p_fail_union"] <= 1.0
+    True
+    """
+    lo, hi = band_for_eps(eps, norm)
+    stay = band_probability(width, depth, lo, hi, layers="all", rtol=1e-6)
+    last = band_probability(width, depth, lo, hi, layers="last", rtol=1e-6)
+    log_union = math.log(samples) + stay.logp_fail
+    per_layer = log_failure_bound("chernoff_per_layer", width, depth, samples, eps, norm=norm)
+    product = log_failure_bound("chernoff_product", width, depth, samples, eps, norm=norm)
+    data = {
+        "inputs": {"width": width, "depth": depth, "eps": eps, "samples": samples, "norm": norm},
+        "p_stay": stay.p_in, "p_last": last.p_in,
+        "p_fail_stay": stay.p_fail, "p_fail_last": last.p_fail,
+        "log_p_fail_stay": stay.logp_fail,
+        "p_fail_union": min(1.0, math.exp(log_union)),
+        "log_p_fail_union": log_union,
+        "chernoff_per_layer": min(1.0, math.exp(per_layer)),
+        "chernoff_product": min(1.0, math.exp(product)),
+        "tolerance": max(stay.tolerance, last.tolerance),
+    }
+    rows = (
+        ("p_stay  (every layer in band, one input)", fmt_p(stay.p_in), "derived, exact"),
+        ("p_last  (last layer in band, one input)", fmt_p(last.p_in), "derived, exact"),
+        ("1 − p_stay", fmt_logp(stay.logp_fail), "derived, exact"),
+        (f"union bound over N = {samples}: N·(1 − p_stay)", fmt_logp(min(0.0, log_union)), "derived"),
+        ("per-layer Chernoff bound (N inputs)", fmt_logp(min(0.0, per_layer)), "derived"),
+        ("product (Doob) bound (N inputs)", fmt_logp(min(0.0, product)), "derived"),
+    )
+    return Report(
+        title=f"Width {width:,}, depth {depth}, ε = {eps:g} ({norm} norm)", rows=rows, data=data,
+        lines=(f"numerical tolerance (absolute, achieved by grid refinement): {data['tolerance']:.1e}",),
+        assumptions=_ASSUMPTIONS)
 
 
 # --- symbolic work: the rate-function series and the Chernoff width, derived by sympy ----------

@@ -195,7 +195,7 @@ def sign_flip_(model: nn.Sequential, data: torch.Tensor, *, mode: str = "unit") 
     points not yet covered by earlier rows (ties keep the sign). Each keeps ≥ ½ of the living
     points per layer, hence ≥ 2^{−k} after k layers.
     Args: ``model`` an ``nn.Sequential``; ``data`` a (m, n_0) batch of training inputs.
-    Returns a :class:`SignFlipReport`. Source: RR20 (arXiv 2007.06192), scheme as in THEORY §7.
+    Returns a :class:`SignFlipReport`. Source: RR20 (arXiv 2007.06192), scheme as in docs/theory.md §5.
     """
     mode = check_choice("mode", mode, ("layer", "unit", "greedy"))
     if data.ndim != 2:

@@ -1,4 +1,4 @@
-"""Batched Monte Carlo of real ReLU networks (THEORY.md §1–3, §9).
+"""Batched Monte Carlo of real ReLU networks (docs/theory.md §1, §2, §3, §9).
 
 Many independent networks are simulated at once on the network core (:mod:`sim.core`): a run is
 cut into fixed chunks of networks, each drawn from its own generator of the caller's
@@ -145,7 +145,7 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
     """Simulate ``trials`` independent ReLU nets with Gaussian weights on the same inputs.
 
     ``path`` picks the sampler; every one samples the exact joint law of the recorded norms for
-    Gaussian weights and zero bias (THEORY.md §2, §9), and each is tested against the real network:
+    Gaussian weights and zero bias (docs/theory.md §2, §9), and each is tested against the real network:
 
     * ``"real"`` — real networks (:mod:`sim.core`): weights drawn, batched matmuls (needed for
       ``grads``);

@@ -24,7 +24,7 @@ __all__ = ["fractional_moment_std", "fractional_moment_normal_", "init_sequentia
 
 def fractional_moment_std(shape, *, s: float, activation: str = "relu", fan: str, slope=None,
                           lower=None, upper=None) -> float:
-    """σ_s for a weight of ``shape`` = (d_out, d_in) (GH21, exact; THEORY.md §4).
+    """σ_s for a weight of ``shape`` = (d_out, d_in) (GH21, exact; docs/theory.md §4).
 
     fan="out": the norm-preserving form with d = d_out (preserves E‖h‖^s);
     fan="in": the per-unit form σ_s²(d_out)·d_out/d_in (preserves E M^{s/2}, M = ‖h‖²/n).

@@ -185,7 +185,7 @@ def _moment_claim(kind):
         m, lo, hi = stats.mean_ci(r, ctx.level)
         return Evidence(1.0, m, (lo, hi), lo <= 1.0 <= hi,
                         f"E(‖h₁‖/‖x‖)^s = 1 with σ_s² = {v:.10g} ({a.label()}, s = {s:g}, d = {d}; "
-                        "one layer: higher depths are heavy-tailed, THEORY's testing caution)", len(r))
+                        "one layer: higher depths are heavy-tailed and sample moments mislead)", len(r))
     return run
 
 

@@ -42,7 +42,7 @@ import torch
 from ..bounds.errors import DomainError, check_choice, check_int, check_real
 from ..bounds.regions import default_segment, first_layer_segment, one_layer_regions_2d, one_layer_regions_slice, \
     regions_paper_claim, square_window, weight_std
-from ..bounds.death import parse_widths
+from ..bounds.errors import parse_widths
 
 from . import stats
 from .claims import ClaimSet, Evidence

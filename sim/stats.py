@@ -1,4 +1,4 @@
-"""Estimators with confidence intervals (THEORY.md §9).
+"""Estimators with confidence intervals (docs/theory.md §9).
 
 Binomial proportions (Wilson, Clopper–Pearson two- and one-sided), means (normal interval with
 the sample standard error, percentile bootstrap), the one-sample Kolmogorov–Smirnov test and its

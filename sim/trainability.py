@@ -1,4 +1,4 @@
-r"""Does β = Σ_j 1/n_j predict how fast a deep ReLU net starts training? (HR18, FM2; THEORY §5)
+r"""Does β = Σ_j 1/n_j predict how fast a deep ReLU net starts training? (HR18, FM2; docs/theory.md §6)
 
 HR18 (arXiv 1803.01719) claim that in fully connected ReLU nets with He fan-in weights the
 variance of the activation length grows like e^{5β}, β = Σ_j 1/n_j over the hidden layers

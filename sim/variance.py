@@ -103,7 +103,7 @@ def sample_length_ratios(widths: Sequence[int], trials: int, *, weight_var=HE_GA
     does not depend on n_0 or on the input). ``seed`` is the run seed of the stream
     ``Stream(seed, "variance.length_ratios")``.
     """
-    from ..bounds.death import parse_widths
+    from ..bounds.errors import parse_widths
 
     w = parse_widths(widths)
     x = torch.ones(1, w[0], dtype=torch.float64, device=device)
@@ -148,7 +148,7 @@ for _b in _LAW_DESIGNS:
 @CLAIMS.claim("fm2_second_moment", "identity", "E M_d²/M_0² = Π(1 + 5/n_j) (β ≈ 0.1)",
               "derived (HR18 claim; docs/theory.md §6)", trials=50000)
 def _fm2_moment(ctx):
-    n0, widths = 32, [32, 24, 40]      # β ≈ 0.097: moments are estimable (THEORY's caution)
+    n0, widths = 32, [32, 24, 40]      # β ≈ 0.097: moments are estimable (docs/theory.md §6)
     smp = ctx.sample(widths, torch.ones(1, n0, dtype=torch.float64), fan="in")
     m = smp.sq_ratio[:, -1, 0] * n0 / widths[-1]
     th = length_moments(widths)

@@ -1,4 +1,4 @@
-"""Exact band probabilities of the product walk Π_l = ρ_1⋯ρ_l (THEORY.md §3.3).
+"""Exact band probabilities of the product walk Π_l = ρ_1⋯ρ_l (docs/theory.md §3).
 
 Identities (depth 1 is the one-layer law), orderings (p_last ≥ p_stay), the reported tolerance
 against an independent finer-grid reference, relative accuracy of tiny failure probabilities,

@@ -1,4 +1,4 @@
-"""Neuron death (RR20, THEORY.md §7): exact survival, bounds, width calculators (issue 4)."""
+"""Neuron death (RR20, docs/theory.md §5): exact survival, bounds, width calculators (issue 4)."""
 from __future__ import annotations
 
 import math
@@ -97,3 +97,57 @@ def test_errors(call, msg):
     with pytest.raises(DomainError) as e:
         call()
     assert str(e.value) == msg
+
+
+# --- P(dead) once, exactly (the issue: band and moments computed it in floats) -----------------------
+@pytest.mark.parametrize("widths", [[64] * 100, [16] * 8, [1], [3, 5, 2000], [1100] * 3])
+def test_logp_dead_point_is_exact(widths):
+    import mpmath as mp
+
+    from initbounds.bounds.death import logp_dead_point, logp_dead_uniform
+
+    with mp.workdps(60 + int(0.31 * max(widths))):     # enough digits that 1 − Π does not cancel
+        ref = mp.log(1 - mp.fprod(1 - mp.mpf(2) ** -n for n in widths))
+        assert abs(logp_dead_point(widths) - ref) < mp.mpf(10) ** -30 * abs(ref)
+        if len(set(widths)) == 1:
+            assert abs(logp_dead_uniform(widths[0], len(widths)) - ref) < mp.mpf(10) ** -30 * abs(ref)
+
+
+def test_band_and_moments_use_the_exact_dead_probability():
+    """STYLE's bad example: 1 − (1 − 2^-64)^100 in floats is 0; the exact value is 5.42e-18."""
+    import mpmath as mp
+
+    from initbounds.bounds.band import product_law
+    from initbounds.bounds.death import logp_dead_point
+    from initbounds.bounds.moments import activation, moment_report, p_small_output
+
+    exact = float(mp.exp(logp_dead_point([64] * 100)))
+    assert exact == pytest.approx(5.421010862427522e-18, rel=1e-15)
+    assert product_law([64] * 100).p_dead == exact
+    assert product_law([16] * 8).p_dead == 0.00012206379344092586      # correctly rounded (floats: ...585)
+    so = p_small_output(activation("relu"), 64, 1.0, 100, 0.01)
+    clt_alive = p_small_output(activation("linear"), 64, 1.0, 100, 0.01)     # no dead mass for linear
+    assert so.p_clt > exact and clt_alive.p_clt > 0
+    r = moment_report("relu", s=1, width=8, depth=50).as_dict()
+    assert r["survival_at_depth"] == pytest.approx((1 - 2.0**-8) ** 50, rel=1e-14)
+
+
+def test_liveness_names_the_lower_bound_truthfully():
+    """Liveness.p_dead_upper was a lower bound on P(dead on S): now p_dead_set_lower (the JSON key)."""
+    lv = liveness([2, 3])
+    assert not hasattr(lv, "p_dead_upper")
+    assert lv.p_dead_set_lower == pytest.approx(1 - lv.upper) and lv.as_dict()["p_dead_set_lower"] == lv.p_dead_set_lower
+    assert lv.p_dead_set_lower <= lv.p_dead_point
+
+
+def test_death_report_rows_and_json():
+    from initbounds.bounds.death import death_report
+
+    r = death_report(widths=[4, 4, 4], points=100, target=0.99)
+    d = r.as_dict()
+    assert d["expected_live_points"] == pytest.approx(100 * (15 / 16) ** 3) and d["min_constant_width"] >= 1
+    assert r.title == "Neuron death at initialization: 4,4,4" and all(len(row) == 3 for row in r.rows)
+    with pytest.raises(DomainError) as e:
+        death_report(width=4)
+    assert str(e.value) == "width needs depth" and e.value.param == "depth"
+    assert e.value.spell({"width": "--width", "depth": "--depth"}.get) == "--width needs --depth"

@@ -1,4 +1,4 @@
-"""Fractional-moment-preserving initialization (GH21, THEORY.md §4) — issue 3."""
+"""Fractional-moment-preserving initialization (GH21, docs/theory.md §4) — issue 3."""
 from __future__ import annotations
 
 import math
@@ -39,7 +39,7 @@ def test_general_integral_equals_closed_forms(kind, d, s):
 
 @pytest.mark.parametrize("d", [1, 4, 20])
 def test_leaky_integral_equals_hypergeometric_sum(d):
-    """THEORY's leaky closed form M_d(p) 2^{-d} Σ_k C(d,k) 2F1(−p, (d−k)/2; d/2; 1 − a²) at 30 digits."""
+    """docs/theory.md §4's leaky closed form M_d(p) 2^{-d} Σ_k C(d,k) 2F1(−p, (d−k)/2; d/2; 1 − a²) at 30 digits."""
     a, s = 0.3, 1.2
     p = mp.mpf(s) / 2
     with mp.workdps(30):
@@ -92,7 +92,7 @@ def test_log_moments_identities():
         m, v, _ = log_q_moments(activation("leaky", slope=1.0), d)
         assert m == pytest.approx(float(mp.digamma(d / 2) + mp.log(2)), rel=1e-12)
         assert v == pytest.approx(float(mp.psi(1, d / 2)), rel=1e-10)
-    # THEORY §4: ReLU, width 64, depth 100: log-norm peaks at −2.005 (He) and −1.020 (s = 1), sd 1.44
+    # docs/theory.md §4: ReLU, width 64, depth 100: log-norm peaks at −2.005 (He) and −1.020 (s = 1), sd 1.44
     he = log_norm_params(activation("relu"), 64, 2.0, 100)
     s1 = log_norm_params(activation("relu"), 64, 1.0, 100)
     assert he.mean_at_depth == pytest.approx(-2.005, abs=5e-4)

@@ -1,4 +1,4 @@
-"""Activation regions (HR19; THEORY.md §6): identities, quadrature, numpy Monte Carlo, properties.
+"""Activation regions (HR19; docs/theory.md §8): identities, quadrature, numpy Monte Carlo, properties.
 
 No torch here: the Monte Carlo tests draw with numpy generators seeded in the test, and decide with
 a normal interval at the suite's per-test level ALPHA (theory inside the interval passes).

@@ -1,4 +1,4 @@
-"""The one-layer law of ρ = (2/n)·χ²_K, K ~ Bin(n, ½) (THEORY.md §2).
+"""The one-layer law of ρ = (2/n)·χ²_K, K ~ Bin(n, ½) (docs/theory.md §2).
 
 Identities (E ρ = 1, E ρ² = 1 + 5/n, complements, the atom 2^{-n}), every fast path against the
 canonical sympy expression evaluated by mpmath at 50 digits, the saddle-point CDF against the

@@ -1,4 +1,4 @@
-"""Length moments and Jacobian fluctuations (HR18, H18; THEORY §5) — issue 5, first part."""
+"""Length moments and Jacobian fluctuations (HR18, H18; docs/theory.md §6) — issue 5, first part."""
 from __future__ import annotations
 
 import math
@@ -18,7 +18,7 @@ def test_identities():
     assert length_moments([5] * 4, weight_var=1.0).fm1 == "vanishing"
     # with biases: E M_d = Σ_j (s²/2)(c/2)^{d−j} + (c/2)^d, at c = 2: 1 + d s²/2
     assert length_moments([5] * 4, bias_var=0.5).mean_with_bias == pytest.approx(1 + 4 * 0.25)
-    # THEORY: n0 = 8, hidden 16,16,16, c = 1: E Z⁴ = 3/64 · (1 + 5/16)³ ≈ 0.1060
+    # docs/theory.md §6: n0 = 8, hidden 16,16,16, c = 1: E Z⁴ = 3/64 · (1 + 5/16)³ ≈ 0.1060
     assert jacobian_kurtosis_ratio(8, [16, 16, 16]) / 64 == pytest.approx(0.1060, abs=5e-5)
 
 
@@ -117,7 +117,7 @@ def test_second_moment_errors():
         second_moment([4], input_dim=2, weights="cauchy")
     with pytest.raises(DomainError, match=r"input_flatness must be"):
         second_moment([4], input_dim=4, weights="uniform", input_flatness=0.1)
-    with pytest.raises(DomainError, match=r"weight_var must give one value per layer \(2\); got 3"):
+    with pytest.raises(DomainError, match=r"^weight_var must give one value or one per layer \(2\); got 3$"):
         second_moment([4, 4], input_dim=4, weight_var=[2, 2, 2])
 
 

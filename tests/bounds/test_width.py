@@ -1,4 +1,4 @@
-"""Minimum width for norm preservation (AB19; THEORY.md §3): the four methods.
+"""Minimum width for norm preservation (AB19; docs/theory.md §3): the four methods.
 
 The authors' formula against its closed form evaluated here with mpmath; for each bound method,
 that the returned width is the smallest integer whose failure bound is ≤ δ; orderings between
@@ -33,14 +33,14 @@ def _mw(method, depth, samples, delta, eps, norm="squared", layers="all"):
 
 def test_authors_formula_reproduces_their_example():
     ex = AUTHORS_EXAMPLE
-    # THEORY.md §3: ε′ = (1+ε)^{1/L} − 1, m = (4/ε′) ln(4NL/δ); decimal inputs taken exactly
+    # docs/theory.md §3: ε′ = (1+ε)^{1/L} − 1, m = (4/ε′) ln(4NL/δ); decimal inputs taken exactly
     with mp.workdps(50):
         eps, delta = mp.mpf("0.15"), mp.mpf("0.05")
         eps_p = mp.root(1 + eps, 10) - 1
         m = 4 / eps_p * mp.log(4 * 2000 * 10 / delta)
         expected = int(mp.ceil(m))
     assert (ex["eps"], ex["samples"], ex["depth"], ex["delta"]) == (0.15, 2000, 10, 0.05)
-    assert int(mp.floor(m)) == ex["width"] == 4060          # "m ≈ 4060" in THEORY / AB19
+    assert int(mp.floor(m)) == ex["width"] == 4060          # "m ≈ 4060" in docs/theory.md §3 / AB19
     assert expected == 4061                                 # m = 4060.023…, so the integer is 4061
     r = min_width("authors_formula", 10, 2000, 0.05, 0.15)
     assert r.min_width == expected
@@ -165,12 +165,14 @@ def test_extreme_inputs_together_per_layer():
 
 def test_extreme_inputs_together_product():
     """Known limit (reported by the tests): the product bound needs widths ~2e21 here, beyond the
-    exact binomial sums (2^53): a one-line DomainError, and `min_widths` reports it per method."""
-    from initbounds.bounds.errors import DomainError
+    exact binomial sums (2^53): a one-line CostLimitError (not a DomainError: the input is in the
+    domain), and `min_widths` reports it per method by catching that class."""
+    from initbounds.bounds.errors import CostLimitError, DomainError
     from initbounds.bounds.width import min_widths
 
-    with pytest.raises(DomainError, match="beyond the range where the binomial sums are exact"):
+    with pytest.raises(CostLimitError, match="beyond the range where the binomial sums are exact") as e:
         min_width("chernoff_product", 3, 10, 1e-300, 1e-6)
+    assert not isinstance(e.value, DomainError) and e.value.param == "width"
     res = {r.name: r for r in min_widths(3, 10, 1e-300, 1e-6,
                                          methods=("chernoff_per_layer", "chernoff_product"))}
     assert res["chernoff_per_layer"].min_width > 10**16
@@ -223,8 +225,8 @@ def test_authors_formula_reproduces_their_example_band_and_width():
         m = 4 / ep * mp.log(4 * e["samples"] * e["depth"] / mp.mpf(e["delta"]))
     r = min_width("authors_formula", e["depth"], e["samples"], e["delta"], e["eps"])
     assert r.min_width == int(mp.ceil(m))
-    assert abs(r.min_width - e["width"]) <= 5          # "m ≈ 4060" in THEORY.md
-    # their curve: ε_total(4000) = 0.152 (THEORY.md §3)
+    assert abs(r.min_width - e["width"]) <= 5          # "m ≈ 4060" in docs/theory.md §3
+    # their curve: ε_total(4000) = 0.152 (docs/theory.md §3)
     assert authors_eps_total(4000, 10, 2000, 0.05) == pytest.approx(0.152, abs=5e-4)
 
 

@@ -1,7 +1,7 @@
 """The batched real-network engine (sim/engine.py): contracts, identities, autograd, one-layer law.
 
 Complements test_engine_law.py (law of the reduced samplers, KS tests). Monte Carlo tests use
-written seeds and decide by a confidence interval at the suite's α = 1e-4 (THEORY.md §9).
+written seeds and decide by a confidence interval at the suite's α = 1e-4 (docs/theory.md §9).
 """
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def test_last_layer_gradient_is_the_previous_activation_norm():
     np.testing.assert_allclose(s.grad_ratio[:, -1][live], s.sq_ratio[:, -2][live], rtol=1e-12)
 
 
-# --- fan conventions and the one-layer law (THEORY.md §1, §2) -------------------------------------
+# --- fan conventions and the one-layer law (docs/theory.md §1, §2) -------------------------------------
 
 
 def test_one_layer_mean_and_variance_n32_fan_out():

@@ -1,4 +1,4 @@
-"""Monte Carlo of activation regions (sim/regions.py; HR19, THEORY.md §6).
+"""Monte Carlo of activation regions (sim/regions.py; HR19, docs/theory.md §8).
 
 The exact 1-D tracker is checked against brute force (dense sampling of t, and patterns evaluated
 inside every piece); its averages against the derived oracles with a normal interval at the

@@ -1,7 +1,8 @@
-"""`initbounds regions`, `derive regions` and `figure regions`: exit codes, exact errors, JSON keys."""
+"""`initbounds regions` (commands.regions): exit codes, exact errors, JSON keys."""
 from __future__ import annotations
 
 import json
+
 
 import pytest
 from typer.testing import CliRunner
@@ -15,20 +16,22 @@ def run(*args):
     return runner.invoke(app, list(args))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["regions", "--widths", "16,0"], "Error: --widths[1] must be an integer ≥ 1; got 0"),
-    (["regions", "--widths", "a,b"], "Error: --widths must be comma-separated integers ≥ 1 (e.g. 4,4,4); got 'a,b'"),
-    (["regions", "--widths", "8", "--input-dim", "0"], "Error: --input-dim must be an integer ≥ 1; got 0"),
-    (["regions", "--widths", "8", "--weight-var", "0"], "Error: --weight-var must be in (0, inf); got 0.0"),
-    (["regions", "--widths", "8", "--bias-var", "-1"], "Error: --bias-var must be in [0, inf); got -1.0"),
-    (["regions", "--widths", "8", "--trials", "5"], "Error: --trials must be an integer ≥ 10; got 5"),
-    (["regions", "--widths", "8", "--grid", "1"], "Error: --grid must be an integer in [2, 1024]; got 1"),
-    (["regions", "--widths", "8", "--grid", "2000"], "Error: --grid must be an integer in [2, 1024]; got 2000"),
-    (["regions", "--widths", "8", "--seed", "-1"], "Error: --seed must be an integer ≥ 0; got -1"),
-    (["regions", "--widths", "8", "--input-dim", "1", "--slice"], "Error: --slice needs --input-dim ≥ 2; got 1"),
-    (["figure", "nope"], "Error: FIGURE must be one of 'gh21', 'regions'; got 'nope'"),
-    (["figure", "regions", "--trials", "50"], "Error: --trials must be an integer ≥ 100; got 50"),
-])
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["regions", "--widths", "16,0"], "Error: --widths[1] must be an integer ≥ 1; got 0"),
+        (["regions", "--widths", "a,b"], "Error: --widths must be comma-separated integers ≥ 1 (e.g. 4,4,4); got 'a,b'"),
+        (["regions", "--widths", "8", "--input-dim", "0"], "Error: --input-dim must be an integer ≥ 1; got 0"),
+        (["regions", "--widths", "8", "--weight-var", "0"], "Error: --weight-var must be in (0, inf); got 0.0"),
+        (["regions", "--widths", "8", "--bias-var", "-1"], "Error: --bias-var must be in [0, inf); got -1.0"),
+        (["regions", "--widths", "8", "--trials", "5"], "Error: --trials must be an integer ≥ 10; got 5"),
+        (["regions", "--widths", "8", "--grid", "1"], "Error: --grid must be an integer in [2, 1024]; got 1"),
+        (["regions", "--widths", "8", "--grid", "2000"], "Error: --grid must be an integer in [2, 1024]; got 2000"),
+        (["regions", "--widths", "8", "--seed", "-1"], "Error: --seed must be an integer ≥ 0; got -1"),
+        (["regions", "--widths", "8", "--input-dim", "1", "--slice"], "Error: --slice needs --input-dim ≥ 2; got 1"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(args, message):
     r = run(*args)
     assert r.exit_code == 2
@@ -71,20 +74,3 @@ def test_slice_json_contract_and_table():
     assert r.exit_code == 0, r.output
     assert "paper claim (HR19), order of magnitude" in r.output and "derived, exact" in r.output
     assert "exact arrangement count" in r.output and "lower bound" in r.output
-
-
-def test_derive_regions_formats():
-    r = run("derive", "regions")
-    assert r.exit_code == 0 and "Activation regions at initialization (HR19)" in r.output
-    assert "[paper; HR19]" in r.output and "Kac–Rice" in r.output
-    r = run("derive", "regions", "--format", "latex")
-    assert r.exit_code == 0 and r.output.startswith(r"\section*{") and "#" not in r.output
-    r = run("derive", "regions", "--format", "markdown")
-    assert r.exit_code == 0 and r.output.startswith("# Activation regions")
-
-
-def test_figure_regions_writes_the_png(tmp_path):  # ~4 s: the sweep at its smallest size
-    r = run("figure", "regions", "--out", str(tmp_path), "--trials", "100")
-    assert r.exit_code == 0, r.output
-    png = tmp_path / "regions_sweep.png"
-    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,42 @@
+"""`initbounds figure`: reproduce a paper's figures, theory curves over simulated data."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ..bounds.errors import NONNEGATIVE_INT, Integral, Interval, Options
+from ._options import command, option
+from ._render import console
+
+__all__ = ["figure", "COMMANDS"]
+
+#: The figures this command reproduces.
+FIGURES = Options(("gh21", "regions"))
+
+
+@command()
+def figure(
+    which: str = typer.Argument(..., help="Which figures: gh21, regions."),
+    out: str = typer.Option("figures", "--out", help="Output directory."),
+    seed: int = option(0, help="Seed of the simulations ({range}).", constraint=NONNEGATIVE_INT),
+    trials: Optional[int] = option(None, help="Simulated networks per panel or point ({range}; default 20000 for "
+                                              "gh21, 400 for regions).",
+                                   constraint=Interval(Integral, 100, None, closed="left")),
+):
+    """Reproduce a paper's figures, theory curves over simulated data (PNG files)."""
+    FIGURES.validate("FIGURE", which)
+    if which == "regions":
+        from ..sim.regions import figures_regions
+
+        paths = figures_regions(out, seed=seed, trials=trials or 400)
+    else:
+        from ..sim.moments import figures_gh21
+
+        paths = figures_gh21(out, seed=seed, trials=trials or 20000)
+    c = console()
+    for p in paths:
+        c.print(f"wrote {p}")
+
+
+COMMANDS = (figure,)

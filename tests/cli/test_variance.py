@@ -1,0 +1,69 @@
+"""`initbounds variance` (commands.variance): JSON contract, exact one-line errors, plot and target."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+import pytest
+from typer.testing import CliRunner
+
+from initbounds.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+
+def test_variance_json_contract():
+    r = run("variance", "--widths", "16,16,16", "--input-dim", "8", "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    for key in ("beta", "mean_ratio", "second_moment_ratio", "var_ratio", "var_bracket", "jacobian_kurtosis_ratio"):
+        assert key in obj
+    assert obj["beta"] == pytest.approx(3 / 16)
+    assert obj["law"]["p_off_by_2"] == pytest.approx(0.5334, abs=1e-3) and obj["exact_second_moment"] is None
+    r = run("variance", "--widths", "4", "--weights", "laplace")
+    assert r.exit_code == 2 and r.output == ("Error: --weights laplace needs --input-dim: the second moment "
+                                             "depends on the input's q = Σx⁴/(Σx²)²\n")
+    r = run("variance", "--widths", "16,16,16", "--input-dim", "8", "--weights", "rademacher", "--bias-var", "0.1", "--json")
+    obj = json.loads(r.output)
+    assert r.exit_code == 0 and obj["law"] is None and obj["var_bracket"] is None
+    assert obj["exact_second_moment"]["kurtosis"] == 1.0 and obj["mean_with_bias"] == pytest.approx(1.15)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--widths", "4,4", "--weight-var", "2,0"], "Error: --weight-var[1] must be in (0, inf); got 0.0"),
+    (["--widths", "4,4", "--weight-var", "2,2,2"], "Error: --weight-var must give one value or one per layer (2); got 3"),
+    (["--widths", "4,4", "--bias-var", "x"], "Error: --bias-var must be a number or comma-separated numbers (one per layer); got 'x'"),
+    (["--widths", "4,4", "--weights", "cauchy"], "Error: --weights must be one of 'gaussian', 'uniform', 'rademacher', 'laplace'; got 'cauchy'"),
+    (["--widths", "4,4", "--input-dim", "4", "--input-flatness", "0.1"], "Error: --input-flatness must be in [0.25, 1]; got 0.1"),
+    (["--widths", "4,4", "--input-flatness", "0.5"], "Error: --input-flatness needs --input-dim (its range is [1/n0, 1])"),
+    (["--widths", "4,4", "--target-var", "0"], "Error: --target-var must be in (0, inf); got 0.0"),
+    (["--widths", "4,4", "--bias-var", "1", "--plot", "x.png"], "Error: --plot needs Gaussian weights and zero bias (the exact law is only known there)"),
+])
+def test_variance_bad_input(args, message):
+    r = run("variance", *args)
+    assert r.exit_code == 2 and r.output == message + "\n", r.output
+
+
+def test_variance_plot_and_target(tmp_path):
+    p = tmp_path / "d.png"
+    r = run("variance", "--widths", "8,8,8", "--target-var", "1", "--plot", str(p), "--trials", "500", "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    assert p.stat().st_size > 10_000 and obj["width_for_target_var"]["constant_width"] == 20
+
+
+@pytest.mark.parametrize("args", [["variance", "--widths", "16,16,16", "--input-dim", "8", "--weights", "laplace"],
+                                  ["variance", "--widths", "8,8,8,8"]])
+def test_variance_does_not_import_torch(args):
+    code = ("import sys; from typer.testing import CliRunner; from initbounds.cli import app; "
+            f"r = CliRunner().invoke(app, {args!r}); "
+            "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
