@@ -37,7 +37,7 @@ from .report import Report
 
 __all__ = [
     "Liveness", "liveness", "liveness_uniform", "logp_alive_point", "logp_dead_point", "logp_dead_uniform",
-    "min_constant_width", "schedule_widths", "schedule_limit", "SIGN_FLIP_SOURCE", "derive_death",
+    "min_constant_width", "sign_flip_guarantee", "schedule_widths", "schedule_limit", "SIGN_FLIP_SOURCE", "derive_death",
     "death_report", "SCHEDULE", "SCHEDULE_MAX_DEPTH",
 ]
 
@@ -183,9 +183,26 @@ def _liveness(w, point_exp: Counter, up_exp: Counter, k: int, bias, input_dim, d
             log_p_alive_point=float(lp), p_alive_point=float(mp.exp(lp)),
             p_dead_point=float(p_dead), log10_p_dead_point=float(mp.log10(p_dead)),
             lower=float(mp.exp(lp)), upper=float(mp.exp(lu)),
-            p_dead_set_lower=float(-mp.expm1(lu)), sign_flip_guarantee=float(mp.power(2, -k)),
+            p_dead_set_lower=float(-mp.expm1(lu)), sign_flip_guarantee=sign_flip_guarantee(k),
             log10_sign_flip_guarantee=float(-k * mp.log10(2)), input_dim=input_dim,
         )
+
+
+@constrain(depth=COUNT)
+def sign_flip_guarantee(depth) -> float:
+    r"""RR20's sign-flip guarantee: after the sign flips at least 2^{−k} of the data is alive
+    through k ReLU layers (each layer keeps at least half of the points alive before it).
+
+    ``depth`` k ≥ 1, the number of ReLU layers. Returns the lower bound 2^{−k} on the living
+    fraction (one-sided, holds with probability one); 0.0 once it is below the smallest double
+    (k > 1074; its log10 is −k·log10 2). Source: RR20 (arXiv 2007.06192), the paper's claim; the
+    proof is derived (docs/theory.md §5).
+
+    >>> sign_flip_guarantee(6)
+    0.015625
+    """
+    with mp.workdps(_DPS):
+        return float(mp.power(2, -depth))
 
 
 @constrain(depth=COUNT, target=OPEN_UNIT)

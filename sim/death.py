@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..bounds.death import liveness
+from ..bounds.death import liveness, sign_flip_guarantee
 from ..bounds.errors import DomainError, check_choice, check_int
 
 from . import stats
@@ -108,7 +108,7 @@ def digits_liveness(*, depth: int = 20, width: int = 3, trials: int = 40, seed: 
             res[mode].append(sign_flip_(base, data, mode=mode).living_fraction[-1])
     return {k: {"mean": float(np.mean(v)), "min": float(np.min(v))} for k, v in res.items()} | {
         "points": int(data.shape[0]), "depth": depth, "width": width, "trials": trials,
-        "guarantee": liveness([width] * depth).sign_flip_guarantee}
+        "guarantee": sign_flip_guarantee(depth)}
 
 
 @torch.no_grad()
@@ -232,7 +232,7 @@ def sign_flip_(model: nn.Sequential, data: torch.Tensor, *, mode: str = "unit") 
         alive &= (h > 0).any(dim=1)
         fracs.append(float(alive.float().mean()))
         flips.append(int((sign < 0).sum()))
-        guar.append(2.0 ** -(l + 1))
+        guar.append(sign_flip_guarantee(l + 1))
     return SignFlipReport(mode, fracs, flips, guar)
 
 
@@ -297,7 +297,7 @@ def _sign_flip(ctx):
                 raise AssertionError("sign flip changed a magnitude")
             fr.append(rep.living_fraction[-1])
         mins[mode], means[mode] = min(fr), float(np.mean(fr))
-    g = liveness([width] * depth).sign_flip_guarantee       # 2^-k
+    g = sign_flip_guarantee(depth)
     worst = min(mins.values())
     return Evidence(g, worst, (worst, max(means.values())), worst >= g,
                     f"depth {depth}, width {width}, {m} points; min/mean living fraction: " +

@@ -11,7 +11,8 @@ import torch
 
 from ..bounds.band import product_law
 from ..bounds.errors import check_int, check_real
-from ..bounds.moments import Activation, activation, log_norm_params, log_q_order, p_small_output, sigma2
+from ..bounds.moments import (Activation, activation, log_norm_params, log_q_order, p_small_output, sigma2,
+                              sigma2_he, sigma2_large_width)
 
 from . import stats
 from .claims import ClaimSet, Evidence
@@ -116,9 +117,11 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     # 2. log-log slope of σ_s² − 2/d
     fig, ax = plt.subplots(figsize=(6, 4.2))
     ds = np.unique(np.geomspace(8, 4000, 25).astype(int))
-    exact = [sigma2(relu, int(d), 1.0) - 2.0 / d for d in ds]
+    he = [sigma2_he(relu, int(d)) for d in ds]                       # 2/d
+    exact = [sigma2(relu, int(d), 1.0) - h for d, h in zip(ds, he)]
+    series = [sigma2_large_width(relu, int(d), 1.0) - h for d, h in zip(ds, he)]   # 5(2 − s)/(2d²)
     ax.loglog(ds, exact, "o", label="exact σ_s² − 2/d (s = 1)")
-    ax.loglog(ds, 5 * (2 - 1.0) / (2 * ds.astype(float) ** 2), "-", label="series 5(2−s)/(2d²): slope −2")
+    ax.loglog(ds, series, "-", label="series 5(2−s)/(2d²): slope −2")
     slope = np.polyfit(np.log(ds), np.log(exact), 1)[0]
     ax.set_title(f"fitted log-log slope {slope:.3f}")
     ax.set_xlabel("d")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from initbounds.bounds.errors import DomainError
-from initbounds.bounds.death import (derive_death, liveness, liveness_uniform, min_constant_width,
+from initbounds.bounds.death import (derive_death, liveness, liveness_uniform, min_constant_width, sign_flip_guarantee,
                              schedule_limit, schedule_widths)
 
 
@@ -151,3 +151,20 @@ def test_death_report_rows_and_json():
         death_report(width=4)
     assert str(e.value) == "width needs depth" and e.value.param == "depth"
     assert e.value.spell({"width": "--width", "depth": "--depth"}.get) == "--width needs --depth"
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(1, 10**5))
+@example(k=1).via("one layer")
+@example(k=1074).via("smallest subnormal")
+@example(k=1075).via("below double range")
+def test_sign_flip_guarantee_is_two_to_the_minus_depth(k):
+    """Issue 10: 2^-k is computed once, in bounds.death (sim's sign flip and digits check call it)."""
+    g = sign_flip_guarantee(k)
+    assert g == (math.ldexp(1.0, -k) if k <= 1074 else 0.0)
+    assert g == liveness_uniform(3, k).sign_flip_guarantee
+
+
+def test_sign_flip_guarantee_domain():
+    with pytest.raises(DomainError, match="depth must be an integer ≥ 1; got 0"):
+        sign_flip_guarantee(0)
