@@ -9,7 +9,6 @@ import math
 
 import mpmath as mp
 import numpy as np
-from scipy import special as sp
 
 __all__ = [
     "log_gamma_ratio",
@@ -46,6 +45,7 @@ def log_gamma_ratio(a, p):
     >>> float(log_gamma_ratio(0.5, 0.5))  # log(Γ(1)/Γ(1/2)) = -log(√π)
     -0.5723649429247001
     """
+    from scipy import special as sp
     a = np.asarray(a, dtype=float)
     p = np.asarray(p, dtype=float)
     a, p = np.broadcast_arrays(a, p)
@@ -73,6 +73,7 @@ def log_gamma_ratio(a, p):
 
 def _n_kl_half(n, k):
     """n · KL(k/n ‖ ½) = k log(2k/n) + (n-k) log(2(n-k)/n), without cancellation near k = n/2."""
+    from scipy import special as sp
     d = (2.0 * k - n) / n
     out = np.empty(d.shape, dtype=float)
     small = np.abs(d) < 0.5
@@ -105,6 +106,7 @@ def log_binomial_half(n: float, k):
     >>> round(float(log_binomial_half(4, 2)), 12)  # log(6/16)
     -0.980829253012
     """
+    from scipy import special as sp
     k = np.asarray(k, dtype=float)
     n = float(n)
     kk = np.minimum(k, n - k)  # symmetric in k <-> n-k
@@ -162,6 +164,7 @@ _TINY = 1e-280
 
 def _log_gammainc_series(a, x):
     """log P(a, x) by the series x^a e^{-x}/Γ(a+1) Σ_j x^j/((a+1)…(a+j)); for x < a + 1."""
+    from scipy import special as sp
     term = np.ones_like(a)
     acc = np.ones_like(a)
     for j in range(1, 400):
@@ -174,6 +177,7 @@ def _log_gammainc_series(a, x):
 
 def _log_gammaincc_cf(a, x):
     """log Q(a, x) by the Legendre continued fraction (modified Lentz); for x ≥ a + 1."""
+    from scipy import special as sp
     tiny = 1e-300
     b = x + 1.0 - a
     c = np.full_like(a, 1.0 / tiny)
@@ -217,6 +221,7 @@ def _log_gammainc_tail(a, x, upper: bool):
 
 
 def _log_chi2(k, x, upper: bool, rescue: bool):
+    from scipy import special as sp
     k = np.asarray(k, dtype=float)
     x = np.asarray(x, dtype=float)
     k, x = np.broadcast_arrays(k, x)

@@ -28,7 +28,6 @@ from functools import lru_cache
 
 import mpmath as mp
 import numpy as np
-from scipy import special as sp
 
 from .errors import COUNT, POSITIVE, CostLimitError, DomainError, Interval, Real, check_int, check_real, constrain
 from .numerics import (
@@ -517,6 +516,7 @@ def log_moments(width) -> LogMoments:
     >>> lm = log_moments(10**6); round(lm.var * 10**6, 3)
     5.0
     """
+    from scipy import special as sp
     n = width
 
     if n <= _FULL_SUM_MAX:
