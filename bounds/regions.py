@@ -42,7 +42,8 @@ from functools import lru_cache
 import mpmath as mp
 import numpy as np
 
-from .errors import COUNT, FANS, NONNEGATIVE, POSITIVE, DomainError, constrain
+from .errors import COUNT, FANS, NONNEGATIVE, POSITIVE, WIDTHS, DomainError, Options, constrain
+from .report import Report
 
 __all__ = [
     "FIRST_LAYER_EXPR", "RHO_EXPR", "ANGLE_ATAN2_EXPR", "LINE_GIVEN_SUPPORT_EXPR", "LINE_DISK_EXPR",
@@ -52,7 +53,7 @@ __all__ = [
     "first_layer_segment", "default_segment",
     "Window", "square_window", "disk_window", "polygon_window",
     "WindowExpectation", "one_layer_regions_2d", "one_layer_regions_slice",
-    "PaperClaim", "regions_paper_claim", "derive_regions",
+    "PaperClaim", "regions_paper_claim", "derive_regions", "MODES", "regions_report",
 ]
 
 _DPS = 40
@@ -667,3 +668,64 @@ def derive_regions():
              sy.Le(sy.Symbol("E[regions]"), N**n0), source="paper", citation="HR19"),
     )
     return Derivation("Activation regions at initialization (HR19)", steps)
+
+
+#: Where ``initbounds regions`` counts: along the default segment, or on the e1–e2 slice.
+MODES = Options(("segment", "slice"))
+
+
+@constrain(hidden=WIDTHS, input_dim=COUNT, mode=MODES, weight_var=POSITIVE, bias_var=NONNEGATIVE)
+def regions_report(hidden, input_dim, *, mode: str = "segment", weight_var=2.0, bias_var=1.0) -> Report:
+    """The derived part of ``initbounds regions``: the first layer along the default segment, the
+    one-layer window expectation (depth 1, slice) and HR19's (#neurons)^dim claim.
+
+    ``hidden`` = (n_1, ..., n_d) (never n_0); ``input_dim`` n_0; ``mode`` "segment" (the default
+    segment √n0·e1 → √n0·e2, −1 → 1 for n0 = 1) or "slice" (the plane through 0 spanned by e1, e2,
+    window [−√n0, √n0]²; needs n0 ≥ 2); He fan-in ``weight_var`` c and bias variance σ_b².
+    ``as_dict()`` holds ``inputs``, ``neurons``, ``depth``, ``first_layer_segment``,
+    ``one_layer_window`` (None unless depth 1 on a slice) and ``hr19``; the rows are the derived
+    lines of the command's table. :func:`initbounds.sim.regions.regions_report` adds the
+    simulation. Source: [derived] docs/theory.md §8; HR19's claim is the paper's (arXiv 1906.00904).
+
+    >>> r = regions_report([16, 16], 2)
+    >>> round(r["first_layer_segment"]["breakpoints"], 4), r["one_layer_window"]
+    (6.2692, None)
+    """
+    n0, hid = input_dim, tuple(hidden)
+    if mode == "slice" and n0 < 2:
+        raise DomainError("a slice needs {input_dim} ≥ 2; got " + str(n0), param="input_dim")
+    x0, x1 = default_segment(n0)
+    fl = first_layer_segment(x0, x1, hid[0], weight_var=weight_var, bias_var=bias_var)
+    a = math.sqrt(n0)
+    window = None
+    if mode == "slice" and len(hid) == 1:
+        window = one_layer_regions_slice(hid[0], square_window(a), centre=np.zeros(n0), directions=np.eye(n0)[:2],
+                                         weight_var=weight_var, bias_var=bias_var).as_dict()
+    dim = 1 if mode == "segment" else 2
+    data = {
+        "inputs": {"widths": list(hid), "input_dim": n0, "mode": mode, "weight_var": weight_var,
+                   "bias_var": bias_var, "fan": "in", "segment": {"x0": x0.tolist(), "x1": x1.tolist()},
+                   "window": {"centre": [0.0] * n0, "directions": ["e1", "e2"], "half_side": a} if mode == "slice"
+                   else None},
+        "neurons": sum(hid), "depth": len(hid),
+        "first_layer_segment": {**fl.as_dict(), "whole_network": len(hid) == 1},
+        "one_layer_window": window,
+        "hr19": {**regions_paper_claim(sum(hid), dim).as_dict(), "dim": dim},
+    }
+    whole = " = whole net" if len(hid) == 1 else ""
+    rows = [(f"first layer ({hid[0]} units){whole}: E #breakpoints on segment", f"{fl.breakpoints:.6g}",
+             "derived, exact"),
+            ("… E #regions on the segment = 1 + breakpoints", f"{fl.regions:.6g}", "derived, exact")]
+    if window is not None:
+        rows += [("one layer: P(a unit's line meets the window)", f"{window['p_line']:.6g}", "derived, exact"),
+                 ("one layer: P(two lines cross inside the window)", f"{window['p_pair']:.6g}", "derived, exact"),
+                 ("one layer: E #regions in the window", f"{window['regions']:.6g}",
+                  f"derived, exact ({window['method']})")]
+    hr = data["hr19"]
+    rows.append((f"HR19: #regions ≲ (#neurons)^{dim} = {sum(hid)}^{dim}", f"{hr['value']:.6g}",
+                 "paper claim (HR19), order of magnitude"))
+    where = "the default segment" if mode == "segment" else f"the window [−{a:.4g}, {a:.4g}]² of the e1–e2 plane"
+    title = (f"Activation regions: n0 = {n0}, widths {','.join(map(str, hid))}, on {where} "
+             f"(He fan-in c = {weight_var:g}, σ_b² = {bias_var:g})")
+    return Report(title=title, rows=tuple(rows), data=data,
+                  assumptions=("Gaussian weights N(0, c/fan-in)", f"biases N(0, {bias_var:g})"))

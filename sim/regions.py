@@ -40,8 +40,9 @@ import numpy as np
 import torch
 
 from ..bounds.errors import DomainError, check_choice, check_int, check_real
-from ..bounds.regions import default_segment, first_layer_segment, one_layer_regions_2d, one_layer_regions_slice, \
-    regions_paper_claim, square_window, weight_std
+from ..bounds.regions import regions_report as bounds_regions_report
+from ..bounds.report import Report
+from ..bounds.regions import default_segment, first_layer_segment, one_layer_regions_2d, regions_paper_claim, square_window, weight_std
 from ..bounds.errors import parse_widths
 
 from . import stats
@@ -716,40 +717,24 @@ def claim_regions_depth_flat(ctx):
 # --- the `initbounds regions` report ---------------------------------------------------------------
 def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=HE_GAIN, bias_var=1.0,
                    trials: int = 2000, grid: int = 128, seed: int = 0, level: float = 0.95,
-                   progress: Optional[Callable] = None) -> dict:
-    """Derived values, HR19's claim and a simulation for one architecture (what the CLI prints).
+                   progress: Optional[Callable] = None) -> Report:
+    """The derived report of :func:`initbounds.bounds.regions.regions_report` and a simulation of
+    the same architecture: its rows follow the derived rows and ``as_dict()`` adds ``simulated``
+    (what ``initbounds regions`` prints).
 
-    ``hidden`` = (n1, ..., nd); mode "segment": the default segment √n0·e1 → √n0·e2 (−1 → 1 for
-    n0 = 1), exact counts; mode "slice": the plane through 0 spanned by e1, e2 with the window
-    [−√n0, √n0]², grid counts (lower bounds), plus exact arrangement counts at depth 1 (bias > 0).
-    Derived: the first layer along the default segment (always); the one-layer window expectation
-    (depth 1, slice). The simulation draws its networks from the stream ``Stream(seed, "regions.report")``.
+    Mode "segment": exact counts by piece tracking along the default segment; mode "slice": grid
+    counts on the window (lower bounds), plus exact arrangement counts at depth 1 (bias > 0). The
+    simulation draws its networks from the stream ``Stream(seed, "regions.report")``.
     """
-    hid = parse_widths(hidden)
-    n0 = check_int("input_dim", input_dim, lo=1)
-    mode = check_choice("mode", mode, ("segment", "slice"))
-    if mode == "slice" and n0 < 2:
-        raise DomainError(f"a slice needs input_dim ≥ 2; got {n0}")
+    derived = bounds_regions_report(hidden, input_dim, mode=mode, weight_var=weight_var, bias_var=bias_var)
     T = check_int("trials", trials, lo=2)
-    x0, x1 = default_segment(n0)
-    fl = first_layer_segment(x0, x1, hid[0], weight_var=weight_var, bias_var=bias_var)
-    a = math.sqrt(n0)
-    out = {
-        "inputs": {"widths": list(hid), "input_dim": n0, "mode": mode, "weight_var": weight_var,
-                   "bias_var": bias_var, "fan": "in", "trials": T, "seed": seed, "grid": grid if mode == "slice" else None,
-                   "segment": {"x0": x0.tolist(), "x1": x1.tolist()},
-                   "window": {"centre": [0.0] * n0, "directions": ["e1", "e2"], "half_side": a} if mode == "slice" else None},
-        "neurons": sum(hid), "depth": len(hid),
-        "first_layer_segment": {**fl.as_dict(), "whole_network": len(hid) == 1},
-        "one_layer_window": None,
-    }
-    if mode == "slice" and len(hid) == 1:
-        e = one_layer_regions_slice(hid[0], square_window(a), centre=np.zeros(n0), directions=np.eye(n0)[:2],
-                                    weight_var=weight_var, bias_var=bias_var)
-        out["one_layer_window"] = e.as_dict()
-    dim = 1 if mode == "segment" else 2
-    out["hr19"] = {**regions_paper_claim(sum(hid), dim).as_dict(), "dim": dim}
     stream = Stream(check_int("seed", seed, lo=0), "regions.report")
+    hid, n0, d = tuple(derived["inputs"]["widths"]), derived["inputs"]["input_dim"], derived.as_dict()
+    inputs = dict(d["inputs"])
+    inputs = {**{k: inputs[k] for k in ("widths", "input_dim", "mode", "weight_var", "bias_var", "fan")},
+              "trials": T, "seed": seed, "grid": grid if mode == "slice" else None,
+              "segment": inputs["segment"], "window": inputs["window"]}
+    out = {**d, "inputs": inputs}
     sim = {"level": level, "trials": T}
     if mode == "segment":
         r = sample_segment_regions(hid, T, input_dim=n0, weight_var=weight_var, bias_var=bias_var, stream=stream,
@@ -760,8 +745,9 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
                     "first_layer_breakpoints": {"mean": fm, "ci": [flo, fhi]}, "seconds": r.seconds})
     else:
         exact = len(hid) == 1 and (bias_var > 0)
-        r = sample_slice_regions(hid, T, input_dim=n0, half_side=a, grid=grid, weight_var=weight_var,
-                                 bias_var=bias_var, stream=stream, exact_one_layer=exact, progress=progress)
+        r = sample_slice_regions(hid, T, input_dim=n0, half_side=inputs["window"]["half_side"], grid=grid,
+                                 weight_var=weight_var, bias_var=bias_var, stream=stream, exact_one_layer=exact,
+                                 progress=progress)
         m, lo, hi = stats.mean_ci(r["grid"], level)
         sim.update({"mean": m, "ci": [lo, hi], "method": f"distinct patterns on a {grid}×{grid} grid (lower bound)",
                     "seconds": r["seconds"]})
@@ -769,4 +755,19 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
             em, elo, ehi = stats.mean_ci(r["exact"], level)
             sim["exact_one_layer"] = {"mean": em, "ci": [elo, ehi], "method": "1 + #lines meeting + #crossings inside"}
     out["simulated"] = sim
-    return out
+    lvl = f"{100 * level:g}%"
+    rows = list(derived.rows)
+    if mode == "segment":
+        fb = sim["first_layer_breakpoints"]
+        rows.append(("simulated first-layer breakpoints", f"{fb['mean']:.4f}  [{fb['ci'][0]:.4f}, {fb['ci'][1]:.4f}]",
+                     f"simulation, {lvl} CI"))
+    if "exact_one_layer" in sim:
+        ex = sim["exact_one_layer"]
+        rows.append(("simulated #regions, exact arrangement count",
+                     f"{ex['mean']:.4f}  [{ex['ci'][0]:.4f}, {ex['ci'][1]:.4f}]", f"simulation, {lvl} CI"))
+    how = "exact piece tracking" if mode == "segment" else f"grid {grid}×{grid}, lower bound"
+    rows.append((f"simulated #regions ({how})", f"{sim['mean']:.4f}  [{sim['ci'][0]:.4f}, {sim['ci'][1]:.4f}]",
+                 f"simulation, {lvl} CI"))
+    line = (f"{T} networks, seed {seed}, {sim['seconds']:.1f} s. A region is a connected piece with a constant "
+            "activation pattern" + ("." if mode == "segment" else "; grid counts miss regions containing no grid point."))
+    return Report(title=derived.title, rows=tuple(rows), data=out, assumptions=derived.assumptions, lines=(line,))

@@ -346,3 +346,25 @@ def test_errors(call, msg):
     with pytest.raises(DomainError) as e:
         call()
     assert str(e.value) == msg
+
+
+# --- the derived report of `initbounds regions` (issue 10: each topic's report lives in bounds) -----
+def test_regions_report_rows_are_the_library_values():
+    rep = R.regions_report([8, 8], 3, weight_var=1.5, bias_var=0.5)
+    x0, x1 = default_segment(3)
+    fl = first_layer_segment(x0, x1, 8, weight_var=1.5, bias_var=0.5)
+    d = rep.as_dict()
+    assert d["first_layer_segment"]["breakpoints"] == fl.breakpoints and d["one_layer_window"] is None
+    assert d["hr19"] == {**R.regions_paper_claim(16, 1).as_dict(), "dim": 1}
+    assert rep.rows[0][1] == f"{fl.breakpoints:.6g}" and rep.rows[-1][0].startswith("HR19")
+    assert list(d) == ["inputs", "neurons", "depth", "first_layer_segment", "one_layer_window", "hr19"]
+
+
+def test_regions_report_slice_window_at_depth_one():
+    rep = R.regions_report([12], 2, mode="slice")
+    w = one_layer_regions_2d(12, square_window(2 ** 0.5), bias_var=1.0)
+    assert rep["one_layer_window"]["regions"] == pytest.approx(w.regions, rel=1e-12)
+    assert any(r[0] == "one layer: E #regions in the window" for r in rep.rows)
+    with pytest.raises(DomainError) as e:
+        R.regions_report([4], 1, mode="slice")
+    assert e.value.param == "input_dim" and str(e.value) == "a slice needs input_dim ≥ 2; got 1"
