@@ -29,6 +29,9 @@ def validate(
     from ..sim.validate import CLAIMS, run_claims
 
     if list_:
+        if as_json:
+            return emit_json({"claims": [{"name": c.name, "kind": c.kind, "claim": c.description, "source": c.source,
+                                          "default_trials": c.default_trials} for c in CLAIMS.values()]})
         t = table("Claims", ("name", "kind", "claim", "source"))
         for cl in CLAIMS.values():
             t.add_row(cl.name, cl.kind, cl.description, cl.source)

@@ -111,7 +111,9 @@ def load_digits_split(seed: int, *, test_fraction: float = 0.25):
     """(X_train, y_train, X_test, y_test) torch tensors (float64 features, int64 labels).
 
     scikit-learn's bundled digits, a stratified split by ``seed`` (``train_test_split`` with
-    ``random_state=seed``), features standardized with the training mean and standard deviation.
+    ``random_state=seed``; any seed ≥ 2^32, beyond scikit-learn's range, is folded to 32 bits through
+    ``Stream(seed, "trainability.split")``), features standardized with the training mean and
+    standard deviation.
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -119,7 +121,8 @@ def load_digits_split(seed: int, *, test_fraction: float = 0.25):
     seed = check_int("seed", seed, lo=0)
     test_fraction = check_real("test_fraction", test_fraction, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     d = load_digits()
-    xtr, xte, ytr, yte = train_test_split(d.data, d.target, test_size=test_fraction, random_state=seed,
+    state = seed if seed < 2**32 else Stream(seed, "trainability.split").seed_of(0) % 2**32
+    xtr, xte, ytr, yte = train_test_split(d.data, d.target, test_size=test_fraction, random_state=state,
                                           stratify=d.target)
     mu, sd = xtr.mean(axis=0), xtr.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)

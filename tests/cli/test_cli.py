@@ -88,3 +88,32 @@ def test_exact_commands_do_not_import_torch(args):
             "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+#: A seed beyond 2^64 (torch's range), beyond 2^32 (scikit-learn's): issue 11 found both crashing.
+HUGE_SEED = str(10**23 - 1)
+
+
+@pytest.mark.parametrize("args", [
+    ["validate", "rho_mean", "--trials", "100"],
+    ["regions", "--widths", "4", "--trials", "20"],
+    ["check", "--depth", "2", "--width", "32", "--samples", "2", "--trials", "20"],
+    ["trainability", "--configs", "4x2", "--seeds", "1", "--epochs", "1"],
+])
+def test_any_nonnegative_seed_is_accepted(args):
+    """Seeds enter the seed sequence (sim.core.Stream) whole, so every non-negative integer works."""
+    r = run(*args, "--seed", HUGE_SEED, "--json")
+    assert r.exit_code in (0, 1), r.output
+    assert "Traceback" not in r.output and r.output.lstrip().startswith("{")
+
+
+def test_validate_list_json_is_json():
+    import json
+
+    from initbounds.sim.validate import CLAIMS
+
+    r = run("validate", "--list", "--json")
+    assert r.exit_code == 0, r.output
+    listed = json.loads(r.output)["claims"]
+    assert [c["name"] for c in listed] == list(CLAIMS)
+    assert set(listed[0]) == {"name", "kind", "claim", "source", "default_trials"}
