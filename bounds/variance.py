@@ -182,14 +182,19 @@ class JacobianMoments:
     log_fourth: float | None
 
 
-@constrain(input_dim=OrNone(COUNT), hidden=WIDTHS, out_var=POSITIVE, output=Options(("linear", "relu")))
-def jacobian_moments(input_dim, hidden, *, out_var: float = 1.0, output: str = "linear") -> JacobianMoments:
+@constrain(input_dim=OrNone(COUNT), hidden=WIDTHS, weight_var=WEIGHT_VAR, out_var=POSITIVE,
+           output=Options(("linear", "relu")))
+def jacobian_moments(input_dim, hidden, *, weight_var=2.0, out_var: float = 1.0,
+                     output: str = "linear") -> JacobianMoments:
     r"""Moments of a Jacobian entry Z_pq = ∂y_p/∂x_q at init (H18; docs/theory.md §6).
 
-    Hidden ReLU layers of widths ``hidden`` with He fan-in Gaussian weights, zero bias; output
-    layer of variance c/n_{d−1} (c = ``out_var``), linear or ReLU:
+    Hidden ReLU layers of widths ``hidden`` with fan-in Gaussian weights of variance c_j/n_{j−1}
+    (``weight_var``, He: c_j = 2), zero bias; output layer of variance c/n_{d−1} (c = ``out_var``),
+    linear or ReLU. Scaling layer j's weights by √(c_j/2) leaves every ReLU mask unchanged (zero
+    bias), so Z is the He entry times Π_j √(c_j/2):
 
-    .. math:: E Z^2 = \frac{c}{n_0},\quad E Z^4 = \frac{3c^2}{n_0^2}\prod_j\Bigl(1+\frac5{n_j}\Bigr)
+    .. math:: E Z^2 = \frac{c}{n_0}\prod_j\frac{c_j}{2},\quad
+              E Z^4 = \frac{3c^2}{n_0^2}\prod_j\frac{c_j^2}{4}\Bigl(1+\frac5{n_j}\Bigr)
               \quad\text{(linear)};
 
     ReLU output: Z = 1[w_p·h > 0]·(w_p·∂h/∂x_q) and w_p → −w_p flips the indicator but not the
@@ -198,21 +203,27 @@ def jacobian_moments(input_dim, hidden, *, out_var: float = 1.0, output: str = "
     ``input_dim=None`` gives it alone. [derived; the linear-output statement is H18's
     (arXiv 1801.03744)]
 
-    Args: ``input_dim`` n_0 ≥ 1 (or None); ``hidden`` the hidden widths n_1..n_{d−1}; ``out_var``
-    c > 0 of the output layer (Var = c/n_{d−1}); ``output`` "linear" or "relu".
+    Args: ``input_dim`` n_0 ≥ 1 (or None); ``hidden`` the hidden widths n_1..n_{d−1};
+    ``weight_var`` c_j > 0, one value or one per hidden layer; ``out_var`` c > 0 of the output
+    layer (Var = c/n_{d−1}); ``output`` "linear" or "relu". Values beyond double range are None
+    beside ``log_fourth``; E Z² underflows to 0.0 only below the smallest double.
 
     >>> jacobian_moments(8, [16, 16, 16], output="relu").second
     0.0625
+    >>> round(jacobian_moments(8, [16, 16, 16], weight_var=1 / 3, out_var=1 / 3).second, 10)
+    0.0001929012
     """
     n0, w, c = input_dim, hidden, out_var
+    cs = _per_layer("weight_var", weight_var, len(w), positive=True)
     half = mp.mpf(1) / 2 if output == "relu" else mp.mpf(1)
     with mp.workdps(_DPS):
         log_prod = _log_fm2(Counter(w))
         ratio = _f(mp.exp(mp.log(3 / half) + log_prod))
         if n0 is None:
             return JacobianMoments(output, None, None, ratio, None)
-        e2 = half * mp.mpf(c) / n0
-        log4 = mp.log(half * 3 * mp.mpf(c) ** 2 / n0**2) + log_prod
+        log_gain = mp.fsum(mp.log(mp.mpf(cj) / 2) for cj in cs)      # log Π c_j/2
+        e2 = mp.exp(mp.log(half * mp.mpf(c) / n0) + log_gain)
+        log4 = mp.log(half * 3 * mp.mpf(c) ** 2 / n0**2) + 2 * log_gain + log_prod
         return JacobianMoments(output, float(e2), _f(mp.exp(log4)), ratio, float(log4))
 
 
@@ -620,9 +631,12 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
             ll = None
             notes.append(f"exact law not computed: {e}")
     one_c = len(set(cs)) == 1
-    # linear output layer of variance c/n_d with the same c as the hidden layers (E Z² needs one c and n0)
-    jac = jacobian_moments(input_dim, w, out_var=cs[0] if one_c else 1.0)
-    jac_relu = jacobian_moments(None, w, output="relu")
+    # Jacobian moments: Gaussian weights and zero bias only (the masks' law changes otherwise); a linear
+    # output layer of variance c/n_d with the same c as the hidden layers (E Z² needs one c and n0)
+    jac = jacobian_moments(input_dim, w, weight_var=cs, out_var=cs[0] if one_c else 1.0) if plain else None
+    jac_relu = jacobian_moments(None, w, output="relu") if plain else None
+    if not plain:
+        notes.append("Jacobian moments: Gaussian weights and zero bias only (not derived for this design)")
     out = {
         "widths": list(w) if len(w) <= 64 else {"depth": len(w)},
         "inputs": {"input_dim": input_dim, "weights": weights, "weight_var": list(cs) if len(set(cs)) > 1 else cs[0],
@@ -636,9 +650,9 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         "var_bracket": list(lm.var_bracket) if plain else None,
         "lognormal": {"mean": lm.lognormal[0], "var": lm.lognormal[1]} if plain else None,
         "law": law,
-        "jacobian_kurtosis_ratio": jac.ratio,
-        "jacobian_kurtosis_ratio_relu_output": jac_relu.ratio,
-        "jacobian_second_moment": jac.second if one_c else None,
+        "jacobian_kurtosis_ratio": jac.ratio if plain else None,
+        "jacobian_kurtosis_ratio_relu_output": jac_relu.ratio if plain else None,
+        "jacobian_second_moment": jac.second if plain and one_c else None,
         "exact_second_moment": exact,
         "notes": notes,
     }
@@ -691,11 +705,13 @@ def _variance_rows(out: dict, weights: str, s2s: tuple) -> tuple:
                  ("5% / 50% / 95% quantiles of M_d/M_0", f"{q['0.05']:.4g} / {q['0.5']:.4g} / {q['0.95']:.4g}",
                   "derived (exact law)"),
                  ("P(dead: M_d = 0)", fmt_p(law["p_dead"]), "derived (RR20)")]
-    rows += [("Jacobian E Z⁴/(E Z²)² = 3Π(1 + 5/n_j)", fmt_v(out["jacobian_kurtosis_ratio"]), "derived (H18 claim)"),
-             ("… with a ReLU output layer: 6Π(1 + 5/n_j)", fmt_v(out["jacobian_kurtosis_ratio_relu_output"]),
-              "derived")]
+    if out["jacobian_kurtosis_ratio_relu_output"] is not None or out["jacobian_kurtosis_ratio"] is not None:
+        rows += [("Jacobian E Z⁴/(E Z²)² = 3Π(1 + 5/n_j)", fmt_v(out["jacobian_kurtosis_ratio"]),
+                  "derived (H18 claim)"),
+                 ("… with a ReLU output layer: 6Π(1 + 5/n_j)", fmt_v(out["jacobian_kurtosis_ratio_relu_output"]),
+                  "derived")]
     if out["jacobian_second_moment"] is not None:
-        rows.append(("Jacobian E Z² = c/n0 (linear output, same c)", f"{out['jacobian_second_moment']:.6g}",
+        rows.append(("Jacobian E Z² = (c/n0)·Π c_j/2 (linear output, same c)", f"{out['jacobian_second_moment']:.6g}",
                      "derived (H18)"))
     if "width_for_target_var" in out:
         wt = out["width_for_target_var"]

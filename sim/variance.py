@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from ..bounds.errors import DomainError, check_choice, check_int, check_real
-from ..bounds.variance import WEIGHT_LAWS, jacobian_moments, length_law, length_moments, second_moment
+from ..bounds.variance import (WEIGHT_LAWS, WEIGHT_VAR, jacobian_moments, length_law, length_moments,
+                               second_moment)
 
 from . import stats
 from .claims import ClaimSet, Evidence
@@ -58,12 +59,13 @@ def sample_lengths(widths: Sequence[int], x, trials: int, *, weights: str = "gau
 
 
 @torch.no_grad()
-def sample_jacobian_entry(input_dim: int, hidden: Sequence[int], trials: int, *, out_var: float = 1.0,
-                          output: str = "linear", stream: Stream, dtype=torch.float64,
+def sample_jacobian_entry(input_dim: int, hidden: Sequence[int], trials: int, *, weight_var=HE_GAIN,
+                          out_var: float = 1.0, output: str = "linear", stream: Stream, dtype=torch.float64,
                           memory_budget: Optional[float] = None, chunks: Optional[Sequence[int]] = None
                           ) -> np.ndarray:
-    """Z = ∂y_1/∂x_1 for ``trials`` nets x → ReLU layers (He fan-in, widths ``hidden``) → one
-    output unit of variance ``out_var``/n_{d}, linear or ReLU (``output``), at the input x = (1, …, 1).
+    """Z = ∂y_1/∂x_1 for ``trials`` nets x → ReLU layers (fan-in, widths ``hidden``, gains c_j =
+    ``weight_var``, one value or one per layer; He by default) → one output unit of variance
+    ``out_var``/n_{d}, linear or ReLU (``output``), at the input x = (1, …, 1).
     One entry per network (the entries of one network are dependent). H18's Z_pq.
 
     The weights come from the core (chunk k from ``stream.generator(k)``, the output row drawn
@@ -76,7 +78,8 @@ def sample_jacobian_entry(input_dim: int, hidden: Sequence[int], trials: int, *,
         raise DomainError("hidden must list at least one width; got ()")
     c = check_real("out_var", out_var, lo=0.0, lo_open=True)
     output = check_choice("output", output, ("linear", "relu"))
-    spec = NetworkSpec(input_dim, (*hs, 1), fan="in", weight_var=(HE_GAIN,) * len(hs) + (c,),
+    gains = WEIGHT_VAR.for_layers("weight_var", weight_var, len(hs))
+    spec = NetworkSpec(input_dim, (*hs, 1), fan="in", weight_var=(*gains, c),
                        linear_output=output == "linear")
     run = Run(stream, trials, network_elements=spec.weights_per_network + 2 * sum(spec.dims),
               memory_budget=memory_budget, chunks=chunks)

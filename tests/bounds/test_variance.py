@@ -226,3 +226,28 @@ def test_width_proportional_to_depth_works_at_every_depth(v, d):
     n = math.ceil(alpha * d)
     assert d * math.log1p(5 / n) <= math.log1p(v) * (1 + 1e-12)
     assert min_width_for_variance(d, v) <= n
+
+
+@settings(max_examples=30, deadline=None)
+@given(c=st.floats(0.05, 8.0), w=st.lists(st.integers(1, 200), min_size=1, max_size=6), n0=st.integers(1, 50))
+def test_jacobian_gains_scale_the_moments_not_the_ratio(c, w, n0):
+    """Issue 11: hidden gains c_j multiply Z by Π √(c_j/2) (ReLU masks are scale-free at zero bias)."""
+    from initbounds.bounds.variance import jacobian_moments
+
+    he, g = jacobian_moments(n0, w), jacobian_moments(n0, w, weight_var=c)
+    assert g.second == pytest.approx(he.second * (c / 2) ** len(w), rel=1e-12)
+    assert g.log_fourth == pytest.approx(he.log_fourth + 2 * len(w) * math.log(c / 2), abs=1e-9)
+    assert g.ratio == he.ratio
+
+
+def test_variance_report_jacobian_for_gaussian_zero_bias_only():
+    """Issue 11: the Jacobian rows are derived for Gaussian weights and zero bias; other designs say so."""
+    from initbounds.bounds.variance import variance_report
+
+    c = variance_report([16, 16, 16], input_dim=8, weight_var=1 / 3)
+    assert c["jacobian_second_moment"] == pytest.approx((1 / 3) / 8 * (1 / 6) ** 3, rel=1e-12)
+    for kw in ({"weights": "laplace"}, {"bias_var": 0.1}):
+        r = variance_report([16, 16, 16], input_dim=8, **kw)
+        assert r["jacobian_kurtosis_ratio"] is None and r["jacobian_second_moment"] is None
+        assert any("Jacobian moments: Gaussian weights and zero bias only" in n for n in r["notes"])
+        assert not any(row[0].startswith("Jacobian") for row in r.rows)

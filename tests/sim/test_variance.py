@@ -95,6 +95,24 @@ def test_relu_output_jacobian_halves_the_moments():
     assert lo4 <= th.fourth <= hi4
 
 
+def test_jacobian_moments_with_non_he_gains():
+    """Issue 11: E Z² = (c/n0)·Π c_j/2 (the gain factor was missing); E Z⁴ scales by Π (c_j/2)².
+    Hidden and output gain c = 1/3 (torch's default nn.Linear init), n0 = 8, hidden 16,16,16:
+    E Z² = 1.93e-4. 60,000 networks at the suite's level, Bonferroni over the two moments."""
+    from initbounds.bounds.variance import jacobian_moments
+
+    c = 1 / 3
+    z = sample_jacobian_entry(8, [16, 16, 16], 60000, weight_var=c, out_var=c, stream=stream(41))
+    th = jacobian_moments(8, [16, 16, 16], weight_var=c, out_var=c)
+    he = jacobian_moments(8, [16, 16, 16], out_var=c)
+    assert th.second == pytest.approx(he.second * (c / 2) ** 3, rel=1e-12)
+    level = stats.bonferroni(LEVEL, 2)
+    _, lo, hi = stats.mean_ci(z**2, level)
+    assert lo <= th.second <= hi and not lo <= he.second <= hi
+    _, lo4, hi4 = stats.mean_ci(z**4, level)
+    assert lo4 <= th.fourth <= hi4
+
+
 def test_length_ratios_take_a_run_seed():
     """The CLI's sampler: a seed int (stream "variance.length_ratios"), hidden widths, c per layer."""
     a = sample_length_ratios([8, 6], 50, seed=3)
