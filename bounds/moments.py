@@ -37,7 +37,7 @@ from .numerics import log_gamma_ratio
 from .report import Report
 
 __all__ = [
-    "Activation", "activation", "log_moment_q", "log_q_order", "sigma2", "sigma2_large_width", "sigma2_he",
+    "LEAKY_SLOPE", "Activation", "activation", "log_moment_q", "log_q_order", "sigma2", "sigma2_large_width", "sigma2_he",
     "authors_sigma2", "log_q_moments", "LogNormParams", "log_norm_params", "unit_moments_xi",
     "REFERENCE_TABLE", "sigma2_series", "derive_moment", "SmallOutput", "p_small_output", "log_chi2_sum_cdf",
     "moment_report", "ACTIVATIONS", "S_ORDER", "FANS",
@@ -125,17 +125,21 @@ class Activation:
         return pos + neg
 
 
+#: torch.nn.LeakyReLU's default negative slope (``negative_slope=0.01``), the default of "leaky".
+LEAKY_SLOPE = 0.01
+
+
 @constrain(activation=ACTIVATIONS, slope=OrNone(_SLOPE), lower=OrNone(_SLOPE), upper=OrNone(_SLOPE))
 def activation(activation: str, *, slope=None, lower=None, upper=None) -> Activation:
-    """Validated :class:`Activation` ("relu", "leaky" with slope a ∈ [0, 1] (default 0), "rrelu"
-    with 0 ≤ l < u ≤ 1 (default U[1/8, 1/3]), "linear").
+    """Validated :class:`Activation` ("relu", "leaky" with slope a ∈ [0, 1] (default torch's 0.01,
+    :data:`LEAKY_SLOPE`), "rrelu" with 0 ≤ l < u ≤ 1 (default torch's U[1/8, 1/3]), "linear").
 
     >>> activation("leaky", slope=0.3).label()
     'leaky ReLU (a = 0.3)'
     """
     kind = activation
     if kind == "leaky":
-        return Activation("leaky", slope=0.0 if slope is None else slope)
+        return Activation("leaky", slope=LEAKY_SLOPE if slope is None else slope)
     if kind == "rrelu":
         lo = 1 / 8 if lower is None else lower
         up = 1 / 3 if upper is None else upper
@@ -519,13 +523,17 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
     v_norm = sigma2(a, width, s)
     d_in = in_width if in_width is not None else width
     v = v_norm if fan == "out" else v_norm * width / d_in
+    he = sigma2_he(a, width) * (1 if fan == "out" else width / d_in)      # He/LeCun in the same fan as σ_s²
     ln = log_norm_params(a, width, s, depth)
     out = {
-        "inputs": {"activation": activation, "s": s, "width": width, "slope": slope, "lower": lower,
-                   "upper": upper, "depth": depth, "in_width": in_width, "fan": fan},
+        "inputs": {"activation": activation, "s": s, "width": width,
+                   "slope": a.slope if activation == "leaky" else slope,
+                   "lower": a.lower if activation == "rrelu" else lower,
+                   "upper": a.upper if activation == "rrelu" else upper,
+                   "depth": depth, "in_width": in_width, "fan": fan},
         "sigma": math.sqrt(v), "sigma2": v, "sigma2_norm_preserving": v_norm,
         "sigma2_per_unit": v_norm * width / d_in, "sigma2_large_width": sigma2_large_width(a, width, s),
-        "sigma2_authors": authors_sigma2(a, width, s), "he_sigma2": sigma2_he(a, width),
+        "sigma2_authors": authors_sigma2(a, width, s), "he_sigma2": he,
         "mu": ln.mu, "var": ln.var, "survival": ln.survival,
     }
     if depth is not None:
@@ -550,7 +558,7 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
                  "derived (sympy)"))
     if out["sigma2_authors"] is not None:
         rows.append(("authors' approximation", f"{out['sigma2_authors']:.10g}", "authors' code (GH21)"))
-    rows.append(("He / LeCun (s = 2)", f"{out['he_sigma2']:.10g}", "derived"))
+    rows.append((f"He / LeCun (s = 2, fan {fan})", f"{out['he_sigma2']:.10g}", "derived"))
     cond = " (given survival)" if activation == "relu" else ""
     rows += [(f"per-layer log-norm mean μ_s{cond}", f"{ln.mu:.6g}", "derived"),
              (f"per-layer log-norm variance ς²{cond}", f"{ln.var:.6g}", "derived"),

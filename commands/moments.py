@@ -26,7 +26,7 @@ def moment(
     activation: Act = typer.Option(Act.relu, "--activation", help="Activation."),
     s: float = option(help="Moment order s {range} (s = 2 is He/LeCun)."),
     width: int = option(help="Layer output count d ({range})."),
-    slope: Optional[float] = option(None, help="Leaky slope a {range}."),
+    slope: Optional[float] = option(None, help="Leaky slope a {range} (default: torch's 0.01)."),
     lower: Optional[float] = option(None, help="RReLU lower bound l {range}, below --upper."),
     upper: Optional[float] = option(None, help="RReLU upper bound u {range}, above --lower."),
     depth: Optional[int] = option(None, help="Depth k for the log-norm law ({range})."),

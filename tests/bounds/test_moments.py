@@ -128,3 +128,25 @@ def test_errors(call, msg):
     with pytest.raises(DomainError) as e:
         call()
     assert str(e.value) == msg
+
+
+def test_he_comparison_uses_the_same_fan_as_sigma_s():
+    """Issue 11: with --fan in the He value beside σ_s² is 2/d_in (same per-unit form), not 2/d."""
+    from initbounds.bounds.moments import moment_report, sigma2_he
+
+    out = moment_report("relu", s=1, width=512, in_width=784, fan="in").as_dict()
+    assert out["he_sigma2"] == pytest.approx(2 / 784, rel=1e-12)
+    assert out["sigma2"] == pytest.approx(out["sigma2_norm_preserving"] * 512 / 784, rel=1e-12)
+    fan_out = moment_report("relu", s=1, width=512, in_width=784, fan="out").as_dict()
+    assert fan_out["he_sigma2"] == sigma2_he(activation("relu"), 512) == pytest.approx(2 / 512)
+
+
+def test_leaky_defaults_to_torchs_slope_and_says_so():
+    """Issue 11: `--activation leaky` without a slope was ReLU (a = 0); it is torch's 0.01, printed."""
+    from initbounds.bounds.moments import LEAKY_SLOPE, moment_report
+
+    assert LEAKY_SLOPE == 0.01 and activation("leaky").slope == 0.01
+    rep = moment_report("leaky", s=1, width=64)
+    assert rep["inputs"]["slope"] == 0.01 and "a = 0.01" in rep.title
+    assert rep["sigma2"] == sigma2(activation("leaky", slope=0.01), 64, 1)
+    assert rep["sigma2"] != sigma2(activation("relu"), 64, 1)
