@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import mpmath as mp
 import numpy as np
@@ -39,6 +40,7 @@ class ResidualMoments:
     schedule: str
     log_mean_ratio: float = 0.0      # logs beside values that overflow doubles (None there)
     log_second_moment_ratio: float = 0.0
+    log_normalized_second: float = 0.0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -54,10 +56,13 @@ def residual_moments(blocks, width, branch_width, eta, *, schedule: str = "const
     Σ η_b² < ∞ (η scales the branch; if η scaled the branch variance the condition would be
     Σ η_b < ∞): true for "inv", false for "const" and "invsqrt".
     """
-    g = residual_growth(blocks, width, branch_width, eta, schedule=schedule)
-    lm, l2 = float(g["log_mean"][-1]), float(g["log_second"][-1])
-    return ResidualMoments(int(blocks), _f(mp.exp(lm)), _f(mp.exp(l2)), float(math.exp(l2 - 2 * lm)),
-                           schedule == "inv" or eta == 0, schedule, lm, l2)
+    if blocks > MAX_BLOCKS:
+        raise CostLimitError("{blocks} must be ≤ 10^8 (per-block values are held in memory); " f"got {blocks}",
+                             param="blocks")
+    # the totals as exactly rounded sums of the per-block logs (a cumulative sum drifts at 10^6 blocks)
+    lm, l2, ln = (math.fsum(v) for v in block_logs(_etas(blocks, eta, schedule), width, branch_width))
+    return ResidualMoments(int(blocks), _f(mp.exp(lm)), _f(mp.exp(l2)), _f(mp.exp(ln)),
+                           schedule == "inv" or eta == 0, schedule, lm, l2, ln)
 
 
 def residual_block_exprs():
@@ -69,16 +74,35 @@ def residual_block_exprs():
     return 1 + eta**2, (1 + eta**2) ** 2 + 4 * eta**2 / n + eta**4 * ((1 + 5 / m) * (1 + 2 / n) - 1)
 
 
-_BLOCK_FN = []
+@lru_cache(maxsize=None)
+def _block_mp():
+    """:func:`residual_block_exprs` lambdified to mpmath (exact inputs, no overflow: one block)."""
+    import sympy as sy
+
+    eta, n, m = sy.symbols("eta n m", positive=True)
+    return sy.lambdify((eta, n, m), residual_block_exprs(), modules="mpmath")
 
 
-def _block_fn():
-    if not _BLOCK_FN:
-        import sympy as sy
+def block_logs(etas, width: int, branch_width: int) -> tuple:
+    r"""(log E F, log E F², log E F²/(E F)²) per block, free of overflow and cancellation for every
+    η ≥ 0 (η² may exceed the double range): with u = η² and w = u/(1 + u),
 
-        eta, n, m = sy.symbols("eta n m", positive=True)
-        _BLOCK_FN.append(sy.lambdify((eta, n, m), sy.Tuple(*residual_block_exprs()), modules="numpy"))
-    return _BLOCK_FN[0]
+    .. math:: \log E F = \log(1 + u),\qquad
+              \log E F^2 = 2\log(1 + u) + \log\Bigl(1 + \tfrac{4}{n}w(1 - w) + K w^2\Bigr),
+              \quad K = (1 + 5/m)(1 + 2/n) − 1,
+
+    which is :func:`residual_block_exprs`'s E F² divided by (1 + u)² (a test checks the two equal
+    at 50 digits); log(1 + u) = 2 log η + log1p(η^{−2}) for η > 1.
+    """
+    e = np.asarray(etas, dtype=float)
+    big = e > 1.0
+    inv = np.where(big, 1.0 / np.where(big, e, 1.0), 0.0)          # 1/η where η > 1
+    small = np.where(big, 0.0, e)
+    log1p_u = np.where(big, 2.0 * np.log(np.where(big, e, 1.0)) + np.log1p(inv * inv), np.log1p(small * small))
+    w = np.where(big, 1.0 / (1.0 + inv * inv), small * small / (1.0 + small * small))
+    k = (1.0 + 5.0 / branch_width) * (1.0 + 2.0 / width) - 1.0
+    log_norm = np.log1p(4.0 / width * w * (1.0 - w) + k * w * w)
+    return log1p_u, 2.0 * log1p_u + log_norm, log_norm
 
 
 def _etas(blocks: int, eta: float, schedule: str) -> np.ndarray:
@@ -91,8 +115,10 @@ def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const"
     r"""Per-block curves of log E‖x_b‖²/‖x_0‖² and log E‖x_b‖⁴/‖x_0‖⁴, b = 1..B (docs/theory.md §7).
 
     The F_b are independent, so the curves are cumulative sums of log E F_b and log E F_b²
-    (the sympy expressions of :func:`residual_block_exprs`, lambdified). Returns {"blocks", "eta",
-    "log_mean", "log_second", "normalized_second"}. Raises :class:`CostLimitError` beyond
+    (the expressions of :func:`residual_block_exprs`, evaluated in log space by :func:`block_logs`).
+    Returns {"blocks", "eta", "log_mean", "log_second", "log_normalized_second",
+    "normalized_second"} (the last is inf where it overflows a double; its log is exact). Raises
+    :class:`CostLimitError` beyond
     :data:`MAX_BLOCKS` blocks (the curves are held in memory).
     """
     B, n, m, e = blocks, width, branch_width, eta
@@ -100,10 +126,10 @@ def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const"
         raise CostLimitError("{blocks} must be ≤ 10^8 (per-block curves are held in memory); " f"got {B}",
                              param="blocks")
     etas = _etas(B, e, schedule)
-    ef, ef2 = _block_fn()(etas, float(n), float(m))
-    lm, l2 = np.cumsum(np.log(ef)), np.cumsum(np.log(ef2))
+    lf, lf2, lnorm = block_logs(etas, n, m)
+    lm, l2, ln = np.cumsum(lf), np.cumsum(lf2), np.cumsum(lnorm)
     return {"blocks": np.arange(1, B + 1), "eta": etas, "log_mean": lm, "log_second": l2,
-            "normalized_second": np.exp(l2 - 2 * lm)}
+            "log_normalized_second": ln, "normalized_second": np.exp(np.minimum(ln, 709.0)) * np.where(ln > 709.0, np.inf, 1.0)}
 
 
 def derive_resnet():
@@ -152,11 +178,12 @@ def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") 
     """
     r = residual_moments(blocks, width, branch_width, eta, schedule=schedule)
     e = eta
-    ef, ef2 = _block_fn()(np.array([e]), float(width), float(branch_width))
+    with mp.workdps(30):                                    # the first block (η_1 = η in every schedule)
+        ef, ef2 = _block_mp()(mp.mpf(e), width, branch_width)
     out = {
         "inputs": {"blocks": r.blocks, "width": int(width), "branch_width": int(branch_width), "eta": e,
                    "schedule": schedule},
-        "block_mean": float(ef[0]), "block_second_moment": float(ef2[0]),
+        "block_mean": _f(ef), "block_second_moment": _f(ef2),
         "mean_ratio": r.mean_ratio, "second_moment_ratio": r.second_moment_ratio,
         "normalized_second": r.normalized_second,
         "log_mean_ratio": r.log_mean_ratio, "log_second_moment_ratio": r.log_second_moment_ratio,
@@ -169,13 +196,13 @@ def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") 
                       "branch variance the condition would read Σ η_b < ∞",
     }
     rows = (
-        ("one block: E F = 1 + η²", f"{out['block_mean']:.6g}", "derived (HR18)"),
-        ("one block: E F² (η = η_1)", f"{out['block_second_moment']:.6g}", "derived"),
+        ("one block: E F = 1 + η²", fmt_v(out["block_mean"]), "derived (HR18)"),
+        ("one block: E F² (η = η_1)", fmt_v(out["block_second_moment"]), "derived"),
         ("E‖x_B‖²/‖x_0‖² = Π(1 + η_b²)", f"{fmt_v(out['mean_ratio'])} (log {out['log_mean_ratio']:.6g})",
          "derived (HR18 claim)"),
         ("E‖x_B‖⁴/‖x_0‖⁴ = Π E F_b²",
          f"{fmt_v(out['second_moment_ratio'])} (log {out['log_second_moment_ratio']:.6g})", "derived"),
-        ("normalized second moment Π E F²/(E F)²", f"{out['normalized_second']:.6g}",
+        ("normalized second moment Π E F²/(E F)²", fmt_v(out["normalized_second"]),
          "derived (HR18: bounded once FM1 is avoided)"),
     )
     return Report(title=f"Residual net: {blocks:,} blocks, n = {width}, m = {branch_width}, η = {eta:g} ({schedule})",

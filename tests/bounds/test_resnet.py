@@ -41,3 +41,46 @@ def test_residual_growth_curves():
     assert np.all(np.diff(g["log_mean"]) > 0)
     inv = residual_growth(100000, 32, 16, 1.0, schedule="inv")
     assert inv["normalized_second"][-1] < 1.5 and math.exp(inv["log_mean"][-1]) < math.sinh(math.pi) / math.pi
+
+
+# --- issue 11: the block moments in log space, at every legal η and B -------------------------------
+from hypothesis import example, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(eta=st.floats(0.0, 1e300), n=st.integers(1, 10**6), m=st.integers(1, 10**6))
+@example(eta=0.5, n=16, m=8).via("a README design")
+@example(eta=1e154, n=64, m=64).via("η² at the edge of the double range")
+@example(eta=1e-200, n=1, m=1).via("η² below the smallest double")
+def test_block_logs_equal_the_canonical_expressions(eta, n, m):
+    """block_logs against residual_block_exprs evaluated by sympy/mpmath at 50 digits."""
+    import mpmath as mp
+    import sympy as sy
+
+    from initbounds.bounds.resnet import block_logs, residual_block_exprs
+
+    ef, ef2 = residual_block_exprs()
+    syms = {str(x): x for x in ef2.free_symbols}
+    vals = {syms["eta"]: sy.Float(eta, 60), syms["n"]: n, syms["m"]: m}
+    with mp.workdps(50):
+        l1 = mp.log(mp.mpf(str(sy.N(ef.subs(vals), 60))))
+        l2 = mp.log(mp.mpf(str(sy.N(ef2.subs(vals), 60))))
+        lf, lf2, lnorm = (float(v[0]) for v in block_logs([eta], n, m))
+        assert abs(lf - l1) <= 1e-13 * max(1.0, abs(l1))
+        assert abs(lf2 - l2) <= 1e-13 * max(1.0, abs(l2))
+        assert abs(lnorm - (l2 - 2 * l1)) <= 1e-12 * max(1.0, abs(l2))
+
+
+def test_extreme_blocks_and_branch_scales_answer_without_warnings(recwarn):
+    """resnet --blocks 10^6 (OverflowError before) and η up to 1e308 (inf, nan and RuntimeWarnings)."""
+    from initbounds.bounds.resnet import resnet_report
+
+    big = resnet_report(10**6, 64, 64, 1.0)
+    assert big["mean_ratio"] is None and big["normalized_second"] is None
+    assert big["log_mean_ratio"] == pytest.approx(10**6 * math.log(2), rel=1e-12)
+    for eta in (1e154, 1e308):
+        r = resnet_report(10, 64, 64, eta)
+        assert r["block_second_moment"] is None and r["normalized_second"] == pytest.approx(
+            resnet_report(10, 64, 64, 1e6)["normalized_second"], rel=1e-9)
+        assert math.isfinite(r["log_second_moment_ratio"])
+    assert len(recwarn) == 0, [str(w.message) for w in recwarn]
