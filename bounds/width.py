@@ -150,14 +150,14 @@ def _log_fail_product(n, depth, lo, hi, layers) -> float:
         g = np.array([rho.log_moment(n, -q, k_min=k0) for q in qs])
         per_l = qs[None, :] * math.log(lo) + ls[:, None] * g[None, :]
         chern = logsumexp(per_l.min(axis=1))
-        if k0 > 1:
-            p_small = _log_binom_lower_tail(n, k0 - 1)
-            if p_small > -30.0:  # P(some K_j < k0, j ≤ L) = 1 − (1 − P(K < k0))^L
-                atoms = math.log(-math.expm1(L * math.log1p(-math.exp(p_small))))
-            else:                # union bound L·P(K < k0): an upper bound, tight to ~1e-13 here
-                atoms = math.log(L) + p_small
-        else:
-            atoms = -math.inf
+        # P(some K_j < k0, j ≤ L); K < k0 always includes the atom K = 0 (ρ = 0, probability 2^-n),
+        # which no Chernoff term on {K ≥ k0} covers (issue 11: leaving it out at k0 = 1 made the bound
+        # fall below the exact failure probability at widths 1–7)
+        p_small = _log_binom_lower_tail(n, k0 - 1)
+        if p_small > -30.0:  # 1 − (1 − P(K < k0))^L
+            atoms = math.log(-math.expm1(L * math.log1p(-math.exp(p_small))))
+        else:                # union bound L·P(K < k0): an upper bound, tight to ~1e-13 here
+            atoms = math.log(L) + p_small
         best = min(best, float(np.logaddexp(chern, atoms)))
     logs.append(best)
     return float(logsumexp(np.array(logs)))

@@ -305,3 +305,33 @@ def test_width_bad_inputs(kwargs, msg):
     with pytest.raises(DomainError) as e:
         min_width("chernoff_per_layer", **args)
     assert str(e.value) == msg
+
+
+# --- issue 11: every method's bound is at least the exact failure probability ------------------------
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 64), depth=st.integers(1, 3), eps=st.floats(0.3, 0.999),
+       norm=st.sampled_from(["squared", "plain"]))
+@example(n=1, depth=2, eps=0.99, norm="plain").via("issue 11: product bound 0.3365 < exact 0.8246")
+@example(n=2, depth=2, eps=0.99, norm="plain").via("issue 11: product bound 0.4173 < exact 0.5386")
+@example(n=7, depth=3, eps=0.999, norm="squared").via("k0 = 1 is the only lower-side cut up to n = 7")
+def test_every_bound_is_at_least_the_exact_failure_probability(n, depth, eps, norm):
+    """The product bound's lower side must count P(some K_j < k0), which always holds the atom
+    K_j = 0 (ρ = 0); at k0 = 1 it was dropped. Exact: the band recursion (its tolerance allowed)."""
+    from initbounds.bounds.band import band_for_eps, band_probability
+
+    lo, hi = band_for_eps(eps, norm)
+    exact = band_probability(n, depth, lo, hi, layers="all", rtol=1e-6)
+    for method in ("chernoff_per_layer", "chernoff_product"):
+        bound = math.exp(min(0.0, log_failure_bound(method, n, depth, 1, eps, norm=norm)))
+        assert bound >= exact.p_fail - exact.tolerance, (method, bound, exact.p_fail)
+
+
+def test_product_width_at_tiny_widths_is_valid():
+    """Issue 11: `width --depth 2 --samples 1 --delta 0.5 --eps 0.99 --norm plain` returned 1 for the
+    product bound although its correctly computed bound at width 1 is above δ."""
+    from initbounds.bounds.band import band_for_eps, band_probability
+
+    n = min_width("chernoff_product", 2, 1, 0.5, 0.99, norm="plain").min_width
+    lo, hi = band_for_eps(0.99, "plain")
+    assert n > 1 and band_probability(n, 2, lo, hi).p_fail <= 0.5
+    assert log_failure_bound("chernoff_product", n - 1, 2, 1, 0.99, norm="plain") > math.log(0.5)
