@@ -56,9 +56,7 @@ def residual_moments(blocks, width, branch_width, eta, *, schedule: str = "const
     Σ η_b² < ∞ (η scales the branch; if η scaled the branch variance the condition would be
     Σ η_b < ∞): true for "inv", false for "const" and "invsqrt".
     """
-    if blocks > MAX_BLOCKS:
-        raise CostLimitError("{blocks} must be ≤ 10^8 (per-block values are held in memory); " f"got {blocks}",
-                             param="blocks")
+    _check_blocks(blocks)
     # the totals as exactly rounded sums of the per-block logs (a cumulative sum drifts at 10^6 blocks)
     lm, l2, ln = (math.fsum(v) for v in block_logs(_etas(blocks, eta, schedule), width, branch_width))
     return ResidualMoments(int(blocks), _f(mp.exp(lm)), _f(mp.exp(l2)), _f(mp.exp(ln)),
@@ -72,6 +70,13 @@ def residual_block_exprs():
 
     eta, n, m = sy.symbols("eta n m", positive=True)
     return 1 + eta**2, (1 + eta**2) ** 2 + 4 * eta**2 / n + eta**4 * ((1 + 5 / m) * (1 + 2 / n) - 1)
+
+
+def _check_blocks(blocks: int) -> None:
+    """The cost model: per-block values are held in memory, up to :data:`MAX_BLOCKS` blocks."""
+    if blocks > MAX_BLOCKS:
+        raise CostLimitError("{blocks} must be ≤ 10^8 (per-block curves are held in memory); " f"got {blocks}",
+                             param="blocks")
 
 
 @lru_cache(maxsize=None)
@@ -122,9 +127,7 @@ def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const"
     :data:`MAX_BLOCKS` blocks (the curves are held in memory).
     """
     B, n, m, e = blocks, width, branch_width, eta
-    if B > MAX_BLOCKS:
-        raise CostLimitError("{blocks} must be ≤ 10^8 (per-block curves are held in memory); " f"got {B}",
-                             param="blocks")
+    _check_blocks(B)
     etas = _etas(B, e, schedule)
     lf, lf2, lnorm = block_logs(etas, n, m)
     lm, l2, ln = np.cumsum(lf), np.cumsum(lf2), np.cumsum(lnorm)
