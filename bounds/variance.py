@@ -439,13 +439,20 @@ class LengthLaw:
         f = _FACTOR.validate("factor", factor)
         return min(1.0, self.p_below(1.0 / f) + 1.0 - self.p_below(f))
 
-    def quantile(self, p: float) -> float:
-        """The smallest r with P(M_d/M_0 ≤ r) ≥ p (0 when p ≤ P(dead))."""
+    def log_quantile(self, p: float) -> float:
+        """log of the smallest r with P(M_d/M_0 ≤ r) ≥ p (−inf when p ≤ P(dead))."""
         p = OPEN_UNIT.validate("p", p)
         if p <= self.law.p_dead:
+            return -math.inf
+        return float(np.interp(p, self.law.cdf, self.law.edges)) + self.log_shift
+
+    def quantile(self, p: float) -> float:
+        """The smallest r with P(M_d/M_0 ≤ r) ≥ p (0 when p ≤ P(dead)); None where a positive
+        quantile is below the smallest double (see :meth:`log_quantile`)."""
+        lq = self.log_quantile(p)
+        if lq == -math.inf:
             return 0.0
-        x = float(np.interp(p, self.law.cdf, self.law.edges))
-        return math.exp(x + self.log_shift)
+        return math.exp(lq) if lq > -745.0 else None
 
     def log_density(self) -> tuple:
         """(grid of log(M_d/M_0), density given alive) for plotting."""
@@ -625,7 +632,9 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
                 {"p": ll.p_off_by(2.0), "tolerance": ll.tolerance, "method": "exact law by convolution"}
             law = {"p_dead": ll.p_dead, "p_below_tenth": ll.p_below(0.1), "p_above_ten": 1.0 - ll.p_below(10.0),
                    "p_off_by_2": off["p"], "p_off_by_2_tolerance": off["tolerance"], "p_off_by_2_method": off["method"],
-                   "quantiles": {str(p): ll.quantile(p) if p > ll.p_dead else 0.0 for p in (0.05, 0.5, 0.95)},
+                   "quantiles": {str(p): ll.quantile(p) for p in (0.05, 0.5, 0.95)},
+                   "log_quantiles": {str(p): (ll.log_quantile(p) if p > ll.p_dead else None)
+                                     for p in (0.05, 0.5, 0.95)},
                    "tolerance": ll.tolerance}
         except CostLimitError as e:
             ll = None
@@ -673,6 +682,13 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
                   objects={"law": ll})
 
 
+def _fmt_quantile(value, log_value) -> str:
+    """A quantile of M_d/M_0: 0 at the dead atom, e^{log} where it is below the double range."""
+    if value is None:
+        return f"e^{log_value:.6g}"
+    return f"{value:.4g}"
+
+
 def _esc_name(weights: str) -> str:
     """'{weights} laplace' as a message template piece (the law's name is literal text)."""
     return "{weights} " + str(weights).replace("{", "{{").replace("}", "}}")
@@ -702,7 +718,8 @@ def _variance_rows(out: dict, weights: str, s2s: tuple) -> tuple:
                  ("P(M_d > 10 M_0)", fmt_pm(law["p_above_ten"], law["tolerance"]), "derived (exact law)"),
                  ("P(M_d off by > 2×)", fmt_pm(law["p_off_by_2"], law["p_off_by_2_tolerance"]),
                   f"derived ({law['p_off_by_2_method']})"),
-                 ("5% / 50% / 95% quantiles of M_d/M_0", f"{q['0.05']:.4g} / {q['0.5']:.4g} / {q['0.95']:.4g}",
+                 ("5% / 50% / 95% quantiles of M_d/M_0", " / ".join(_fmt_quantile(q[k], law["log_quantiles"][k])
+                                                                   for k in ("0.05", "0.5", "0.95")),
                   "derived (exact law)"),
                  ("P(dead: M_d = 0)", fmt_p(law["p_dead"]), "derived (RR20)")]
     if out["jacobian_kurtosis_ratio_relu_output"] is not None or out["jacobian_kurtosis_ratio"] is not None:

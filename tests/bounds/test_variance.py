@@ -251,3 +251,16 @@ def test_variance_report_jacobian_for_gaussian_zero_bias_only():
         assert r["jacobian_kurtosis_ratio"] is None and r["jacobian_second_moment"] is None
         assert any("Jacobian moments: Gaussian weights and zero bias only" in n for n in r["notes"])
         assert not any(row[0].startswith("Jacobian") for row in r.rows)
+
+
+def test_quantiles_below_the_double_range_are_null_beside_their_logs():
+    """Issue 11: 30,000 layers of width 16 printed the median of M_d/M_0 as 0.0."""
+    from initbounds.bounds.variance import length_law, variance_report
+
+    law = length_law([16] * 30000)
+    assert law.quantile(0.05) == 0.0 and law.log_quantile(0.05) == -math.inf      # the dead atom (p ≈ 0.367)
+    assert law.quantile(0.5) is None and -6000 < law.log_quantile(0.5) < -4000
+    r = variance_report([16] * 30000)
+    assert r["law"]["quantiles"]["0.5"] is None and r["law"]["log_quantiles"]["0.5"] == law.log_quantile(0.5)
+    shallow = length_law([16] * 8)
+    assert shallow.quantile(0.5) == pytest.approx(math.exp(shallow.log_quantile(0.5)), rel=1e-15)
