@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from initbounds.bounds.errors import DomainError
 from initbounds.bounds.resnet import derive_resnet, residual_growth, residual_moments
@@ -44,9 +45,6 @@ def test_residual_growth_curves():
 
 
 # --- issue 11: the block moments in log space, at every legal η and B -------------------------------
-from hypothesis import example, given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=60, deadline=None)
 @given(eta=st.floats(0.0, 1e300), n=st.integers(1, 10**6), m=st.integers(1, 10**6))
 @example(eta=0.5, n=16, m=8).via("a README design")
