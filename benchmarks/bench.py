@@ -7,8 +7,12 @@ In one run, on this machine:
    pass, the way papers simulate), batched real networks, and the fastest exact reduced sampler,
    for (width 256, depth 10, 1 input), (1024, 50, 16) and (64, 100, 2000);
 3. cold start of `initbounds width` against `initbounds --help`, the time of each width method at
-   L = 100, N = 10^6, δ = 1e-3, ε = 0.1, and the time of `initbounds validate` with its defaults.
+   L = 100, N = 10^6, δ = 1e-3, ε = 0.1, and the time of `initbounds validate` with its defaults;
+4. every command that issue 11 listed as slow, hanging or crashing (CASES), run cold with a
+   time limit: exit code and seconds. With `--baseline REV` the same commands also run on the
+   git revision REV (checked out into a temporary folder), side by side in the same run.
 Writes benchmarks/results.json (with a `ratios` object) beside this file.
+Options: `--cases-only` runs part 4 alone; `--baseline REV` adds REV's column to part 4.
 """
 from __future__ import annotations
 
@@ -24,6 +28,36 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = [(256, 10, 1, 200), (1024, 50, 16, 6), (64, 100, 2000, 20)]   # width, depth, inputs, networks
+#: Issue 11's slow, hanging and crashing commands (its wording: each must answer, or refuse with its
+#: cost, in < 2 s; the cold `width` under 0.5 s). Each runs as a fresh process, limited to CASE_LIMIT s.
+CASES = [
+    "prob --width 2 --depth 2 --eps 0.05",
+    "prob --width 100000 --depth 10 --eps 1e-6",
+    "prob --width 460 --depth 1000 --eps 0.88",
+    "prob --width 10000000 --depth 2 --eps 0.67694",
+    "prob --width 1000 --depth 100000 --eps 0.5",
+    "prob --width 99999999999999999999999 --depth 3 --eps 0.1",
+    "width --depth 10 --samples 100 --delta 1e-300 --eps 0.1",
+    "width --depth 100 --samples 1000000 --delta 1e-300 --eps 1e-6",
+    "width --depth 1000000 --samples 1 --delta 0.05 --eps 0.5",
+    "width --depth 1000 --delta 0.237 --eps 0.102 --layers last",
+    "width --depth 99999999999999999999999 --samples 1 --delta 0.05 --eps 0.3",
+    "width --depth 10 --samples 100 --delta 0.05 --eps 0.3",
+    "width --depth 100 --samples 1000000 --delta 1e-3 --eps 0.1",
+    "variance --widths 10000000,10000000,10000000",
+    "variance --widths 100,100 --target-var 1e-300",
+    "variance --widths 141,141,141,141,141,141 --weight-var 1e308",
+    "resnet --blocks 100000000 --width 64 --schedule inv",
+    "resnet --blocks 1000000 --width 64 --branch-width 64 --eta 1",
+    "moment --activation relu --s 1 --width 2000 --depth 200 --small 0.5",
+    "moment --s 1e-300 --width 81 --depth 1",
+    "moment --s 1.85621 --width 175 --depth 1000000",
+    "check --width 10000000 --depth 3 --trials 10",
+    "check --width 64 --depth 100000 --trials 0",
+    "check --width 1 --s 1e-300",
+    "regions --widths 8 --input-dim 100000 --slice --trials 10",
+]
+CASE_LIMIT = 60.0
 
 
 def _exe() -> str:
@@ -61,6 +95,50 @@ def machine_limits(torch):
     return out
 
 
+def _run_case(argv: list, limit: float = CASE_LIMIT) -> dict:
+    """One cold run of ``argv``: exit code (None past the limit) and wall seconds."""
+    t = time.perf_counter()
+    try:
+        rc = subprocess.run(argv, capture_output=True, timeout=limit).returncode
+    except subprocess.TimeoutExpired:
+        rc = None
+    return {"rc": rc, "seconds": time.perf_counter() - t}
+
+
+def _baseline_argv(rev: str, tmp: Path) -> list:
+    """A command line that runs ``initbounds`` from git revision ``rev`` (exported into ``tmp``;
+    the repository root is the package, so it is exported as ``tmp/initbounds``)."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=HERE, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    pkg = tmp / "initbounds"
+    pkg.mkdir()
+    archive = subprocess.run(["git", "archive", rev], cwd=root, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(pkg)], input=archive, check=True)
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tmp)!r}); "
+            "from initbounds.cli import main; sys.argv[0] = 'initbounds'; main()"]
+
+
+def issue_cases(baseline: str | None) -> list:
+    """Part 4: each of CASES cold, here and (``baseline``) on that revision, side by side."""
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = _baseline_argv(baseline, Path(tmp)) if baseline else None
+        print(f"{'command':72s} {'now':>14s}" + (f" {baseline[:10]:>14s}" if base else ""))
+        for case in CASES:
+            args = case.split()
+            row = {"command": "initbounds " + case, "now": _run_case([_exe(), *args])}
+            if base:
+                row["baseline"] = _run_case(base + args)
+            rows.append(row)
+            cells = [row["now"]] + ([row["baseline"]] if base else [])
+            shown = " ".join(f"{'>' if c['rc'] is None else ''}{c['seconds']:6.2f} s rc={c['rc'] if c['rc'] is not None else '-'}"
+                             .rjust(14) for c in cells)
+            print(f"{case[:72]:72s} {shown}")
+    return rows
+
+
 def naive_loop(torch, n, L, N, T, x):
     """One nn.Sequential per network, kaiming_normal_ (fan-in), one forward pass, norms per layer."""
     nn = torch.nn
@@ -82,6 +160,20 @@ def naive_loop(torch, n, L, N, T, x):
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", metavar="REV", help="also run part 4 on this git revision")
+    ap.add_argument("--cases-only", action="store_true", help="run part 4 only (keeps the other results)")
+    opts = ap.parse_args()
+    if opts.cases_only:
+        path = HERE / "results.json"
+        out = json.loads(path.read_text()) if path.exists() else {}
+        print("== issue 11 cases (cold, limit %.0f s)" % CASE_LIMIT)
+        out["issue11_cases"] = {"baseline": opts.baseline, "rows": issue_cases(opts.baseline)}
+        path.write_text(json.dumps(out, indent=2) + "\n")
+        print(f"\nwrote {path}")
+        return
     import torch
 
     from initbounds.sim.core import Stream
@@ -157,6 +249,9 @@ def main() -> None:
     subprocess.run([_exe(), "validate", "--json"], check=True, capture_output=True)
     out["validate_default_s"] = time.perf_counter() - t
     print(f"initbounds validate (defaults): {out['validate_default_s']:.1f} s")
+
+    print("\n== issue 11 cases (cold, limit %.0f s)" % CASE_LIMIT)
+    out["issue11_cases"] = {"baseline": opts.baseline, "rows": issue_cases(opts.baseline)}
 
     (HERE / "results.json").write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nwrote {HERE / 'results.json'}")
