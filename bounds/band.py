@@ -51,7 +51,7 @@ _LOG_KERNEL_EPS = -745.0   # one-layer kernels stop where the tail is below e^-7
 _LOG_GRID_EPS = -46.0      # layers="last": the grid reaches where one layer's tail is below e^-46 …
 _GRID_SDS = 12.0           # … beyond 12 standard deviations of the walk (the mass off it is counted)
 _MIN_LEVELS, _MAX_LEVELS = 2, 10
-_UNDERFLOW = 1e-300        # absolute error bound per cell and step for masses computed in doubles
+_UNDERFLOW = 1e-320       # absolute round-off bound per cell and step once masses are subnormal (2^-1074 per operation)
 # Cost model (seconds per unit), measured on the reference machine (2 shared cores) with
 # /tmp-free numpy; deliberately on the slow side.
 _T_STEP = 6e-5        # python overhead of one layer step
@@ -289,7 +289,7 @@ def _stay_geometry(M: int, reach: tuple, B_minus_A: float) -> tuple:
 def _stay_cost(n: int, L: int, M: int, j_lo: int, j_hi: int, method: str) -> tuple:
     """(seconds, bytes) of one level of the layers="all" recursion."""
     K = j_lo + j_hi + 1 if L > 2 else 0
-    t = (3 * M + K + 4) * _t_point(n)
+    t = (M + 2 * max(M, K // 2) + 4) * _t_point(n)
     mem = 8.0 * (4 * M + 2 * K) + 8.0 * min(3 * M + K, _CHUNK)
     if L == 1 or L == 2:
         return t, mem
@@ -307,22 +307,43 @@ def _stay_cost(n: int, L: int, M: int, j_lo: int, j_hi: int, method: str) -> tup
     return t, mem
 
 
+def _half_point_tails(n: int, h: float, i_lo: int, i_hi: int) -> tuple:
+    """LC[i] = log P(log ρ ≤ −(i+½)h) (atom included), i = 0..i_lo, and LS[i] = log P(log ρ > (i+½)h),
+    i = 0..i_hi: every tail the layers="all" recursion needs (kernel edges and exits from the cell
+    centres are both half-integer multiples of h), each evaluated once."""
+    LC = _lcdf(n, -(np.arange(i_lo + 1) + 0.5) * h)
+    LS = _lsf(n, (np.arange(i_hi + 1) + 0.5) * h)
+    return LC, LS
+
+
+def _kernel_from_tails(n: int, LC: np.ndarray, LS: np.ndarray, j_lo: int, j_hi: int) -> _Kernel:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = LS[:j_hi] + np.log(-np.expm1(np.minimum(LS[1:j_hi + 1] - LS[:j_hi], 0.0)))        # j = 1..j_hi
+        dn = LC[:j_lo] + np.log(-np.expm1(np.minimum(LC[1:j_lo + 1] - LC[:j_lo], 0.0)))        # j = -1..-j_lo
+        mid = np.log1p(-min(math.exp(LC[0]) + math.exp(LS[0]), 1.0))
+    logk = np.concatenate([dn[::-1], [mid], up])
+    logk[np.isnan(logk)] = -np.inf
+    cut = _lae(float(_minus_atom(LC[j_lo], -n * _LOG2)), float(LS[j_hi]))
+    return _Kernel(j_lo, j_hi, _exp(logk), cut)
+
+
 def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method: str):
     """One grid of M band cells: (log p_fail, absolute error bound of round-off/cut mass)."""
     h, j_lo, j_hi = _stay_geometry(M, reach, B - A)
     edges = A + h * np.arange(M + 1)
     edges[-1] = B
-    centers = A + h * (np.arange(M) + 0.5)
     logm = _log_cell_probs(n, edges)                              # layer 1, exact
     log_exit = float(np.logaddexp(rho.log_cdf(n, math.exp(A)), rho.log_sf(n, math.exp(B))))
-    # exit probability from each cell centre at the next layer (the atom ρ = 0 included)
-    log_t = np.logaddexp(_lcdf(n, A - centers), _lsf(n, B - centers))
+    LC, LS = _half_point_tails(n, h, max(M - 1, j_lo if L > 2 else 0), max(M - 1, j_hi if L > 2 else 0))
+    # exit probability from each cell centre at the next layer (the atom ρ = 0 included):
+    # A − c_i = −(i+½)h, B − c_i = (M−1−i+½)h
+    log_t = np.logaddexp(LC[:M], LS[:M][::-1])
     # layer 2 from the exact layer-1 masses, in log space
     log_exit = _lae(log_exit, _log_dot(None, log_t, logm))
     far = L * _far_mass(n)                  # one-layer mass beyond the contour range (n > 200)
     if L == 2:
         return log_exit, far
-    ker = _kernel(n, h, j_lo, j_hi)
+    ker = _kernel_from_tails(n, LC, LS, j_lo, j_hi)
     # jumps beyond M − 1 cells leave the band from any cell (exact); a cut at the kernel's reach
     # (tails below e^-745) drops at most that mass per step
     cut = j_lo < M - 1 or j_hi < M - 1
