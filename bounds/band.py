@@ -28,7 +28,7 @@ from . import rho
 from .death import logp_dead_point, logp_dead_uniform
 from .errors import (COUNT, OPEN_UNIT, WIDTHS, CostLimitError, Integral, Interval, Options, OrNone, Real,
                      constrain)
-from .numerics import logsumexp
+from .numerics import log_binomial_half, log_chi2_cdf, logsumexp
 
 __all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT", "ProductLaw",
            "product_law", "NORMS", "LAYERS"]
@@ -140,18 +140,39 @@ def _far_mass(n: int) -> float:
     return math.exp(_lae(lo_tail, rho.log_sf(n, rho._CONTOUR_RMAX)))
 
 
-def _lcdf(n: int, x) -> np.ndarray:
-    """log P(log ρ ≤ x) (the atom ρ = 0 included); for n > 200, x below the contour range reads
-    as the atom only and x above it as 1 (error ≤ :func:`_far_mass`)."""
+def _alive_sum(n: int, x: np.ndarray) -> np.ndarray:
+    """log Σ_{k≥1} C(n,k)2^{-n} P(χ²_k ≤ n e^x/2) for n ≤ 200: the alive lower tail, summed without
+    the atom (log P(ρ ≤ r) − atom would cancel catastrophically once the alive part is below
+    1e-16 of 2^{-n}, e.g. width 2 beyond log ρ < −40)."""
+    k = np.arange(1, n + 1, dtype=float)
+    lw = log_binomial_half(n, k)
+    with np.errstate(over="ignore", under="ignore"):
+        y = 0.5 * n * np.exp(np.asarray(x, dtype=float))
+    out = logsumexp(lw[None, :] + log_chi2_cdf(k[None, :], y[:, None], rescue=False), axis=1)
+    bad = np.nonzero((out < math.log(1e-280)) & (y > 0))[0]
+    if bad.size:
+        kk, yy = np.broadcast_arrays(k[None, :], y[bad, None])
+        out[bad] = logsumexp(lw[None, :] + log_chi2_cdf(kk, yy, rescue=True), axis=1)
+    return out
+
+
+def _lcdf_alive(n: int, x) -> np.ndarray:
+    """log P(log ρ ≤ x, ρ > 0); for n > 200, x below the contour range reads as 0 and x above it
+    as 1 − 2^{-n} (error ≤ :func:`_far_mass`)."""
     x = np.atleast_1d(np.asarray(x, dtype=float))
     if n <= rho._SUM_MAX:
-        return _chunked(rho.log_cdf, n, _exp(x))
-    out = np.zeros(x.shape)
-    out[x < _X_NEAR[0]] = -n * _LOG2
+        return _chunked(_alive_sum, n, x)
+    out = np.full(x.shape, math.log1p(-(2.0 ** -n)))
+    out[x < _X_NEAR[0]] = -np.inf
     near = (x >= _X_NEAR[0]) & (x <= _X_NEAR[1])
     if np.any(near):
-        out[near] = _chunked(rho.log_cdf, n, _exp(x[near]))
+        out[near] = _minus_atom(_chunked(rho.log_cdf, n, _exp(x[near])), -n * _LOG2)
     return out
+
+
+def _lcdf(n: int, x) -> np.ndarray:
+    """log P(log ρ ≤ x), the atom ρ = 0 included."""
+    return np.logaddexp(_lcdf_alive(n, x), -n * _LOG2)
 
 
 def _lsf(n: int, x) -> np.ndarray:
@@ -179,7 +200,7 @@ def _log_cell_probs(n: int, edges: np.ndarray) -> np.ndarray:
     high = edges >= 0.0
     high[:-1] |= edges[1:] > 0.0
     if np.any(low):
-        lc[low] = _lcdf(n, edges[low])
+        lc[low] = _lcdf_alive(n, edges[low])          # the atom cancels in the differences
     if np.any(high):
         ls[high] = _lsf(n, edges[high])
     a, b = edges[:-1], edges[1:]
@@ -192,7 +213,7 @@ def _log_cell_probs(n: int, edges: np.ndarray) -> np.ndarray:
         straddle = (a < 0.0) & (b > 0.0)
         if np.any(straddle):
             la, lb = lc[:-1][straddle], ls[1:][straddle]
-            out[straddle] = np.log1p(-np.minimum(np.exp(la) + np.exp(lb), 1.0))
+            out[straddle] = np.log1p(-np.minimum(np.exp(la) + np.exp(lb) + 2.0 ** -n, 1.0))
     out[np.isnan(out)] = -np.inf
     return out
 
@@ -216,7 +237,7 @@ def _minus_atom(log_cdf_vals, log_atom: float):
 
 def _log_alive_below(n: int, x: np.ndarray) -> np.ndarray:
     """log P(log ρ ≤ x, ρ > 0) elementwise."""
-    return _minus_atom(_lcdf(n, x), -n * _LOG2)
+    return _lcdf_alive(n, x)
 
 
 def _log_above(n: int, x: np.ndarray) -> np.ndarray:
@@ -308,10 +329,10 @@ def _stay_cost(n: int, L: int, M: int, j_lo: int, j_hi: int, method: str) -> tup
 
 
 def _half_point_tails(n: int, h: float, i_lo: int, i_hi: int) -> tuple:
-    """LC[i] = log P(log ρ ≤ −(i+½)h) (atom included), i = 0..i_lo, and LS[i] = log P(log ρ > (i+½)h),
+    """LC[i] = log P(log ρ ≤ −(i+½)h, ρ > 0), i = 0..i_lo, and LS[i] = log P(log ρ > (i+½)h),
     i = 0..i_hi: every tail the layers="all" recursion needs (kernel edges and exits from the cell
     centres are both half-integer multiples of h), each evaluated once."""
-    LC = _lcdf(n, -(np.arange(i_lo + 1) + 0.5) * h)
+    LC = _lcdf_alive(n, -(np.arange(i_lo + 1) + 0.5) * h)
     LS = _lsf(n, (np.arange(i_hi + 1) + 0.5) * h)
     return LC, LS
 
@@ -320,10 +341,10 @@ def _kernel_from_tails(n: int, LC: np.ndarray, LS: np.ndarray, j_lo: int, j_hi: 
     with np.errstate(divide="ignore", invalid="ignore"):
         up = LS[:j_hi] + np.log(-np.expm1(np.minimum(LS[1:j_hi + 1] - LS[:j_hi], 0.0)))        # j = 1..j_hi
         dn = LC[:j_lo] + np.log(-np.expm1(np.minimum(LC[1:j_lo + 1] - LC[:j_lo], 0.0)))        # j = -1..-j_lo
-        mid = np.log1p(-min(math.exp(LC[0]) + math.exp(LS[0]), 1.0))
+        mid = np.log1p(-min(math.exp(LC[0]) + math.exp(LS[0]) + 2.0 ** -n, 1.0))
     logk = np.concatenate([dn[::-1], [mid], up])
     logk[np.isnan(logk)] = -np.inf
-    cut = _lae(float(_minus_atom(LC[j_lo], -n * _LOG2)), float(LS[j_hi]))
+    cut = _lae(float(LC[j_lo]), float(LS[j_hi]))
     return _Kernel(j_lo, j_hi, _exp(logk), cut)
 
 
@@ -337,7 +358,7 @@ def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method
     LC, LS = _half_point_tails(n, h, max(M - 1, j_lo if L > 2 else 0), max(M - 1, j_hi if L > 2 else 0))
     # exit probability from each cell centre at the next layer (the atom ρ = 0 included):
     # A − c_i = −(i+½)h, B − c_i = (M−1−i+½)h
-    log_t = np.logaddexp(LC[:M], LS[:M][::-1])
+    log_t = np.logaddexp(np.logaddexp(LC[:M], -n * _LOG2), LS[:M][::-1])
     # layer 2 from the exact layer-1 masses, in log space
     log_exit = _lae(log_exit, _log_dot(None, log_t, logm))
     far = L * _far_mass(n)                  # one-layer mass beyond the contour range (n > 200)
@@ -420,9 +441,10 @@ def _last_geometry(n: int, L: int, A: float, B: float, res: int, lm, reach: tupl
     return h, x0, G, j_lo, j_hi
 
 
-def _last_cost(n: int, L: int, G: int, j_lo: int, j_hi: int, method: str) -> tuple:
+def _last_cost(n: int, L: int, G: int, j_lo: int, j_hi: int, method: str, band_cells: int = 0) -> tuple:
     K = j_lo + j_hi + 1 if L > 2 else 0
-    t = (3 * G + K + 4) * _t_point(n)
+    reach_cells = j_lo + j_hi + 2
+    t = (min(G, reach_cells) + K + 2 * min(G, band_cells + reach_cells) + 8) * _t_point(n) + 1e-8 * G
     mem = 8.0 * (6 * G + 2 * K) + 8.0 * min(4 * G + K, _CHUNK)
     steps = max(L - 2, 0)
     if steps == 0:
@@ -446,9 +468,14 @@ def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, 
     h, x0, G, j_lo, j_hi = _last_geometry(n, L, A, B, res, lm, reach, grid_reach)
     edges = x0 + h * np.arange(G + 1)
     centers = x0 + h * (np.arange(G) + 0.5)
-    logm = _log_cell_probs(n, edges)                              # layer 1, exact (alive)
-    log_off = _lae(float(_log_alive_below(n, edges[:1])[0]), float(_log_above(n, edges[-1:])[0]))
-    err = L * _far_mass(n)                  # one-layer mass beyond the contour range (n > 200)
+    # one layer moves log Π by X ∈ [−reach[0], reach[1]] up to mass e^-745 (counted in cut1)
+    cut1 = _lae(float(_log_alive_below(n, np.array([-reach[0]]))[0]), float(_log_above(n, np.array([reach[1]]))[0]))
+    err = L * _far_mass(n) + (L * math.exp(cut1) if cut1 > -745 else 0.0)
+    # layer 1, exact (alive), on the cells the one-layer law reaches
+    i0, i1 = _span(x0, h, G, -reach[0], reach[1])
+    logm = np.full(G, -np.inf)
+    logm[i0:i1] = _log_cell_probs(n, edges[i0:i1 + 1])
+    log_off = _lae(float(_log_alive_below(n, edges[i0:i0 + 1])[0]), float(_log_above(n, edges[i1:i1 + 1])[0]))
     if L > 2:
         ker = _kernel(n, h, j_lo, j_hi)
         if ker.log_cut > -745:
@@ -458,12 +485,19 @@ def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, 
             N = 1 << (2 * G + len(ker.k)).bit_length()
             kk = np.zeros(N)
             kk[np.arange(-j_lo, j_hi + 1) % N] = ker.k
-            spec = np.fft.rfft(m, N) * np.fft.rfft(kk) ** (L - 2)
+            ks, ms = np.fft.rfft(kk), np.fft.rfft(m, N)
+            with np.errstate(under="ignore", divide="ignore"):
+                spec = ms * ks ** (L - 2)
+                # round-off: the power's relative error per frequency ≤ (L + 8)·ε, spread over
+                # the cells by the inverse transform, plus the transforms' own ε·log N
+                ak = _exp((L - 2) * np.log(np.abs(ks)))
             c = np.maximum(np.fft.irfft(spec, N), 0.0)
+            e_cell = (2.0 / N) * float(np.sum(ak * np.abs(ms))) * (L + 8) * 2.3e-16 \
+                + 2.3e-16 * math.log2(N) * float(c.max())
             m = c[:G]
             off = float(c[G:].sum())                 # mass off the grid (wrapped into the guard)
             log_off = _lae(log_off, math.log(off) if off > 0 else -math.inf)
-            err += N * 4e-16 * (L - 2) ** 0.5 + off
+            err += G * e_cell + off
         else:
             off = 0.0
             for _ in range(2, L):
@@ -474,9 +508,20 @@ def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, 
             err += (L - 2) * G * (4e-16 if method == "fft" else _UNDERFLOW)
         with np.errstate(divide="ignore"):
             logm = np.log(m)
-    # the last layer, exactly from each cell centre
-    log_out = np.logaddexp(_log_alive_below(n, A - centers), _log_above(n, B - centers))
+    # the last layer, exactly from each cell centre that can reach the band; from the others the
+    # input ends outside for sure if the last layer keeps it alive, 1 − 2^{-n} (up to the mass
+    # beyond the reach, counted above; the dead atom is counted separately)
+    j0, j1 = _span(x0, h, G, A - reach[1], B + reach[0])
+    log_out = np.full(G, math.log1p(-(2.0 ** -n)))
+    log_out[j0:j1] = np.logaddexp(_log_alive_below(n, A - centers[j0:j1]), _log_above(n, B - centers[j0:j1]))
     return logsumexp(logm + log_out), err, log_off
+
+
+def _span(x0: float, h: float, G: int, a: float, b: float) -> tuple:
+    """Cells [i0, i1) of the grid x0 + h·[0, G] that meet [a, b]."""
+    i0 = int(min(G, max(0, math.floor((a - x0) / h))))
+    i1 = int(min(G, max(i0, math.ceil((b - x0) / h))))
+    return i0, i1
 
 
 def _refuse(n: int, L: int, layers: str, what: str, secs: float, mem: float) -> CostLimitError:
@@ -564,7 +609,7 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
 
         def cost(i, method):
             h, x0, G, j_lo, j_hi = _last_geometry(n, L, A, B, res0 << i, lm, reach, grid_reach)
-            return _last_cost(n, L, G, j_lo, j_hi, method)
+            return _last_cost(n, L, G, j_lo, j_hi, method, int(math.ceil((B - A) / h)) + 2)
 
         def run(i, method):
             lf, err, log_off = _last_level(n, L, A, B, res0 << i, lm, reach, grid_reach, method)
