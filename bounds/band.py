@@ -6,13 +6,22 @@ independent copies of ρ (:mod:`bounds.rho`), so :math:`\log\Pi_l` is a random w
 * ``p_stay(n, L, band)`` = P(Π_l ∈ band for every l ≤ L) — the walk confined to the band;
 * ``p_last(n, L, band)`` = P(Π_L ∈ band) — only the last layer is constrained.
 
-Both are computed by a convolution recursion on a grid of M cells whose edges align with the
-band's edges (log space). Layer 1 is exact (cell probabilities from the exact CDF of ρ); each later
-layer moves the mass of a cell from its centre with the exact cell probabilities of log ρ. The
-failure probability is accumulated as a sum of positive exit masses (mass × exact tail
-probability), never as 1 − p, so it keeps its relative accuracy down to 1e-300. The grid is
-refined (M → 2M) until the failure probability changes by less than ``rtol`` (relative); the last
-change is reported as the achieved tolerance. [derived]
+p_stay is computed on a grid of M cells whose edges align with the band's edges (log space);
+p_last on a grid of h = sd(log ρ)/res covering the band and the walk, with the last layer taken
+exactly from each cell centre. Layer 1 is exact (cell probabilities from the exact CDF of ρ; the
+alive lower tail summed without the atom ρ = 0); each later layer moves the mass of a cell from
+its centre with the exact cell probabilities of log ρ. The failure probability is accumulated as
+a sum of positive exit masses (mass × exact tail probability), never as 1 − p. The later layers
+use the cheapest of (by a cost model of time and memory checked before the work): FFT
+convolutions (only at failure probabilities ≥ 1e-11: their round-off is absolute), direct
+convolutions, binary powering of the non-negative transfer matrix (p_stay, cost M³·log L), or one
+FFT of the kernel's spectrum raised to the power L − 2 (p_last). The direct and matrix paths add
+only non-negative terms, so the failure probability keeps its relative accuracy down to about
+1e-313; their cost is set by the grid, not by how small the probability is (a smaller one
+comes with a band that is wider in standard deviations, hence more cells and levels). The grid is refined (h → h/2) with
+Richardson extrapolation until the failure probability changes by less than ``rtol``
+(relative); the last change, the mass off the grid and the round-off bounds are reported as the
+achieved tolerance. [derived]
 """
 from __future__ import annotations
 
@@ -51,6 +60,9 @@ _LOG_KERNEL_EPS = -745.0   # one-layer kernels stop where the tail is below e^-7
 _LOG_GRID_EPS = -46.0      # layers="last": the grid reaches where one layer's tail is below e^-46 …
 _GRID_SDS = 12.0           # … beyond 12 standard deviations of the walk (the mass off it is counted)
 _MIN_LEVELS, _MAX_LEVELS = 2, 10
+#: Below e^-720 (≈ 1e-313) the failure probability has no relative accuracy (the one-layer
+#: kernels and layer-1 masses are cut where their tails fall below e^-745): rel_tolerance ≥ 1 there.
+_LOG_REL_FLOOR = -720.0
 _UNDERFLOW = 1e-320       # absolute round-off bound per cell and step once masses are subnormal (2^-1074 per operation)
 # Cost model (seconds per unit), measured on the reference machine (2 shared cores) with
 # /tmp-free numpy; deliberately on the slow side.
@@ -63,7 +75,7 @@ _CHUNK = 2_000_000    # elements of the largest temporary matrix of one CDF eval
 
 def _t_point(n: int) -> float:
     """Seconds per one-layer CDF/SF evaluation point (binomial sum for n ≤ 200, contour above)."""
-    return 1.5e-5 + 1e-7 * (n + 1) if n <= rho._SUM_MAX else 8e-6
+    return 1.5e-5 + 1e-7 * (n + 1) if n <= rho._SUM_MAX else 1.1e-5
 
 
 def _chunked(f, n: int, r: np.ndarray) -> np.ndarray:
@@ -475,7 +487,12 @@ def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, 
     i0, i1 = _span(x0, h, G, -reach[0], reach[1])
     logm = np.full(G, -np.inf)
     logm[i0:i1] = _log_cell_probs(n, edges[i0:i1 + 1])
-    log_off = _lae(float(_log_alive_below(n, edges[i0:i0 + 1])[0]), float(_log_above(n, edges[i1:i1 + 1])[0]))
+    # mass beyond the grid is off it (counted as failure and in the tolerance); mass beyond the
+    # one-layer reach inside the grid is below e^-745 (in the tolerance only)
+    t_lo = float(_log_alive_below(n, edges[i0:i0 + 1])[0])
+    t_hi = float(_log_above(n, edges[i1:i1 + 1])[0])
+    log_off = _lae(t_lo if i0 == 0 else -math.inf, t_hi if i1 == G else -math.inf)
+    err += (math.exp(t_lo) if i0 > 0 else 0.0) + (math.exp(t_hi) if i1 < G else 0.0)
     if L > 2:
         ker = _kernel(n, h, j_lo, j_hi)
         if ker.log_cut > -745:
@@ -526,7 +543,7 @@ def _span(x0: float, h: float, G: int, a: float, b: float) -> tuple:
 
 def _refuse(n: int, L: int, layers: str, what: str, secs: float, mem: float) -> CostLimitError:
     return CostLimitError(
-        "the exact band probability at {width}=" + f"{n}, " + "{depth}=" + f"{L} (layers={layers}) "
+        "the exact band probability at {width} " + f"{n} and " + "{depth} " + f"{L} (layers={layers}) "
         f"needs {what}: about {secs:.3g} s and {mem / 2**20:.3g} MiB, beyond this tool's limits "
         f"({COST_LIMIT:g} s, {MEMORY_LIMIT / 2**20:.0f} MiB); use the Chernoff or product bounds",
         names=("width", "depth"))
@@ -558,8 +575,9 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     convolution, or (layers="all") binary powering of the non-negative transfer matrix, cost
     M³·log L; (layers="last") one FFT of the kernel's spectrum raised to the power L − 2. The
     direct and matrix algorithms add only non-negative terms, so the failure probability keeps its
-    relative accuracy however small it is. The grid is refined (h → h/2) with Richardson
-    extrapolation until ``rtol`` or the cost limit.
+    relative accuracy down to about e^-720 ≈ 1e-313 (below, ``rel_tolerance`` ≥ 1: the one-layer
+    tails are cut at e^-745). The grid is refined (h → h/2) with Richardson extrapolation until
+    ``rtol`` or the cost limit; the reported tolerance is then honest, not necessarily ≤ rtol.
 
     Returns a :class:`BandResult` with the achieved tolerance. Raises :class:`DomainError` on bad
     arguments and :class:`CostLimitError`, before the work, if the two coarsest grid levels would
@@ -678,6 +696,8 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     best_lf = min(extrap[-1], 0.0)
     p_fail = math.exp(best_lf)
     rel = _rel_change(levels, extrap) + errs[-1] / max(p_fail, 1e-320)
+    if best_lf < _LOG_REL_FLOOR:
+        rel = max(rel, 1.0)
     tol = min(rel * p_fail, 1.0)
     return BandResult(n, L, lo, hi, layers, max(0.0, -math.expm1(best_lf)), best_lf, tol, rel, label(done[0]),
                       done[1])
