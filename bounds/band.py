@@ -385,14 +385,17 @@ def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method
     err += far
     if method == "doubling":
         return _stay_doubling(m, ker, log_t, L - 2, log_exit, err, M)
+    fft_err = 0.0
     for _ in range(2, L):                     # m is the mass after layer l − 1; exits at layer l + 1
-        c = np.convolve(m, ker.k) if method == "direct" else _fft_conv(m, ker.k)
+        if method == "direct":
+            c = np.convolve(m, ker.k)
+        else:
+            c = _fft_conv(m, ker.k)
+            # FFT round-off: ≤ ε·log2(nfft)·max|c| per cell (max-norm model), on every cell
+            fft_err += 2.3e-16 * math.log2(len(c)) * float(c.max()) * M
         m = c[ker.j_lo: ker.j_lo + M]
         log_exit = _lae(log_exit, _log_dot(m, log_t))
-    if method == "fft":
-        err += (L - 2) * M * 4e-16          # FFT round-off per cell and step (absolute)
-    else:
-        err += (L - 2) * M * _UNDERFLOW
+    err += fft_err if method == "fft" else (L - 2) * M * _UNDERFLOW
     return log_exit, err
 
 
@@ -680,7 +683,7 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
                           f"{_FFT_MIN_FAIL:g}) on a grid of {cost_text(i)} ({method})", spent + s, b)
         lf, err, _ = run(i, method)
         spent += s
-        if method in ("fft", "power") and lf < math.log(_FFT_MIN_FAIL):
+        if method in ("fft", "power") and (lf < math.log(_FFT_MIN_FAIL) or err > 0.25 * rtol * math.exp(lf)):
             fft_ok = False                  # FFT round-off is absolute: start again without it
             levels, extrap, errs = [], [], []
             i = 0
@@ -688,12 +691,14 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
         levels.append(lf)
         errs.append(err)
         done = (i, method)
+        if lf < _LOG_REL_FLOOR - 50.0:
+            break                           # no relative accuracy is claimed down there: one level
         if len(levels) >= 2:
             extrap.append(levels[-1] + (levels[-1] - levels[-2]) / 3.0)
             if cells is not None or i + 1 >= _MAX_LEVELS or _rel_change(levels, extrap) <= rtol:
                 break
         i += 1
-    best_lf = min(extrap[-1], 0.0)
+    best_lf = min(extrap[-1] if extrap else levels[-1], 0.0)
     p_fail = math.exp(best_lf)
     rel = _rel_change(levels, extrap) + errs[-1] / max(p_fail, 1e-320)
     if best_lf < _LOG_REL_FLOOR:
