@@ -547,7 +547,7 @@ def _span(x0: float, h: float, G: int, a: float, b: float) -> tuple:
 def _refuse(n: int, L: int, layers: str, what: str, secs: float, mem: float) -> CostLimitError:
     return CostLimitError(
         "the exact band probability at {width} " + f"{n} and " + "{depth} " + f"{L} (layers={layers}) "
-        f"needs {what}: about {secs:.3g} s and {mem / 2**20:.3g} MiB, beyond this tool's limits "
+        f"needs {what}: about {secs:.3g} s and {mem / 2**20:.3g} MiB, beyond this tool's cost limit "
         f"({COST_LIMIT:g} s, {MEMORY_LIMIT / 2**20:.0f} MiB); use the Chernoff or product bounds",
         names=("width", "depth"))
 
