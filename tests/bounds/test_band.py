@@ -39,10 +39,8 @@ def test_depth_one_is_the_one_layer_law(n, eps, layers):
 # --- orderings and ranges -------------------------------------------------------------------------
 
 
-# The ranges keep every call under ~2 s. Outside them layers="last" is known to be slow (reported):
-# width ≲ 20 does not reach rtol and refines to the 16384-cell cap (n = 20, L = 2, ε = 0.1: ~50 s),
-# and wide bands with p_fail < 1e-11 switch to the direct O(G²) convolution, which COST_LIMIT
-# does not model (n = 1000, L = 2, plain ε = 0.7: ~100 s).
+# (issue 11: the two slow corners once listed here — width ≲ 20 with layers="last", and wide bands
+# with p_fail < 1e-11 — are now inside the cost model; see tests/bounds/test_band_reference.py.)
 @settings(max_examples=10, deadline=None)
 @given(n=st.integers(30, 1000), L=st.integers(2, 6), eps=st.floats(0.1, 0.5),
        norm=st.sampled_from(["squared", "plain"]))
