@@ -26,7 +26,10 @@ Weights are N(0, c/fan) (fan-in by default, He c = 2), biases N(0, σ_b²), floa
 network core (:mod:`sim.core`) from a :class:`~sim.core.Stream` (chunk k of the networks from
 ``stream.generator(k)``; nothing global). ``widths`` are hidden widths (n_1, ..., n_d) and the
 input dimension is ``input_dim`` n_0. Estimators: sample means with normal intervals
-(``stats.mean_ci``); sweep exponents by least squares on log(mean regions − 1) against log N with
+(``stats.mean_ci``) on the counts' known support — 1 to ``bounds.regions.max_regions_segment``
+along a segment, 1 to min(G², ``max_regions_plane``) on a grid, 0 to n_1 first-layer
+breakpoints — so that a nearly constant sample (huge bias variance: almost every network has one
+region) gets the exact interval ``stats.atom_mean_ci`` instead of a width-0 one (issue 11); sweep exponents by least squares on log(mean regions − 1) against log N with
 a percentile bootstrap over networks (numpy generator of ``stream.child("bootstrap")``).
 """
 from __future__ import annotations
@@ -42,7 +45,8 @@ import torch
 from ..bounds.errors import DomainError, check_choice, check_int, check_real
 from ..bounds.regions import regions_report as bounds_regions_report
 from ..bounds.report import Report
-from ..bounds.regions import default_segment, first_layer_segment, one_layer_regions_2d, regions_paper_claim, square_window, weight_std
+from ..bounds.regions import (default_segment, first_layer_segment, max_regions_plane, max_regions_segment,
+                              one_layer_regions_2d, regions_paper_claim, square_window, weight_std)
 from ..bounds.errors import parse_widths
 
 from . import stats
@@ -54,7 +58,7 @@ __all__ = [
     "count_grid_patterns", "sample_slice_regions", "count_one_layer_arrangement",
     "SweepPoint", "Sweep", "estimate_neuron_sweep", "estimate_depth_sweep", "figures_regions",
     "claim_regions_first_layer_1d", "claim_regions_crofton_deep", "claim_regions_one_layer_2d",
-    "claim_regions_depth_flat", "CLAIM_DESIGNS", "regions_report", "CLAIMS",
+    "claim_regions_depth_flat", "CLAIM_DESIGNS", "count_support", "regions_report", "CLAIMS",
 ]
 
 
@@ -412,6 +416,21 @@ class Sweep:
                             "trials": p.trials} for p in self.points]}
 
 
+def count_support(kind: str, widths, grid: Optional[int] = None) -> tuple:
+    """(lo, hi): the values a region count can take — (1, ∏(n_l + 1)) along a segment ("segment",
+    :func:`bounds.regions.max_regions_segment`), (1, min(G², ∏(1 + n_l + C(n_l, 2)))) for distinct
+    grid patterns ("slice", :func:`bounds.regions.max_regions_plane`; G = ``grid``), and
+    (1, 1 + n + C(n, 2)) for the exact one-layer arrangement ("arrangement"). ``hi`` is a float,
+    ∞ beyond 2^1000 (then an interval's upper end falls back to the normal one)."""
+    if kind == "segment":
+        top = max_regions_segment(widths)
+    elif kind == "arrangement":
+        top = max_regions_plane(widths)
+    else:
+        top = min(check_int("grid", grid, lo=2) ** 2, max_regions_plane(widths))
+    return 1.0, (float(top) if top < 2**1000 else math.inf)
+
+
 def _count(kind, widths, trials, *, input_dim, weight_var, bias_var, grid, stream, device):
     if kind == "segment":
         return sample_segment_regions(widths, trials, input_dim=input_dim, weight_var=weight_var, bias_var=bias_var,
@@ -438,7 +457,7 @@ def _sweep_points(kind, designs, trials, *, input_dim, weight_var, bias_var, gri
     for i, (x, w) in enumerate(designs):
         c = _count(kind, w, trials, input_dim=input_dim, weight_var=weight_var, bias_var=bias_var, grid=grid,
                    stream=stream.child(f"{kind}:{','.join(map(str, w))}"), device=device)
-        m, lo, hi = stats.mean_ci(c, level)
+        m, lo, hi = stats.mean_ci(c, level, lo=1.0, hi=count_support(kind, w, grid)[1])
         pts.append(SweepPoint(x, w, m, lo, hi, len(c), c))
         if progress:
             progress(i + 1, len(designs))
@@ -611,7 +630,7 @@ def claim_regions_first_layer_1d(ctx):
     th = first_layer_segment(x0, x1, w[0], bias_var=d["bias_var"])
     r = sample_segment_regions(w, ctx.trials, input_dim=n0, x0=x0, x1=x1, bias_var=d["bias_var"], stream=ctx.stream,
                                device=ctx.device, progress=ctx.progress)
-    m, lo, hi = stats.mean_ci(r.new_per_layer[:, 0], ctx.level)
+    m, lo, hi = stats.mean_ci(r.new_per_layer[:, 0], ctx.level, lo=0, hi=w[0])
     ok = lo <= th.breakpoints <= hi
     return Evidence(theory=th.breakpoints, estimate=m, ci=(lo, hi),
                    holds=ok,
@@ -666,7 +685,7 @@ def claim_regions_one_layer_2d(ctx):
     exact = count_one_layer_arrangement(p, a)
     k = min(ctx.trials, d["grid_nets"])
     grid = count_grid_patterns([(W[:k], b[:k]) for W, b in p], a, d["grid"])
-    m, lo, hi = stats.mean_ci(exact, ctx.level)
+    m, lo, hi = stats.mean_ci(exact, ctx.level, lo=1, hi=count_support("arrangement", w)[1])
     never_above = bool((grid <= exact[:k]).all())
     ok = lo <= th.regions <= hi and never_above
     short = float((exact[:k] - grid).mean())
@@ -698,13 +717,27 @@ def claim_regions_depth_flat(ctx):
                                    stream=ctx.stream.child(f"depth={depth}"), device=ctx.device).counts.astype(float)
         counts.append(c)
         means.append(c.mean())
-    z = float(st.norm.ppf(stats.bonferroni(ctx.level, len(d["depths"]) - 1)))
+    level = stats.bonferroni(ctx.level, len(d["depths"]) - 1)
+    z = float(st.norm.ppf(level))
     c1 = counts[0]
-    lower = [float(c.mean() - c1.mean() - z * math.sqrt(c.var(ddof=1) / c.size + c1.var(ddof=1) / c1.size))
-             for c in counts[1:]]
+    sup = [count_support("segment", _split(N, depth)) for depth in d["depths"]]
+
+    def concentrated(c):
+        return int(c.size - np.unique(c, return_counts=True)[1].max()) < stats.CONCENTRATED
+
+    lower = []
+    for j, c in enumerate(counts[1:], start=1):
+        if concentrated(c) or concentrated(c1):
+            # a nearly constant sample has no trustworthy variance (issue 11): compare exact intervals
+            # instead, each two-sided at 2·level − 1 (one-sided level each side; union bound)
+            lo_d = stats.mean_ci(c, 2 * level - 1, lo=sup[j][0], hi=sup[j][1])[1]
+            hi_1 = stats.mean_ci(c1, 2 * level - 1, lo=sup[0][0], hi=sup[0][1])[2]
+            lower.append(float(lo_d - hi_1))
+        else:
+            lower.append(float(c.mean() - c1.mean() - z * math.sqrt(c.var(ddof=1) / c.size + c1.var(ddof=1) / c1.size)))
     violated = max(lower) > 0.0
     i = int(np.argmax(means))
-    m, lo, hi = stats.mean_ci(counts[i], ctx.level)
+    m, lo, hi = stats.mean_ci(counts[i], ctx.level, lo=sup[i][0], hi=sup[i][1])
     return Evidence(theory=base, estimate=m, ci=(lo, hi),
                    holds=not violated,
                    detail=f"N = {N} neurons split over depths {list(d['depths'])} (n0 = 2, default segment, bias "
@@ -739,8 +772,8 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
     if mode == "segment":
         r = sample_segment_regions(hid, T, input_dim=n0, weight_var=weight_var, bias_var=bias_var, stream=stream,
                                    progress=progress)
-        m, lo, hi = stats.mean_ci(r.counts, level)
-        fm, flo, fhi = stats.mean_ci(r.new_per_layer[:, 0], level)
+        m, lo, hi = stats.mean_ci(r.counts, level, lo=1, hi=count_support("segment", hid)[1])
+        fm, flo, fhi = stats.mean_ci(r.new_per_layer[:, 0], level, lo=0, hi=hid[0])
         sim.update({"mean": m, "ci": [lo, hi], "method": "exact piece tracking",
                     "first_layer_breakpoints": {"mean": fm, "ci": [flo, fhi]}, "seconds": r.seconds})
     else:
@@ -748,26 +781,27 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
         r = sample_slice_regions(hid, T, input_dim=n0, half_side=inputs["window"]["half_side"], grid=grid,
                                  weight_var=weight_var, bias_var=bias_var, stream=stream, exact_one_layer=exact,
                                  progress=progress)
-        m, lo, hi = stats.mean_ci(r["grid"], level)
+        m, lo, hi = stats.mean_ci(r["grid"], level, lo=1, hi=count_support("slice", hid, grid)[1])
         sim.update({"mean": m, "ci": [lo, hi], "method": f"distinct patterns on a {grid}×{grid} grid (lower bound)",
                     "seconds": r["seconds"]})
         if exact:
-            em, elo, ehi = stats.mean_ci(r["exact"], level)
+            em, elo, ehi = stats.mean_ci(r["exact"], level, lo=1, hi=count_support("arrangement", hid)[1])
             sim["exact_one_layer"] = {"mean": em, "ci": [elo, ehi], "method": "1 + #lines meeting + #crossings inside"}
     out["simulated"] = sim
     lvl = f"{100 * level:g}%"
     rows = list(derived.rows)
+
+    def cell(e):
+        f = lambda v: f"{v:.4f}" if abs(v) < 1e6 else f"{v:.4e}"  # noqa: E731
+        return f"{f(e['mean'])}  [{f(e['ci'][0])}, {f(e['ci'][1])}]"
+
     if mode == "segment":
-        fb = sim["first_layer_breakpoints"]
-        rows.append(("simulated first-layer breakpoints", f"{fb['mean']:.4f}  [{fb['ci'][0]:.4f}, {fb['ci'][1]:.4f}]",
-                     f"simulation, {lvl} CI"))
+        rows.append(("simulated first-layer breakpoints", cell(sim["first_layer_breakpoints"]), f"simulation, {lvl} CI"))
     if "exact_one_layer" in sim:
-        ex = sim["exact_one_layer"]
-        rows.append(("simulated #regions, exact arrangement count",
-                     f"{ex['mean']:.4f}  [{ex['ci'][0]:.4f}, {ex['ci'][1]:.4f}]", f"simulation, {lvl} CI"))
+        rows.append(("simulated #regions, exact arrangement count", cell(sim["exact_one_layer"]),
+                     f"simulation, {lvl} CI"))
     how = "exact piece tracking" if mode == "segment" else f"grid {grid}×{grid}, lower bound"
-    rows.append((f"simulated #regions ({how})", f"{sim['mean']:.4f}  [{sim['ci'][0]:.4f}, {sim['ci'][1]:.4f}]",
-                 f"simulation, {lvl} CI"))
+    rows.append((f"simulated #regions ({how})", cell(sim), f"simulation, {lvl} CI"))
     line = (f"{T} networks, seed {seed}, {sim['seconds']:.1f} s. A region is a connected piece with a constant "
             "activation pattern" + ("." if mode == "segment" else "; grid counts miss regions containing no grid point."))
     return Report(title=derived.title, rows=tuple(rows), data=out, assumptions=derived.assumptions, lines=(line,))
