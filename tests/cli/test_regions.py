@@ -74,3 +74,26 @@ def test_slice_json_contract_and_table():
     assert r.exit_code == 0, r.output
     assert "paper claim (HR19), order of magnitude" in r.output and "derived, exact" in r.output
     assert "exact arrangement count" in r.output and "lower bound" in r.output
+
+
+@pytest.mark.parametrize("args, derived", [
+    (["--widths", "50", "--input-dim", "2", "--segment", "--bias-var", "1e12", "--trials", "200"],
+     lambda d: d["first_layer_segment"]["regions"]),
+    (["--widths", "1", "--input-dim", "2", "--slice", "--bias-var", "0.01", "--trials", "200", "--grid", "32"],
+     lambda d: d["one_layer_window"]["regions"]),
+])
+def test_issue11_nearly_constant_counts_get_an_honest_interval(args, derived):
+    """issue 11: these printed [1, 1] (CI of [0, 0] breakpoints around 3.2e-5) and [2, 2] around
+    1.998. The interval now has positive width and contains the exact mean (bounds.regions)."""
+    r = run("regions", *args, "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    lo, hi = d["simulated"]["ci"]
+    truth = derived(d)
+    assert hi > lo and lo <= truth <= hi
+    if "first_layer_breakpoints" in d["simulated"]:
+        lo, hi = d["simulated"]["first_layer_breakpoints"]["ci"]
+        assert hi > lo and lo <= d["first_layer_segment"]["breakpoints"] <= hi
+    if "exact_one_layer" in d["simulated"]:
+        lo, hi = d["simulated"]["exact_one_layer"]["ci"]
+        assert hi > lo and lo <= truth <= hi
