@@ -739,7 +739,7 @@ def regions_report(hidden, input_dim, *, mode: str = "segment", weight_var=2.0, 
     a = math.sqrt(n0)
     window = None
     if mode == "slice" and len(hid) == 1:
-        window = one_layer_regions_slice(hid[0], square_window(a), centre=np.zeros(n0), directions=np.eye(n0)[:2],
+        window = one_layer_regions_slice(hid[0], square_window(a), centre=np.zeros(n0), directions=np.eye(2, n0),
                                          weight_var=weight_var, bias_var=bias_var).as_dict()
     dim = 1 if mode == "segment" else 2
     data = {

@@ -44,12 +44,12 @@ from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Sequence
 import numpy as np
 import torch
 
-from ..bounds.errors import DomainError, check_choice, check_int, check_real
+from ..bounds.errors import CostLimitError, DomainError, check_choice, check_int, check_real
 from ..bounds.moments import Activation, sigma2_he
 from ..bounds.variance import WEIGHT_LAWS
 
 __all__ = [
-    "HE_GAIN", "MEMORY_BUDGET", "CHUNK_ELEMENTS", "CHUNK_NETWORKS", "gain_for",
+    "HE_GAIN", "MEMORY_BUDGET", "require_memory", "CHUNK_ELEMENTS", "CHUNK_NETWORKS", "gain_for",
     "stable_hash", "Stream", "Chunk", "Batch", "Run", "chunk_size",
     "NetworkSpec", "Layer", "fill_weights_", "iter_params", "draw_params", "apply_activation", "forward",
 ]
@@ -62,6 +62,23 @@ HE_GAIN = 2.0
 #: Bytes that one batch of networks may hold (weights plus working tensors, as each sampler
 #: estimates them). The only memory budget in :mod:`sim`; it never changes a result.
 MEMORY_BUDGET = 2**30
+
+def require_memory(nbytes: float, what: str, *, names: tuple = ()) -> None:
+    """Refuse, before any work, a design whose one network alone needs more than
+    :data:`MEMORY_BUDGET` bytes (chunking cannot split a network): CostLimitError stating the
+    estimate. ``what`` names the work, with the driving parameters as ``{name}`` templates (the
+    command line spells them as its options, e.g. ``--widths``).
+
+    >>> require_memory(2**20, "one small network")
+    >>> require_memory(80 * 2**30, "the first layer")
+    Traceback (most recent call last):
+    ...
+    initbounds.bounds.errors.CostLimitError: the first layer needs about 80 GiB for one network, over the memory budget of 1 GiB (sim.core.MEMORY_BUDGET)
+    """
+    if nbytes > MEMORY_BUDGET:
+        raise CostLimitError(f"{what} needs about {nbytes / 2**30:.3g} GiB for one network, over the memory budget of "
+                             f"{MEMORY_BUDGET / 2**30:g} GiB (sim.core.MEMORY_BUDGET)", names=names)
+
 
 #: A chunk holds at most this many elements of working set (≤ 8 MiB in float64) ...
 CHUNK_ELEMENTS = 2**20

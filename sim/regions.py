@@ -51,7 +51,7 @@ from ..bounds.errors import parse_widths
 
 from . import stats
 from .claims import ClaimSet, Evidence
-from .core import HE_GAIN, NetworkSpec, Run, Stream, _check_stream, draw_params, forward
+from .core import HE_GAIN, NetworkSpec, Run, Stream, _check_stream, draw_params, forward, require_memory
 
 __all__ = [
     "sample_mlp_params", "count_segment_regions", "SegmentRegions", "sample_segment_regions",
@@ -229,11 +229,17 @@ def sample_segment_regions(widths, trials, *, input_dim: int, x0=None, x1=None, 
         x0, x1 = default_segment(w[0])
     elif x0 is None or x1 is None:
         raise DomainError("give both x0 and x1, or neither (the default segment)")
+    what = (f"{{widths}} {','.join(map(str, w[1:]))} and {{input_dim}} {w[0]}: tracking the regions along the "
+            "segment")
+    params = sum(a * b for a, b in zip(w[:-1], w[1:]))
+    require_memory(8 * params, what, names=("widths", "input_dim"))       # before the oracle's work
     e = first_layer_segment(x0, x1, w[1], weight_var=weight_var, bias_var=bias_var, fan=fan)   # checks
     spec = _spec(w, weight_var, bias_var, fan)
     laws = _laws(w, weight_var, bias_var, fan)
     t0 = time.perf_counter()
     per_point = 4 + 2 * int(e.breakpoints) + 2 * sum(w[2:])
+    # one network at least: its parameters and about four (knots × width) tensors of the tracker
+    require_memory(8 * (params + 4 * max(w) * per_point), what, names=("widths", "input_dim"))
     run = Run(stream, trials, network_elements=_SEGMENT_FACTOR * max(w) * per_point, memory_budget=memory_budget,
               chunks=chunks, device=device, progress=progress)
     T, d = run.rows, len(w) - 1
@@ -256,7 +262,7 @@ def _slice_frame(n0: int, centre, directions):
     if directions is None:
         if n0 < 2:
             raise DomainError(f"a planar slice needs an input dimension ≥ 2; got {n0}")
-        D = np.eye(n0)[:2]
+        D = np.eye(2, n0)                       # e1, e2 (never np.eye(n0)[:2]: n0² entries)
     else:
         D = np.asarray(directions, dtype=float)
     if c.shape != (n0,) or D.shape != (2, n0) or not (np.all(np.isfinite(c)) and np.all(np.isfinite(D))):
@@ -264,12 +270,35 @@ def _slice_frame(n0: int, centre, directions):
     return c, D
 
 
-def _grid_points(n0, centre, directions, half_side, grid, dt, dev) -> torch.Tensor:
-    c, D = _slice_frame(n0, centre, directions)
+def _grid_uv(half_side, grid, dt, dev) -> torch.Tensor:
+    """The G² slice coordinates (u, v), u major, each on ``grid`` equispaced values in [−a, a]."""
     u = torch.linspace(-half_side, half_side, grid, dtype=dt, device=dev)
     U, V = torch.meshgrid(u, u, indexing="ij")
-    uv = torch.stack([U.reshape(-1), V.reshape(-1)], dim=1)          # (G², 2)
-    return torch.as_tensor(c, dtype=dt, device=dev) + uv @ torch.as_tensor(D, dtype=dt, device=dev)
+    return torch.stack([U.reshape(-1), V.reshape(-1)], dim=1)          # (G², 2)
+
+
+def _restrict_to_slice(params, centre, directions) -> list:
+    """The first layer restricted to the slice c + u d₁ + v d₂: weights W Dᵀ (t, n₁, 2) and biases
+    b + W c, so that the network runs on the G² points (u, v) and never on G² points of dimension
+    n0 (issue 11: n0 = 100000 needed 74.5 GiB). For the default frame (c = 0, D = (e1, e2)) these
+    are W's first two columns and b exactly."""
+    (W, b), rest = params[0], list(params[1:])
+    c, D = _slice_frame(W.shape[2], centre, directions)
+    if centre is None and directions is None:
+        return [(W[:, :, :2], b), *rest]
+    Dt = torch.as_tensor(D.T, dtype=W.dtype, device=W.device)
+    ct = torch.as_tensor(c, dtype=W.dtype, device=W.device)
+    return [(W @ Dt, b + W @ ct), *rest]
+
+
+def grid_memory(widths, grid: int) -> int:
+    """Bytes that counting one network's patterns on a G×G grid needs at least whatever the memory
+    budget: its parameters (8·Σ n_{l−1} n_l) and the packed patterns of all G² points (three int64
+    arrays of ⌈N/52⌉ words each: the words, the sort's gathered copy and its permutation), N the
+    number of hidden units. ``widths`` = (n0, n1, ..., nd)."""
+    w = tuple(widths)
+    N = sum(w[1:])
+    return 8 * sum(a * b for a, b in zip(w[:-1], w[1:])) + 3 * 8 * grid * grid * (-(-N // 52) + 2)
 
 
 def _distinct_rows_per_group(keys: torch.Tensor, group: torch.Tensor, groups: int) -> torch.Tensor:
@@ -292,30 +321,39 @@ def count_grid_patterns(params, half_side: float, grid: int, *, centre=None, dir
 
     ``params`` as from :func:`sample_mlp_params`; centre c (default 0) and directions (d₁, d₂)
     (default e1, e2) give the points c + u d₁ + v d₂, u, v on ``grid`` equispaced values in [−a, a].
-    Networks are processed in groups holding at most ``max_elements`` pre-activations.
+    The first layer is restricted to the slice (weights W Dᵀ, biases b + W c) and the network runs
+    on the 2-D slice coordinates. Networks and grid points are processed in blocks holding at most
+    ``max_elements`` activations (the patterns are exact integers: the blocks never change a
+    count); the packed patterns of all G² points of a block of networks are kept for the count.
     """
     W0 = params[0][0]
-    B, n0, dt, dev = W0.shape[0], W0.shape[2], W0.dtype, W0.device
+    B, dt, dev = W0.shape[0], W0.dtype, W0.device
     a = check_real("half_side", half_side, lo=0.0, lo_open=True)
     G = check_int("grid", grid, lo=2)
-    X = _grid_points(n0, centre, directions, a, G, dt, dev)          # (P, n0)
+    params = _restrict_to_slice(params, centre, directions)
+    X = _grid_uv(a, G, dt, dev)                                        # (P, 2)
     P = X.shape[0]
     N = sum(W.shape[1] for W, _ in params)
+    wide = max(N, max(W.shape[1] for W, _ in params))
     # exact packing: a float64 dot product of ≤ 52 bits with distinct powers of 2 is an integer < 2^52
     groups = [(s, min(s + 52, N)) for s in range(0, N, 52)]
     pow2 = torch.tensor([2.0**i for i in range(52)], dtype=torch.float64, device=dev)
-    per = max(1, max_elements // (P * max(W.shape[1] for W, _ in params)))
-    spec = NetworkSpec(n0, tuple(W.shape[1] for W, _ in params), fan="in")      # ReLU (the weights are given)
+    block = max(1, min(P, max_elements // wide))                      # grid points per block
+    per = max(1, max_elements // (block * wide))                       # networks per block
+    spec = NetworkSpec(2, tuple(W.shape[1] for W, _ in params), fan="in")      # ReLU (the weights are given)
     out = []
     for s in range(0, B, per):
-        bits = []
-        forward(spec, X.unsqueeze(0), [(W[s:s + per], b[s:s + per]) for W, b in params],
-                record=lambda l, z, h: bits.append(z > 0))
-        bb = torch.cat(bits, dim=2).to(torch.float64)                  # (b, P, N) of 0/1
-        nb = bb.shape[0]
-        words = torch.stack([(bb[..., s:e] @ pow2[:e - s]).long() for s, e in groups], dim=-1).reshape(nb * P, -1)
+        sub = [(W[s:s + per], b[s:s + per]) for W, b in params]
+        nb = sub[0][0].shape[0]
+        words = torch.empty((nb, P, len(groups)), dtype=torch.long, device=dev)
+        for p0 in range(0, P, block):
+            bits = []
+            forward(spec, X[p0:p0 + block].unsqueeze(0), sub, record=lambda l, z, h: bits.append(z > 0))
+            bb = torch.cat(bits, dim=2).to(torch.float64)              # (nb, block, N) of 0/1
+            for g, (s0, e0) in enumerate(groups):
+                words[:, p0:p0 + block, g] = (bb[..., s0:e0] @ pow2[:e0 - s0]).long()
         grp = torch.arange(nb, device=dev).repeat_interleave(P)
-        out.append(_distinct_rows_per_group(words, grp, nb))
+        out.append(_distinct_rows_per_group(words.reshape(nb * P, -1), grp, nb))
     return torch.cat(out).cpu().numpy()
 
 
@@ -372,7 +410,11 @@ def sample_slice_regions(widths, trials, *, input_dim: int, half_side=None, grid
     if exact_one_layer and len(w) != 2:
         raise DomainError("exact_one_layer needs exactly one hidden layer")
     spec = _spec(w, weight_var, bias_var, fan)
+    require_memory(grid_memory(w, G), f"{{widths}} {','.join(map(str, w[1:]))}, {{input_dim}} {w[0]} and {{grid}} {G}: "
+                   "counting the activation patterns on the grid", names=("widths", "input_dim", "grid"))
     t0 = time.perf_counter()
+    # the chunk size depends on the design only (it fixes which generator draws which network): kept
+    # as _GRID_FACTOR·G²·max(n_l) so that a seed gives the numbers it always gave
     run = Run(stream, trials, network_elements=_GRID_FACTOR * G * G * max(w), memory_budget=memory_budget,
               chunks=chunks, device=device, progress=progress)
     grid_c = np.empty(run.rows, dtype=np.int64)

@@ -97,3 +97,17 @@ def test_issue11_nearly_constant_counts_get_an_honest_interval(args, derived):
     if "exact_one_layer" in d["simulated"]:
         lo, hi = d["simulated"]["exact_one_layer"]["ci"]
         assert hi > lo and lo <= truth <= hi
+
+
+def test_issue11_input_dim_100000_slice_answers_and_an_oversized_network_is_refused():
+    """issue 11: `regions --widths 8 --input-dim 100000 --slice --trials 10` tried to allocate
+    74.5 GiB; it answers now. A network too large for the memory budget is one line, exit 2,
+    stating the estimate and naming the options."""
+    r = run("regions", "--widths", "8", "--input-dim", "100000", "--slice", "--trials", "10", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["simulated"]["trials"] == 10
+    r = run("regions", "--widths", "100000", "--input-dim", "100000", "--slice", "--trials", "10")
+    assert r.exit_code == 2
+    assert r.output.startswith("Error: --widths 100000, --input-dim 100000 and --grid 128: counting the activation "
+                               "patterns on the grid needs about 75.2 GiB for one network")
+    assert len(r.output.strip().splitlines()) == 1
