@@ -49,7 +49,7 @@ from ..bounds.moments import Activation, sigma2_he
 from ..bounds.variance import WEIGHT_LAWS
 
 __all__ = [
-    "HE_GAIN", "MEMORY_BUDGET", "require_memory", "CHUNK_ELEMENTS", "CHUNK_NETWORKS", "gain_for",
+    "HE_GAIN", "MEMORY_BUDGET", "require_memory", "CHUNK_ELEMENTS", "CHUNK_NETWORKS", "PROGRESS_STEPS", "gain_for",
     "stable_hash", "Stream", "Chunk", "Batch", "Run", "chunk_size",
     "NetworkSpec", "Layer", "fill_weights_", "iter_params", "draw_params", "apply_activation", "forward",
 ]
@@ -84,6 +84,9 @@ def require_memory(nbytes: float, what: str, *, names: tuple = ()) -> None:
 CHUNK_ELEMENTS = 2**20
 #: ... and at most this many networks: enough chunks to spread a run over workers.
 CHUNK_NETWORKS = 1024
+
+#: A run with a progress callback reports at least about this many times (see :class:`Run`).
+PROGRESS_STEPS = 20
 
 _DTYPES = (torch.float64, torch.float32)
 RELU = Activation("relu")
@@ -263,7 +266,10 @@ class Run:
     Batches take consecutive chunks (in run order) while their networks times
     ``network_elements · itemsize`` bytes fit ``memory_budget`` (default :data:`MEMORY_BUDGET`),
     at least one chunk each. Iterating yields :class:`Batch` objects and calls
-    ``progress(done, rows)`` after each one.
+    ``progress(done, rows)`` once before the first (done = 0: a bar shows while the first batch
+    runs) and after each one; with a ``progress`` callback a batch also holds at most about
+    1/:data:`PROGRESS_STEPS` of the rows (whole chunks, at least one), so that a run that fits one
+    batch still reports as it goes. Neither changes a result (batches never do).
     """
 
     def __init__(self, stream: Stream, trials: int, *, network_elements: int, itemsize: int = 8,
@@ -306,8 +312,11 @@ class Run:
 
     def _groups(self):
         group, size = [], 0
+        cap = self.per_batch
+        if self.progress is not None:
+            cap = min(cap, max(1, -(-self.rows // PROGRESS_STEPS)))
         for c in self.order:
-            if group and size + c.size > self.per_batch:
+            if group and size + c.size > cap:
                 yield group
                 group, size = [], 0
             group.append(c)
@@ -317,6 +326,8 @@ class Run:
 
     def __iter__(self) -> Iterator[Batch]:
         done = 0
+        if self.progress is not None:
+            self.progress(0, self.rows)
         for group in self._groups():
             parts, o = [], 0
             for c in group:

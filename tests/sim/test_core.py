@@ -118,13 +118,33 @@ def test_progress_counts_networks_after_each_batch():
             progress=lambda d, t: calls.append((d, t)))
     for _ in r:
         pass
-    assert calls == [(4, 10), (8, 10), (10, 10)]
+    assert calls == [(0, 10), (4, 10), (8, 10), (10, 10)]
 
 
-def _toy(stream, trials, *, memory_budget=None, chunks=None):
+def test_issue11_progress_reports_a_run_that_fits_one_batch_and_changes_nothing():
+    """issue 11: a run that fits one batch (the default budget) reported only at its end, so the
+    bar of `regions` never showed. With a callback it starts at 0 and reports about every 1/20
+    of the rows; the numbers are the same as without (batches never change a result)."""
+    calls = []
+    r = Run(Stream(0, "x"), 2000, network_elements=1000, progress=lambda d, t: calls.append((d, t)))
+    assert r.chunk == 1024 and r.per_batch > 2000
+    sizes = [b.size for b in r]
+    assert calls[0] == (0, 2000) and calls[-1] == (2000, 2000) and sizes == [1024, 976]
+    calls.clear()
+    r = Run(Stream(0, "x"), 2000, network_elements=CHUNK_ELEMENTS // 50, progress=lambda d, t: calls.append((d, t)))
+    assert r.chunk == 50 and [d for d, _ in calls] == []
+    list(r)
+    assert [d for d, _ in calls] == list(range(0, 2001, 100))
+    a, _ = _toy(Stream(3, "toy"), 40)
+    b, _ = _toy(Stream(3, "toy"), 40, progress=lambda d, t: None)
+    assert np.array_equal(a, b)
+
+
+def _toy(stream, trials, *, memory_budget=None, chunks=None, progress=None):
     """A toy sampler on the core: widths 256, 256 (chunks of 15 networks), ‖h_2‖² per network."""
     spec = NetworkSpec(256, (256, 256), fan="in", bias_var=0.5)
-    run = Run(stream, trials, network_elements=spec.max_layer_elements, memory_budget=memory_budget, chunks=chunks)
+    run = Run(stream, trials, network_elements=spec.max_layer_elements, memory_budget=memory_budget, chunks=chunks,
+              progress=progress)
     out = np.empty(run.rows)
     for batch in run:
         h = forward(spec, torch.ones(1, 1, 256, dtype=torch.float64), iter_params(spec, batch))
