@@ -383,3 +383,68 @@ def test_rrelu_slopes_per_unit_input_and_pass():
     assert torch.equal(apply_activation(act, -z, batch), -z)
     with pytest.raises(DomainError, match="needs noise"):
         apply_activation(act, z)
+
+
+# --- thread policy (issue 11) ----------------------------------------------------------------------
+
+
+def _samplers():
+    from initbounds.sim.engine import sample_inputs, sample_networks
+    from initbounds.sim.regions import sample_segment_regions, sample_slice_regions
+
+    x = sample_inputs(64, 8, correlation=0.3, stream=Stream(1, "inputs"))
+    return {
+        "segment": lambda: sample_segment_regions((16, 16), 300, input_dim=3, bias_var=1.0,
+                                                  stream=Stream(2, "t")).counts,
+        "slice": lambda: sample_slice_regions((12, 12), 20, input_dim=3, grid=48, bias_var=1.0,
+                                              stream=Stream(2, "t"))["grid"],
+        "gram": lambda: sample_networks([128, 96, 128], x, 200, fan="in", stream=Stream(3, "t"), path="gram").sq_ratio,
+        "real": lambda: sample_networks([128, 96, 128], x, 200, fan="in", stream=Stream(3, "t"), path="real",
+                                        grads=True).grad_ratio,
+        "norm": lambda: sample_networks([64] * 5, x[:1], 500, fan="in", stream=Stream(3, "t"), path="norm").sq_ratio,
+    }
+
+
+@pytest.mark.parametrize("name", ["segment", "slice", "gram", "real", "norm"])
+def test_issue11_threads_never_change_a_result(name, monkeypatch):
+    """issue 11: the thread policy (sim.core.thread_policy) may run a batch on 1 thread or more.
+    The same seed gives the same bits at INITBOUNDS_THREADS = 1 and 2, and torch's own setting is
+    restored after the run."""
+    before = torch.get_num_threads()
+    f = _samplers()[name]
+    out = {}
+    for k in ("1", "2"):
+        monkeypatch.setenv("INITBOUNDS_THREADS", k)
+        out[k] = f()
+        assert torch.get_num_threads() == before
+    assert np.array_equal(out["1"], out["2"])
+
+
+def test_issue11_thread_policy_and_its_override(monkeypatch):
+    from initbounds.sim.core import PARALLEL_ELEMENTS, policy_threads, thread_policy
+
+    monkeypatch.delenv("INITBOUNDS_THREADS", raising=False)
+    assert policy_threads(PARALLEL_ELEMENTS - 1) == 1
+    assert 1 <= policy_threads(PARALLEL_ELEMENTS) <= torch.get_num_threads()
+    before = torch.get_num_threads()
+    seen = []
+    r = Run(Stream(0, "x"), 10, network_elements=CHUNK_ELEMENTS // 4, memory_budget=1)
+    for _ in r:
+        seen.append(torch.get_num_threads())
+    assert seen == [1, 1, 1] and torch.get_num_threads() == before
+    monkeypatch.setenv("INITBOUNDS_THREADS", "3")
+    with thread_policy(10) as n:
+        assert n == 3 == torch.get_num_threads()
+    assert torch.get_num_threads() == before
+    monkeypatch.setenv("INITBOUNDS_THREADS", "default")
+    assert policy_threads(10) is None
+    for bad in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv("INITBOUNDS_THREADS", bad)
+        with pytest.raises(DomainError, match=f"INITBOUNDS_THREADS must be a positive integer or 'default'; got '{bad}'"):
+            policy_threads(10)
+    # restored even when the body raises
+    monkeypatch.setenv("INITBOUNDS_THREADS", "1")
+    with pytest.raises(RuntimeError):
+        with thread_policy(10):
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
