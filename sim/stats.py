@@ -296,7 +296,9 @@ def median_ci(x, level: float = 0.95) -> tuple:
     probability ≥ 1 − 2·P(Bin(n, ½) ≤ j − 1); j is the largest index reaching ``level``. Values
     may be +∞ (censored), and so may the ends. (None, None) when no interval reaches ``level``
     with n values (n ≤ 5 at 95 %). Exact coverage for continuous laws, conservative for discrete
-    ones such as epoch counts.
+    ones such as epoch counts. A sample whose values all equal v gives the point [v, v], and that is
+    honest (audited for issue 11): the coverage bound holds for every law, atoms included, and
+    such a sample means that more than half the law sits at v, which is then the median.
 
     >>> median_ci([3, 1, 2, 5, 4, 6, 8, 7], 0.95)      # n = 8: only [min, max] reaches 95 %
     (1.0, 8.0)

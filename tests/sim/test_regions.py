@@ -251,3 +251,21 @@ def test_issue11_one_network_over_the_memory_budget_is_refused_before_the_work(c
     assert msg.startswith(start) and "GiB for one network, over the memory budget of 1 GiB" in msg
     gib = float(msg[len(start):].split("GiB")[0])
     assert gib * 2**30 > MEMORY_BUDGET
+
+
+def test_issue11_crofton_claim_interval_with_almost_no_breakpoints():
+    """issue 11: when a deep layer almost never creates a breakpoint, the normal interval of
+    new − crofton rests on the tiny continuous crofton values and excludes 0 although the identity
+    holds. Synthetic check: 20000 networks whose layer creates no breakpoint (new = 0: the most
+    likely sample, probability (1 − p)^20000 = 0.67 at p = 2e-5) and crofton ~ p·Exp(1) (seed 11;
+    mean p, the true conditional mean): the interval covers 0; the plain normal interval does not."""
+    from initbounds.sim.regions import _crofton_diff_ci
+
+    rng = np.random.default_rng(11)
+    p = 2e-5
+    new = np.zeros(20000)
+    crof = p * rng.exponential(size=20000)
+    m, lo, hi = _crofton_diff_ci(new, crof, 0.95, 16)
+    assert lo <= 0.0 <= hi and hi - lo < 0.01
+    m, lo, hi = stats.mean_ci(new - crof, 0.95)
+    assert not lo <= 0.0 <= hi
