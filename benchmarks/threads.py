@@ -25,6 +25,7 @@ import platform
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -98,23 +99,41 @@ def naive(quick: bool):
     return out
 
 
+def _record_policy():
+    """Wrap sim.core.thread_policy (looked up by Run at each batch) to record the threads in force."""
+    import initbounds.sim.core as core
+
+    seen: set = set()
+    original = core.thread_policy
+
+    @contextmanager
+    def recording(elements):
+        with original(elements) as n:
+            seen.add(n)
+            yield n
+
+    core.thread_policy = recording
+    return seen
+
+
 def measure(quick: bool, reps: int) -> list:
     import torch
 
-    from initbounds.sim.core import policy_threads
-
     default = torch.get_num_threads()
+    seen = _record_policy()
     rows = []
     for name, elements, f in workloads(quick):
         f()                                                    # warm-up (imports, first allocations)
-        row = {"workload": name, "elements_per_batch_network": elements}
+        row = {"workload": name, "elements_per_network": elements}
         for mode in MODES:
+            seen.clear()
             row[f"{mode}_s"] = _with_threads(mode, lambda: _best(f, reps))
-        row["policy_threads"] = policy_threads(elements) or default
+        row["policy_threads"] = sorted(seen)
         rows.append(row)
+        thr = ",".join(map(str, row["policy_threads"]))
         print(f"  {name:48s} 1: {row['1_s']:8.3f} s   2: {row['2_s']:8.3f} s   policy "
-              f"({row['policy_threads']} thr): {row['policy_s']:8.3f} s", flush=True)
-    for name, per, f in naive(quick):
+              f"({thr} thr): {row['policy_s']:8.3f} s", flush=True)
+    for name, _, f in naive(quick):
         row = {"workload": name}
         for k in (1, 2):
             torch.set_num_threads(k)
