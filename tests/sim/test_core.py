@@ -388,7 +388,7 @@ def test_rrelu_slopes_per_unit_input_and_pass():
 # --- thread policy (issue 11) ----------------------------------------------------------------------
 
 
-def _samplers():
+def _thread_samplers():
     from initbounds.sim.engine import sample_inputs, sample_networks
     from initbounds.sim.regions import sample_segment_regions, sample_slice_regions
 
@@ -411,7 +411,7 @@ def test_issue11_threads_never_change_a_result(name, monkeypatch):
     The same seed gives the same bits at INITBOUNDS_THREADS = 1 and 2, and torch's own setting is
     restored after the run."""
     before = torch.get_num_threads()
-    f = _samplers()[name]
+    f = _thread_samplers()[name]
     out = {}
     for k in ("1", "2"):
         monkeypatch.setenv("INITBOUNDS_THREADS", k)

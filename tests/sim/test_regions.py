@@ -269,3 +269,24 @@ def test_issue11_crofton_claim_interval_with_almost_no_breakpoints():
     assert lo <= 0.0 <= hi and hi - lo < 0.01
     m, lo, hi = stats.mean_ci(new - crof, 0.95)
     assert not lo <= 0.0 <= hi
+
+
+def test_issue11_claims_do_not_fail_when_the_counts_are_constant(monkeypatch):
+    """issue 11: a collapsed interval made identity claims FAIL. With a bias variance of 1e12
+    every network has one region along the claims' segments (0 breakpoints; expected ~1e-5), the
+    normal interval was [0, 0] and excluded the theory. The claims' verdicts are 'pass' now, and
+    depth_flat (a paper bound) is not 'violated' by constant counts."""
+    import copy
+
+    import initbounds.sim.regions as SR
+
+    designs = copy.deepcopy(SR.CLAIM_DESIGNS)
+    for k in ("first_layer_1d", "crofton_deep", "depth_flat"):
+        designs[k]["bias_var"] = 1e12
+    monkeypatch.setattr(SR, "CLAIM_DESIGNS", designs)
+    res = run_claims(["regions_first_layer_1d", "regions_crofton_deep", "regions_depth_flat"], trials=200, seed=0)
+    for r in res:
+        assert r.verdict == "pass", (r.name, r.verdict)
+    first = res[0]
+    lo, hi = first.ci
+    assert hi > lo
