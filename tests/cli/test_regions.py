@@ -111,3 +111,18 @@ def test_issue11_input_dim_100000_slice_answers_and_an_oversized_network_is_refu
     assert r.output.startswith("Error: --widths 100000, --input-dim 100000 and --grid 128: counting the activation "
                                "patterns on the grid needs about 75.2 GiB for one network")
     assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("mode", ["--segment", "--slice"])
+def test_issue11_any_nonnegative_seed_on_both_paths(mode):
+    """issue 11: seeds ≥ 2^64 crashed inside torch; they enter the seed sequence whole now (the
+    segment path is also in tests/cli/test_cli.py); the same huge seed gives the same numbers."""
+    out = []
+    for seed in (str(10**23 - 1), str(10**23 - 2)):
+        r = run("regions", "--widths", "6", mode, "--trials", "10", "--grid", "16", "--seed", seed, "--json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output)
+        assert d["inputs"]["seed"] == int(seed)
+        out.append(d["simulated"]["mean"])
+    r = run("regions", "--widths", "6", mode, "--trials", "10", "--grid", "16", "--seed", str(10**23 - 1), "--json")
+    assert json.loads(r.output)["simulated"]["mean"] == out[0]
