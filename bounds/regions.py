@@ -53,7 +53,7 @@ __all__ = [
     "first_layer_segment", "default_segment",
     "Window", "square_window", "disk_window", "polygon_window",
     "WindowExpectation", "one_layer_regions_2d", "one_layer_regions_slice",
-    "PaperClaim", "regions_paper_claim", "derive_regions", "MODES", "regions_report",
+    "PaperClaim", "regions_paper_claim", "max_regions_segment", "max_regions_plane", "derive_regions", "MODES", "regions_report",
 ]
 
 _DPS = 40
@@ -603,6 +603,46 @@ def regions_paper_claim(neurons, input_dim) -> PaperClaim:
                       "independent of depth (order of magnitude; constants omitted)")
 
 
+def _hidden(widths) -> tuple:
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise DomainError(f"widths must be a sequence of integers ≥ 1; got {widths!r}")
+    w = tuple(widths)
+    if not w or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in w):
+        raise DomainError(f"widths must be a non-empty sequence of integers ≥ 1; got {widths!r}")
+    return tuple(int(n) for n in w)
+
+
+def max_regions_segment(widths) -> int:
+    r"""The most regions a ReLU network with hidden widths (n_1, …, n_d) can have along a segment:
+    :math:`\prod_l (n_l + 1)` (an exact integer).
+
+    Each unit of layer l is affine on every piece left by the layers below, so it changes sign at
+    most once there: a piece splits into at most n_l + 1. Our derivation (elementary); it is the
+    known support of the region counts that :mod:`sim.regions` samples, used to give their means an
+    exact interval when the counts are nearly constant (issue 11).
+
+    >>> max_regions_segment((50,)), max_regions_segment((3, 4))
+    (51, 20)
+    """
+    return math.prod(n + 1 for n in _hidden(widths))
+
+
+def max_regions_plane(widths) -> int:
+    r"""The most regions a ReLU network with hidden widths (n_1, …, n_d) can have in a plane (or a
+    planar window): :math:`\prod_l \bigl(1 + n_l + \binom{n_l}{2}\bigr)` (an exact integer).
+
+    On each convex piece left by the layers below the network is affine, so layer l's units cut
+    it along at most n_l lines, and n lines cut a convex set into at most 1 + n + C(n, 2) pieces
+    (Zaslavsky's count for lines in general position; fewer otherwise). Our derivation (the
+    planar case of the layer-by-layer bound of Serra, Tjandraatmadja & Ramalingam 2018,
+    arXiv 1711.02114). The known support of the slice counts of :mod:`sim.regions` (issue 11).
+
+    >>> max_regions_plane((1,)), max_regions_plane((12,)), max_regions_plane((2, 2))
+    (2, 79, 16)
+    """
+    return math.prod(1 + n + n * (n - 1) // 2 for n in _hidden(widths))
+
+
 # --- derivation -----------------------------------------------------------------------------------
 @lru_cache(maxsize=None)
 def derive_regions():
@@ -699,7 +739,7 @@ def regions_report(hidden, input_dim, *, mode: str = "segment", weight_var=2.0, 
     a = math.sqrt(n0)
     window = None
     if mode == "slice" and len(hid) == 1:
-        window = one_layer_regions_slice(hid[0], square_window(a), centre=np.zeros(n0), directions=np.eye(n0)[:2],
+        window = one_layer_regions_slice(hid[0], square_window(a), centre=np.zeros(n0), directions=np.eye(2, n0),
                                          weight_var=weight_var, bias_var=bias_var).as_dict()
     dim = 1 if mode == "segment" else 2
     data = {

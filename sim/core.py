@@ -19,6 +19,11 @@ Three pieces, each small and composable:
   the memory budget only decides how many whole chunks are processed together. A result is
   therefore bit-identical whatever the budget and whatever order the chunks are run in, and a
   subset of chunks can run elsewhere and be concatenated (rows come in ascending chunk order).
+* :func:`thread_policy` — while a :class:`Run` hands out a batch, torch runs on one thread when
+  the batch is small (below :data:`PARALLEL_ELEMENTS` elements) or the machine is loaded, and on
+  its default threads (capped by the idle cores) otherwise; the environment variable ``INITBOUNDS_THREADS`` (:data:`THREADS_ENV`) overrides it
+  (a number, or ``default``). torch's setting is restored after each batch. Threads never change
+  a result.
 
 The same stream always gives the same numbers: give every sampler call its own stream
 (``stream.child(label)``); a sampler that draws more than one kind of number (inputs, per-pass
@@ -37,6 +42,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Sequence
@@ -44,12 +51,13 @@ from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Sequence
 import numpy as np
 import torch
 
-from ..bounds.errors import DomainError, check_choice, check_int, check_real
+from ..bounds.errors import CostLimitError, DomainError, check_choice, check_int, check_real
 from ..bounds.moments import Activation, sigma2_he
 from ..bounds.variance import WEIGHT_LAWS
 
 __all__ = [
-    "HE_GAIN", "MEMORY_BUDGET", "CHUNK_ELEMENTS", "CHUNK_NETWORKS", "gain_for",
+    "HE_GAIN", "MEMORY_BUDGET", "require_memory", "CHUNK_ELEMENTS", "CHUNK_NETWORKS", "PROGRESS_STEPS",
+    "THREADS_ENV", "PARALLEL_ELEMENTS", "policy_threads", "thread_policy", "gain_for",
     "stable_hash", "Stream", "Chunk", "Batch", "Run", "chunk_size",
     "NetworkSpec", "Layer", "fill_weights_", "iter_params", "draw_params", "apply_activation", "forward",
 ]
@@ -63,10 +71,119 @@ HE_GAIN = 2.0
 #: estimates them). The only memory budget in :mod:`sim`; it never changes a result.
 MEMORY_BUDGET = 2**30
 
+def require_memory(nbytes: float, what: str, *, names: tuple = ()) -> None:
+    """Refuse, before any work, a design whose one network alone needs more than
+    :data:`MEMORY_BUDGET` bytes (chunking cannot split a network): CostLimitError stating the
+    estimate. ``what`` names the work, with the driving parameters as ``{name}`` templates (the
+    command line spells them as its options, e.g. ``--widths``).
+
+    >>> require_memory(2**20, "one small network")
+    >>> require_memory(80 * 2**30, "the first layer")
+    Traceback (most recent call last):
+    ...
+    initbounds.bounds.errors.CostLimitError: the first layer needs about 80 GiB for one network, over the memory budget of 1 GiB (sim.core.MEMORY_BUDGET)
+    """
+    if nbytes > MEMORY_BUDGET:
+        raise CostLimitError(f"{what} needs about {nbytes / 2**30:.3g} GiB for one network, over the memory budget of "
+                             f"{MEMORY_BUDGET / 2**30:g} GiB (sim.core.MEMORY_BUDGET)", names=names)
+
+
 #: A chunk holds at most this many elements of working set (≤ 8 MiB in float64) ...
 CHUNK_ELEMENTS = 2**20
 #: ... and at most this many networks: enough chunks to spread a run over workers.
 CHUNK_NETWORKS = 1024
+
+#: A run with a progress callback reports at least about this many times (see :class:`Run`).
+PROGRESS_STEPS = 20
+
+# --- threads ---------------------------------------------------------------------------------------
+#: Environment variable overriding the thread policy: a positive integer (that many torch threads
+#: for every batch) or ``default`` (leave torch's own setting alone, e.g. OMP_NUM_THREADS).
+THREADS_ENV = "INITBOUNDS_THREADS"
+
+#: Working-set elements of one batch (network elements × networks) from which a batch may use more
+#: than one torch thread; smaller batches run on one. Measured with benchmarks/threads.py
+#: (issue 11; benchmarks/threads.json): on the 2-core machine shared with other work, one thread
+#: was faster for every sampler and size measured — 3× to 60× faster than two threads for the
+#: region counters and 3× to 14× for the Gram and batched real samplers — because torch's threads
+#: wait on each other at every operation when another process holds a core. A second thread can
+#: only pay on large batches of a quiet machine (at most 2× on 2 cores: a 2048² matmul), hence
+#: this threshold (128 MiB of float64) and the load check of :func:`policy_threads`.
+PARALLEL_ELEMENTS = 2**24
+
+
+def _idle_cores() -> int:
+    """Cores not taken by other processes: CPUs available to us minus the 1-minute load average,
+    counting this process's own running thread back (at least 1)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cpus
+    return max(1, min(cpus, int(cpus - load + 1.0)))
+
+
+def policy_threads(elements: float) -> Optional[int]:
+    """The torch threads for a batch whose working set is ``elements`` elements.
+
+    ``$INITBOUNDS_THREADS`` (:data:`THREADS_ENV`) overrides: a positive integer is used as is,
+    ``default`` returns None (torch's own setting, e.g. from OMP_NUM_THREADS). Otherwise 1 below
+    :data:`PARALLEL_ELEMENTS`, and above it torch's default threads capped by the idle cores
+    (CPUs minus the 1-minute load average, this process counted back): on a loaded machine,
+    one thread. Threads never change a result: every sampler's numbers come from per-chunk
+    generators, and tests/sim/test_core.py checks the samplers give the same bits at 1 and 2
+    threads.
+
+    >>> policy_threads(1000) if THREADS_ENV not in os.environ else 1
+    1
+    """
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        if env.lower() == "default":
+            return None
+        if not env.isdigit() or int(env) < 1:
+            raise DomainError(f"{THREADS_ENV} must be a positive integer or 'default'; got {env!r}")
+        return int(env)
+    if elements < PARALLEL_ELEMENTS:
+        return 1
+    return max(1, min(_default_threads(), _idle_cores()))
+
+
+def _default_threads() -> int:
+    """torch's number of threads when the policy is not in force (read once, before any change)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = torch.get_num_threads()
+    return _DEFAULT
+
+
+_DEFAULT: Optional[int] = None
+
+
+@contextmanager
+def thread_policy(elements: float):
+    """Run the body with :func:`policy_threads` (``elements``) torch threads and restore torch's
+    setting afterwards (even on an error). Yields the number of threads in force.
+
+    >>> before = torch.get_num_threads()
+    >>> with thread_policy(10) as n:
+    ...     pass
+    >>> torch.get_num_threads() == before
+    True
+    """
+    want = policy_threads(elements)
+    before = torch.get_num_threads()
+    if want is None or want == before:
+        yield before
+        return
+    torch.set_num_threads(want)
+    try:
+        yield want
+    finally:
+        torch.set_num_threads(before)
 
 _DTYPES = (torch.float64, torch.float32)
 RELU = Activation("relu")
@@ -246,7 +363,10 @@ class Run:
     Batches take consecutive chunks (in run order) while their networks times
     ``network_elements · itemsize`` bytes fit ``memory_budget`` (default :data:`MEMORY_BUDGET`),
     at least one chunk each. Iterating yields :class:`Batch` objects and calls
-    ``progress(done, rows)`` after each one.
+    ``progress(done, rows)`` once before the first (done = 0: a bar shows while the first batch
+    runs) and after each one; with a ``progress`` callback a batch also holds at most about
+    1/:data:`PROGRESS_STEPS` of the rows (whole chunks, at least one), so that a run that fits one
+    batch still reports as it goes. Neither changes a result (batches never do).
     """
 
     def __init__(self, stream: Stream, trials: int, *, network_elements: int, itemsize: int = 8,
@@ -289,8 +409,11 @@ class Run:
 
     def _groups(self):
         group, size = [], 0
+        cap = self.per_batch
+        if self.progress is not None:
+            cap = min(cap, max(1, -(-self.rows // PROGRESS_STEPS)))
         for c in self.order:
-            if group and size + c.size > self.per_batch:
+            if group and size + c.size > cap:
                 yield group
                 group, size = [], 0
             group.append(c)
@@ -300,13 +423,16 @@ class Run:
 
     def __iter__(self) -> Iterator[Batch]:
         done = 0
+        if self.progress is not None:
+            self.progress(0, self.rows)
         for group in self._groups():
             parts, o = [], 0
             for c in group:
                 parts.append((c, o))
                 o += c.size
             batch = Batch(self.stream, parts, self.device)
-            yield batch
+            with thread_policy(batch.size * self.network_elements if self.device == "cpu" else 0):
+                yield batch
             done += batch.size
             if self.progress is not None:
                 self.progress(done, self.rows)

@@ -26,7 +26,10 @@ Weights are N(0, c/fan) (fan-in by default, He c = 2), biases N(0, σ_b²), floa
 network core (:mod:`sim.core`) from a :class:`~sim.core.Stream` (chunk k of the networks from
 ``stream.generator(k)``; nothing global). ``widths`` are hidden widths (n_1, ..., n_d) and the
 input dimension is ``input_dim`` n_0. Estimators: sample means with normal intervals
-(``stats.mean_ci``); sweep exponents by least squares on log(mean regions − 1) against log N with
+(``stats.mean_ci``) on the counts' known support — 1 to ``bounds.regions.max_regions_segment``
+along a segment, 1 to min(G², ``max_regions_plane``) on a grid, 0 to n_1 first-layer
+breakpoints — so that a nearly constant sample (huge bias variance: almost every network has one
+region) gets the exact interval ``stats.atom_mean_ci`` instead of a width-0 one (issue 11); sweep exponents by least squares on log(mean regions − 1) against log N with
 a percentile bootstrap over networks (numpy generator of ``stream.child("bootstrap")``).
 """
 from __future__ import annotations
@@ -42,19 +45,20 @@ import torch
 from ..bounds.errors import DomainError, check_choice, check_int, check_real
 from ..bounds.regions import regions_report as bounds_regions_report
 from ..bounds.report import Report
-from ..bounds.regions import default_segment, first_layer_segment, one_layer_regions_2d, regions_paper_claim, square_window, weight_std
+from ..bounds.regions import (default_segment, first_layer_segment, max_regions_plane, max_regions_segment,
+                              one_layer_regions_2d, regions_paper_claim, square_window, weight_std)
 from ..bounds.errors import parse_widths
 
 from . import stats
 from .claims import ClaimSet, Evidence
-from .core import HE_GAIN, NetworkSpec, Run, Stream, _check_stream, draw_params, forward
+from .core import HE_GAIN, NetworkSpec, Run, Stream, _check_stream, draw_params, forward, require_memory
 
 __all__ = [
     "sample_mlp_params", "count_segment_regions", "SegmentRegions", "sample_segment_regions",
     "count_grid_patterns", "sample_slice_regions", "count_one_layer_arrangement",
     "SweepPoint", "Sweep", "estimate_neuron_sweep", "estimate_depth_sweep", "figures_regions",
     "claim_regions_first_layer_1d", "claim_regions_crofton_deep", "claim_regions_one_layer_2d",
-    "claim_regions_depth_flat", "CLAIM_DESIGNS", "regions_report", "CLAIMS",
+    "claim_regions_depth_flat", "CLAIM_DESIGNS", "count_support", "regions_report", "CLAIMS",
 ]
 
 
@@ -225,11 +229,17 @@ def sample_segment_regions(widths, trials, *, input_dim: int, x0=None, x1=None, 
         x0, x1 = default_segment(w[0])
     elif x0 is None or x1 is None:
         raise DomainError("give both x0 and x1, or neither (the default segment)")
+    what = (f"{{widths}} {','.join(map(str, w[1:]))} and {{input_dim}} {w[0]}: tracking the regions along the "
+            "segment")
+    params = sum(a * b for a, b in zip(w[:-1], w[1:]))
+    require_memory(8 * params, what, names=("widths", "input_dim"))       # before the oracle's work
     e = first_layer_segment(x0, x1, w[1], weight_var=weight_var, bias_var=bias_var, fan=fan)   # checks
     spec = _spec(w, weight_var, bias_var, fan)
     laws = _laws(w, weight_var, bias_var, fan)
     t0 = time.perf_counter()
     per_point = 4 + 2 * int(e.breakpoints) + 2 * sum(w[2:])
+    # one network at least: its parameters and about four (knots × width) tensors of the tracker
+    require_memory(8 * (params + 4 * max(w) * per_point), what, names=("widths", "input_dim"))
     run = Run(stream, trials, network_elements=_SEGMENT_FACTOR * max(w) * per_point, memory_budget=memory_budget,
               chunks=chunks, device=device, progress=progress)
     T, d = run.rows, len(w) - 1
@@ -252,7 +262,7 @@ def _slice_frame(n0: int, centre, directions):
     if directions is None:
         if n0 < 2:
             raise DomainError(f"a planar slice needs an input dimension ≥ 2; got {n0}")
-        D = np.eye(n0)[:2]
+        D = np.eye(2, n0)                       # e1, e2 (never np.eye(n0)[:2]: n0² entries)
     else:
         D = np.asarray(directions, dtype=float)
     if c.shape != (n0,) or D.shape != (2, n0) or not (np.all(np.isfinite(c)) and np.all(np.isfinite(D))):
@@ -260,12 +270,35 @@ def _slice_frame(n0: int, centre, directions):
     return c, D
 
 
-def _grid_points(n0, centre, directions, half_side, grid, dt, dev) -> torch.Tensor:
-    c, D = _slice_frame(n0, centre, directions)
+def _grid_uv(half_side, grid, dt, dev) -> torch.Tensor:
+    """The G² slice coordinates (u, v), u major, each on ``grid`` equispaced values in [−a, a]."""
     u = torch.linspace(-half_side, half_side, grid, dtype=dt, device=dev)
     U, V = torch.meshgrid(u, u, indexing="ij")
-    uv = torch.stack([U.reshape(-1), V.reshape(-1)], dim=1)          # (G², 2)
-    return torch.as_tensor(c, dtype=dt, device=dev) + uv @ torch.as_tensor(D, dtype=dt, device=dev)
+    return torch.stack([U.reshape(-1), V.reshape(-1)], dim=1)          # (G², 2)
+
+
+def _restrict_to_slice(params, centre, directions) -> list:
+    """The first layer restricted to the slice c + u d₁ + v d₂: weights W Dᵀ (t, n₁, 2) and biases
+    b + W c, so that the network runs on the G² points (u, v) and never on G² points of dimension
+    n0 (issue 11: n0 = 100000 needed 74.5 GiB). For the default frame (c = 0, D = (e1, e2)) these
+    are W's first two columns and b exactly."""
+    (W, b), rest = params[0], list(params[1:])
+    c, D = _slice_frame(W.shape[2], centre, directions)
+    if centre is None and directions is None:
+        return [(W[:, :, :2], b), *rest]
+    Dt = torch.as_tensor(D.T, dtype=W.dtype, device=W.device)
+    ct = torch.as_tensor(c, dtype=W.dtype, device=W.device)
+    return [(W @ Dt, b + W @ ct), *rest]
+
+
+def grid_memory(widths, grid: int) -> int:
+    """Bytes that counting one network's patterns on a G×G grid needs at least whatever the memory
+    budget: its parameters (8·Σ n_{l−1} n_l) and the packed patterns of all G² points (three int64
+    arrays of ⌈N/52⌉ words each: the words, the sort's gathered copy and its permutation), N the
+    number of hidden units. ``widths`` = (n0, n1, ..., nd)."""
+    w = tuple(widths)
+    N = sum(w[1:])
+    return 8 * sum(a * b for a, b in zip(w[:-1], w[1:])) + 3 * 8 * grid * grid * (-(-N // 52) + 2)
 
 
 def _distinct_rows_per_group(keys: torch.Tensor, group: torch.Tensor, groups: int) -> torch.Tensor:
@@ -288,30 +321,39 @@ def count_grid_patterns(params, half_side: float, grid: int, *, centre=None, dir
 
     ``params`` as from :func:`sample_mlp_params`; centre c (default 0) and directions (d₁, d₂)
     (default e1, e2) give the points c + u d₁ + v d₂, u, v on ``grid`` equispaced values in [−a, a].
-    Networks are processed in groups holding at most ``max_elements`` pre-activations.
+    The first layer is restricted to the slice (weights W Dᵀ, biases b + W c) and the network runs
+    on the 2-D slice coordinates. Networks and grid points are processed in blocks holding at most
+    ``max_elements`` activations (the patterns are exact integers: the blocks never change a
+    count); the packed patterns of all G² points of a block of networks are kept for the count.
     """
     W0 = params[0][0]
-    B, n0, dt, dev = W0.shape[0], W0.shape[2], W0.dtype, W0.device
+    B, dt, dev = W0.shape[0], W0.dtype, W0.device
     a = check_real("half_side", half_side, lo=0.0, lo_open=True)
     G = check_int("grid", grid, lo=2)
-    X = _grid_points(n0, centre, directions, a, G, dt, dev)          # (P, n0)
+    params = _restrict_to_slice(params, centre, directions)
+    X = _grid_uv(a, G, dt, dev)                                        # (P, 2)
     P = X.shape[0]
     N = sum(W.shape[1] for W, _ in params)
+    wide = max(N, max(W.shape[1] for W, _ in params))
     # exact packing: a float64 dot product of ≤ 52 bits with distinct powers of 2 is an integer < 2^52
     groups = [(s, min(s + 52, N)) for s in range(0, N, 52)]
     pow2 = torch.tensor([2.0**i for i in range(52)], dtype=torch.float64, device=dev)
-    per = max(1, max_elements // (P * max(W.shape[1] for W, _ in params)))
-    spec = NetworkSpec(n0, tuple(W.shape[1] for W, _ in params), fan="in")      # ReLU (the weights are given)
+    block = max(1, min(P, max_elements // wide))                      # grid points per block
+    per = max(1, max_elements // (block * wide))                       # networks per block
+    spec = NetworkSpec(2, tuple(W.shape[1] for W, _ in params), fan="in")      # ReLU (the weights are given)
     out = []
     for s in range(0, B, per):
-        bits = []
-        forward(spec, X.unsqueeze(0), [(W[s:s + per], b[s:s + per]) for W, b in params],
-                record=lambda l, z, h: bits.append(z > 0))
-        bb = torch.cat(bits, dim=2).to(torch.float64)                  # (b, P, N) of 0/1
-        nb = bb.shape[0]
-        words = torch.stack([(bb[..., s:e] @ pow2[:e - s]).long() for s, e in groups], dim=-1).reshape(nb * P, -1)
+        sub = [(W[s:s + per], b[s:s + per]) for W, b in params]
+        nb = sub[0][0].shape[0]
+        words = torch.empty((nb, P, len(groups)), dtype=torch.long, device=dev)
+        for p0 in range(0, P, block):
+            bits = []
+            forward(spec, X[p0:p0 + block].unsqueeze(0), sub, record=lambda l, z, h: bits.append(z > 0))
+            bb = torch.cat(bits, dim=2).to(torch.float64)              # (nb, block, N) of 0/1
+            for g, (s0, e0) in enumerate(groups):
+                words[:, p0:p0 + block, g] = (bb[..., s0:e0] @ pow2[:e0 - s0]).long()
         grp = torch.arange(nb, device=dev).repeat_interleave(P)
-        out.append(_distinct_rows_per_group(words, grp, nb))
+        out.append(_distinct_rows_per_group(words.reshape(nb * P, -1), grp, nb))
     return torch.cat(out).cpu().numpy()
 
 
@@ -368,7 +410,11 @@ def sample_slice_regions(widths, trials, *, input_dim: int, half_side=None, grid
     if exact_one_layer and len(w) != 2:
         raise DomainError("exact_one_layer needs exactly one hidden layer")
     spec = _spec(w, weight_var, bias_var, fan)
+    require_memory(grid_memory(w, G), f"{{widths}} {','.join(map(str, w[1:]))}, {{input_dim}} {w[0]} and {{grid}} {G}: "
+                   "counting the activation patterns on the grid", names=("widths", "input_dim", "grid"))
     t0 = time.perf_counter()
+    # the chunk size depends on the design only (it fixes which generator draws which network): kept
+    # as _GRID_FACTOR·G²·max(n_l) so that a seed gives the numbers it always gave
     run = Run(stream, trials, network_elements=_GRID_FACTOR * G * G * max(w), memory_budget=memory_budget,
               chunks=chunks, device=device, progress=progress)
     grid_c = np.empty(run.rows, dtype=np.int64)
@@ -412,6 +458,21 @@ class Sweep:
                             "trials": p.trials} for p in self.points]}
 
 
+def count_support(kind: str, widths, grid: Optional[int] = None) -> tuple:
+    """(lo, hi): the values a region count can take — (1, ∏(n_l + 1)) along a segment ("segment",
+    :func:`bounds.regions.max_regions_segment`), (1, min(G², ∏(1 + n_l + C(n_l, 2)))) for distinct
+    grid patterns ("slice", :func:`bounds.regions.max_regions_plane`; G = ``grid``), and
+    (1, 1 + n + C(n, 2)) for the exact one-layer arrangement ("arrangement"). ``hi`` is a float,
+    ∞ beyond 2^1000 (then an interval's upper end falls back to the normal one)."""
+    if kind == "segment":
+        top = max_regions_segment(widths)
+    elif kind == "arrangement":
+        top = max_regions_plane(widths)
+    else:
+        top = min(check_int("grid", grid, lo=2) ** 2, max_regions_plane(widths))
+    return 1.0, (float(top) if top < 2**1000 else math.inf)
+
+
 def _count(kind, widths, trials, *, input_dim, weight_var, bias_var, grid, stream, device):
     if kind == "segment":
         return sample_segment_regions(widths, trials, input_dim=input_dim, weight_var=weight_var, bias_var=bias_var,
@@ -438,7 +499,7 @@ def _sweep_points(kind, designs, trials, *, input_dim, weight_var, bias_var, gri
     for i, (x, w) in enumerate(designs):
         c = _count(kind, w, trials, input_dim=input_dim, weight_var=weight_var, bias_var=bias_var, grid=grid,
                    stream=stream.child(f"{kind}:{','.join(map(str, w))}"), device=device)
-        m, lo, hi = stats.mean_ci(c, level)
+        m, lo, hi = stats.mean_ci(c, level, lo=1.0, hi=count_support(kind, w, grid)[1])
         pts.append(SweepPoint(x, w, m, lo, hi, len(c), c))
         if progress:
             progress(i + 1, len(designs))
@@ -611,13 +672,31 @@ def claim_regions_first_layer_1d(ctx):
     th = first_layer_segment(x0, x1, w[0], bias_var=d["bias_var"])
     r = sample_segment_regions(w, ctx.trials, input_dim=n0, x0=x0, x1=x1, bias_var=d["bias_var"], stream=ctx.stream,
                                device=ctx.device, progress=ctx.progress)
-    m, lo, hi = stats.mean_ci(r.new_per_layer[:, 0], ctx.level)
+    m, lo, hi = stats.mean_ci(r.new_per_layer[:, 0], ctx.level, lo=0, hi=w[0])
     ok = lo <= th.breakpoints <= hi
     return Evidence(theory=th.breakpoints, estimate=m, ci=(lo, hi),
                    holds=ok,
                    detail=f"first layer of {w[0]} (n0 = {n0}, He fan-in, bias variance {d['bias_var']:g}) along a "
                           f"random segment: expected breakpoints n·θ/π with θ = {th.angle:.6f}; exact piece tracking",
                    trials=ctx.trials, path="real")
+
+
+def _crofton_diff_ci(new: np.ndarray, crofton: np.ndarray, level: float, most: int) -> tuple:
+    """(mean, lo, hi) of new − crofton (breakpoints a layer creates minus their conditional mean).
+
+    The normal interval of the differences, unless the counts ``new`` are concentrated (fewer than
+    stats.CONCENTRATED values off their most frequent one: e.g. almost never a breakpoint), where
+    that interval would rest on a handful of values (issue 11). Then: the exact interval of E new
+    on its support [0, ``most``] minus the normal interval of E crofton (a continuous variable),
+    each at (1 + level)/2 (union bound), so that the result still covers E[new − crofton] with
+    probability ≥ level."""
+    m = float(np.mean(new - crofton))
+    if int(new.size - np.unique(new, return_counts=True)[1].max()) >= stats.CONCENTRATED:
+        return stats.mean_ci(new - crofton, level)
+    half = (1.0 + level) / 2.0
+    _, a, b = stats.mean_ci(new, half, lo=0, hi=most)
+    _, c, d = stats.mean_ci(crofton, half, lo=0)
+    return m, a - d, b - c
 
 
 @CLAIMS.claim("regions_crofton_deep", "identity",
@@ -635,8 +714,8 @@ def claim_regions_crofton_deep(ctx):
     level = stats.bonferroni(ctx.level, L - 1)
     rows, ok, worst = [], True, None
     for l in range(1, L):
-        diff = r.new_per_layer[:, l] - r.crofton[:, l]
-        m, lo, hi = stats.mean_ci(diff, level)
+        m, lo, hi = _crofton_diff_ci(r.new_per_layer[:, l], r.crofton[:, l], level,
+                                     w[l] * max_regions_segment(w[:l]))
         ok &= lo <= 0.0 <= hi
         rows.append(f"layer {l + 1}: {r.new_per_layer[:, l].mean():.4f} vs {r.crofton[:, l].mean():.4f}")
         if worst is None or abs(m) / max(hi - lo, 1e-300) > abs(worst[0]) / max(worst[2] - worst[1], 1e-300):
@@ -666,7 +745,7 @@ def claim_regions_one_layer_2d(ctx):
     exact = count_one_layer_arrangement(p, a)
     k = min(ctx.trials, d["grid_nets"])
     grid = count_grid_patterns([(W[:k], b[:k]) for W, b in p], a, d["grid"])
-    m, lo, hi = stats.mean_ci(exact, ctx.level)
+    m, lo, hi = stats.mean_ci(exact, ctx.level, lo=1, hi=count_support("arrangement", w)[1])
     never_above = bool((grid <= exact[:k]).all())
     ok = lo <= th.regions <= hi and never_above
     short = float((exact[:k] - grid).mean())
@@ -698,13 +777,27 @@ def claim_regions_depth_flat(ctx):
                                    stream=ctx.stream.child(f"depth={depth}"), device=ctx.device).counts.astype(float)
         counts.append(c)
         means.append(c.mean())
-    z = float(st.norm.ppf(stats.bonferroni(ctx.level, len(d["depths"]) - 1)))
+    level = stats.bonferroni(ctx.level, len(d["depths"]) - 1)
+    z = float(st.norm.ppf(level))
     c1 = counts[0]
-    lower = [float(c.mean() - c1.mean() - z * math.sqrt(c.var(ddof=1) / c.size + c1.var(ddof=1) / c1.size))
-             for c in counts[1:]]
+    sup = [count_support("segment", _split(N, depth)) for depth in d["depths"]]
+
+    def concentrated(c):
+        return int(c.size - np.unique(c, return_counts=True)[1].max()) < stats.CONCENTRATED
+
+    lower = []
+    for j, c in enumerate(counts[1:], start=1):
+        if concentrated(c) or concentrated(c1):
+            # a nearly constant sample has no trustworthy variance (issue 11): compare exact intervals
+            # instead, each two-sided at 2·level − 1 (one-sided level each side; union bound)
+            lo_d = stats.mean_ci(c, 2 * level - 1, lo=sup[j][0], hi=sup[j][1])[1]
+            hi_1 = stats.mean_ci(c1, 2 * level - 1, lo=sup[0][0], hi=sup[0][1])[2]
+            lower.append(float(lo_d - hi_1))
+        else:
+            lower.append(float(c.mean() - c1.mean() - z * math.sqrt(c.var(ddof=1) / c.size + c1.var(ddof=1) / c1.size)))
     violated = max(lower) > 0.0
     i = int(np.argmax(means))
-    m, lo, hi = stats.mean_ci(counts[i], ctx.level)
+    m, lo, hi = stats.mean_ci(counts[i], ctx.level, lo=sup[i][0], hi=sup[i][1])
     return Evidence(theory=base, estimate=m, ci=(lo, hi),
                    holds=not violated,
                    detail=f"N = {N} neurons split over depths {list(d['depths'])} (n0 = 2, default segment, bias "
@@ -739,8 +832,8 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
     if mode == "segment":
         r = sample_segment_regions(hid, T, input_dim=n0, weight_var=weight_var, bias_var=bias_var, stream=stream,
                                    progress=progress)
-        m, lo, hi = stats.mean_ci(r.counts, level)
-        fm, flo, fhi = stats.mean_ci(r.new_per_layer[:, 0], level)
+        m, lo, hi = stats.mean_ci(r.counts, level, lo=1, hi=count_support("segment", hid)[1])
+        fm, flo, fhi = stats.mean_ci(r.new_per_layer[:, 0], level, lo=0, hi=hid[0])
         sim.update({"mean": m, "ci": [lo, hi], "method": "exact piece tracking",
                     "first_layer_breakpoints": {"mean": fm, "ci": [flo, fhi]}, "seconds": r.seconds})
     else:
@@ -748,26 +841,27 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
         r = sample_slice_regions(hid, T, input_dim=n0, half_side=inputs["window"]["half_side"], grid=grid,
                                  weight_var=weight_var, bias_var=bias_var, stream=stream, exact_one_layer=exact,
                                  progress=progress)
-        m, lo, hi = stats.mean_ci(r["grid"], level)
+        m, lo, hi = stats.mean_ci(r["grid"], level, lo=1, hi=count_support("slice", hid, grid)[1])
         sim.update({"mean": m, "ci": [lo, hi], "method": f"distinct patterns on a {grid}×{grid} grid (lower bound)",
                     "seconds": r["seconds"]})
         if exact:
-            em, elo, ehi = stats.mean_ci(r["exact"], level)
+            em, elo, ehi = stats.mean_ci(r["exact"], level, lo=1, hi=count_support("arrangement", hid)[1])
             sim["exact_one_layer"] = {"mean": em, "ci": [elo, ehi], "method": "1 + #lines meeting + #crossings inside"}
     out["simulated"] = sim
     lvl = f"{100 * level:g}%"
     rows = list(derived.rows)
+
+    def cell(e):
+        f = lambda v: f"{v:.4f}" if abs(v) < 1e6 else f"{v:.4e}"  # noqa: E731
+        return f"{f(e['mean'])}  [{f(e['ci'][0])}, {f(e['ci'][1])}]"
+
     if mode == "segment":
-        fb = sim["first_layer_breakpoints"]
-        rows.append(("simulated first-layer breakpoints", f"{fb['mean']:.4f}  [{fb['ci'][0]:.4f}, {fb['ci'][1]:.4f}]",
-                     f"simulation, {lvl} CI"))
+        rows.append(("simulated first-layer breakpoints", cell(sim["first_layer_breakpoints"]), f"simulation, {lvl} CI"))
     if "exact_one_layer" in sim:
-        ex = sim["exact_one_layer"]
-        rows.append(("simulated #regions, exact arrangement count",
-                     f"{ex['mean']:.4f}  [{ex['ci'][0]:.4f}, {ex['ci'][1]:.4f}]", f"simulation, {lvl} CI"))
+        rows.append(("simulated #regions, exact arrangement count", cell(sim["exact_one_layer"]),
+                     f"simulation, {lvl} CI"))
     how = "exact piece tracking" if mode == "segment" else f"grid {grid}×{grid}, lower bound"
-    rows.append((f"simulated #regions ({how})", f"{sim['mean']:.4f}  [{sim['ci'][0]:.4f}, {sim['ci'][1]:.4f}]",
-                 f"simulation, {lvl} CI"))
+    rows.append((f"simulated #regions ({how})", cell(sim), f"simulation, {lvl} CI"))
     line = (f"{T} networks, seed {seed}, {sim['seconds']:.1f} s. A region is a connected piece with a constant "
             "activation pattern" + ("." if mode == "segment" else "; grid counts miss regions containing no grid point."))
     return Report(title=derived.title, rows=tuple(rows), data=out, assumptions=derived.assumptions, lines=(line,))

@@ -1,8 +1,16 @@
 """Estimators with confidence intervals (docs/theory.md §9).
 
 Binomial proportions (Wilson, Clopper–Pearson two- and one-sided), means (normal interval with
-the sample standard error, percentile bootstrap), the one-sample Kolmogorov–Smirnov test and its
+the sample standard error, percentile bootstrap, and the exact "atom" interval that both fall back
+on when a sample sits almost entirely at one value), the one-sample Kolmogorov–Smirnov test and its
 critical distance, and the Bonferroni split of a confidence level over simultaneous checks.
+
+Degenerate samples (issue 11). A normal or bootstrap interval built from a sample whose values
+are all equal has width 0 — [0, 0] around an exact mean of 3.2e-5 for region counts that are
+almost always 1. Both mean intervals therefore take the support [lo, hi] of the variable when it
+is known and, when fewer than :data:`CONCENTRATED` values differ from the sample's most frequent
+value, return :func:`atom_mean_ci` instead: an exact interval for any law on [lo, hi]
+(Clopper–Pearson on how often the variable leaves that value, times the range).
 ``level`` is always a confidence level in (0, 1) (0.95, not 0.05). Every function returns plain
 Python floats; invalid arguments raise DomainError (a ValueError) saying what must hold.
 """
@@ -16,7 +24,14 @@ from scipy import stats as st
 from ..bounds.errors import DomainError, check_int, check_real
 
 __all__ = ["median_ci", "wilson", "clopper_pearson", "clopper_pearson_upper", "clopper_pearson_lower",
-           "mean_ci", "bootstrap_mean_ci", "ks_test", "ks_critical", "bonferroni"]
+           "CONCENTRATED", "atom_mean_ci", "mean_ci", "bootstrap_mean_ci", "ks_test", "ks_critical", "bonferroni"]
+
+
+#: A sample with fewer than this many values off its most frequent value is *concentrated*: the
+#: normal (CLT) and bootstrap intervals are not trusted there (their width comes from those few
+#: values, and is 0 when there are none; the usual "at least 10 successes and failures" rule of
+#: the Wald interval), and the exact :func:`atom_mean_ci` is used instead.
+CONCENTRATED = 10
 
 
 def _level(level) -> float:
@@ -105,26 +120,103 @@ def clopper_pearson_lower(k, n, level=0.95) -> float:
     return 0.0 if k == 0 else float(st.beta.ppf(a, k, n - k + 1))
 
 
-def mean_ci(x, level=0.95) -> tuple:
-    """(mean, lo, hi): normal interval mean ± z·s/√T with the sample standard error.
+def _support(lo, hi) -> tuple:
+    """(lo, hi) as floats, None meaning no bound (±∞)."""
+    try:
+        lo = -math.inf if lo is None else float(lo)
+        hi = math.inf if hi is None else float(hi)
+    except (TypeError, ValueError):
+        raise DomainError(f"the support bounds lo, hi must be real numbers or None; got {lo!r}, {hi!r}") from None
+    if isinstance(lo, bool) or math.isnan(lo) or math.isnan(hi) or not lo <= hi or lo == math.inf or hi == -math.inf:
+        raise DomainError(f"the support bounds must satisfy lo ≤ hi; got lo = {lo}, hi = {hi}")
+    return lo, hi
+
+
+def _mode(x: np.ndarray) -> tuple:
+    """(v, k): the most frequent value of x (the smallest on a tie) and how many values differ from it."""
+    vals, counts = np.unique(x, return_counts=True)
+    i = int(np.argmax(counts))
+    return float(vals[i]), int(x.size - counts[i])
+
+
+def atom_mean_ci(x, level=0.95, *, lo, hi) -> tuple:
+    r"""(mean, lo, hi): exact interval for the mean μ of a variable with values in [lo, hi], built
+    from how often the sample leaves its most frequent value.
+
+    With v the sample's most frequent value, k the number of the T values that differ from it
+    and q = ``clopper_pearson_upper(k, T, level)`` (an exact one-sided upper bound on
+    p = P(X ≠ v)), μ = v + E[(X − v)·1{X ≠ v}] lies in [v − q·(v − lo), v + q·(hi − v)] whenever
+    p ≤ q. So the interval covers μ with probability ≥ ``level`` for *every* law on [lo, hi]
+    (proportions, counts with a known maximum), whatever T, including samples whose values are
+    all equal (k = 0: q = 1 − (1 − level)^{1/T}, the rule of three). Exact up to v being chosen
+    from the data: only a value of probability ≥ ½ is the majority of a large sample, and when
+    k ≥ T/2 the whole range [lo, hi] is returned. Conservative: it ignores where the k other
+    values fall, so it is meant for concentrated samples (few values off v); :func:`mean_ci`
+    switches to it below :data:`CONCENTRATED` such values. An infinite ``lo`` or ``hi`` (no
+    bound known) gives an infinite end.
+
+    >>> m, a, b = atom_mean_ci(np.zeros(200), 0.95, lo=0, hi=50)     # 200 × 0 breakpoints of ≤ 50
+    >>> m, a, round(b, 4), round(50 * (1 - 0.05 ** (1 / 200)), 4)
+    (0.0, 0.0, 0.7434, 0.7434)
+    """
+    x = _sample(x, at_least=1)
+    level = _level(level)
+    a, b = _support(lo, hi)
+    if x.min() < a or x.max() > b:
+        raise DomainError(f"x must lie in its support [lo, hi] = [{a:g}, {b:g}]; got values in "
+                          f"[{x.min():g}, {x.max():g}]")
+    m = float(x.mean())
+    v, k = _mode(x)
+    if 2 * k >= x.size:
+        return m, a, b
+    q = clopper_pearson_upper(k, x.size, level)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lo_end = a if math.isinf(a) else v - q * (v - a)
+        hi_end = b if math.isinf(b) else v + q * (b - v)
+    return m, float(min(lo_end, m)), float(max(hi_end, m))
+
+
+def mean_ci(x, level=0.95, *, lo=None, hi=None) -> tuple:
+    """(mean, lo, hi): normal interval mean ± z·s/√T with the sample standard error, or the exact
+    :func:`atom_mean_ci` for a concentrated sample.
 
     s is the sample standard deviation (ddof = 1), T the number of values, z the (1+level)/2
-    normal quantile. Asymptotic (CLT) coverage; needs at least 2 finite values.
+    normal quantile. Asymptotic (CLT) coverage; needs at least 2 finite values. ``lo``, ``hi``
+    (keywords) are the support of the variable when known (0 and n for n Bernoulli trials, 1 and
+    the maximum number of regions for region counts): the normal interval is clipped to it and,
+    when fewer than :data:`CONCENTRATED` values differ from the most frequent one — where the
+    normal interval's width comes from a handful of values, and is 0 when all values are equal
+    (issue 11) — :func:`atom_mean_ci` is returned, whose coverage is ≥ ``level`` for every law on
+    [lo, hi]. With no bound known on a side, no finite end is honest for a concentrated sample;
+    that side keeps the normal end (give the support for bounded data).
 
     >>> mean_ci([1.0, 2.0, 3.0], 0.95)[0]
     2.0
     >>> [round(v, 4) for v in mean_ci([1.0, 2.0, 3.0], 0.95)[1:]]
     [0.8684, 3.1316]
+    >>> [round(v, 4) for v in mean_ci([2.0] * 200, 0.95, lo=1, hi=2)]      # not [2, 2]
+    [2.0, 1.9851, 2.0]
     """
     x = _sample(x)
     z = float(st.norm.ppf(0.5 + _level(level) / 2.0))
+    a, b = _support(lo, hi)
     m = float(x.mean())
     se = float(x.std(ddof=1) / math.sqrt(x.size))
-    return m, m - z * se, m + z * se
+    n_lo, n_hi = max(a, m - z * se), min(b, m + z * se)
+    if _mode(x)[1] >= CONCENTRATED:
+        return m, n_lo, n_hi
+    _, e_lo, e_hi = atom_mean_ci(x, level, lo=a, hi=b)
+    return m, (e_lo if math.isfinite(e_lo) else n_lo), (e_hi if math.isfinite(e_hi) else n_hi)
 
 
-def bootstrap_mean_ci(x, level=0.95, *, rng: np.random.Generator, resamples: int = 2000) -> tuple:
+def bootstrap_mean_ci(x, level=0.95, *, rng: np.random.Generator, resamples: int = 2000, lo=None, hi=None
+                      ) -> tuple:
     """(mean, lo, hi): percentile bootstrap interval for the mean.
+
+    Like :func:`mean_ci`, a concentrated sample (fewer than :data:`CONCENTRATED` values off its
+    most frequent value, where every resample has nearly the same mean and the interval collapses)
+    gets :func:`atom_mean_ci` on the support [``lo``, ``hi``] instead (a side with no bound known
+    keeps the bootstrap end); otherwise the ends are clipped to the support.
 
     ``resamples`` resamples of size T drawn with replacement by the explicit ``rng`` (a
     ``numpy.random.Generator``; nothing global is used); lo and hi are the (1−level)/2 and
@@ -145,7 +237,13 @@ def bootstrap_mean_ci(x, level=0.95, *, rng: np.random.Generator, resamples: int
     for i in range(0, resamples, block):
         b = min(block, resamples - i)
         means[i:i + b] = x[rng.integers(0, x.size, size=(b, x.size))].mean(axis=1)
-    return float(x.mean()), float(np.quantile(means, a / 2)), float(np.quantile(means, 1 - a / 2))
+    s_lo, s_hi = _support(lo, hi)
+    b_lo = max(s_lo, float(np.quantile(means, a / 2)))
+    b_hi = min(s_hi, float(np.quantile(means, 1 - a / 2)))
+    if _mode(x)[1] >= CONCENTRATED:
+        return float(x.mean()), b_lo, b_hi
+    _, e_lo, e_hi = atom_mean_ci(x, 1.0 - a, lo=s_lo, hi=s_hi)
+    return float(x.mean()), (e_lo if math.isfinite(e_lo) else b_lo), (e_hi if math.isfinite(e_hi) else b_hi)
 
 
 def ks_test(samples, cdf) -> tuple:
@@ -198,7 +296,9 @@ def median_ci(x, level: float = 0.95) -> tuple:
     probability ≥ 1 − 2·P(Bin(n, ½) ≤ j − 1); j is the largest index reaching ``level``. Values
     may be +∞ (censored), and so may the ends. (None, None) when no interval reaches ``level``
     with n values (n ≤ 5 at 95 %). Exact coverage for continuous laws, conservative for discrete
-    ones such as epoch counts.
+    ones such as epoch counts. A sample whose values all equal v gives the point [v, v], and that is
+    honest (audited for issue 11): the coverage bound holds for every law, atoms included, and
+    such a sample means that more than half the law sits at v, which is then the median.
 
     >>> median_ci([3, 1, 2, 5, 4, 6, 8, 7], 0.95)      # n = 8: only [min, max] reaches 95 %
     (1.0, 8.0)

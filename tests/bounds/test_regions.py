@@ -368,3 +368,47 @@ def test_regions_report_slice_window_at_depth_one():
     with pytest.raises(DomainError) as e:
         R.regions_report([4], 1, mode="slice")
     assert e.value.param == "input_dim" and str(e.value) == "a slice needs input_dim ≥ 2; got 1"
+
+
+# --- issue 11: the supports of the region counts --------------------------------------------------
+
+
+def _np_patterns(Ws, bs, X):
+    h, bits = X, []
+    for W, b in zip(Ws, bs):
+        z = h @ W.T + b
+        bits.append(z > 0)
+        h = np.maximum(z, 0.0)
+    return np.concatenate(bits, axis=1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=3), st.integers(0, 2**32 - 1))
+def test_issue11_max_regions_bound_brute_force_counts(widths, seed):
+    """issue 11 uses max_regions_segment/plane as the support of the simulated counts. Brute
+    force (numpy, no torch): random ReLU nets (n0 = 2, large biases so that regions cross the
+    window), pattern changes along 4001 points of a segment + 1, and distinct patterns on a 121²
+    grid, never exceed ∏(n_l + 1) and ∏(1 + n_l + C(n_l, 2)); for one layer the segment bound is
+    exactly n + 1 lines crossed at most once each."""
+    rng = np.random.default_rng(seed)
+    dims = (2, *widths)
+    Ws = [rng.normal(size=(b, a)) * math.sqrt(2.0 / a) for a, b in zip(dims[:-1], dims[1:])]
+    bs = [rng.normal(size=b) for b in dims[1:]]
+    t = np.linspace(0.0, 1.0, 4001)[:, None]
+    seg = np.array([-2.0, -1.5]) + t * np.array([4.0, 3.0])
+    P = _np_patterns(Ws, bs, seg)
+    changes = 1 + int((P[1:] != P[:-1]).any(axis=1).sum())
+    assert changes <= R.max_regions_segment(widths)
+    u = np.linspace(-3.0, 3.0, 121)
+    U, V = np.meshgrid(u, u, indexing="ij")
+    G = _np_patterns(Ws, bs, np.stack([U.ravel(), V.ravel()], 1))
+    assert len(np.unique(G, axis=0)) <= R.max_regions_plane(widths)
+    assert R.max_regions_segment(widths[:1]) == widths[0] + 1
+    assert R.max_regions_plane(widths[:1]) == 1 + widths[0] + math.comb(widths[0], 2)
+
+
+@pytest.mark.parametrize("bad", [(), (0,), (2, -1), "8", (1.5,), (True,)])
+def test_issue11_max_regions_refuse_bad_widths(bad):
+    for f in (R.max_regions_segment, R.max_regions_plane):
+        with pytest.raises(DomainError, match="widths must be"):
+            f(bad)

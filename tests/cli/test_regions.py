@@ -74,3 +74,55 @@ def test_slice_json_contract_and_table():
     assert r.exit_code == 0, r.output
     assert "paper claim (HR19), order of magnitude" in r.output and "derived, exact" in r.output
     assert "exact arrangement count" in r.output and "lower bound" in r.output
+
+
+@pytest.mark.parametrize("args, derived", [
+    (["--widths", "50", "--input-dim", "2", "--segment", "--bias-var", "1e12", "--trials", "200"],
+     lambda d: d["first_layer_segment"]["regions"]),
+    (["--widths", "1", "--input-dim", "2", "--slice", "--bias-var", "0.01", "--trials", "200", "--grid", "32"],
+     lambda d: d["one_layer_window"]["regions"]),
+])
+def test_issue11_nearly_constant_counts_get_an_honest_interval(args, derived):
+    """issue 11: these printed [1, 1] (CI of [0, 0] breakpoints around 3.2e-5) and [2, 2] around
+    1.998. The interval now has positive width and contains the exact mean (bounds.regions)."""
+    r = run("regions", *args, "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    lo, hi = d["simulated"]["ci"]
+    truth = derived(d)
+    assert hi > lo and lo <= truth <= hi
+    if "first_layer_breakpoints" in d["simulated"]:
+        lo, hi = d["simulated"]["first_layer_breakpoints"]["ci"]
+        assert hi > lo and lo <= d["first_layer_segment"]["breakpoints"] <= hi
+    if "exact_one_layer" in d["simulated"]:
+        lo, hi = d["simulated"]["exact_one_layer"]["ci"]
+        assert hi > lo and lo <= truth <= hi
+
+
+def test_issue11_input_dim_100000_slice_answers_and_an_oversized_network_is_refused():
+    """issue 11: `regions --widths 8 --input-dim 100000 --slice --trials 10` tried to allocate
+    74.5 GiB; it answers now. A network too large for the memory budget is one line, exit 2,
+    stating the estimate and naming the options."""
+    r = run("regions", "--widths", "8", "--input-dim", "100000", "--slice", "--trials", "10", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["simulated"]["trials"] == 10
+    r = run("regions", "--widths", "100000", "--input-dim", "100000", "--slice", "--trials", "10")
+    assert r.exit_code == 2
+    assert r.output.startswith("Error: --widths 100000, --input-dim 100000 and --grid 128: counting the activation "
+                               "patterns on the grid needs about 75.2 GiB for one network")
+    assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("mode", ["--segment", "--slice"])
+def test_issue11_any_nonnegative_seed_on_both_paths(mode):
+    """issue 11: seeds ≥ 2^64 crashed inside torch; they enter the seed sequence whole now (the
+    segment path is also in tests/cli/test_cli.py); the same huge seed gives the same numbers."""
+    out = []
+    for seed in (str(10**23 - 1), str(10**23 - 2)):
+        r = run("regions", "--widths", "6", mode, "--trials", "10", "--grid", "16", "--seed", seed, "--json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output)
+        assert d["inputs"]["seed"] == int(seed)
+        out.append(d["simulated"]["mean"])
+    r = run("regions", "--widths", "6", mode, "--trials", "10", "--grid", "16", "--seed", str(10**23 - 1), "--json")
+    assert json.loads(r.output)["simulated"]["mean"] == out[0]

@@ -118,13 +118,33 @@ def test_progress_counts_networks_after_each_batch():
             progress=lambda d, t: calls.append((d, t)))
     for _ in r:
         pass
-    assert calls == [(4, 10), (8, 10), (10, 10)]
+    assert calls == [(0, 10), (4, 10), (8, 10), (10, 10)]
 
 
-def _toy(stream, trials, *, memory_budget=None, chunks=None):
+def test_issue11_progress_reports_a_run_that_fits_one_batch_and_changes_nothing():
+    """issue 11: a run that fits one batch (the default budget) reported only at its end, so the
+    bar of `regions` never showed. With a callback it starts at 0 and reports about every 1/20
+    of the rows; the numbers are the same as without (batches never change a result)."""
+    calls = []
+    r = Run(Stream(0, "x"), 2000, network_elements=1000, progress=lambda d, t: calls.append((d, t)))
+    assert r.chunk == 1024 and r.per_batch > 2000
+    sizes = [b.size for b in r]
+    assert calls[0] == (0, 2000) and calls[-1] == (2000, 2000) and sizes == [1024, 976]
+    calls.clear()
+    r = Run(Stream(0, "x"), 2000, network_elements=CHUNK_ELEMENTS // 50, progress=lambda d, t: calls.append((d, t)))
+    assert r.chunk == 50 and [d for d, _ in calls] == []
+    list(r)
+    assert [d for d, _ in calls] == list(range(0, 2001, 100))
+    a, _ = _toy(Stream(3, "toy"), 40)
+    b, _ = _toy(Stream(3, "toy"), 40, progress=lambda d, t: None)
+    assert np.array_equal(a, b)
+
+
+def _toy(stream, trials, *, memory_budget=None, chunks=None, progress=None):
     """A toy sampler on the core: widths 256, 256 (chunks of 15 networks), ‖h_2‖² per network."""
     spec = NetworkSpec(256, (256, 256), fan="in", bias_var=0.5)
-    run = Run(stream, trials, network_elements=spec.max_layer_elements, memory_budget=memory_budget, chunks=chunks)
+    run = Run(stream, trials, network_elements=spec.max_layer_elements, memory_budget=memory_budget, chunks=chunks,
+              progress=progress)
     out = np.empty(run.rows)
     for batch in run:
         h = forward(spec, torch.ones(1, 1, 256, dtype=torch.float64), iter_params(spec, batch))
@@ -363,3 +383,68 @@ def test_rrelu_slopes_per_unit_input_and_pass():
     assert torch.equal(apply_activation(act, -z, batch), -z)
     with pytest.raises(DomainError, match="needs noise"):
         apply_activation(act, z)
+
+
+# --- thread policy (issue 11) ----------------------------------------------------------------------
+
+
+def _thread_samplers():
+    from initbounds.sim.engine import sample_inputs, sample_networks
+    from initbounds.sim.regions import sample_segment_regions, sample_slice_regions
+
+    x = sample_inputs(64, 8, correlation=0.3, stream=Stream(1, "inputs"))
+    return {
+        "segment": lambda: sample_segment_regions((16, 16), 300, input_dim=3, bias_var=1.0,
+                                                  stream=Stream(2, "t")).counts,
+        "slice": lambda: sample_slice_regions((12, 12), 20, input_dim=3, grid=48, bias_var=1.0,
+                                              stream=Stream(2, "t"))["grid"],
+        "gram": lambda: sample_networks([128, 96, 128], x, 200, fan="in", stream=Stream(3, "t"), path="gram").sq_ratio,
+        "real": lambda: sample_networks([128, 96, 128], x, 200, fan="in", stream=Stream(3, "t"), path="real",
+                                        grads=True).grad_ratio,
+        "norm": lambda: sample_networks([64] * 5, x[:1], 500, fan="in", stream=Stream(3, "t"), path="norm").sq_ratio,
+    }
+
+
+@pytest.mark.parametrize("name", ["segment", "slice", "gram", "real", "norm"])
+def test_issue11_threads_never_change_a_result(name, monkeypatch):
+    """issue 11: the thread policy (sim.core.thread_policy) may run a batch on 1 thread or more.
+    The same seed gives the same bits at INITBOUNDS_THREADS = 1 and 2, and torch's own setting is
+    restored after the run."""
+    before = torch.get_num_threads()
+    f = _thread_samplers()[name]
+    out = {}
+    for k in ("1", "2"):
+        monkeypatch.setenv("INITBOUNDS_THREADS", k)
+        out[k] = f()
+        assert torch.get_num_threads() == before
+    assert np.array_equal(out["1"], out["2"])
+
+
+def test_issue11_thread_policy_and_its_override(monkeypatch):
+    from initbounds.sim.core import PARALLEL_ELEMENTS, policy_threads, thread_policy
+
+    monkeypatch.delenv("INITBOUNDS_THREADS", raising=False)
+    assert policy_threads(PARALLEL_ELEMENTS - 1) == 1
+    assert 1 <= policy_threads(PARALLEL_ELEMENTS) <= torch.get_num_threads()
+    before = torch.get_num_threads()
+    seen = []
+    r = Run(Stream(0, "x"), 10, network_elements=CHUNK_ELEMENTS // 4, memory_budget=1)
+    for _ in r:
+        seen.append(torch.get_num_threads())
+    assert seen == [1, 1, 1] and torch.get_num_threads() == before
+    monkeypatch.setenv("INITBOUNDS_THREADS", "3")
+    with thread_policy(10) as n:
+        assert n == 3 == torch.get_num_threads()
+    assert torch.get_num_threads() == before
+    monkeypatch.setenv("INITBOUNDS_THREADS", "default")
+    assert policy_threads(10) is None
+    for bad in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv("INITBOUNDS_THREADS", bad)
+        with pytest.raises(DomainError, match=f"INITBOUNDS_THREADS must be a positive integer or 'default'; got '{bad}'"):
+            policy_threads(10)
+    # restored even when the body raises
+    monkeypatch.setenv("INITBOUNDS_THREADS", "1")
+    with pytest.raises(RuntimeError):
+        with thread_policy(10):
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == before

@@ -83,7 +83,7 @@ def test_chunks_and_progress():
     s = sample_networks([512, 512], x, 10, fan="in", stream=gen(0), path="real", dtype=torch.float32,
                         memory_budget=4 * 2**20, progress=lambda d, t: calls.append((d, t)))
     assert s.chunk == 3 and s.chunks == (0, 1, 2, 3)
-    assert calls == [(3, 10), (6, 10), (9, 10), (10, 10)]
+    assert calls == [(0, 10), (3, 10), (6, 10), (9, 10), (10, 10)]     # (0, 10) first: issue 11 (progress)
     assert s.sq_ratio.shape == (10, 2, 1)
     # the chunks run one at a time, in any order, give the same networks
     parts = [sample_networks([512, 512], x, 10, fan="in", stream=gen(0), path="real", dtype=torch.float32,

@@ -100,7 +100,10 @@ def test_mean_ci_formula():
     m, lo, hi = stats.mean_ci(x, 0.9)
     half = sst.norm.ppf(0.95) * x.std(ddof=1) / 2.0
     assert (m, lo, hi) == pytest.approx((4.0, 4.0 - half, 4.0 + half), rel=1e-14)
+    # no support known: a constant sample keeps the (collapsed) normal ends — documented; with the
+    # support, the exact interval of issue 11 (next tests)
     assert stats.mean_ci([3.0, 3.0], 0.99) == (3.0, 3.0, 3.0)
+    assert stats.mean_ci([3.0, 3.0], 0.99, lo=0, hi=10)[2] > 3.0
 
 
 def test_bootstrap_is_reproducible_and_blocked_resampling_is_unbiased():
@@ -227,3 +230,114 @@ def test_errors_estimators(call, msg):
     with pytest.raises(DomainError) as e:
         call()
     assert str(e.value) == msg
+
+
+# --- degenerate samples: issue 11 -----------------------------------------------------------------
+#: Per-test error level of the Monte Carlo decisions (the suite's ALPHA).
+ALPHA = 1e-4
+
+
+def _issue11_cases():
+    """The two samples of issue 11 with their exact means from bounds.regions (independent of sim):
+    200 networks of width 50 with σ_b² = 1e12 along the default segment — every count is 1 region
+    (0 breakpoints), exact mean 1 + 3.18e-5; 200 one-unit networks in the window [−√2, √2]² with
+    σ_b² = 0.01 — every count is 2, exact mean 1.998."""
+    from initbounds.bounds.regions import (default_segment, first_layer_segment, max_regions_plane,
+                                           max_regions_segment, one_layer_regions_2d, square_window)
+
+    x0, x1 = default_segment(2)
+    seg = first_layer_segment(x0, x1, 50, bias_var=1e12)
+    win = one_layer_regions_2d(1, square_window(math.sqrt(2.0)), bias_var=0.01)
+    return [(np.ones(200), seg.regions, 1, max_regions_segment((50,))),
+            (np.zeros(200), seg.breakpoints, 0, 50),
+            (np.full(200, 2.0), win.regions, 1, max_regions_plane((1,)))]
+
+
+@pytest.mark.parametrize("case", range(3))
+@pytest.mark.parametrize("estimator", ["mean_ci", "bootstrap_mean_ci", "atom_mean_ci"])
+def test_issue11_zero_variance_sample_gets_a_positive_width_interval_around_the_truth(case, estimator):
+    """issue 11: all-equal samples gave [0, 0] around 3.2e-5 and [2, 2] around 1.998."""
+    x, truth, lo, hi = _issue11_cases()[case]
+    assert 0 < abs(truth - x[0]) < 1e-2                        # the truth is not the observed value
+    kw = {"rng": np.random.default_rng(0)} if estimator == "bootstrap_mean_ci" else {}
+    m, a, b = getattr(stats, estimator)(x, 0.95, lo=lo, hi=hi, **kw)
+    assert m == x[0] and b > a and a <= truth <= b
+    assert lo <= a and b <= hi
+
+
+def test_issue11_atom_interval_closed_form_at_zero_variance():
+    """k = 0 of T: q = 1 − (1 − level)^{1/T} (rule of three), the interval v + q·[lo − v, hi − v]."""
+    for v, lo, hi in ((0.0, 0.0, 50.0), (2.0, 1.0, 2.0), (1.0, 1.0, 51.0), (3.0, 0.0, 7.0)):
+        q = 1 - 0.05 ** (1 / 200)
+        _, a, b = stats.atom_mean_ci(np.full(200, v), 0.95, lo=lo, hi=hi)
+        assert (a, b) == pytest.approx((v - q * (v - lo), v + q * (hi - v)), rel=1e-12, abs=1e-15)
+
+
+def _coverage(draw, truth, estimator, reps, level, rng):
+    hits = 0
+    for _ in range(reps):
+        _, a, b = estimator(draw(rng), level)
+        hits += a <= truth <= b
+    return hits
+
+
+@pytest.mark.parametrize("n, p", [(5, 0.001), (5, 0.3), (20, 0.01), (20, 0.05), (50, 0.02), (20, 0.97)])
+@pytest.mark.parametrize("which", ["atom_mean_ci", "mean_ci"])
+def test_issue11_coverage_at_small_n_and_extreme_p(n, p, which):
+    """Coverage by simulation (seed 11): 3000 samples of n Bernoulli(p) values, and of n counts
+    1 + Bin(50, p/50) on the support [1, 51] (a region count of a 50-unit layer); the interval must
+    cover the true mean. Decision: the one-sided Clopper–Pearson upper bound (level 1 − ALPHA) on
+    the true coverage from the hits must reach the nominal 0.95 — a failing interval (the old
+    collapsed one covers about (1 − p)^n less often) is rejected. Each case stays a plain
+    statistical decision at ALPHA: nothing is tuned or retried."""
+    rng = np.random.default_rng(11)
+    est = getattr(stats, which)
+    reps, level = 3000, 0.95
+    hits = _coverage(lambda r: (r.random(n) < p).astype(float), p,
+                     lambda x, lv: est(x, lv, lo=0, hi=1), reps, level, rng)
+    assert stats.clopper_pearson_upper(hits, reps, 1 - ALPHA) >= level, hits / reps
+    hits = _coverage(lambda r: 1.0 + r.binomial(50, p / 50, size=n), 1 + p,
+                     lambda x, lv: est(x, lv, lo=1, hi=51), reps, level, rng)
+    assert stats.clopper_pearson_upper(hits, reps, 1 - ALPHA) >= level, hits / reps
+
+
+def test_issue11_the_old_normal_interval_fails_the_coverage_decision():
+    """The decision above can fail: the plain normal interval (no support) at n = 20, p = 0.01
+    covers only when a sample holds a 1, about 1 − 0.99^20 = 18% of the time."""
+    rng = np.random.default_rng(11)
+    reps = 3000
+    hits = _coverage(lambda r: (r.random(20) < 0.01).astype(float), 0.01,
+                     lambda x, lv: stats.mean_ci(x, lv), reps, 0.95, rng)
+    assert stats.clopper_pearson_upper(hits, reps, 1 - ALPHA) < 0.95
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=2, max_size=60), st.floats(0.5, 0.999))
+def test_issue11_mean_intervals_stay_in_the_support_and_contain_the_mean(values, level):
+    x = np.asarray(values, float)
+    for est in (stats.atom_mean_ci, stats.mean_ci):
+        m, a, b = est(x, level, lo=0, hi=6)
+        assert 0 <= a <= m <= b <= 6 and b > a
+    m, a, b = stats.bootstrap_mean_ci(x, level, lo=0, hi=6, rng=np.random.default_rng(0), resamples=200)
+    assert 0 <= a <= b <= 6 and b > a
+
+
+def test_issue11_atom_interval_errors():
+    with pytest.raises(DomainError, match=r"x must lie in its support \[lo, hi\] = \[0, 1\]"):
+        stats.atom_mean_ci([0.0, 2.0], lo=0, hi=1)
+    with pytest.raises(DomainError, match="lo ≤ hi"):
+        stats.mean_ci([0.0, 1.0], lo=2, hi=1)
+
+
+def test_issue11_median_interval_of_a_law_with_an_atom_covers():
+    """median_ci needs no fix for issue 11: with an atom holding more than half the law, samples
+    often have x_(j) = x_(n−j+1) = v and the point [v, v] is right. Coverage by simulation (seed
+    11, 3000 samples of 15 values, P(X = 2) = 0.6, else uniform on [0, 5]; median 2), decided by
+    Clopper–Pearson at ALPHA against 0.95."""
+    rng = np.random.default_rng(11)
+    reps, hits = 3000, 0
+    for _ in range(reps):
+        x = np.where(rng.random(15) < 0.6, 2.0, rng.uniform(0, 5, 15))
+        lo, hi = stats.median_ci(x, 0.95)
+        hits += lo <= 2.0 <= hi
+    assert stats.clopper_pearson_upper(hits, reps, 1 - ALPHA) >= 0.95
