@@ -94,7 +94,7 @@ def _per_layer_rates(depth, lo, hi):
 
 def _log_fail_per_layer(n, depth, samples, rates) -> float:
     i_hi, i_lo = rates
-    with mp.workdps(40):
+    with mp.workdps(30 + len(str(n))):   # n·I must keep ~30 digits after its integer part
         v = mp.log(samples) + mp.log(depth) + mp.log(mp.exp(-n * i_hi) + mp.exp(-n * i_lo))
         return float(v)
 
@@ -303,13 +303,14 @@ def _root(g, n0: int, n_max: int, slope: float | None = None, max_evals: int = 8
 
     Safeguarded secant (Newton with ``slope`` ≈ dg/dn when given): steps are capped at ×4, and
     once a sign change is bracketed [lo, hi] (g(lo) > 0 ≥ g(hi)) every step stays strictly inside
-    it, falling back to bisection; it ends when hi − lo = 1 (or hi = 1). Returns (n, slope), or
+    it, alternating with bisection after three steps; it ends when hi − lo = 1 (or hi = 1). Returns (n, slope), or
     (None, slope) when g(n_max) > 0. With ``tol`` > 0 it returns the first n with |g(n)| ≤ tol (a
     coarse level: closer than its noise is not needed); ``hint(n, g(n))`` guesses the slope before
     two points give one.
     """
     lo, hi = 0, None                     # g(lo) > 0 (lo = 0: none yet), g(hi) ≤ 0
     a, ga = None, None
+    bracketed = 0
     b = min(max(1, int(n0)), n_max)
     for _ in range(max_evals):
         gb = g(b)
@@ -327,23 +328,24 @@ def _root(g, n0: int, n_max: int, slope: float | None = None, max_evals: int = 8
             slope = (gb - ga) / (b - a)       # (points closer than 0.1 in log: noise, keep the old slope)
         if slope is None and hint is not None:
             slope = hint(b, gb)
+        # the model's step (kept as an integer offset from b: widths above 2^53 stay exact)
         if slope is not None and slope < 0 and math.isfinite(gb):
-            x = b - gb / slope
+            step = -gb / slope
         else:
-            x = b / 2.0 if gb <= 0 else b * 2.0
-        x = min(max(x, b / 4.0, 1.0), b * 4.0 + 1.0)
+            step = -0.5 * b if gb <= 0 else float(b)
+        step = min(max(step, -0.75 * b), 3.0 * b + 1.0) if math.isfinite(step) else 0.0
+        x = b + math.ceil(step)                       # smallest integer the model puts at g ≤ 0
         if hi is None:
-            c = min(n_max, int(math.ceil(x)))
+            c = max(1, min(n_max, x))
             if c <= lo:
                 c = min(n_max, lo + max(1, lo // 64))
         else:
-            c = int(round(x)) if math.isfinite(x) else (lo + hi) // 2
-            if not lo < c < hi:
+            bracketed += 1
+            # strictly inside the bracket; every other step from the fourth on is a bisection
+            # (at most 2·log2 of the bracket then)
+            c = min(max(x, lo + 1), hi - 1)
+            if bracketed >= 4 and bracketed % 2 == 0:
                 c = (lo + hi) // 2
-            elif c == hi - 1 or c == lo + 1:
-                pass                                  # a neighbour check: decides the integer
-            elif abs(c - b) <= 1:                     # crawling: step to the bracket's edge side
-                c = c - 1 if gb <= 0 else c + 1
         a, ga, b = b, gb, c
     # the budget is spent: bisect what is left of the bracket
     if hi is None:
@@ -473,8 +475,8 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
             notes = ("per-layer bands imply every layer's band; the same width serves --layers last",)
     elif method == "chernoff_product":
         f = lambda n, fine: math.log(N) + _log_fail_product(n, L, lo_b, hi_b, layers)  # noqa: E731
-        start = max(1, min(rho.WIDTH_EXACT_MAX, int(math.ceil(
-            (math.log(2 * N * min(L, 10**300)) - log_delta) * 5.0 * L / math.log(hi_b) ** 2 / 2))))
+        # a guess only: the product bound asks some 10–40% more width than the exact probability
+        start = max(1, min(rho.WIDTH_EXACT_MAX, int(1.25 * _clt_width(L, N, delta, lo_b, hi_b, layers))))
     else:
         settled: dict = {}   # a coarse result that already met the fine tolerance is the fine result
 
