@@ -2,7 +2,8 @@ r"""Minimum width for norm preservation with probability 1 − δ (AB19; docs/th
 
 Four methods, each a failure bound F(n) on P(some of the N inputs leaves the band at some layer
 (or at the last layer)) that is non-increasing in the width n; the minimum width is the smallest
-integer n with F(n) ≤ δ (integer bisection). All bounds are evaluated in log space, so δ down to
+integer n with F(n) ≤ δ (a safeguarded secant from a Gaussian-approximation start, ending with the
+neighbour check F(n) ≤ δ < F(n − 1); :func:`_solve`). All bounds are evaluated in log space, so δ down to
 1e-300 and ε down to 1e-6 work.
 
 * ``authors_formula`` — [authors' code] AB19's plotting curve, m = (4/ε′) ln(4NL/δ),
@@ -49,6 +50,8 @@ SOURCES = {
 #: L = 10, δ = 0.05 gives m ≈ 4060. [authors' code]
 AUTHORS_EXAMPLE = {"eps": 0.15, "samples": 2000, "depth": 10, "delta": 0.05, "width": 4060}
 
+_DEPTH_FLOAT_MAX = 10**100  # product and exact methods: depth in floats (the per-layer one takes any depth)
+_RATE_MIN = mp.mpf("1e-280")  # per-layer: a smaller rate puts the width beyond the solver's floats
 _EXACT_RTOL = 1e-4  # relative tolerance on the exact failure probability when deciding the width
 _P_GRID = 64   # orders p (and q) tried by the product bound; any order gives a valid bound
 
@@ -106,7 +109,10 @@ _FULL_SUM_MAX = 4096   # every k is summed up to this width (as bounds.rho.log_m
 def _full_log_weights(n: int):
     """k = 0..n and log[C(n,k) 2^{-n}] (cached per width)."""
     k = np.arange(0, n + 1, dtype=float)
-    return k, log_binomial_half(n, k)
+    lw = log_binomial_half(n, k)
+    k.setflags(write=False)
+    lw.setflags(write=False)
+    return k, lw
 
 
 def _tilted_centers(n: int, ps: np.ndarray, k_min: int) -> np.ndarray:
@@ -130,8 +136,11 @@ def _log_moments(n: int, ps, k_min: int = 1) -> np.ndarray:
     test): :math:`p\log(4/n) + \log\sum_{k\ge k_{min}}\binom nk 2^{-n}\Gamma(k/2+p)/\Gamma(k/2)`,
     over every k for n ≤ 4096, and above over a strided window of ±18√n around each order's tilted
     centre (the window moves while the peak sits in its outer eighth, as there), with stride
-    s ≤ √n/8 (rho uses √n/16): the bump's sd is about √n/2 ≥ 4s, and by Poisson summation the
-    strided sum's relative error is below 2·exp(−2π²·16) ≈ 1e-137.
+    s ≤ √n/8 (rho uses √n/16): a bump of sd about √n/2 ≥ 4s inside the window is summed with a
+    relative error below 2·exp(−2π²·16) (Poisson summation). Where the summand is a spike at
+    k_min instead (orders near −k_min/2), the strided sum from k_min times s is a left Riemann sum
+    of a decreasing sequence, i.e. an over-estimate: a bound that uses it only gets larger (both
+    are tests against a direct sum over every k).
     """
     ps = np.atleast_1d(np.asarray(ps, dtype=float))
     if n > rho.WIDTH_EXACT_MAX:
@@ -193,7 +202,7 @@ def _grid_argmin(f, a: float, b: float, levels: int = 6) -> float:
 
 
 _BLOCK_SINGLE = 32     # depths 1..32 each get their own order q in the lower-side union
-_BLOCK_RATIO = 1 / 32  # then blocks [a, b] with b ≤ a(1 + 1/32)
+_BLOCK_GROWTH = 32     # then blocks [a, b] with b = a + ⌊a/32⌋ ≤ a(1 + 1/32)
 
 
 @lru_cache(maxsize=64)
@@ -203,12 +212,14 @@ def _depth_blocks(depth: int) -> tuple:
     a_s, b_s = [], []
     a = 1
     while a <= depth:
-        b = a if a <= _BLOCK_SINGLE else min(depth, a + a // 32)
-        b = min(b, depth)
+        b = min(depth, a if a <= _BLOCK_SINGLE else a + a // _BLOCK_GROWTH)
         a_s.append(a)
         b_s.append(b)
         a = b + 1
-    return np.array(a_s, dtype=float), np.array(b_s, dtype=float)
+    a_arr, b_arr = np.array(a_s, dtype=float), np.array(b_s, dtype=float)
+    a_arr.setflags(write=False)
+    b_arr.setflags(write=False)
+    return a_arr, b_arr
 
 
 def _log_geometric_sum(a, b, g):
@@ -288,7 +299,7 @@ def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", lay
     exact recursion would exceed :data:`bounds.band.COST_LIMIT`.
     """
     n, L, N = width, depth, samples
-    lo, hi = band_for_eps(eps, norm)
+    lo, hi = _band(eps, norm)
     if method == "chernoff_per_layer":
         return _log_fail_per_layer(n, L, N, _per_layer_rates(L, lo, hi))
     if method == "chernoff_product":
@@ -427,6 +438,15 @@ def _clt_width(depth, samples, delta, lo, hi, layers) -> int:
     return max(1, int(math.ceil(math.exp(x1)))) if x1 < 690.0 else 10**300
 
 
+def _band(eps, norm):
+    """band_for_eps, refusing an ε that rounds the band 1 ± ε (or its square) to 1 in doubles."""
+    lo, hi = band_for_eps(eps, norm)
+    if not lo < 1.0 < hi:
+        raise CostLimitError(f"{{eps}} = {eps:g} is below the double-precision resolution of the band "
+                             f"1 ± eps (about 1.1e-16); this method needs eps ≥ 1.2e-16", param="eps")
+    return lo, hi
+
+
 def _memo(f):
     """f(n, fine) with each (n, fine) evaluated once."""
     cache: dict = {}
@@ -464,11 +484,19 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     if method == "authors_formula":
         notes = ("AB19's plotting formula; not a proven bound; ignores --norm and --layers",)
         return WidthResult(method, _authors_width(L, N, delta, eps), SOURCES[method], math.nan, notes)
-    lo_b, hi_b = band_for_eps(eps, norm)
+    lo_b, hi_b = _band(eps, norm)
     notes: tuple = ()
+    if method in ("chernoff_product", "exact_union") and L > _DEPTH_FLOAT_MAX:
+        raise CostLimitError("this method evaluates the depth in floating point: {depth} up to 1e100 "
+                             "(use the per-layer Chernoff method)", param="depth")
     if method == "chernoff_per_layer":
         rates = _per_layer_rates(L, lo_b, hi_b)
         f = lambda n, fine: _log_fail_per_layer(n, L, N, rates)  # noqa: E731
+        if not min(rates) > _RATE_MIN:   # the width would be above ~1e280: beyond the solver's floats
+            raise CostLimitError(
+                f"the per-layer Chernoff width is above 1e280 here (its rate per unit, "
+                f"{mp.nstr(min(rates), 3)}, is below 1e-280): a larger {{eps}} or a smaller {{depth}} is needed",
+                param="eps" if L < 10**50 else "depth", names=("eps", "depth"))
         i_min = float(min(rates))
         start = max(1, int(math.ceil((math.log(2 * N * L) - log_delta) / i_min)))
         if layers == "last":
@@ -583,7 +611,7 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared") -> Report:
     >>> r.as_dict()["p_fail_union"] <= 1.0
     True
     """
-    lo, hi = band_for_eps(eps, norm)
+    lo, hi = _band(eps, norm)
     stay = band_probability(width, depth, lo, hi, layers="all", rtol=1e-6)
     last = band_probability(width, depth, lo, hi, layers="last", rtol=1e-6)
     log_union = math.log(samples) + stay.logp_fail

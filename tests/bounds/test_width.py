@@ -553,3 +553,20 @@ def test_exact_union_solver_makes_few_exact_evaluations(monkeypatch):
     monkeypatch.setattr(W, "band_probability", orig)
     assert log_failure_bound("exact_union", r.min_width, 10, 100, 0.3, **kw) <= math.log(0.05)
     assert log_failure_bound("exact_union", r.min_width - 1, 10, 100, 0.3, **kw) > math.log(0.05)
+
+
+@pytest.mark.parametrize("depth, eps, refused", [
+    (10**400, 0.3, {"chernoff_per_layer", "chernoff_product", "exact_union"}),
+    (3, 1e-200, {"chernoff_per_layer", "chernoff_product", "exact_union"}),
+])
+def test_depth_and_eps_beyond_the_float_range_refuse_per_method(depth, eps, refused):
+    """Issue 11 (found here): a depth above 1e100 or an ε that rounds the band to 1 raised
+    ZeroDivisionError/OverflowError; each such method now says why in one line and the authors'
+    curve still answers."""
+    from initbounds.bounds.width import min_widths
+
+    res = {r.name: r for r in min_widths(depth, 1, 0.05, eps)}
+    assert res["authors_formula"].min_width > 0
+    for name in refused:
+        assert res[name].min_width is None and res[name].notes[0].startswith("not computed: ")
+        assert "\n" not in res[name].notes[0]
