@@ -2,7 +2,8 @@ r"""Minimum width for norm preservation with probability 1 − δ (AB19; docs/th
 
 Four methods, each a failure bound F(n) on P(some of the N inputs leaves the band at some layer
 (or at the last layer)) that is non-increasing in the width n; the minimum width is the smallest
-integer n with F(n) ≤ δ (integer bisection). All bounds are evaluated in log space, so δ down to
+integer n with F(n) ≤ δ (a safeguarded secant from a Gaussian-approximation start, ending with the
+neighbour check F(n) ≤ δ < F(n − 1); :func:`_solve`). All bounds are evaluated in log space, so δ down to
 1e-300 and ε down to 1e-6 work.
 
 * ``authors_formula`` — [authors' code] AB19's plotting curve, m = (4/ε′) ln(4NL/δ),
@@ -29,7 +30,7 @@ import numpy as np
 from . import rho
 from .band import LAYERS, NORMS, band_for_eps, band_probability
 from .errors import COUNT, OPEN_UNIT, CostLimitError, Options, constrain
-from .numerics import log_binomial_half, logsumexp
+from .numerics import log_binomial_half, log_gamma_ratio, logsumexp
 from .report import Report, fmt_logp, fmt_p
 
 __all__ = [
@@ -49,6 +50,8 @@ SOURCES = {
 #: L = 10, δ = 0.05 gives m ≈ 4060. [authors' code]
 AUTHORS_EXAMPLE = {"eps": 0.15, "samples": 2000, "depth": 10, "delta": 0.05, "width": 4060}
 
+_DEPTH_FLOAT_MAX = 10**100  # product and exact methods: depth in floats (the per-layer one takes any depth)
+_RATE_MIN = mp.mpf("1e-280")  # per-layer: a smaller rate puts the width beyond the solver's floats
 _EXACT_RTOL = 1e-4  # relative tolerance on the exact failure probability when deciding the width
 _P_GRID = 64   # orders p (and q) tried by the product bound; any order gives a valid bound
 
@@ -94,34 +97,140 @@ def _per_layer_rates(depth, lo, hi):
 
 def _log_fail_per_layer(n, depth, samples, rates) -> float:
     i_hi, i_lo = rates
-    with mp.workdps(40):
+    with mp.workdps(30 + len(str(n))):   # n·I must keep ~30 digits after its integer part
         v = mp.log(samples) + mp.log(depth) + mp.log(mp.exp(-n * i_hi) + mp.exp(-n * i_lo))
         return float(v)
 
 
-def _grid_min(f, a: float, b: float) -> float:
-    """min of a unimodal f on [a, b]: a geometric grid, then golden section around the best point.
+_FULL_SUM_MAX = 4096   # every k is summed up to this width (as bounds.rho.log_moment does)
 
-    Every value of f is a valid bound, so the result is a valid bound whatever the search finds.
+
+@lru_cache(maxsize=32)
+def _full_log_weights(n: int):
+    """k = 0..n and log[C(n,k) 2^{-n}] (cached per width)."""
+    k = np.arange(0, n + 1, dtype=float)
+    lw = log_binomial_half(n, k)
+    k.setflags(write=False)
+    lw.setflags(write=False)
+    return k, lw
+
+
+def _tilted_centers(n: int, ps: np.ndarray, k_min: int) -> np.ndarray:
+    """Approximate argmax over k of C(n,k)·Γ(k/2+p)/Γ(k/2), for each order p (vectorized bisection
+    on log((n−k)/k) + ½log(1 + 2p/k) = 0, as :func:`bounds.rho._tilted_center`)."""
+    a = np.maximum(float(k_min), -2.0 * ps) + 1e-9
+    b = np.full(ps.shape, float(n))
+    for _ in range(48):   # to ~n·2^-48 < 1 for n ≤ 2^53 after rounding to the window's lattice
+        k = 0.5 * (a + b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.log((n - k) / k) + 0.5 * np.log1p(2.0 * ps / k)
+        up = (k < n) & (g > 0)
+        a, b = np.where(up, k, a), np.where(up, b, k)
+    return 0.5 * (a + b)
+
+
+def _log_moments(n: int, ps, k_min: int = 1) -> np.ndarray:
+    r"""log E[ρ^p·1{K ≥ k_min}] for an array of orders p (each > −k_min/2): one vectorized pass.
+
+    The same sum as :func:`bounds.rho.log_moment` (which stays the reference; the agreement is a
+    test): :math:`p\log(4/n) + \log\sum_{k\ge k_{min}}\binom nk 2^{-n}\Gamma(k/2+p)/\Gamma(k/2)`,
+    over every k for n ≤ 4096, and above over a strided window of ±18√n around each order's tilted
+    centre (the window moves while the peak sits in its outer eighth, as there), with stride
+    s ≤ √n/8 (rho uses √n/16): a bump of sd about √n/2 ≥ 4s inside the window is summed with a
+    relative error below 2·exp(−2π²·16) (Poisson summation). Where the summand is a spike at
+    k_min instead (orders near −k_min/2), the strided sum from k_min times s is a left Riemann sum
+    of a decreasing sequence, i.e. an over-estimate: a bound that uses it only gets larger (both
+    are tests against a direct sum over every k).
     """
-    xs = np.geomspace(a, b, _P_GRID)
-    vals = [f(x) for x in xs]
-    i = int(np.argmin(vals))
-    lo, hi = math.log(xs[max(i - 1, 0)]), math.log(xs[min(i + 1, len(xs) - 1)])
-    best = vals[i]
-    g = (math.sqrt(5.0) - 1.0) / 2.0
-    c, d = hi - g * (hi - lo), lo + g * (hi - lo)
-    fc, fd = f(math.exp(c)), f(math.exp(d))
-    for _ in range(30):
-        if fc < fd:
-            hi, d, fd = d, c, fc
-            c = hi - g * (hi - lo)
-            fc = f(math.exp(c))
-        else:
-            lo, c, fc = c, d, fd
-            d = lo + g * (hi - lo)
-            fd = f(math.exp(d))
-    return min(best, fc, fd)
+    ps = np.atleast_1d(np.asarray(ps, dtype=float))
+    if n > rho.WIDTH_EXACT_MAX:
+        raise CostLimitError(f"width {n} is beyond the range where the binomial sums are exact "
+                             f"(about 2^53 = {rho.WIDTH_EXACT_MAX:.3g}); use the per-layer Chernoff method",
+                             param="width")
+    if n <= _FULL_SUM_MAX:
+        k, lw = _full_log_weights(n)
+        k, lw = k[k_min:], lw[k_min:]
+        t = lw[None, :] + log_gamma_ratio(0.5 * k[None, :], ps[:, None])
+        return ps * math.log(4.0 / n) + logsumexp(t, axis=1)
+    half = math.ceil(12.0 * math.sqrt(n))
+    stride = max(1, int(math.sqrt(n) / 8.0))
+    H = half + half // 2
+    j = np.arange(0, 2 * H // stride + 1, dtype=float) * stride
+    centers = np.round(_tilted_centers(n, ps, k_min))
+    out = np.empty(ps.shape)
+    rows = np.arange(len(ps))
+    for _ in range(200):
+        start = np.maximum(float(k_min), centers[rows] - H)
+        k = start[:, None] + j[None, :]
+        inside = k <= n
+        kc = np.minimum(k, float(n))
+        with np.errstate(invalid="ignore"):
+            t = log_binomial_half(n, kc) + log_gamma_ratio(0.5 * kc, ps[rows][:, None])
+        t = np.where(inside, t, -np.inf)
+        i = np.argmax(t, axis=1)
+        edge = len(j) // 8
+        last = inside.sum(axis=1) - 1
+        at_lo = (i < edge) & (start > k_min)
+        at_hi = (i >= len(j) - edge) & (last == len(j) - 1) & (k[:, -1] + stride <= n)
+        ok = ~(at_lo | at_hi)
+        out[rows[ok]] = logsumexp(t[ok], axis=1) + math.log(stride)
+        if ok.all():
+            return ps * math.log(4.0 / n) + out
+        moved = rows[~ok]
+        centers[moved] = k[~ok, 0] + i[~ok] * stride + np.where(at_hi[~ok], half, -half)
+        rows = moved
+    raise CostLimitError(f"width {n}: the moment sums did not settle; use the per-layer Chernoff method",
+                         param="width")
+
+
+def _grid_argmin(f, a: float, b: float, levels: int = 6) -> float:
+    """min of a convex f (vectorized over an array of points) on [a, b]: a geometric grid of 24
+    points, then ``levels`` grids of 9 points between the best point's neighbours (each divides
+    the spacing in log by 4). Every value of f is a valid bound, so the result is a valid bound
+    whatever the search finds; the grid only decides how close to the infimum it gets."""
+    xs = np.geomspace(a, b, 24)
+    best = math.inf
+    for _ in range(levels + 1):
+        v = f(xs)
+        i = int(np.argmin(v))
+        best = min(best, float(v[i]))
+        lo_x, hi_x = xs[max(i - 1, 0)], xs[min(i + 1, len(xs) - 1)]
+        if hi_x <= lo_x * (1.0 + 1e-12):
+            break
+        xs = np.geomspace(lo_x, hi_x, 9)
+    return best
+
+
+_BLOCK_SINGLE = 32     # depths 1..32 each get their own order q in the lower-side union
+_BLOCK_GROWTH = 32     # then blocks [a, b] with b = a + ⌊a/32⌋ ≤ a(1 + 1/32)
+
+
+@lru_cache(maxsize=64)
+def _depth_blocks(depth: int) -> tuple:
+    """Integer blocks [a, b] covering 1..depth: singletons up to 32, then b = ⌊a·(1 + 1/32)⌋.
+    About 32 + 32·ln(L/32) blocks: 400 at L = 10^6, 1,700 at L = 10^23."""
+    a_s, b_s = [], []
+    a = 1
+    while a <= depth:
+        b = min(depth, a if a <= _BLOCK_SINGLE else a + a // _BLOCK_GROWTH)
+        a_s.append(a)
+        b_s.append(b)
+        a = b + 1
+    a_arr, b_arr = np.array(a_s, dtype=float), np.array(b_s, dtype=float)
+    a_arr.setflags(write=False)
+    b_arr.setflags(write=False)
+    return a_arr, b_arr
+
+
+def _log_geometric_sum(a, b, g):
+    r"""log Σ_{l=a}^{b} e^{l g} for integers a ≤ b, real g (arrays broadcast), without overflow:
+    :math:`a g + (m-1)\max(g,0) + \log\frac{1-e^{-m|g|}}{1-e^{-|g|}}`, m = b − a + 1 (= log m at g = 0)."""
+    m = b - a + 1.0
+    h = np.abs(g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.log(-np.expm1(-m * h)) - np.log(-np.expm1(-h))
+    ratio = np.where(h * m < 1e-12, np.log(m), ratio)
+    return a * g + (m - 1.0) * np.maximum(g, 0.0) + ratio
 
 
 def _log_binom_lower_tail(n: int, m: int) -> float:
@@ -133,23 +242,39 @@ def _log_binom_lower_tail(n: int, m: int) -> float:
 
 
 def _log_fail_product(n, depth, lo, hi, layers) -> float:
-    """Log of the product (martingale) bound for one input; see the module docstring."""
+    r"""Log of the product (martingale) bound for one input; see the module docstring.
+
+    Upper side: :math:`P(\max_{l\le L}\Pi_l \ge hi) \le hi^{-p}(E\rho^p)^L` for p ≥ 1 (Doob's
+    maximal inequality for the submartingale Π_l^p); last layer only: Markov, p > 0.
+
+    Lower side, for a cut k0 and any orders q_l ∈ (0, k0/2):
+
+    .. math:: P(\exists l: \Pi_l \le lo) \le P(\exists j \le L: K_j < k_0)
+              + \sum_{l} lo^{q_l}\,\big(E[\rho^{-q_l}1\{K\ge k_0\}]\big)^{l}
+
+    (Markov on Π_l^{-q}·1{K_1..K_l ≥ k0}, independence across layers). Proof that the depth
+    blocks keep it a bound: every choice of q_l gives a valid bound, in particular one q per block
+    [a, b] of depths, and for a fixed q the block's terms form a geometric series in l, summed in
+    closed form (:func:`_log_geometric_sum`) — no term is dropped, so the memory and time do not
+    grow with L (about 32·ln L blocks). Depths 1–32 are single blocks, where this equals the
+    per-depth minimum over the grid of q; above, it is larger by a factor the tests bound.
+    """
     L = depth
     logs = []
-    # upper side: P(max_l Π_l ≥ hi) ≤ hi^{-p} (E ρ^p)^L, p ≥ 1 (Doob); last layer only: p > 0
     p_lo = 1.0 if layers == "all" else 1e-3
     p_hi = max(4.0, 40.0 * math.log(1e300) / math.log(hi))
-    up = lambda p: L * rho.log_moment(n, p) - p * math.log(hi)  # noqa: E731
-    logs.append(_grid_min(up, p_lo, p_hi))
-    # lower side: P(Π_l ≤ lo) ≤ P(some K_j < k0) + inf_q lo^q (E[ρ^{-q} 1{K ≥ k0}])^l, q < k0/2
-    ls = np.arange(1, L + 1) if layers == "all" else np.array([L])
+    logs.append(_grid_argmin(lambda ps: L * _log_moments(n, ps) - ps * math.log(hi), p_lo, p_hi))
+    if layers == "all":
+        a, b = _depth_blocks(L)
+    else:
+        a, b = np.array([float(L)]), np.array([float(L)])
     best = math.inf
     for k0 in sorted({max(1, n // 4), max(1, (3 * n) // 8)}):
         qmax = 0.5 * k0
         qs = np.geomspace(qmax * 1e-6, qmax * (1.0 - 1e-9), _P_GRID)
-        g = np.array([rho.log_moment(n, -q, k_min=k0) for q in qs])
-        per_l = qs[None, :] * math.log(lo) + ls[:, None] * g[None, :]
-        chern = logsumexp(per_l.min(axis=1))
+        g = _log_moments(n, -qs, k_min=k0)
+        per_block = qs[None, :] * math.log(lo) + _log_geometric_sum(a[:, None], b[:, None], g[None, :])
+        chern = logsumexp(per_block.min(axis=1))
         # P(some K_j < k0, j ≤ L); K < k0 always includes the atom K = 0 (ρ = 0, probability 2^-n),
         # which no Chernoff term on {K ≥ k0} covers (issue 11: leaving it out at k0 = 1 made the bound
         # fall below the exact failure probability at widths 1–7)
@@ -174,7 +299,7 @@ def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", lay
     exact recursion would exceed :data:`bounds.band.COST_LIMIT`.
     """
     n, L, N = width, depth, samples
-    lo, hi = band_for_eps(eps, norm)
+    lo, hi = _band(eps, norm)
     if method == "chernoff_per_layer":
         return _log_fail_per_layer(n, L, N, _per_layer_rates(L, lo, hi))
     if method == "chernoff_product":
@@ -183,56 +308,154 @@ def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", lay
     return math.log(N) + r.logp_fail
 
 
-def _solve(logf, log_delta: float, start: int, two_levels: bool = True) -> int:
-    """Smallest integer n ≥ 1 with logf(n, fine=True) ≤ log_delta, logf non-increasing in n.
+def _root(g, n0: int, n_max: int, slope: float | None = None, max_evals: int = 80, tol: float = 0.0,
+          hint=None):
+    """Smallest integer n in [1, n_max] with g(n) ≤ 0 for a non-increasing g, from a guess n0.
 
-    A secant iteration in log n on a coarse evaluation (``fine=False``) finds the crossing (these
-    bounds are smooth and nearly linear in n); an integer bracket and bisection on the fine
-    evaluation then fix the integer.
+    Safeguarded secant (Newton with ``slope`` ≈ dg/dn when given): steps are capped at ×4, and
+    once a sign change is bracketed [lo, hi] (g(lo) > 0 ≥ g(hi)) every step stays strictly inside
+    it, alternating with bisection after three steps; it ends when hi − lo = 1 (or hi = 1). Returns (n, slope), or
+    (None, slope) when g(n_max) > 0. With ``tol`` > 0 it returns the first n with |g(n)| ≤ tol (a
+    coarse level: closer than its noise is not needed); ``hint(n, g(n))`` guesses the slope before
+    two points give one.
     """
-    fine: dict[int, float] = {}
-    coarse: dict[int, float] = {} if two_levels else fine
-
-    def gc(n: int) -> float:
-        if n not in coarse:
-            coarse[n] = logf(n, not two_levels) - log_delta
-        return coarse[n]
-
-    def g(n: int) -> float:
-        if n not in fine:
-            fine[n] = logf(n, True) - log_delta
-        return fine[n]
-
-    n0, n1 = max(1, start), max(2, int(start * 1.5) + 1)
-    for _ in range(40):
-        g0, g1 = gc(n0), gc(n1)
-        if not (math.isfinite(g0) and math.isfinite(g1)) or g0 == g1:
-            break
-        x = math.log(n1) - g1 * (math.log(n1) - math.log(n0)) / (g1 - g0)
-        n2 = max(1, int(round(math.exp(min(x, 700.0)))))
-        if abs(n2 - n1) <= max(1, n1 // 20000):
-            n1 = n2
-            break
-        n0, n1 = n1, n2
-    # bracket: hi satisfies, lo does not (or lo = 0)
-    step = max(1, n1 // 5000)
-    hi = n1
-    while g(hi) > 0:
-        hi += step
-        step *= 2
-    lo, step = hi - max(1, hi // 5000), max(1, hi // 5000)
-    while lo >= 1 and g(lo) <= 0:
-        hi = lo
-        step *= 2
-        lo = max(0, lo - step)
-    lo = max(lo, 0)
+    lo, hi = 0, None                     # g(lo) > 0 (lo = 0: none yet), g(hi) ≤ 0
+    a, ga = None, None
+    bracketed = 0
+    b = min(max(1, int(n0)), n_max)
+    for _ in range(max_evals):
+        gb = g(b)
+        if tol > 0 and abs(gb) <= tol and math.isfinite(gb):
+            return b, slope
+        if gb <= 0:
+            hi = b if hi is None else min(hi, b)
+        else:
+            lo = max(lo, b)
+        if hi is not None and hi - lo <= 1:
+            return hi, slope
+        if lo >= n_max:
+            return None, slope
+        if a is not None and a != b and math.isfinite(ga) and math.isfinite(gb) and abs(gb - ga) > 0.1:
+            slope = (gb - ga) / (b - a)       # (points closer than 0.1 in log: noise, keep the old slope)
+        if slope is None and hint is not None:
+            slope = hint(b, gb)
+        # the model's step (kept as an integer offset from b: widths above 2^53 stay exact)
+        if slope is not None and slope < 0 and math.isfinite(gb):
+            step = -gb / slope
+        else:
+            step = -0.5 * b if gb <= 0 else float(b)
+        step = min(max(step, -0.75 * b), 3.0 * b + 1.0) if math.isfinite(step) else 0.0
+        x = b + math.ceil(step)                       # smallest integer the model puts at g ≤ 0
+        if hi is None:
+            c = max(1, min(n_max, x))
+            if c <= lo:
+                c = min(n_max, lo + max(1, lo // 64))
+        else:
+            bracketed += 1
+            # strictly inside the bracket; every other step from the fourth on is a bisection
+            # (at most 2·log2 of the bracket then)
+            c = min(max(x, lo + 1), hi - 1)
+            if bracketed >= 4 and bracketed % 2 == 0:
+                c = (lo + hi) // 2
+        a, ga, b = b, gb, c
+    # the budget is spent: bisect what is left of the bracket
+    if hi is None:
+        return None, slope
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if g(mid) <= 0:
             hi = mid
         else:
             lo = mid
-    return hi
+    return hi, slope
+
+
+def _solve(logf, log_delta: float, start: int, two_levels: bool = True, n_max: int = 10**300,
+           info: dict | None = None, log_offset: float = 0.0) -> int | None:
+    """Smallest integer n ≥ 1 with logf(n, fine=True) ≤ log_delta, logf non-increasing in n;
+    None when even n_max does not reach δ.
+
+    With ``two_levels`` a coarse evaluation (``fine=False``) first finds the crossing (the bounds
+    are smooth and nearly linear in n near it); the fine evaluation then starts there, with the
+    coarse slope, and ends with the neighbour check g(n) ≤ 0 < g(n − 1) (:func:`_root`).
+    ``info`` (optional) receives the slope of logf in n near the crossing and the evaluation counts.
+    The first step assumes logf(n) − ``log_offset`` ∝ n (Chernoff-like decay: log N + log p_fail).
+    """
+    fine: dict[int, float] = {}
+    coarse: dict[int, float] = {}
+
+    def g(n: int) -> float:
+        if n not in fine:
+            fine[n] = logf(n, True) - log_delta
+        return fine[n]
+
+    def gc(n: int) -> float:
+        if n not in coarse:
+            coarse[n] = logf(n, False) - log_delta
+        return coarse[n]
+
+    def hint(n, gn):
+        v = (gn + log_delta - log_offset) / n
+        return v if v < 0 else None
+
+    slope = None
+    if two_levels:
+        start, slope = _root(gc, start, n_max, tol=0.02, hint=hint)
+        if start is None:
+            start = n_max
+    n, slope = _root(g, start, n_max, slope, hint=hint)
+    if info is not None:
+        info.update(slope=slope, fine=len(fine), coarse=len(coarse))
+    return n
+
+
+def _log_normal_sf(x: float) -> float:
+    """log P(Z > x), Z ~ N(0, 1) (erfc, or its asymptotic series where erfc underflows)."""
+    if x < 25.0:
+        return math.log(0.5 * math.erfc(x / math.sqrt(2.0)))
+    return -0.5 * x * x - math.log(x * math.sqrt(2.0 * math.pi)) + math.log1p(-1.0 / (x * x) + 3.0 / x ** 4)
+
+
+def _clt_width(depth, samples, delta, lo, hi, layers) -> int:
+    """A starting guess only (no bound): the width at which the Gaussian approximation of log Π_L
+    (mean −5L/(2n), variance 5L/n; reflection factor 2 for every layer) puts N·P(fail) at δ."""
+    a, b = math.log(hi), -math.log(lo)
+    c = math.log(2.0) if layers == "all" else 0.0
+    target = math.log(delta) - math.log(samples) - c
+
+    def logp(log_n):
+        n = math.exp(log_n)
+        sd, mu = math.sqrt(5.0 * depth / n), 2.5 * depth / n
+        return float(np.logaddexp(_log_normal_sf((a + mu) / sd), _log_normal_sf(max(b - mu, 0.0) / sd)))
+
+    x0, x1 = 0.0, 700.0
+    for _ in range(60):
+        xm = 0.5 * (x0 + x1)
+        if logp(xm) > target:
+            x0 = xm
+        else:
+            x1 = xm
+    return max(1, int(math.ceil(math.exp(x1)))) if x1 < 690.0 else 10**300
+
+
+def _band(eps, norm):
+    """band_for_eps, refusing an ε that rounds the band 1 ± ε (or its square) to 1 in doubles."""
+    lo, hi = band_for_eps(eps, norm)
+    if not lo < 1.0 < hi:
+        raise CostLimitError(f"{{eps}} = {eps:g} is below the double-precision resolution of the band "
+                             f"1 ± eps (about 1.1e-16); this method needs eps ≥ 1.2e-16", param="eps")
+    return lo, hi
+
+
+def _memo(f):
+    """f(n, fine) with each (n, fine) evaluated once."""
+    cache: dict = {}
+
+    def g(n, fine):
+        if (n, fine) not in cache:
+            cache[(n, fine)] = f(n, fine)
+        return cache[(n, fine)]
+    return g
 
 
 @constrain(method=Options(METHODS), **DESIGN)
@@ -261,31 +484,60 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     if method == "authors_formula":
         notes = ("AB19's plotting formula; not a proven bound; ignores --norm and --layers",)
         return WidthResult(method, _authors_width(L, N, delta, eps), SOURCES[method], math.nan, notes)
-    lo_b, hi_b = band_for_eps(eps, norm)
+    lo_b, hi_b = _band(eps, norm)
     notes: tuple = ()
+    if method in ("chernoff_product", "exact_union") and L > _DEPTH_FLOAT_MAX:
+        raise CostLimitError("this method evaluates the depth in floating point: {depth} up to 1e100 "
+                             "(use the per-layer Chernoff method)", param="depth")
     if method == "chernoff_per_layer":
         rates = _per_layer_rates(L, lo_b, hi_b)
         f = lambda n, fine: _log_fail_per_layer(n, L, N, rates)  # noqa: E731
+        if not min(rates) > _RATE_MIN:   # the width would be above ~1e280: beyond the solver's floats
+            raise CostLimitError(
+                f"the per-layer Chernoff width is above 1e280 here (its rate per unit, "
+                f"{mp.nstr(min(rates), 3)}, is below 1e-280): a larger {{eps}} or a smaller {{depth}} is needed",
+                param="eps" if L < 10**50 else "depth", names=("eps", "depth"))
         i_min = float(min(rates))
         start = max(1, int(math.ceil((math.log(2 * N * L) - log_delta) / i_min)))
         if layers == "last":
             notes = ("per-layer bands imply every layer's band; the same width serves --layers last",)
     elif method == "chernoff_product":
         f = lambda n, fine: math.log(N) + _log_fail_product(n, L, lo_b, hi_b, layers)  # noqa: E731
-        start = max(1, int(math.ceil((math.log(2 * N * L) - log_delta) * 5.0 * L / math.log(hi_b) ** 2 / 2)))
+        # a guess only: the product bound asks some 10–40% more width than the exact probability
+        start = max(1, min(rho.WIDTH_EXACT_MAX, int(1.25 * _clt_width(L, N, delta, lo_b, hi_b, layers))))
     else:
+        settled: dict = {}   # a coarse result that already met the fine tolerance is the fine result
+
         def f(n, fine):
+            if fine and n in settled:
+                return settled[n]
             r = band_probability(n, L, lo_b, hi_b, layers=layers, rtol=_EXACT_RTOL if fine else 1e-2)
+            if r.rel_tolerance <= _EXACT_RTOL:
+                # achieved tolerance within the fine one; and since the refinement stops at the
+                # first grid level within rtol, a call with rtol = _EXACT_RTOL returns this value
+                settled[n] = math.log(N) + r.logp_fail
             return math.log(N) + r.logp_fail
-        start = max(1, int(math.ceil((math.log(2 * N) - log_delta) * 2.0 * L / math.log(hi_b) ** 2)))
-    n_star = _solve(f, log_delta, start, two_levels=method == "exact_union")
+        start = _clt_width(L, N, delta, lo_b, hi_b, layers)
+    n_max = rho.WIDTH_EXACT_MAX if method == "chernoff_product" else 10**300
+    f = _memo(f)
+    info: dict = {}
+    n_star = _solve(f, log_delta, start, two_levels=method == "exact_union", n_max=n_max, info=info,
+                    log_offset=math.log(N))
+    if n_star is None:
+        raise CostLimitError(
+            f"the product bound needs a width above 2^53 = {rho.WIDTH_EXACT_MAX:.3g} here (its failure bound "
+            f"there is e^{f(n_max, True):.4g} > δ = {delta:g}), beyond the range where the binomial sums are exact; "
+            "use the per-layer Chernoff method", param="width")
     lf = f(n_star, True)
     unc = 0
     if method == "exact_union":
         # the integer is decided up to the numerical tolerance of log p_fail: translate it into
-        # widths with the local slope of log p_fail in n
-        d = max(1, n_star // 1000)
-        slope = abs(lf - f(n_star + d, True)) / d
+        # widths with the local slope of log p_fail in n (the solver's, from points ≥ 0.1 apart in
+        # log p_fail; else one more evaluation n//1000 away)
+        slope = abs(info["slope"]) if info.get("slope") else None
+        if not slope:
+            d = max(1, n_star // 1000)
+            slope = abs(lf - f(n_star + d, True)) / d
         unc = int(math.ceil(_EXACT_RTOL / slope)) if slope > 0 else 0
         notes = (f"numerical uncertainty of the integer: ±{unc} (relative tolerance {_EXACT_RTOL:g} "
                  "on the failure probability)",)
@@ -359,7 +611,7 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared") -> Report:
     >>> r.as_dict()["p_fail_union"] <= 1.0
     True
     """
-    lo, hi = band_for_eps(eps, norm)
+    lo, hi = _band(eps, norm)
     stay = band_probability(width, depth, lo, hi, layers="all", rtol=1e-6)
     last = band_probability(width, depth, lo, hi, layers="last", rtol=1e-6)
     log_union = math.log(samples) + stay.logp_fail

@@ -53,3 +53,15 @@ def test_check_plot(tmp_path):
             "--trials", "300", "--plot", str(p))
     assert r.exit_code == 0, r.output
     assert "P(last-layer length off by > 2×)" in r.output and p.stat().st_size > 10_000
+
+
+def test_check_refuses_at_once_where_the_exact_probabilities_exceed_the_cost_model():
+    """Issue 11 (widthsolve): `check --width 64 --depth 100000 --trials 0` took 13–22 s, then refused;
+    the exact probabilities now come first, so the one-line refusal comes at once."""
+    import time
+
+    t = time.perf_counter()
+    r = run("check", "--width", "64", "--depth", "100000", "--trials", "0")
+    assert time.perf_counter() - t < 2.0
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert "depth=100000" in r.output and "Traceback" not in r.output

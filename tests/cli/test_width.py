@@ -86,3 +86,14 @@ def test_width_command_does_not_import_torch():
             "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_width_at_an_astronomical_depth_answers():
+    """Issue 11: `width --depth 99999999999999999999999 --samples 1 --delta 0.05 --eps 0.3` raised
+    "Maximum allowed size exceeded"; now exit 0, each method answers or says why not."""
+    r = run("width", "--depth", "99999999999999999999999", "--samples", "1", "--delta", "0.05",
+            "--eps", "0.3", "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    w = {m["name"]: m["min_width"] for m in obj["methods"]}
+    assert w["chernoff_per_layer"] > 10**48 and w["chernoff_product"] is None and w["exact_union"] is None
