@@ -559,7 +559,7 @@ def _log_chernoff_lower(d: int, k: int, log_r: float) -> float:
 
     best = math.inf
     for k0 in sorted({1, max(1, d // 4), max(1, (3 * d) // 8)}):
-        qs = np.geomspace(0.5 * k0 * 1e-6, 0.5 * k0 * (1.0 - 1e-9), 200)
+        qs = np.geomspace(0.5 * k0 * 1e-6, 0.5 * k0 * (1.0 - 1e-9), 40)
         g = np.array([rho.log_moment(d, -q, k_min=k0) for q in qs])
         chern = float(np.min(qs * log_r + k * g))
         if k0 > 1:   # P(1 ≤ K_j < k₀ for some j) ≤ k·P(K < k₀) (the dead atom K = 0 included: looser)
