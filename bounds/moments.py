@@ -224,8 +224,14 @@ def log_moment_q(act: Activation, width, s) -> mp.mpf:
             return +(_log_p_alive(act, d) + p * k1 + p * p * k2 / 2)
     if act.kind in ("relu", "linear"):
         return log_q_order(act, d, float(p))
+    return _log_moment_integral_cached(act, d, float(p))
+
+
+@lru_cache(maxsize=64)
+def _log_moment_integral_cached(act: Activation, d: int, p: float) -> mp.mpf:
+    """The general integral at 30 digits, cached (a report evaluates σ_s² several times)."""
     with mp.workdps(30):
-        return +_log_moment_integral(act, d, float(p))
+        return +_log_moment_integral(act, d, p)
 
 
 @constrain(width=COUNT, p=POSITIVE)
@@ -342,7 +348,12 @@ def log_q_moments(act: Activation, width) -> tuple:
     ReLU: from :func:`bounds.rho.log_moments` (log Q = log ρ + log(d/2)); linear: ψ(d/2) + log 2
     and ψ₁(d/2); leaky and RReLU: the Frullani-type integrals of :func:`_log_integrals`.
     """
-    d = width
+    return _log_q_moments(act, width)
+
+
+@lru_cache(maxsize=64)
+def _log_q_moments(act: Activation, d: int) -> tuple:
+    """:func:`log_q_moments`, cached (a report asks for it at s and at s = 2; the quadratures take ~1 s)."""
     if act.kind == "relu":
         lm = rho.log_moments(d)
         return lm.mean + math.log(d / 2.0), lm.var, 1.0 - lm.p_zero
@@ -488,11 +499,11 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
         return dead + (1.0 - dead) * float(_norm.cdf(z))
 
     def exact(ss):
+        if act.kind not in ("relu", "linear"):
+            return None, None
         lv = log_sigma2(act, d, ss)
         if act.kind == "linear":
             return log_chi2_sum_cdf(d, k, 2 * math.log(t) - k * lv)
-        if act.kind != "relu":
-            return None, None
         # log r = log(t²/(σ² d/2)^k), in log space throughout (r underflows at depth: issue 11)
         log_r = 2 * math.log(t) - k * (lv + math.log(d / 2))
         if log_r >= 0:
