@@ -415,9 +415,12 @@ def log_norm_params(act: Activation, width, s, depth=None) -> LogNormParams:
     m, v, surv = log_q_moments(act, width)
     sig = 0.5 * log_sigma2(act, width, s)
     mu = sig + 0.5 * m
-    if depth is not None and not abs(mu) * float(depth) < 1e300:
-        raise DomainError(f"{{depth}} × μ_s = {depth} × {mu:.6g} is beyond the double range (s = {s:g}, "
-                          f"width {width}); depth must be ≤ {1e300 / abs(mu):.3g} here", param="depth")
+    if depth is not None and (depth > 10**300 or abs(mu) * depth >= 1e300):
+        # (depth is compared as an integer first: a float of it would overflow)
+        most = 1e300 / abs(mu) if abs(mu) > 1.0 else 1e300
+        d_txt = f"{depth:.6g}" if depth <= 10**300 else f"~10^{len(str(depth)) - 1}"
+        raise DomainError(f"{{depth}} × μ_s = {d_txt} × {mu:.6g} is beyond the double range (s = {s:g}, "
+                          f"width {width}); depth must be ≤ {most:.3g} here", param="depth")
     return LogNormParams(mu, 0.25 * v, surv, depth)
 
 
