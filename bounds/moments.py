@@ -481,8 +481,12 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
     r"""P(‖h_k‖ ≤ t·‖x‖) for k layers of width d initialized with σ_s, and with s = 2 (He/LeCun).
 
     ReLU, exact: ‖h_k‖²/‖x‖² = (σ² d/2)^k Π_j ρ_j, so the probability is P(Π ρ_j ≤ r) with
-    r = t²/(σ² d/2)^k — the product law of :mod:`bounds.band` (atoms of dead layers included).
-    Linear, exact: ‖h_k‖²/‖x‖² = σ^{2k} Π χ²_d, by :func:`log_chi2_sum_cdf`.
+    r = t²/(σ² d/2)^k — the product law of :mod:`bounds.band` (atoms of dead layers included),
+    with log r in log space: more than 12 sd below the bulk, P(dead) plus a rigorous Chernoff bound
+    (:func:`_log_chernoff_lower`, half of it as the tolerance); in the bulk the band recursion
+    (relative accuracy) where its cost model allows (:data:`_BAND_COST_MAX`), else the exact law
+    by convolution (absolute tolerance), up to :data:`_EXACT_DEPTH_MAX` layers; beyond, the CLT
+    (``p_exact`` None). Linear, exact: ‖h_k‖²/‖x‖² = σ^{2k} Π χ²_d, by :func:`log_chi2_sum_cdf`.
     CLT (every activation): log‖h_k‖/‖x‖ ≈ N(kμ_s, kς²) given survival, plus the death
     probability for ReLU. Stochastic dominance: σ_s decreases in s, so P_s ≤ P_{s′} for s < s′.
     """
