@@ -20,7 +20,8 @@ from .report import Report, fmt_v
 from .variance import _f
 
 __all__ = ["ResidualMoments", "residual_moments", "residual_block_exprs", "residual_growth",
-           "derive_resnet", "resnet_report", "SCHEDULES", "MAX_BLOCKS"]
+           "derive_resnet", "resnet_report", "check_curve_blocks", "SCHEDULES", "MAX_BLOCKS",
+           "MAX_CURVE_BLOCKS"]
 
 #: How the branch scale changes with the block b: η (const), η/b (inv) or η/√b (invsqrt).
 SCHEDULES = Options(("const", "inv", "invsqrt"))
@@ -77,8 +78,9 @@ def residual_block_exprs():
     return 1 + eta**2, (1 + eta**2) ** 2 + 4 * eta**2 / n + eta**4 * ((1 + 5 / m) * (1 + 2 / n) - 1)
 
 
-def _check_blocks(blocks: int) -> None:
-    """The cost model of the curves: per-block values are held in memory, up to :data:`MAX_CURVE_BLOCKS`."""
+def check_curve_blocks(blocks: int) -> None:
+    """The cost model of the curves (:func:`residual_growth`, ``resnet --plot``): per-block values are held
+    in memory, up to :data:`MAX_CURVE_BLOCKS`; raises :class:`CostLimitError` naming ``blocks`` beyond."""
     if blocks > MAX_CURVE_BLOCKS:
         raise CostLimitError("{blocks} must be ≤ 10^8 for per-block curves (they are held in memory; "
                              f"about {48 * blocks / 2**30:.3g} GiB here); got {blocks}", param="blocks")
@@ -185,7 +187,7 @@ def residual_growth(blocks, width, branch_width, eta, *, schedule: str = "const"
     :data:`MAX_BLOCKS` blocks (the curves are held in memory).
     """
     B, n, m, e = blocks, width, branch_width, eta
-    _check_blocks(B)
+    check_curve_blocks(B)
     etas = _etas(B, e, schedule)
     lf, lf2, lnorm = block_logs(etas, n, m)
     lm, l2, ln = np.cumsum(lf), np.cumsum(lf2), np.cumsum(lnorm)

@@ -23,6 +23,10 @@ def resnet(
     as_json: bool = json_option(),
 ):
     """Length moments of residual networks and the FM1 condition on the branch scales (HR18)."""
+    if plot:
+        from ..bounds.resnet import check_curve_blocks
+
+        check_curve_blocks(blocks)      # the per-block curves' memory, before the work
     report = resnet_report(blocks, width, branch_width, eta, schedule=schedule)
     out = report.as_dict()
     if plot:
