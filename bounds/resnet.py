@@ -250,6 +250,7 @@ def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") 
         "mean_ratio": r.mean_ratio, "second_moment_ratio": r.second_moment_ratio,
         "normalized_second": r.normalized_second,
         "log_mean_ratio": r.log_mean_ratio, "log_second_moment_ratio": r.log_second_moment_ratio,
+        "log_normalized_second": r.log_normalized_second,
         "fm1": r.fm1,
         "fm1_statement": ("FM1 avoided: Σ η_b² < ∞ (η_b = η/b), E‖x_B‖² stays bounded as B grows"
                           if r.fm1 else
@@ -265,7 +266,8 @@ def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") 
          "derived (HR18 claim)"),
         ("E‖x_B‖⁴/‖x_0‖⁴ = Π E F_b²",
          f"{fmt_v(out['second_moment_ratio'])} (log {out['log_second_moment_ratio']:.6g})", "derived"),
-        ("normalized second moment Π E F²/(E F)²", fmt_v(out["normalized_second"]),
+        ("normalized second moment Π E F²/(E F)²",
+         f"{fmt_v(out['normalized_second'])} (log {out['log_normalized_second']:.6g})",
          "derived (HR18: bounded once FM1 is avoided)"),
     )
     return Report(title=f"Residual net: {blocks:,} blocks, n = {width}, m = {branch_width}, η = {eta:g} ({schedule})",

@@ -140,5 +140,6 @@ def test_issue11_eta_extremes_at_1e6_blocks_are_warning_free_and_finite():
             warnings.simplefilter("error")
             out = resnet_report(10**6, 64, 64, eta).as_dict()
         assert math.isfinite(out["log_mean_ratio"]) and math.isfinite(out["log_second_moment_ratio"])
+        assert math.isfinite(out["log_normalized_second"])     # beside normalized_second, which is null here
         for key in ("mean_ratio", "second_moment_ratio", "normalized_second"):
             assert out[key] is None or math.isfinite(out[key])
