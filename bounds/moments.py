@@ -37,7 +37,7 @@ from .numerics import log_gamma_ratio
 from .report import Report
 
 __all__ = [
-    "LEAKY_SLOPE", "Activation", "activation", "log_moment_q", "log_q_order", "sigma2", "sigma2_large_width", "sigma2_he",
+    "LEAKY_SLOPE", "Activation", "activation", "log_moment_q", "log_sigma2", "log_q_order", "sigma2", "sigma2_large_width", "sigma2_he",
     "authors_sigma2", "log_q_moments", "LogNormParams", "log_norm_params", "unit_moments_xi",
     "REFERENCE_TABLE", "sigma2_series", "derive_moment", "SmallOutput", "p_small_output", "log_chi2_sum_cdf",
     "moment_report", "ACTIVATIONS", "S_ORDER", "FANS",
@@ -193,19 +193,43 @@ def _log_moment_integral(act: Activation, d: int, p) -> mp.mpf:
     return mp.log(p / mp.gamma(1 - p) * val) + p * mp.log(dd)
 
 
+#: Below this order p = s/2, log E Q^p is evaluated by its cumulant series (see :func:`log_moment_q`).
+_SERIES_P = 1e-6
+
+
+def _log_p_alive(act: Activation, d: int) -> mp.mpf:
+    """log P(Q > 0): log(1 − 2^{−d}) for ReLU (the atom of Q at 0), 0 otherwise (mpmath)."""
+    return mp.log1p(-mp.power(2, -mp.mpf(d))) if act.kind == "relu" else mp.mpf(0)
+
+
 @constrain(width=COUNT, s=S_ORDER)
 def log_moment_q(act: Activation, width, s) -> mp.mpf:
     r"""log E Q^{s/2} for a layer of ``width`` d (mpmath value), s ∈ (0, 2].
 
     Closed forms where they exist (ReLU: log-space binomial sum shared with :mod:`bounds.rho`;
     linear: Gamma ratio; s = 2: log(d·E ξ)); the general integral otherwise (leaky, RReLU).
+    For p = s/2 < 10^{−6} (down to the smallest double s = 5e-324, where s/2 rounds to 0 in
+    floats): the cumulant series log P(Q > 0) + pκ₁ + p²κ₂/2 with κ₁, κ₂ the mean and variance
+    of log Q given Q > 0 (:func:`log_q_moments`); the next term is p³κ₃/6, below 10^{−17}·|κ₃|
+    (issue 11: the float sum lost log(1 − 2^{−d}) against p·κ₁, and σ_s² came out as 0).
     """
-    d, p = width, s / 2.0
-    if p == 1.0:
+    d = width
+    p = mp.mpf(s) / 2                     # exact (s/2.0 is 0.0 at s = 5e-324)
+    if p == 1:
         m1, _ = unit_moments_xi(act)
         return mp.log(d * m1)
+    if p < _SERIES_P:
+        k1, k2, _ = log_q_moments(act, d)
+        with mp.workdps(30):
+            return +(_log_p_alive(act, d) + p * k1 + p * p * k2 / 2)
     if act.kind in ("relu", "linear"):
-        return log_q_order(act, d, p)
+        return log_q_order(act, d, float(p))
+    return _log_moment_integral_cached(act, d, float(p))
+
+
+@lru_cache(maxsize=64)
+def _log_moment_integral_cached(act: Activation, d: int, p: float) -> mp.mpf:
+    """The general integral at 30 digits, cached (a report evaluates σ_s² several times)."""
     with mp.workdps(30):
         return +_log_moment_integral(act, d, p)
 
@@ -223,19 +247,50 @@ def log_q_order(act: Activation, width, p) -> mp.mpf:
     raise DomainError(f"log_q_order has closed forms for relu and linear; got {act.kind!r}")
 
 
+#: |log σ_s²| beyond this is refused (a log that a double cannot hold after ×depth is no answer).
+_LOG_SIGMA2_MAX = 1e300
+
+
+@constrain(width=COUNT, s=S_ORDER, fan_ratio=POSITIVE)
+def log_sigma2(act: Activation, width, s, *, fan_ratio: float = 1.0) -> float:
+    r"""log σ_s² = −(2/s) log E Q^{s/2} (+ log ``fan_ratio``), exact in log space.
+
+    σ_s² itself leaves the double range at small s for ReLU: as s → 0, E Q^{s/2} → P(Q > 0) =
+    1 − 2^{−d}, so log σ_s² ≈ 2^{1−d}/s − E[log Q | Q > 0] (e.g. ≈ 8.27e275 at s = 1e-300,
+    d = 81). Raises :class:`DomainError` (naming ``s``) where |log σ_s²| > 10^300.
+
+    >>> round(log_sigma2(activation("relu"), 64, 1.0), 6)
+    -3.445969
+    """
+    lm = log_moment_q(act, width, s)
+    with mp.workdps(30):
+        val = -2 * lm / mp.mpf(s) + mp.log(mp.mpf(fan_ratio))
+        if abs(val) > _LOG_SIGMA2_MAX:
+            # log σ² ≈ −2 log P(Q > 0)/s: the smallest s with |log σ²| ≤ 10^300
+            s_min = float(-2 * _log_p_alive(act, width) / _LOG_SIGMA2_MAX)
+            raise DomainError(f"{{s}} = {s:g} gives log σ_s² = {mp.nstr(val, 6)} at width {width} "
+                              f"(E‖h‖^s is held up by P(alive) = 1 − 2^-{width}); s must be ≥ {s_min:.3g} here",
+                              param="s")
+        return float(val)
+
+
 @constrain(width=COUNT, s=S_ORDER)
 def sigma2(act: Activation, width, s, *, fan_ratio: float = 1.0) -> float:
     r"""Weight variance σ_s² = (E Q^{s/2})^{−2/s} that preserves E‖h‖^s exactly.
 
     ``width`` is the layer's output count d. ``fan_ratio`` = d_out/d_in gives the per-unit form
-    for rectangular layers (preserves E M^{s/2}, M = ‖h‖²/n): σ² × d_out/d_in.
+    for rectangular layers (preserves E M^{s/2}, M = ‖h‖²/n): σ² × d_out/d_in. Raises
+    :class:`DomainError` (naming ``s``) where σ_s² is beyond the double range; its log is
+    :func:`log_sigma2`.
 
     >>> round(sigma2(activation("relu"), 64, 1.0), 10)
     0.031872257
     """
-    lm = log_moment_q(act, width, s)
-    with mp.workdps(30):
-        return float(mp.exp(-2 * lm / mp.mpf(s)) * fan_ratio)
+    lv = log_sigma2(act, width, s, fan_ratio=fan_ratio)
+    if not -745.0 < lv < 709.78:
+        raise DomainError(f"{{s}} = {s:g} gives σ_s² = e^{lv:.6g} at width {width}, beyond the double range "
+                          "(its log is log_sigma2)", param="s")
+    return math.exp(lv)
 
 
 @constrain(width=COUNT)
@@ -293,7 +348,12 @@ def log_q_moments(act: Activation, width) -> tuple:
     ReLU: from :func:`bounds.rho.log_moments` (log Q = log ρ + log(d/2)); linear: ψ(d/2) + log 2
     and ψ₁(d/2); leaky and RReLU: the Frullani-type integrals of :func:`_log_integrals`.
     """
-    d = width
+    return _log_q_moments(act, width)
+
+
+@lru_cache(maxsize=64)
+def _log_q_moments(act: Activation, d: int) -> tuple:
+    """:func:`log_q_moments`, cached (a report asks for it at s and at s = 2; the quadratures take ~1 s)."""
     if act.kind == "relu":
         lm = rho.log_moments(d)
         return lm.mean + math.log(d / 2.0), lm.var, 1.0 - lm.p_zero
@@ -353,8 +413,15 @@ def log_norm_params(act: Activation, width, s, depth=None) -> LogNormParams:
     r"""μ_s = log σ_s + ½ E log Q, ς² = ¼ Var log Q (ReLU: conditional on survival, with the
     per-layer survival 1 − 2^{−d} beside them); at depth k the CLT parameters kμ_s, kς²."""
     m, v, surv = log_q_moments(act, width)
-    sig = 0.5 * math.log(sigma2(act, width, s))
-    return LogNormParams(sig + 0.5 * m, 0.25 * v, surv, depth)
+    sig = 0.5 * log_sigma2(act, width, s)
+    mu = sig + 0.5 * m
+    if depth is not None and (depth > 10**300 or abs(mu) * depth >= 1e300):
+        # (depth is compared as an integer first: a float of it would overflow)
+        most = 1e300 / abs(mu) if abs(mu) > 1.0 else 1e300
+        d_txt = f"{depth:.6g}" if depth <= 10**300 else f"~10^{len(str(depth)) - 1}"
+        raise DomainError(f"{{depth}} × μ_s = {d_txt} × {mu:.6g} is beyond the double range (s = {s:g}, "
+                          f"width {width}); depth must be ≤ {most:.3g} here", param="depth")
+    return LogNormParams(mu, 0.25 * v, surv, depth)
 
 
 def derive_moment():
@@ -414,18 +481,23 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
     r"""P(‖h_k‖ ≤ t·‖x‖) for k layers of width d initialized with σ_s, and with s = 2 (He/LeCun).
 
     ReLU, exact: ‖h_k‖²/‖x‖² = (σ² d/2)^k Π_j ρ_j, so the probability is P(Π ρ_j ≤ r) with
-    r = t²/(σ² d/2)^k — the product law of :mod:`bounds.band` (atoms of dead layers included).
-    Linear, exact: ‖h_k‖²/‖x‖² = σ^{2k} Π χ²_d, by :func:`log_chi2_sum_cdf`.
+    r = t²/(σ² d/2)^k — the product law of :mod:`bounds.band` (atoms of dead layers included),
+    with log r in log space: more than 12 sd below the bulk, P(dead) plus a rigorous Chernoff bound
+    (:func:`_log_chernoff_lower`, half of it as the tolerance); in the bulk the band recursion
+    (relative accuracy) where its cost model allows (:data:`_BAND_COST_MAX`), else the exact law
+    by convolution (absolute tolerance), up to :data:`_EXACT_DEPTH_MAX` layers; beyond, the CLT
+    (``p_exact`` None). Linear, exact: ‖h_k‖²/‖x‖² = σ^{2k} Π χ²_d, by :func:`log_chi2_sum_cdf`.
     CLT (every activation): log‖h_k‖/‖x‖ ≈ N(kμ_s, kς²) given survival, plus the death
     probability for ReLU. Stochastic dominance: σ_s decreases in s, so P_s ≤ P_{s′} for s < s′.
     """
     from scipy.stats import norm as _norm
 
-    from .band import band_probability
+    from .band import band_probability, product_law
 
     d, k, t = width, depth, threshold
     # ReLU layers kill an input with probability 2^{-d} each: P(dead at depth k), exact (bounds.death)
-    p_dead = float(mp.exp(logp_dead_uniform(d, k)))
+    log_dead = float(logp_dead_uniform(d, k))
+    p_dead = math.exp(log_dead)
 
     def clt(ss):
         ln = log_norm_params(act, d, ss, k)
@@ -434,35 +506,84 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
         return dead + (1.0 - dead) * float(_norm.cdf(z))
 
     def exact(ss):
-        if act.kind == "linear":
-            v = sigma2(act, d, ss)
-            return log_chi2_sum_cdf(d, k, 2 * math.log(t) - k * math.log(v))
-        if act.kind != "relu":
+        if act.kind not in ("relu", "linear"):
             return None, None
-        from .width import _log_fail_product
-
-        v = sigma2(act, d, ss)
-        log_r = 2 * math.log(t) - k * math.log(v * d / 2)
+        lv = log_sigma2(act, d, ss)
+        if act.kind == "linear":
+            return log_chi2_sum_cdf(d, k, 2 * math.log(t) - k * lv)
+        # log r = log(t²/(σ² d/2)^k), in log space throughout (r underflows at depth: issue 11)
+        log_r = 2 * math.log(t) - k * (lv + math.log(d / 2))
         if log_r >= 0:
             return None, None
         lm = rho.log_moments(d)
         mean, sd = k * lm.mean, math.sqrt(k * lm.var)
-        if (mean - log_r) / sd > 12:
-            # far below the bulk: the dead inputs, plus a rigorous Chernoff bound on the rest
-            rest = math.exp(_log_fail_product(d, k, math.exp(log_r), 1e300, "last"))
-            return p_dead, rest
-        hi = math.exp(mean + 12 * sd)
-        res = band_probability(d, k, math.exp(log_r), hi, layers="last", rtol=1e-4)
-        # P(Π < r) = P(Π ∉ [r, hi]) − P(Π > hi); P(Π > hi) ≤ min_p hi^{-p} (E ρ^p)^k (Chernoff),
-        # folded into the tolerance
-        upper_tail = math.exp(min(min(k * rho.log_moment(d, p) - p * math.log(hi)
-                                      for p in np.geomspace(0.5, 1e4, 60)), 0.0))
-        return max(0.0, res.p_fail - upper_tail), res.tolerance + upper_tail
+        # a rigorous Chernoff bound on P(alive, Π ≤ r): it decides the far tail, and caps the tolerance
+        log_rest = _log_chernoff_lower(d, k, log_r)
+        if (mean - log_r) / sd > 12 or log_rest < -745.0:
+            # far below the bulk: the dead inputs, plus at most the Chernoff bound on the rest
+            rest = math.exp(min(log_rest, 0.0))
+            return p_dead + rest / 2, rest / 2
+        log_hi = mean + 12 * sd
+        if log_r > -700.0 and log_hi > 0 and _band_cost(d, k, log_r, log_hi) <= _BAND_COST_MAX:
+            res = band_probability(d, k, math.exp(log_r), math.exp(log_hi), layers="last", rtol=1e-4)
+            # P(Π < r) = P(Π ∉ [r, hi]) − P(Π > hi); P(Π > hi) ≤ min_p hi^{-p} (E ρ^p)^k (Chernoff),
+            # folded into the tolerance
+            upper_tail = math.exp(min(min(k * rho.log_moment(d, p) - p * log_hi
+                                          for p in np.geomspace(0.5, 1e4, 60)), 0.0))
+            return max(0.0, res.p_fail - upper_tail), res.tolerance + upper_tail
+        # the band recursion would be slow here (issue 11: 80 s at d = 2000, k = 200): the exact law
+        # of log Π ρ_j by convolution, absolute tolerance (its atom is the dead inputs); its set-up is
+        # O(k) (about 5 s at k = 10^6), so beyond _EXACT_DEPTH_MAX layers the CLT answers (labelled so)
+        if k > _EXACT_DEPTH_MAX:
+            return None, None
+        # (the arguments are checked here already; the constraint check costs O(k) per call, 10 s at 10^6)
+        law = product_law.__wrapped__((d,) * k)
+        return float(law.log_cdf_at(log_r)), min(law.tolerance, math.exp(min(log_rest, 0.0)))
 
     pe, tol = exact(s)
     ph, tol_h = exact(2.0)
     tols = [x for x in (tol, tol_h) if x is not None]
     return SmallOutput(t, k, pe, ph, max(tols) if tols else None, clt(s), clt(2.0))
+
+
+#: The most layers for which :func:`p_small_output` builds the exact law by convolution.
+_EXACT_DEPTH_MAX = 20_000
+#: The most work (width × band cells) :func:`p_small_output` gives the band recursion (about 1 s);
+#: above it the exact law by convolution (:func:`bounds.band.product_law`) answers instead.
+_BAND_COST_MAX = 4e4
+
+
+def _band_cost(d: int, k: int, log_lo: float, log_hi: float) -> float:
+    """The band recursion's work for P(Π_{j≤k} ρ_j ≤ e^{log_lo}): width × the cells of its first grid
+    (the one-layer kernel costs O(width) per cell; refinement doubles the cells), from the grid rule
+    of :func:`bounds.band.band_probability`."""
+    lm = rho.log_moments(d)
+    sd1 = math.sqrt(lm.var)
+    cells = max(32.0, 6.0 * (log_hi - log_lo) / sd1)
+    spread = 8.0 * sd1 * math.sqrt(k) + abs(lm.mean) * k + 2.0 * sd1
+    pad = spread / ((log_hi - log_lo) / cells)
+    return float(d) * (cells + 2 * pad) * (1 if k == 1 else 7)
+
+
+def _log_chernoff_lower(d: int, k: int, log_r: float) -> float:
+    r"""log of a rigorous bound on P(all k layers alive, Π_{j≤k} ρ_j ≤ r), from log r (r may be below
+    the double range).
+
+    For any threshold k₀ ≥ 1 and 0 < q < k₀/2 (Markov on Π ρ_j^{−q}):
+    P(alive, Π ≤ r) ≤ k·P(1 ≤ K < k₀) + r^q (E[ρ^{−q} 1{K ≥ k₀}])^k, minimized over a grid of q
+    (any q gives a bound) and k₀ ∈ {1, ⌊d/4⌋, ⌊3d/8⌋}. [derived; as the product bound of bounds.width]
+    """
+    from scipy.stats import binom
+
+    best = math.inf
+    for k0 in sorted({1, max(1, d // 4), max(1, (3 * d) // 8)}):
+        qs = np.geomspace(0.5 * k0 * 1e-6, 0.5 * k0 * (1.0 - 1e-9), 40)
+        g = np.array([rho.log_moment(d, -q, k_min=k0) for q in qs])
+        chern = float(np.min(qs * log_r + k * g))
+        if k0 > 1:   # P(1 ≤ K_j < k₀ for some j) ≤ k·P(K < k₀) (the dead atom K = 0 included: looser)
+            chern = float(np.logaddexp(chern, math.log(k) + float(binom.logcdf(k0 - 1, d, 0.5))))
+        best = min(best, chern)
+    return best
 
 
 @constrain(d=COUNT, k=COUNT, c=REAL)
@@ -520,9 +641,12 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
     if activation != "rrelu" and (lower is not None or upper is not None):
         raise DomainError("{lower}/{upper} go with {activation} rrelu", param="lower", names=names)
     a = _activation(activation, slope=slope, lower=lower, upper=upper)
-    v_norm = sigma2(a, width, s)
+    # σ_s² in log space: it leaves the double range at small s (issue 11); the values are null there
+    lv_norm = log_sigma2(a, width, s)
     d_in = in_width if in_width is not None else width
-    v = v_norm if fan == "out" else v_norm * width / d_in
+    lv_unit = lv_norm + math.log(width / d_in)
+    lv = lv_norm if fan == "out" else lv_unit
+    v, v_norm, v_unit = _exp_or_none(lv), _exp_or_none(lv_norm), _exp_or_none(lv_unit)
     he = sigma2_he(a, width) * (1 if fan == "out" else width / d_in)      # He/LeCun in the same fan as σ_s²
     ln = log_norm_params(a, width, s, depth)
     out = {
@@ -531,8 +655,8 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
                    "lower": a.lower if activation == "rrelu" else lower,
                    "upper": a.upper if activation == "rrelu" else upper,
                    "depth": depth, "in_width": in_width, "fan": fan},
-        "sigma": math.sqrt(v), "sigma2": v, "sigma2_norm_preserving": v_norm,
-        "sigma2_per_unit": v_norm * width / d_in, "sigma2_large_width": sigma2_large_width(a, width, s),
+        "sigma": _exp_or_none(lv / 2), "sigma2": v, "log_sigma2": lv, "sigma2_norm_preserving": v_norm,
+        "sigma2_per_unit": v_unit, "sigma2_large_width": sigma2_large_width(a, width, s),
         "sigma2_authors": authors_sigma2(a, width, s), "he_sigma2": he,
         "mu": ln.mu, "var": ln.var, "survival": ln.survival,
     }
@@ -549,11 +673,11 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
         out["p_small_output_clt"] = so.p_clt
         out["p_small_output_he_clt"] = so.p_clt_he
         out["p_small_output_tolerance"] = so.tolerance
-    rows = [(f"σ_s² (weight variance, exact, fan {fan})", f"{v:.10g}", "derived (GH21 claim)"),
-            ("σ_s", f"{math.sqrt(v):.10g}", "derived")]
+    rows = [(f"σ_s² (weight variance, exact, fan {fan})", _fmt_log(v, lv), "derived (GH21 claim)"),
+            ("σ_s", _fmt_log(out["sigma"], lv / 2), "derived")]
     if in_width is not None:
         rows.append((f"per-unit form σ_s²·d/d_in (d_in = {in_width:,}; preserves E M^(s/2), M = ‖h‖²/n)",
-                     f"{out['sigma2_per_unit']:.10g}", "derived"))
+                     _fmt_log(v_unit, lv_unit), "derived"))
     rows.append(("large-width series 1/(d m₁) + (2−s)v/(4d²m₁³)", f"{out['sigma2_large_width']:.10g}",
                  "derived (sympy)"))
     if out["sigma2_authors"] is not None:
@@ -573,3 +697,13 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
     return Report(title=f"Fractional-moment-preserving init: {a.label()}, s = {s:g}, d = {width:,}",
                   rows=tuple(rows), data=out,
                   assumptions=("Gaussian weights N(0, σ²)", "zero bias", f"fan {fan}"))
+
+
+def _exp_or_none(log_value: float):
+    """e^x as a float, or None where it is beyond the double range (the log is reported beside it)."""
+    return math.exp(log_value) if -745.0 < log_value < 709.78 else None
+
+
+def _fmt_log(value, log_value: float) -> str:
+    """A value with 10 digits, or e^{log} where it is beyond the double range."""
+    return f"{value:.10g}" if value is not None else f"e^{log_value:.10g}"

@@ -237,6 +237,10 @@ def min_width_for_variance(depth, v, *, proportional: bool = False):
     """
     d = depth
     with mp.workdps(_DPS):
+        digits = int(mp.log10(5 / mp.expm1(mp.log1p(mp.mpf(v)) / d))) + 1
+    # the ceiling is decided with the integer's digits plus guard digits (issue 11: at v = 1e-300 the
+    # width has 301 digits, and stepping n by 1 at 30 digits never moved the comparison)
+    with mp.workdps(_DPS + max(0, digits)):
         need = 5 / mp.expm1(mp.log1p(mp.mpf(v)) / d)
         n = max(1, int(mp.ceil(need - mp.mpf(10) ** -20)))
         target = mp.log1p(mp.mpf(v))
@@ -245,7 +249,7 @@ def min_width_for_variance(depth, v, *, proportional: bool = False):
         while n > 1 and _log_fm2({n - 1: d}) <= target:
             n -= 1
         if proportional:
-            return n, float(mp.mpf(n) / d)
+            return n, _f(mp.mpf(n) / d)
         return n
 
 
@@ -452,7 +456,7 @@ class LengthLaw:
         lq = self.log_quantile(p)
         if lq == -math.inf:
             return 0.0
-        return math.exp(lq) if lq > -745.0 else None
+        return math.exp(lq) if -745.0 < lq < 709.78 else None
 
     def log_density(self) -> tuple:
         """(grid of log(M_d/M_0), density given alive) for plotting."""
@@ -568,13 +572,32 @@ def p_length_off_by(widths, factor: float = 2.0, *, law=None) -> dict:
     used instead. Returns {"p", "tolerance", "method"}.
     """
     from .band import band_probability
+    from . import rho
+    from .death import logp_dead_uniform
+    from .moments import _BAND_COST_MAX, _band_cost, _log_chernoff_lower
 
     w, f = widths, factor
     ll = law if law is not None else length_law(w)
     p = ll.p_off_by(f)
     if p < 1e3 * ll.tolerance and len(set(w)) == 1:
-        b = band_probability(w[0], len(w), 1.0 / f, f, layers="last", rtol=1e-6)
-        return {"p": b.p_fail, "tolerance": b.tolerance, "method": "exact band recursion, relative accuracy"}
+        n, k = w[0], len(w)
+        log_f = math.log(f)
+        # a rigorous bound first: the dead atom, P(alive, Π ≤ 1/f) (moments._log_chernoff_lower) and
+        # P(Π ≥ f) ≤ min_p f^{−p}(E ρ^p)^k (Markov)
+        up = min(k * rho.log_moment(n, q) - q * log_f for q in np.geomspace(1e-3, 1e4, 80))
+        log_bound = float(np.logaddexp.reduce([float(logp_dead_uniform(n, k)), _log_chernoff_lower(n, k, -log_f),
+                                               up]))
+        if log_bound < -745.0:
+            # the probability is below the smallest double: 0.0 is its value in doubles (issue 11: the
+            # band recursion took 20–270 s to return 0 at three layers of width 10^7)
+            return {"p": 0.0, "tolerance": 0.0, "log_p_upper": log_bound,
+                    "method": "Chernoff bound below the smallest double"}
+        if _band_cost(n, k, -log_f, log_f) <= _BAND_COST_MAX:
+            b = band_probability(n, k, 1.0 / f, f, layers="last", rtol=1e-6)
+            return {"p": b.p_fail, "tolerance": b.tolerance, "method": "exact band recursion, relative accuracy"}
+        if log_bound < math.log(ll.tolerance):
+            return {"p": math.exp(log_bound) / 2, "tolerance": math.exp(log_bound) / 2,
+                    "method": "within a Chernoff bound (the band recursion is beyond the cost limit)"}
     return {"p": p, "tolerance": ll.tolerance, "method": "exact law by convolution"}
 
 
@@ -669,10 +692,11 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         v = target_var
         n = min_width_for_variance(len(w), v)
         with mp.workdps(_DPS):
-            alpha = float(5 / mp.log1p(v))
+            alpha = _f(5 / mp.log1p(v))
+            per_layer = _f(mp.mpf(n) / len(w))
         # (1 + 5/(αd))^d increases to e^{5/α}: width ≥ α·d with α = 5/log(1 + v) works at every depth
         out["width_for_target_var"] = {"target_var": v, "depth": len(w), "constant_width": n,
-                                       "width_per_layer_of_depth": n / len(w),
+                                       "width_per_layer_of_depth": per_layer,
                                        "width_proportional_to_depth_any_depth": alpha}
     return Report(title=f"Length moments: widths {','.join(str(n) for n in w)}, {weights} weights "
                         f"(β = Σ1/n = {out['beta']:.4g})",
@@ -687,6 +711,13 @@ def _fmt_quantile(value, log_value) -> str:
     if value is None:
         return f"e^{log_value:.6g}"
     return f"{value:.4g}"
+
+
+def _fmt_int(n: int) -> str:
+    """An integer with thousands separators, or in e-notation (truncated digits) from 10^16 on (the JSON
+    has it exactly)."""
+    s = str(n)
+    return f"{n:,}" if len(s) <= 16 else f"{s[0]}.{s[1:6]}e+{len(s) - 1}"
 
 
 def _esc_name(weights: str) -> str:
@@ -733,7 +764,7 @@ def _variance_rows(out: dict, weights: str, s2s: tuple) -> tuple:
     if "width_for_target_var" in out:
         wt = out["width_for_target_var"]
         rows += [(f"constant width for Var ≤ {wt['target_var']:g} at depth {wt['depth']}",
-                  f"{wt['constant_width']:,} ({wt['width_per_layer_of_depth']:.3g} × depth)", "derived"),
+                  f"{_fmt_int(wt['constant_width'])} ({fmt_v(wt['width_per_layer_of_depth'])} × depth)", "derived"),
                  (f"width ∝ depth for Var ≤ {wt['target_var']:g} at every depth: n ≥ α·d",
-                  f"α = 5/log(1 + v) = {wt['width_proportional_to_depth_any_depth']:.4g}", "derived")]
+                  f"α = 5/log(1 + v) = {fmt_v(wt['width_proportional_to_depth_any_depth'])}", "derived")]
     return tuple(rows)

@@ -8,18 +8,18 @@ import typer
 from ..bounds.errors import NONNEGATIVE_INT, InitBoundsError
 from ..bounds.variance import variance_report
 from ._options import command, json_option, option
-from ._render import emit_json, show
+from ._render import emit_json, progress, show
 
 __all__ = ["variance", "sample_length_ratios", "COMMANDS"]
 
 
-def sample_length_ratios(widths, trials, weight_var, seed, device, path):
+def sample_length_ratios(widths, trials, weight_var, seed, device, path, progress=None):
     """Simulated M_d/M_0 for a density plot (None when ``trials`` is 0)."""
     if trials == 0:
         return None
     from ..sim.variance import sample_length_ratios as sample
 
-    return sample(widths, trials, weight_var=weight_var, seed=seed, device=device, path=path)
+    return sample(widths, trials, weight_var=weight_var, seed=seed, device=device, path=path, progress=progress)
 
 
 @command(variance_report)
@@ -50,8 +50,13 @@ def variance(
             raise InitBoundsError("--plot needs Gaussian weights and zero bias (the exact law is only known there)")
         from ..sim.plots import plot_length_density
 
-        sim = sample_length_ratios(list(law.widths), trials, weight_var, seed, "cpu", "auto")
-        plot_length_density(law, plot, sim=sim, title=f"widths {','.join(map(str, law.widths))} (β = {out['beta']:.3g})")
+        with progress(disable=as_json) as bar:
+            task = bar.add_task("simulating networks", total=trials or None)
+            sim = sample_length_ratios(list(law.widths), trials, weight_var, seed, "cpu", "auto",
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+            bar.update(task, description="plotting")
+            plot_length_density(law, plot, sim=sim,
+                                title=f"widths {','.join(map(str, law.widths))} (β = {out['beta']:.3g})")
         out["plot"] = plot
     if as_json:
         return emit_json(out)

@@ -98,21 +98,35 @@ def sample_jacobian_entry(input_dim: int, hidden: Sequence[int], trials: int, *,
     return out
 
 
+#: Networks per batch of :func:`sample_length_ratios` (each batch reports progress).
+_RATIO_BATCH = 4096
+
+
 def sample_length_ratios(widths: Sequence[int], trials: int, *, weight_var=HE_GAIN, seed: int,
-                         device="cpu", path: str = "auto") -> np.ndarray:
+                         device="cpu", path: str = "auto", progress=None) -> np.ndarray:
     """M_d/M_0 for ``trials`` Gaussian ReLU nets with hidden widths n_1..n_d (fan-in, Var W_j =
     c_j/n_{j−1}, zero bias; ``weight_var`` c scalar or per layer), by the engine's fastest exact
     sampler (``path="real"`` forces real networks). The input has n_0 = n_1 (the law of M_d/M_0
     does not depend on n_0 or on the input). ``seed`` is the run seed of the stream
-    ``Stream(seed, "variance.length_ratios")``.
+    ``Stream(seed, "variance.length_ratios")``; batches of 4096 networks draw from its children
+    0, 1, … (the draws do not depend on ``progress``). ``progress(done, total)`` is called after
+    each batch.
     """
     from ..bounds.errors import parse_widths
 
     w = parse_widths(widths)
     x = torch.ones(1, w[0], dtype=torch.float64, device=device)
-    smp = sample_networks(w, x, trials, fan="in", weight_var=weight_var, stream=Stream(seed, "variance.length_ratios"),
-                          device=device, path=path)
-    return smp.sq_ratio[:, -1, 0] * w[0] / w[-1]
+    stream = Stream(seed, "variance.length_ratios")
+    out, done = [], 0
+    for i, start in enumerate(range(0, trials, _RATIO_BATCH)):
+        size = min(_RATIO_BATCH, trials - start)
+        smp = sample_networks(w, x, size, fan="in", weight_var=weight_var,
+                              stream=stream if trials <= _RATIO_BATCH else stream.child(i), device=device, path=path)
+        out.append(smp.sq_ratio[:, -1, 0] * w[0] / w[-1])
+        done += size
+        if progress is not None:
+            progress(done, trials)
+    return np.concatenate(out) if out else np.empty(0)
 
 
 # --- claims for `initbounds validate` (docs/theory.md §6) -------------------------------------------

@@ -150,3 +150,111 @@ def test_leaky_defaults_to_torchs_slope_and_says_so():
     assert rep["inputs"]["slope"] == 0.01 and "a = 0.01" in rep.title
     assert rep["sigma2"] == sigma2(activation("leaky", slope=0.01), 64, 1)
     assert rep["sigma2"] != sigma2(activation("relu"), 64, 1)
+
+
+# --- issue 11: small s in log space, p_small_output at depth, the exact path's speed -------------------
+def _log_sigma2_reference(kind: str, d: int, s: float, dps: int) -> mp.mpf:
+    """log σ_s² = −(2/s) log E Q^{s/2} by the closed forms at ``dps`` digits (independent of the code):
+    ReLU E Q^p = Σ_{k≥1} C(d,k) 2^{−d} 2^p Γ(k/2 + p)/Γ(k/2); linear 2^p Γ(d/2 + p)/Γ(d/2)."""
+    with mp.workdps(dps):
+        p = mp.mpf(s) / 2
+        if kind == "relu":
+            eq = mp.fsum(mp.binomial(d, k) * mp.power(2, -d) * mp.power(2, p) * mp.gamma(mp.mpf(k) / 2 + p)
+                         / mp.gamma(mp.mpf(k) / 2) for k in range(1, d + 1))
+        else:
+            eq = mp.power(2, p) * mp.gamma(mp.mpf(d) / 2 + p) / mp.gamma(mp.mpf(d) / 2)
+        return -2 * mp.log(eq) / mp.mpf(s)
+
+
+@pytest.mark.parametrize("kind, d, s", [("relu", 81, 1e-300), ("relu", 2, 1e-6), ("relu", 100, 5e-324),
+                                        ("relu", 64, 1e-7), ("relu", 5, 3e-6), ("linear", 16, 1e-300),
+                                        ("linear", 3, 5e-324), ("relu", 64, 1.0)])
+def test_issue11_log_sigma2_small_s_against_mpmath(kind, d, s):
+    """Issue 11: `moment --s 1e-300 --width 81` (and s = 1e-6 at d = 2, s = 5e-324) crashed at
+    log(sigma2(...)): the float sum lost log(1 − 2^{−d}) against p·E log Q. log σ_s² agrees with the
+    closed form at 400 digits to 1e-9 relative (the cumulant series' next term is p³κ₃)."""
+    from initbounds.bounds.moments import log_sigma2
+
+    got = log_sigma2(activation(kind), d, s)
+    ref = _log_sigma2_reference(kind, d, s, 420)
+    assert math.isfinite(got)
+    assert abs(got - float(ref)) <= 1e-9 * max(1.0, abs(float(ref)))
+
+
+@pytest.mark.parametrize("kind, par", [("leaky", 0.3), ("rrelu", (1 / 8, 1 / 3))])
+def test_issue11_series_below_1e6_meets_the_integral(kind, par):
+    """The cumulant series used below p = 10^{-6} equals the general integral evaluated at 40 digits
+    at p = 5e-7 (where both are valid): independent paths."""
+    from initbounds.bounds.moments import log_sigma2
+
+    a = _act(kind, par)
+    s = 1e-6
+    with mp.workdps(40):
+        ref = -2 * _log_moment_integral(a, 16, mp.mpf(s) / 2) / s
+    assert log_sigma2(a, 16, s) == pytest.approx(float(ref), rel=1e-8)
+
+
+def test_issue11_sigma2_beyond_doubles_is_null_beside_its_log_and_refusals_name_s():
+    from initbounds.bounds.moments import moment_report
+
+    out = moment_report("relu", s=1e-300, width=81, depth=1).as_dict()
+    ref = float(_log_sigma2_reference("relu", 81, 1e-300, 420))
+    assert out["sigma2"] is None and out["sigma"] is None and out["log_sigma2"] == pytest.approx(ref, rel=1e-12)
+    assert 0.0 <= out["p_small_output"] <= 1.0 and math.isfinite(out["mu"])
+    with pytest.raises(DomainError) as e:             # |log σ²| = 2 log 2/s > 10^300: stated range for s
+        sigma2(activation("relu"), 1, 1e-300)
+    assert e.value.param == "s" and "s must be ≥" in str(e.value)
+    with pytest.raises(DomainError) as e:             # σ² = e^{8e275}: a float cannot hold it
+        sigma2(activation("relu"), 81, 1e-300)
+    assert e.value.param == "s"
+
+
+def test_issue11_small_threshold_below_the_double_range_is_the_dead_atom():
+    """`moment --s 1 --width 100 --depth 2 --small 1e-300` crashed (t² underflow). P(‖h_2‖ ≤ t‖x‖) at
+    t = 1e-300 is P(dead) = 1 − (1 − 2^{−100})² (mpmath) up to the alive part, which the reported
+    tolerance (a Chernoff bound) covers."""
+    from initbounds.bounds.moments import p_small_output
+
+    so = p_small_output(activation("relu"), 100, 1.0, 2, 1e-300)
+    with mp.workdps(60):
+        dead = float(1 - (1 - mp.power(2, -100)) ** 2)
+    assert abs(so.p_exact - dead) <= so.tolerance + 4e-16 * dead     # (+ rounding of e^{log P(dead)})
+    assert so.tolerance <= 1e-3 * dead
+
+
+def test_issue11_depth_beyond_the_double_range_of_the_product_is_answered():
+    """`moment --s 1.85621 --width 175 --depth 1000000` named the internal `lo`; now finite (CLT beyond
+    2·10^4 layers, labelled), and P(‖h_k‖ ≤ 0.01‖x‖) ≈ 1: log‖h_k‖ has mean kμ_s ≈ −6698 with sd ≈ 85."""
+    from initbounds.bounds.moments import moment_report
+
+    out = moment_report("relu", s=1.85621, width=175, depth=1_000_000).as_dict()
+    assert out["p_small_output_method"] == "CLT"
+    z = (math.log(0.01) - out["log_norm_mean"]) / math.sqrt(out["log_norm_var"])
+    assert z > 40 and out["p_small_output"] == 1.0
+
+
+def test_issue11_exact_small_output_is_fast_and_agrees_with_monte_carlo():
+    """`moment --activation relu --s 1 --width 2000 --depth 200 --small 0.5` took 80 s (band recursion).
+    Now < 2 s, and P(Π ρ_j ≤ r) agrees with a Monte Carlo of Π ρ_j (ρ = (2/n)χ²_K, K ~ Bin(n, 1/2);
+    seed 11, 2·10^5 draws; Clopper–Pearson at α = 1e-4, widened by the stated tolerance)."""
+    import time
+
+    import numpy as np
+    from scipy import stats as st_
+
+    from initbounds.bounds.moments import log_sigma2, p_small_output
+
+    t0 = time.perf_counter()
+    so = p_small_output(activation("relu"), 2000, 1.0, 200, 0.5)
+    assert time.perf_counter() - t0 < 2.0
+    n, k, N = 2000, 200, 200_000
+    log_r = 2 * math.log(0.5) - k * (log_sigma2(activation("relu"), n, 1.0) + math.log(n / 2))
+    rng = np.random.default_rng(11)
+    tot = np.zeros(N)
+    for _ in range(k):
+        kk = rng.binomial(n, 0.5, size=N)
+        tot += np.log(2.0 / n * rng.chisquare(kk))
+    x = int(np.sum(tot <= log_r))
+    lo = st_.beta.ppf(5e-5, x, N - x + 1)
+    hi = st_.beta.ppf(1 - 5e-5, x + 1, N - x)
+    assert lo - so.tolerance <= so.p_exact <= hi + so.tolerance

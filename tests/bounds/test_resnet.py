@@ -82,3 +82,64 @@ def test_extreme_blocks_and_branch_scales_answer_without_warnings(recwarn):
             resnet_report(10, 64, 64, 1e6)["normalized_second"], rel=1e-9)
         assert math.isfinite(r["log_second_moment_ratio"])
     assert len(recwarn) == 0, [str(w.message) for w in recwarn]
+
+
+# --- issue 11: totals in O(1) work in B ---------------------------------------------------------
+def _log_mean_closed_form(B: int, eta: float, schedule: str) -> float:
+    """log Π_{b≤B}(1 + η_b²) in closed form (mpmath, 60 digits): inv, Π(1 + η²/b²) =
+    |Γ(B + 1 + iη)/Γ(1 + iη)|²/Γ(B + 1)²; invsqrt, Π(1 + η²/b) = Γ(B + 1 + η²)/(Γ(B + 1)Γ(1 + η²))."""
+    import mpmath as mp
+
+    with mp.workdps(60):
+        e = mp.mpf(eta)
+        if schedule == "inv":
+            return float(2 * mp.re(mp.loggamma(B + 1 + 1j * e) - mp.loggamma(1 + 1j * e)) - 2 * mp.loggamma(B + 1))
+        return float(mp.loggamma(B + 1 + e * e) - mp.loggamma(B + 1) - mp.loggamma(1 + e * e))
+
+
+@pytest.mark.parametrize("B, eta, schedule", [(10**8, 1.0, "inv"), (10**8, 0.3, "invsqrt"), (10**15, 2.0, "inv"),
+                                              (10**12, 1e3, "invsqrt"), (123_456_789, 50.0, "inv")])
+def test_issue11_totals_at_1e8_blocks_against_closed_forms(B, eta, schedule):
+    """`resnet --blocks 100000000 --schedule inv` took > 60 s (per-block arrays). The Euler–Maclaurin
+    total of log E F_b agrees with the Gamma-function closed forms to 1e-12, in < 2 s."""
+    import time
+
+    t0 = time.perf_counter()
+    r = residual_moments(B, 64, 64, eta, schedule=schedule)
+    assert time.perf_counter() - t0 < 2.0
+    assert r.log_mean_ratio == pytest.approx(_log_mean_closed_form(B, eta, schedule), rel=1e-12, abs=1e-13)
+
+
+@settings(max_examples=25, deadline=None)
+@given(B=st.integers(200, 5000), log_eta=st.floats(-3, 200), schedule=st.sampled_from(["inv", "invsqrt"]),
+       n=st.integers(1, 512), m=st.integers(1, 512))
+def test_issue11_euler_maclaurin_tail_equals_the_direct_sum(B, log_eta, schedule, n, m):
+    """With the direct part cut to 100 blocks, the Euler–Maclaurin tail reproduces the exactly rounded
+    direct sums (fsum of block_logs over every block) of all three logs."""
+    from initbounds.bounds import resnet as rn
+
+    eta = 10.0**log_eta
+    direct = [math.fsum(v) for v in rn.block_logs(rn._etas(B, eta, schedule), n, m)]
+    old = rn._DIRECT_BLOCKS
+    try:
+        rn._DIRECT_BLOCKS = 100
+        em = rn._log_totals(B, eta, schedule, n, m)
+    finally:
+        rn._DIRECT_BLOCKS = old
+    for a, b in zip(em, direct):
+        assert a == pytest.approx(b, rel=1e-10, abs=1e-12)
+
+
+def test_issue11_eta_extremes_at_1e6_blocks_are_warning_free_and_finite():
+    import warnings
+
+    from initbounds.bounds.resnet import resnet_report
+
+    for eta in (1.0, 1e154, 1e308):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = resnet_report(10**6, 64, 64, eta).as_dict()
+        assert math.isfinite(out["log_mean_ratio"]) and math.isfinite(out["log_second_moment_ratio"])
+        assert math.isfinite(out["log_normalized_second"])     # beside normalized_second, which is null here
+        for key in ("mean_ratio", "second_moment_ratio", "normalized_second"):
+            assert out[key] is None or math.isfinite(out[key])

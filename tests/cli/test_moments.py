@@ -39,3 +39,53 @@ def test_moment_json_contract():
 def test_moment_errors(args, msg):
     r = run(*args)
     assert r.exit_code == 2 and r.output.strip() == msg
+
+
+def _strict_json(text: str):
+    """json.loads that refuses NaN/Infinity tokens."""
+    def bad(tok):
+        raise AssertionError(f"non-finite token {tok} in the JSON")
+    return json.loads(text, parse_constant=bad)
+
+
+@pytest.mark.parametrize("args, code", [
+    ("--s 1e-300 --width 81 --depth 1", 0), ("--s 1e-6 --width 2 --depth 355", 0),
+    ("--s 1 --width 100 --depth 2 --small 1e-300", 0), ("--s 1.85621 --width 175 --depth 1000000", 0),
+    ("--s 5e-324 --width 100 --depth 2", 0), ("--activation relu --s 1 --width 2000 --depth 200 --small 0.5", 0),
+    ("--s 5e-324 --width 1 --depth 1", 2), ("--s 5e-324 --width 10000000 --depth 1", 0),
+    ("--s 2 --width 1 --depth 1", 0), ("--s 1e-300 --activation linear --width 1 --depth 1", 0),
+    ("--s 5e-324 --activation leaky --width 3 --depth 5", 0), ("--s 1e-300 --width 1 --depth 1", 2),
+])
+def test_issue11_moment_extremes(args, code):
+    """Issue 11: each ended in a traceback, an internal name (`lo`, `p`) or 80 s. Now exit 0 with strict
+    JSON (σ_s² beyond the double range is null beside log_sigma2), or exit 2 naming --s; in < 2 s."""
+    import time
+
+    run("moment", "--s", "1", "--width", "4", "--depth", "2", "--json")      # imports (not part of the budget)
+    t0 = time.perf_counter()
+    r = run("moment", *args.split(), "--json")
+    assert time.perf_counter() - t0 < 2.0
+    assert r.exit_code == code, r.output
+    if code == 0:
+        out = _strict_json(r.output)
+        assert out["log_sigma2"] is not None and (out["sigma2"] is None) == (abs(out["log_sigma2"]) > 709)
+        assert 0.0 <= out["p_small_output"] <= 1.0
+    else:
+        assert r.output.startswith("Error: --s ") and r.output.count("\n") == 1
+
+
+def test_issue11_check_with_tiny_s_names_s():
+    """`check --width 1 --s 1e-300` crashed in bounds.moments; σ_s² = e^{1.4e300} is refused naming --s."""
+    r = run("check", "--width", "1", "--s", "1e-300", "--trials", "0")
+    assert r.exit_code == 2 and r.output.startswith("Error: --s ") and r.output.count("\n") == 1
+
+
+def test_issue11_depth_beyond_a_double_names_depth():
+    """A depth whose log-norm mean kμ_s is beyond the double range (or that a double cannot hold) is a
+    one-line refusal naming --depth; just inside, exit 0 with strict JSON."""
+    r = run("moment", "--s", "1", "--width", "64", "--depth", "1" + "0" * 400)
+    assert r.exit_code == 2 and r.output.startswith("Error: --depth ") and r.output.count("\n") == 1
+    r = run("moment", "--s", "2e-300", "--width", "1", "--depth", "1000000000")
+    assert r.exit_code == 2 and r.output.startswith("Error: --depth ") and "depth must be ≤ 2.89" in r.output
+    r = run("moment", "--s", "1", "--width", "64", "--depth", "1" + "0" * 299, "--json")
+    assert r.exit_code == 0 and _strict_json(r.output)["log_norm_mean"] < 0

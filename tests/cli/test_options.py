@@ -153,9 +153,12 @@ def test_messages_that_name_several_options():
 
 
 def test_cost_limit_is_one_line():
-    r = runner.invoke(app, ["resnet", "--blocks", "100000001", "--width", "4", "--branch-width", "4", "--eta", "1"])
+    # issue 11: the totals answer up to 10^15 blocks; the per-block curves of --plot stop at 10^8
+    r = runner.invoke(app, ["resnet", "--blocks", "100000001", "--width", "4", "--branch-width", "4", "--eta", "1",
+                            "--plot", "never-written.png"])
     assert r.exit_code == 2
-    assert r.output == "Error: --blocks must be ≤ 10^8 (per-block curves are held in memory); got 100000001\n"
+    assert r.output == ("Error: --blocks must be ≤ 10^8 for per-block curves (they are held in memory; about "
+                        "4.47 GiB here); got 100000001\n")
     r = runner.invoke(app, ["death", "--schedule", "2,1", "--depth", "2000000"])
     assert r.exit_code == 2
     assert r.output == "Error: --depth with --schedule must be an integer in [1, 1000000]; got 2000000\n"

@@ -30,7 +30,7 @@ def test_resnet_json_and_errors(tmp_path):
     r = run("resnet", "--blocks", "10", "--width", "8", "--branch-width", "8", "--eta", "1", "--schedule", "exp")
     assert r.exit_code == 2 and r.output == "Error: --schedule must be one of 'const', 'inv', 'invsqrt'; got 'exp'\n"
     r = run("resnet", "--blocks", "0", "--width", "8", "--branch-width", "8", "--eta", "1")
-    assert r.exit_code == 2 and r.output == "Error: --blocks must be an integer ≥ 1; got 0\n"
+    assert r.exit_code == 2 and r.output == "Error: --blocks must be an integer in [1, 1000000000000000]; got 0\n"
     r = run("resnet", "--blocks", "3", "--width", "8", "--branch-width", "8", "--eta", "-1")
     assert r.exit_code == 2 and r.output == "Error: --eta must be in [0, inf); got -1.0\n"
 
@@ -42,3 +42,35 @@ def test_resnet_does_not_import_torch(args):
             "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _strict_json(text: str):
+    """json.loads that refuses NaN/Infinity tokens."""
+    def bad(tok):
+        raise AssertionError(f"non-finite token {tok} in the JSON")
+    return json.loads(text, parse_constant=bad)
+
+
+@pytest.mark.parametrize("args", [
+    "--blocks 100000000 --width 64 --branch-width 64 --eta 1 --schedule inv",
+    "--blocks 1000000000000000 --width 1 --branch-width 1 --eta 1e308 --schedule invsqrt",
+    "--blocks 1000000 --width 64 --branch-width 64 --eta 1e154",
+    "--blocks 1000000 --width 64 --branch-width 64 --eta 1e308",
+    "--blocks 1 --width 10000000 --branch-width 1 --eta 0",
+])
+def test_issue11_resnet_extremes(args):
+    """Issue 11: 10^8 blocks took > 60 s; now every B ≤ 10^15 answers in < 2 s with strict JSON."""
+    import time
+
+    run("resnet", "--blocks", "2", "--width", "4", "--branch-width", "4", "--eta", "1", "--json")      # imports (not part of the budget)
+    t0 = time.perf_counter()
+    r = run("resnet", *args.split(), "--json")
+    assert time.perf_counter() - t0 < 2.0
+    assert r.exit_code == 0, r.output
+    out = _strict_json(r.output)
+    assert out["log_mean_ratio"] is not None
+
+
+def test_issue11_resnet_blocks_range_is_stated():
+    r = run("resnet", "--blocks", "1000000000000001", "--width", "8", "--branch-width", "8", "--eta", "1")
+    assert r.exit_code == 2 and r.output == "Error: --blocks must be an integer in [1, 1000000000000000]; got 1000000000000001\n"

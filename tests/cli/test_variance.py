@@ -67,3 +67,27 @@ def test_variance_does_not_import_torch(args):
             "assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _strict_json(text: str):
+    """json.loads that refuses NaN/Infinity tokens."""
+    def bad(tok):
+        raise AssertionError(f"non-finite token {tok} in the JSON")
+    return json.loads(text, parse_constant=bad)
+
+
+@pytest.mark.parametrize("args", [
+    "--widths 141,141,141,141,141,141 --weight-var 1e308", "--widths 10000000,10000000,10000000",
+    "--widths 100,100 --target-var 1e-300", "--widths 100,100 --target-var 5e-324", "--widths 1 --weight-var 1e-300",
+    "--widths 1,1,1 --weight-var 1e308", "--widths 10000000 --target-var 1e308",
+])
+def test_issue11_variance_extremes(args):
+    """Issue 11: an OverflowError, 21–274 s and a hang; now exit 0, strict JSON, < 2 s."""
+    import time
+
+    run("variance", "--widths", "4", "--json")      # imports (not part of the budget)
+    t0 = time.perf_counter()
+    r = run("variance", *args.split(), "--json")
+    assert time.perf_counter() - t0 < 2.0
+    assert r.exit_code == 0, r.output
+    _strict_json(r.output)
