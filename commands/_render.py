@@ -66,8 +66,9 @@ def _json_default(o):
 
 
 class progress:
-    """A transient progress bar on stderr (``disable`` with --json), shown from its first update,
-    so that an error raised before any work starts stays one line on stderr."""
+    """A transient progress bar on stderr (``disable`` with --json), shown from its first update
+    and only when stderr is a terminal, so that an error raised before any work starts stays one
+    line on stderr and redirected output has no trace of it."""
 
     def __init__(self, *, disable: bool, description: str = "{task.description}",
                  count: str = "{task.completed}/{task.total}"):
@@ -88,12 +89,18 @@ class progress:
         return len(self.tasks) - 1
 
     def update(self, task: int, **kwargs) -> None:
+        if self.disable:
+            return
         if self.bar is None:
+            err = Console(stderr=True)
+            if not err.is_terminal:           # nothing to draw: no stray newline on a pipe or file
+                self.disable = True
+                return
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             description, count = self.columns
             self.bar = Progress(TextColumn(description), BarColumn(), TextColumn(count), TimeElapsedColumn(),
-                                console=Console(stderr=True), transient=True, disable=self.disable)
+                                console=err, transient=True)
             self.bar.start()
             for d, t in self.tasks:
                 self.bar.add_task(d, total=t)
