@@ -33,9 +33,10 @@ def check(
     trials: int = option(2000, help="Networks in the simulation spot-check ({range}; 0 skips it; at most what "
                                     "--spot-seconds buys, and the report says when it cuts them).",
                          constraint=NONNEGATIVE_INT),
-    spot_seconds: float = option(SPOT_SECONDS, help="Time budget of the spot-check and of --plot's simulation, "
-                                                    "in seconds ({range}), by a cost model decided before "
-                                                    "sampling; it buys more of --trials.", constraint=SPOT_BUDGET),
+    spot_seconds: float = option(SPOT_SECONDS, help="Time budget in seconds ({range}) of the spot-check (and, "
+                                                    "separately, of --plot's simulation): the networks it buys "
+                                                    "are fixed by a cost model before sampling; raise it to run "
+                                                    "more of --trials.", constraint=SPOT_BUDGET),
     seed: int = option(0, help="Seed of the spot-check ({range}).", constraint=NONNEGATIVE_INT),
     real: bool = typer.Option(False, "--real", help="Spot-check with real networks (default: fastest exact sampler)."),
     device: str = typer.Option("cpu", "--device", help="Torch device for the spot-check."),
