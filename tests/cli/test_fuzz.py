@@ -211,6 +211,8 @@ def calls(draw, name):
         return draw(st.sampled_from(vals))
 
     argv = [name]
+    if name == "figure":
+        argv += ["--out", "{tmp}/figs"]           # never into the working directory (a later --out wins)
     for _, vals in args:
         if name == "validate":                    # one claim (all of them run for minutes), or --list
             argv.append(draw(st.sampled_from(vals)) if draw(st.integers(0, 3)) else "--list")
