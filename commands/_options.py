@@ -12,7 +12,10 @@ simulation's trials and seeds, the command line's own limits) declares its const
 from __future__ import annotations
 
 import inspect
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 
@@ -20,7 +23,8 @@ from ..bounds.errors import (Constraint, DomainError, InitBoundsError, IntegerLi
                              constraints_of)
 from ._render import click
 
-__all__ = ["option", "command", "spell_error", "json_option", "PlotFile", "check_device"]
+__all__ = ["option", "command", "spell_error", "json_option", "PlotFile", "PLOT_SUFFIXES", "plot_option", "OutDir",
+           "check_device"]
 
 
 @dataclass(frozen=True)
@@ -120,19 +124,113 @@ def spell_error(error: InitBoundsError, command) -> str:
     return error.spell(opts.get)
 
 
-class PlotFile(Options):
-    """A file name ending in one of ``suffixes`` (the plot formats)."""
+#: The formats every --plot writes (matplotlib picks the format from the suffix).
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
-    def __init__(self, suffixes=(".png", ".svg")):
+
+def _writable_dir(directory: Path) -> str | None:
+    """None if a file can be created in ``directory``; else why not (tried by creating and
+    removing an empty temporary file: permission bits say nothing for root, /proc, read-only mounts)."""
+    if not directory.exists():
+        return f"no directory {str(directory)!r}"
+    if not directory.is_dir():
+        return f"{str(directory)!r} is not a directory"
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".initbounds-", suffix=".tmp")
+    except OSError as e:
+        return f"cannot write in {str(directory)!r}: {e.strerror or e}"
+    os.close(fd)
+    os.unlink(tmp)
+    return None
+
+
+class PlotFile(Options):
+    """The file a --plot writes, checked when the option is parsed (before any work).
+
+    The rule, the same for every command: the name ends in .png, .svg or .pdf (any case) after a
+    non-empty stem; it is not a directory (``DIR/`` and ``''`` are refused); its directory exists
+    and a file can be created there; an existing file is overwritten (it must be a writable
+    regular file). Returns the name unchanged.
+    """
+
+    metavar = "FILE"
+
+    def __init__(self, suffixes=PLOT_SUFFIXES):
         super().__init__(suffixes)
 
     def describe(self) -> str:
-        return "name a " + " or ".join(self.options) + " file"
+        return "name a " + ", ".join(self.options[:-1]) + " or " + self.options[-1] + " file"
+
+    def range_text(self) -> str:
+        return ", ".join(self.options[:-1]) + " or " + self.options[-1] + "; an existing file is overwritten"
+
+    def expects(self) -> str:
+        return self.describe()
 
     def validate(self, name: str, value, *, item: str = ""):
-        if not str(value).lower().endswith(self.options):
+        text = str(value)
+        must = self.describe() + " in an existing, writable directory"
+        if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
+            raise DomainError.must(name, must, f"{value!r}, a directory", item=item)
+        p = Path(text)
+        if text and p.is_dir():
+            raise DomainError.must(name, must, f"{value!r}, a directory", item=item)
+        if not text or p.suffix.lower() not in self.options or not p.stem:
+            raise DomainError.must(name, must, repr(value), item=item)
+        why = _writable_dir(p.parent)
+        if why is None and p.exists():
+            if not p.is_file():
+                why = "it exists and is not a regular file"
+            else:
+                try:
+                    with open(p, "r+b"):
+                        pass
+                except OSError as e:
+                    why = f"the existing file cannot be overwritten: {e.strerror or e}"
+        if why is not None:
+            raise DomainError.must(name, must, f"{value!r} ({why})", item=item)
+        return text
+
+    def invalid_example(self):
+        return "plot.txt"
+
+
+def plot_option(what: str):
+    """The one --plot option of every command: ``what`` the file shows; the help states the rule."""
+    return option(None, help=f"Write {what} to this file ({{range}}).", constraint=PlotFile())
+
+
+class OutDir(Constraint):
+    """A directory to write files into, checked when the option is parsed: an existing directory
+    where a file can be created, or a new one whose parent directory exists and is writable
+    (created at the end of the run). Files of the same name in it are overwritten."""
+
+    metavar = "DIR"
+
+    def describe(self) -> str:
+        return "name a writable directory (existing, or new in an existing, writable directory)"
+
+    def range_text(self) -> str:
+        return "existing or new in an existing directory; files of the same name are overwritten"
+
+    def expects(self) -> str:
+        return self.describe()
+
+    def validate(self, name: str, value, *, item: str = ""):
+        text = str(value)
+        if not text.strip():
             raise DomainError.must(name, self.describe(), repr(value), item=item)
-        return value
+        p = Path(text)
+        if p.exists() and not p.is_dir():
+            why = "it exists and is not a directory"
+        else:
+            why = _writable_dir(p if p.exists() else p.parent)
+        if why is not None:
+            raise DomainError.must(name, self.describe(), f"{value!r} ({why})", item=item)
+        return text
+
+    def invalid_example(self):
+        return ""
 
 
 def check_device(device: str) -> None:

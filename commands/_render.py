@@ -55,19 +55,39 @@ def print_lines(c: Console, lines) -> None:
 
 
 def emit_json(obj) -> None:
-    """One JSON object on stdout (a report's ``as_dict()`` or a simulation's result)."""
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    """One strict JSON object on stdout (a report's ``as_dict()`` or a simulation's result).
+
+    A non-finite float is written as null (json.dumps would write the non-JSON tokens NaN and
+    Infinity); numpy scalars are written as numbers.
+    """
+    sys.stdout.write(json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False) + "\n")
+
+
+def _finite(o):
+    """``o`` with every non-finite float replaced by None (dicts, lists and tuples walked)."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
 
 
 def _json_default(o):
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
+    if hasattr(o, "item") and callable(o.item):           # numpy scalars
+        v = o.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, (int, float, bool)):
+            return v
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
 class progress:
-    """A transient progress bar on stderr (``disable`` with --json), shown from its first update,
-    so that an error raised before any work starts stays one line on stderr."""
+    """A transient progress bar on stderr (``disable`` with --json), shown from its first update
+    and only when stderr is a terminal, so that an error raised before any work starts stays one
+    line on stderr and redirected output has no trace of it."""
 
     def __init__(self, *, disable: bool, description: str = "{task.description}",
                  count: str = "{task.completed}/{task.total}"):
@@ -88,12 +108,18 @@ class progress:
         return len(self.tasks) - 1
 
     def update(self, task: int, **kwargs) -> None:
+        if self.disable:
+            return
         if self.bar is None:
+            err = Console(stderr=True)
+            if not err.is_terminal:           # nothing to draw: no stray newline on a pipe or file
+                self.disable = True
+                return
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             description, count = self.columns
             self.bar = Progress(TextColumn(description), BarColumn(), TextColumn(count), TimeElapsedColumn(),
-                                console=Console(stderr=True), transient=True, disable=self.disable)
+                                console=err, transient=True)
             self.bar.start()
             for d, t in self.tasks:
                 self.bar.add_task(d, total=t)

@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from ..bounds.errors import NONNEGATIVE_INT, Integral, Interval, Options
-from ._options import command, option
+from ._options import OutDir, command, option
 from ._render import console
 
 __all__ = ["figure", "COMMANDS"]
@@ -18,7 +18,7 @@ FIGURES = Options(("gh21", "regions"))
 @command()
 def figure(
     which: str = typer.Argument(..., help="Which figures: gh21, regions."),
-    out: str = typer.Option("figures", "--out", help="Output directory."),
+    out: str = option("figures", help="Output directory ({range}).", constraint=OutDir()),
     seed: int = option(0, help="Seed of the simulations ({range}).", constraint=NONNEGATIVE_INT),
     trials: Optional[int] = option(None, help="Simulated networks per panel or point ({range}; default 20000 for "
                                               "gh21, 400 for regions).",

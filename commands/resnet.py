@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-import typer
 
 from ..bounds.resnet import resnet_report
-from ._options import command, json_option, option
+from ._options import command, json_option, option, plot_option
 from ._render import emit_json, print_lines, progress, show
 
 __all__ = ["resnet", "COMMANDS"]
@@ -19,7 +18,7 @@ def resnet(
     branch_width: int = option(help="Branch hidden width m ({range})."),
     eta: float = option(help="Branch scale η ({range}): x ← x + η_b W₂ relu(W₁x)."),
     schedule: str = option("const", help="η_b schedule: const (η), inv (η/b) or invsqrt (η/√b)."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Write E‖x_b‖²/‖x_0‖² against b for the three schedules (PNG/SVG)."),
+    plot: Optional[str] = plot_option("E‖x_b‖²/‖x_0‖² against b for the three schedules"),
     as_json: bool = json_option(),
 ):
     """Length moments of residual networks and the FM1 condition on the branch scales (HR18)."""

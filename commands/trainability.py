@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from ..bounds.errors import (COUNT, NONNEGATIVE_INT, POSITIVE, Constraint, InitBoundsError, IntegerList, Interval,
                              Options, Real)
-from ._options import PlotFile, command, json_option, option
+from ._options import command, json_option, option, plot_option
 from ._render import console, emit_json, progress, table
 
 __all__ = ["trainability", "COMMANDS"]
@@ -62,8 +62,7 @@ def trainability(
     seed: int = option(0, help="Seed of the data split, initializations and minibatch orders ({range}).",
                        constraint=NONNEGATIVE_INT),
     as_json: bool = json_option(),
-    plot: Optional[str] = option(None, help="Write a PNG or SVG of epochs-to-threshold vs β and depth.",
-                                 constraint=PlotFile()),
+    plot: Optional[str] = plot_option("epochs-to-threshold vs β and depth"),
 ):
     """HR18's trainability experiment on digits: epochs to a training-accuracy threshold at
     constant β = Σ1/n_j as depth grows, against constant width (β growing)."""

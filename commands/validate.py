@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from ..bounds.errors import NONNEGATIVE_INT, InitBoundsError, Integral, Interval
-from ._options import PlotFile, check_device, command, json_option, option
+from ._options import check_device, command, json_option, option, plot_option
 from ._render import console, emit_json, progress, table
 
 __all__ = ["validate", "COMMANDS"]
@@ -19,7 +19,7 @@ def validate(
                                    constraint=Interval(Integral, 10, None, closed="left")),
     seed: int = option(0, help="Seed of the explicit torch generator ({range}).", constraint=NONNEGATIVE_INT),
     as_json: bool = json_option(),
-    plot: Optional[str] = option(None, help="Write a PNG or SVG of theory vs simulation.", constraint=PlotFile()),
+    plot: Optional[str] = plot_option("theory vs simulation"),
     list_: bool = typer.Option(False, "--list", help="List the claims and exit."),
     real: bool = typer.Option(False, "--real", help="Force real networks everywhere (default: the fastest exact sampler)."),
     device: str = typer.Option("cpu", "--device", help="Torch device, e.g. cpu or cuda."),

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import typer
 
 from ..bounds.errors import NONNEGATIVE_INT, InitBoundsError
 from ..bounds.variance import variance_report
-from ._options import command, json_option, option
+from ._options import command, json_option, option, plot_option
 from ._render import emit_json, progress, show
 
 __all__ = ["variance", "sample_length_ratios", "COMMANDS"]
@@ -33,7 +32,7 @@ def variance(
                                                         "all |x_i| equal)."),
     target_var: Optional[float] = option(None, help="Also solve for the constant width with Var M_d/M_0² ≤ v at "
                                                     "this depth (v {range})."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Write the exact density of log(M_d/M_0) to this PNG/SVG file."),
+    plot: Optional[str] = plot_option("the exact density of log(M_d/M_0)"),
     trials: int = option(0, help="With --plot: simulated networks drawn over the density ({range}).",
                          constraint=NONNEGATIVE_INT),
     seed: int = option(0, help="Seed of the simulation ({range}).", constraint=NONNEGATIVE_INT),

@@ -1,6 +1,7 @@
 """The root of `initbounds` (cli.py): the command list, --version, the error boundary, a thin root."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -117,3 +118,28 @@ def test_validate_list_json_is_json():
     listed = json.loads(r.output)["claims"]
     assert [c["name"] for c in listed] == list(CLAIMS)
     assert set(listed[0]) == {"name", "kind", "claim", "source", "default_trials"}
+
+
+def test_emit_json_is_strict(capsys):
+    """Issue 11: with --json, `moment --s 1e-300 --width 10^30` printed the token Infinity, which
+    is not JSON. emit_json writes non-finite floats (also numpy's) as null; the output parses with
+    NaN/Infinity refused."""
+    import math
+
+    import numpy as np
+
+    from initbounds.commands._render import emit_json
+
+    def refuse(token):
+        raise ValueError(token)
+
+    emit_json({"a": math.inf, "b": [1.5, -math.inf, (math.nan, 2)], "c": np.float64("nan"), "d": np.float32(0.5),
+               "e": {"f": np.int64(3)}})
+    out = capsys.readouterr().out
+    assert json.loads(out, parse_constant=refuse) == {"a": None, "b": [1.5, None, [None, 2]], "c": None, "d": 0.5,
+                                                      "e": {"f": 3}}
+    r = run("moment", "--s", "1e-300", "--width", str(10**30), "--json")
+    if r.exit_code == 0:
+        json.loads(r.stdout, parse_constant=refuse)
+    else:
+        assert r.exit_code == 2 and r.output.count("\n") == 1

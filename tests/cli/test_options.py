@@ -174,3 +174,78 @@ def test_trainability_families_are_the_simulators():
 
     c = _command("trainability").callback.option_constraints["family"]
     assert isinstance(c, Options) and c.options == FAMILIES
+
+
+# --- issue 11: one rule for --plot (and figure's --out), checked before the work ------------------------
+PLOTTING = [name for name in cli.COMMANDS if "plot" in _command(name).callback.option_constraints]
+
+
+def test_every_plot_option_is_the_one_rule():
+    """Issue 11: every command's --plot is the shared option (png, svg, pdf; help says an existing
+    file is overwritten); no command has a --plot the rule does not cover."""
+    from initbounds.commands._options import PlotFile
+
+    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet"}
+    for name in cli.COMMANDS:
+        for p in _command(name).params:
+            if "--plot" in p.opts:
+                c = _command(name).callback.option_constraints["plot"]
+                assert isinstance(c, PlotFile) and c.options == (".png", ".svg", ".pdf")
+                assert "an existing file is overwritten" in p.help and ".pdf" in p.help
+
+
+def _bad_plots(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    return [
+        (str(tmp_path / "missing" / "p.png"), f"got '{tmp_path / 'missing' / 'p.png'}' (no directory "
+                                              f"'{tmp_path / 'missing'}')"),
+        ("/proc/p.png", "got '/proc/p.png' (cannot write in '/proc': "),
+        (str(d) + "/", f"got '{d}/', a directory"),
+        (str(d), f"got '{d}', a directory"),
+        ("", "got ''"),
+        (str(d / ".png"), f"got '{d / '.png'}'"),
+        (str(d / "p.txt"), f"got '{d / 'p.txt'}'"),
+    ]
+
+
+@pytest.mark.parametrize("command", PLOTTING)
+def test_bad_plot_path_is_refused_before_the_work(command, tmp_path, monkeypatch):
+    """Issue 11: --plot to a missing directory, /proc, a directory (DIR/ wrote DIR/.png), '' or
+    another extension: a traceback after the computation, and the report was lost. Now one line,
+    exit 2, naming --plot and the rule, and the command never runs (its callback would raise)."""
+    cmd = _command(command)
+
+    def ran(*a, **k):
+        raise AssertionError("the command ran")
+
+    monkeypatch.setattr(cmd, "callback", ran)
+    rule = "Error: --plot must name a .png, .svg or .pdf file in an existing, writable directory; "
+    for path, got in _bad_plots(tmp_path):
+        r = runner.invoke(app, [command, *BASE[command], "--plot", path])
+        assert r.exit_code == 2, (path, r.output)
+        assert r.output.startswith(rule + got) and r.output.count("\n") == 1, r.output
+    assert not (tmp_path / "d" / ".png").exists()
+
+
+def test_plot_overwrites_an_existing_file_and_writes_pdf(tmp_path):
+    """Issue 11: the rule for an existing file is to overwrite it (stated in --help); .pdf is a
+    format of every --plot (resnet's plot is the quickest to draw)."""
+    base = ["resnet", "--blocks", "3", "--width", "4", "--branch-width", "4", "--eta", "0.5"]
+    old = tmp_path / "r.png"
+    old.write_bytes(b"not a plot")
+    r = runner.invoke(app, [*base, "--plot", str(old)])
+    assert r.exit_code == 0, r.output
+    assert old.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pdf = tmp_path / "r.PDF"
+    r = runner.invoke(app, [*base, "--plot", str(pdf)])
+    assert r.exit_code == 0, r.output
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_plot_check_leaves_no_file_behind(tmp_path):
+    """The writability probe creates and removes a temporary file: the directory is unchanged."""
+    from initbounds.commands._options import PlotFile
+
+    assert PlotFile().validate("--plot", str(tmp_path / "a.svg")) == str(tmp_path / "a.svg")
+    assert list(tmp_path.iterdir()) == []

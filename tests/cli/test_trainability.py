@@ -32,7 +32,7 @@ def run(*args):
     (["--configs", "8x2", "--depths", "2"], "Error: --configs replaces --depths, --family, --width and --ratio; give one or the other"),
     (["--configs", "8-2"], "Error: --configs must be comma-separated WIDTHxDEPTH pairs (e.g. 16x2,32x4); got '8-2'"),
     (["--configs", "8x2,0x3"], "Error: --configs[1] width must be an integer ≥ 1; got 0"),
-    (["--plot", "out.pdf"], "Error: --plot must name a .png or .svg file; got 'out.pdf'"),
+    (["--plot", "out.gif"], "Error: --plot must name a .png, .svg or .pdf file in an existing, writable directory; got 'out.gif'"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message):
     r = run(*args)

@@ -21,7 +21,7 @@ def run(*args):
     "args, message",
     [
         (["validate", "--trials", "3"], "Error: --trials must be an integer ≥ 10; got 3"),
-        (["validate", "--plot", "out.pdf"], "Error: --plot must name a .png or .svg file; got 'out.pdf'"),
+        (["validate", "--plot", "out.gif"], "Error: --plot must name a .png, .svg or .pdf file in an existing, writable directory; got 'out.gif'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, message):
