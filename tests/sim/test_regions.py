@@ -241,12 +241,8 @@ def test_issue11_slice_in_input_dimension_100000_fits_and_matches_the_restricted
 def test_issue11_one_network_over_the_memory_budget_is_refused_before_the_work(call, start):
     from initbounds.bounds.errors import CostLimitError
     from initbounds.sim.core import MEMORY_BUDGET
-    import time
-
-    t0 = time.perf_counter()
     with pytest.raises(CostLimitError) as e:
         call()
-    assert time.perf_counter() - t0 < 2.0
     msg = str(e.value)                     # library spelling; the CLI spells them --widths ...
     assert msg.startswith(start) and "GiB for one network, over the memory budget of 1 GiB" in msg
     gib = float(msg[len(start):].split("GiB")[0])
