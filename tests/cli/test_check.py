@@ -61,7 +61,7 @@ def test_check_refuses_at_once_where_the_exact_probabilities_exceed_the_cost_mod
     the exact probabilities now come first, so the one-line refusal comes at once."""
     r = run("check", "--width", "64", "--depth", "100000", "--trials", "0")
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
-    assert "depth=100000" in r.output and "Traceback" not in r.output
+    assert "--depth 100000" in r.output and "Traceback" not in r.output
 
 
 # --- issue 11: the spot-check's budget is stated, decided before sampling, and buys more on request ----
