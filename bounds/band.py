@@ -579,7 +579,7 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     M³·log L; (layers="last") one FFT of the kernel's spectrum raised to the power L − 2. The
     direct and matrix algorithms add only non-negative terms, so the failure probability keeps its
     relative accuracy down to about e^-720 ≈ 1e-313 (below, ``rel_tolerance`` ≥ 1: the one-layer
-    tails are cut at e^-745). The grid is refined (h → h/2) with Richardson extrapolation until
+    tails are cut at e^-745; there two grid levels are run, no more). The grid is refined (h → h/2) with Richardson extrapolation until
     ``rtol`` or the cost limit; the reported tolerance is then honest, not necessarily ≤ rtol.
 
     Returns a :class:`BandResult` with the achieved tolerance. Raises :class:`DomainError` on bad
@@ -697,6 +697,8 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
             extrap.append(levels[-1] + (levels[-1] - levels[-2]) / 3.0)
             if cells is not None or i + 1 >= _MAX_LEVELS or _rel_change(levels, extrap) <= rtol:
                 break
+            if extrap[-1] < _LOG_REL_FLOOR:
+                break                       # below e^-720 rel_tolerance ≥ 1 anyway: finer grids buy nothing
         i += 1
     best_lf = min(extrap[-1] if extrap else levels[-1], 0.0)
     p_fail = math.exp(best_lf)

@@ -507,11 +507,14 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
         start = max(1, min(rho.WIDTH_EXACT_MAX, int(1.25 * _clt_width(L, N, delta, lo_b, hi_b, layers))))
     else:
         settled: dict = {}   # a coarse result that already met the fine tolerance is the fine result
+        achieved: dict = {}  # the relative tolerance achieved by the fine evaluation at n
 
         def f(n, fine):
             if fine and n in settled:
                 return settled[n]
             r = band_probability(n, L, lo_b, hi_b, layers=layers, rtol=_EXACT_RTOL if fine else 1e-2)
+            if fine:
+                achieved[n] = r.rel_tolerance
             if r.rel_tolerance <= _EXACT_RTOL:
                 # achieved tolerance within the fine one; and since the refinement stops at the
                 # first grid level within rtol, a call with rtol = _EXACT_RTOL returns this value
@@ -538,8 +541,11 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
         if not slope:
             d = max(1, n_star // 1000)
             slope = abs(lf - f(n_star + d, True)) / d
-        unc = int(math.ceil(_EXACT_RTOL / slope)) if slope > 0 else 0
-        notes = (f"numerical uncertainty of the integer: ±{unc} (relative tolerance {_EXACT_RTOL:g} "
+        # the tolerance achieved at n_star: _EXACT_RTOL, or more below e^-720 ≈ 1e-313, where the
+        # band recursion claims no relative accuracy (its one-layer tails are cut at e^-745)
+        rtol = max(_EXACT_RTOL, achieved.get(n_star, _EXACT_RTOL))
+        unc = int(math.ceil(math.log1p(rtol) / slope)) if slope > 0 else 0
+        notes = (f"numerical uncertainty of the integer: ±{unc:,} (relative tolerance {rtol:.3g} "
                  "on the failure probability)",)
     return WidthResult(method, n_star, SOURCES[method], lf, notes, unc)
 

@@ -563,3 +563,24 @@ def test_depth_and_eps_beyond_the_float_range_refuse_per_method(depth, eps, refu
     for name in refused:
         assert res[name].min_width is None and res[name].notes[0].startswith("not computed: ")
         assert "\n" not in res[name].notes[0]
+
+
+def test_exact_width_at_the_smallest_delta_states_its_honest_uncertainty():
+    """Issue 11 (fuzz): `width --delta 5e-324 --depth 3 --eps 0.1` took ~4 s refining grids below
+    e^-720, where the band recursion claims no relative accuracy (rel_tolerance ≥ 1: its one-layer
+    tails are cut at e^-745), and then stated the integer to ±1 at a relative tolerance of 1e-4. Two
+    grid levels are run there, and the stated uncertainty uses the tolerance achieved. Checked
+    against independent bounds: the exact failure probability is at least the first layer's,
+    P(ρ ∉ [0.9, 1.1]) (rho's exact tails), and at most the product (Doob) bound."""
+    import numpy as np
+
+    from initbounds.bounds import rho
+
+    r = W.min_width("exact_union", 3, 1, 5e-324, 0.1)
+    prod = W.min_width("chernoff_product", 3, 1, 5e-324, 0.1)
+    assert r.min_width - r.width_uncertainty <= prod.min_width
+    n = r.min_width + r.width_uncertainty
+    log_p1 = float(np.logaddexp(rho.log_cdf(n, 0.9), rho.log_sf(n, 1.1)))
+    assert log_p1 <= math.log(5e-324)          # P(layer 1 leaves) ≤ p_fail(n) ≤ δ at min_width + its ±
+    assert r.width_uncertainty > 1 and "relative tolerance 1e-04" not in r.notes[-1]
+    assert f"±{r.width_uncertainty:,}" in r.notes[-1]
