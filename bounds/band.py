@@ -322,8 +322,9 @@ def _stay_geometry(M: int, reach: tuple, B_minus_A: float) -> tuple:
 def _stay_cost(n: int, L: int, M: int, j_lo: int, j_hi: int, method: str) -> tuple:
     """(seconds, bytes) of one level of the layers="all" recursion."""
     K = j_lo + j_hi + 1 if L > 2 else 0
-    t = (M + 2 * max(M, K // 2) + 4) * _t_point(n)
-    mem = 8.0 * (4 * M + 2 * K) + 8.0 * min(3 * M + K, _CHUNK)
+    # CDF points: layer-1 cells within the one-layer reach, and the tails up to it (j_lo + j_hi)
+    t = (min(M, j_lo + j_hi + 2) + j_lo + j_hi + 6) * _t_point(n)
+    mem = 8.0 * (6 * M + 2 * K) + 8.0 * min(3 * M + K, _CHUNK)
     if L == 1 or L == 2:
         return t, mem
     steps = L - 2
@@ -360,17 +361,30 @@ def _kernel_from_tails(n: int, LC: np.ndarray, LS: np.ndarray, j_lo: int, j_hi: 
     return _Kernel(j_lo, j_hi, _exp(logk), cut)
 
 
+@lru_cache(maxsize=256)
 def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method: str):
-    """One grid of M band cells: (log p_fail, absolute error bound of round-off/cut mass)."""
+    """One grid of M band cells: (log p_fail, absolute error bound of round-off/cut mass).
+    Cached: a width search asks the same width at a coarse and then a fine tolerance, whose
+    levels coincide up to the coarser one's last (and the final evaluation repeats one)."""
     h, j_lo, j_hi = _stay_geometry(M, reach, B - A)
     edges = A + h * np.arange(M + 1)
     edges[-1] = B
-    logm = _log_cell_probs(n, edges)                              # layer 1, exact
+    # layer 1, exact, on the cells the one-layer law reaches (beyond reach[0] below 0 and reach[1]
+    # above, its alive tails are below e^-745: the same cut as the kernels')
+    i0, i1 = _span(A, h, M, -reach[0], reach[1])
+    logm = np.full(M, -np.inf)
+    logm[i0:i1] = _log_cell_probs(n, edges[i0:i1 + 1])
     log_exit = float(np.logaddexp(rho.log_cdf(n, math.exp(A)), rho.log_sf(n, math.exp(B))))
-    LC, LS = _half_point_tails(n, h, max(M - 1, j_lo if L > 2 else 0), max(M - 1, j_hi if L > 2 else 0))
+    # the tails at half-integer multiples of h up to the reach (j_lo, j_hi cells; j ≤ M − 1):
+    # beyond, every exit probability from a cell centre is below the cut e^-745 and reads as 0
+    LC, LS = _half_point_tails(n, h, j_lo, j_hi)
     # exit probability from each cell centre at the next layer (the atom ρ = 0 included):
     # A − c_i = −(i+½)h, B − c_i = (M−1−i+½)h
-    log_t = np.logaddexp(np.logaddexp(LC[:M], -n * _LOG2), LS[:M][::-1])
+    LCm = np.full(M, -np.inf)
+    LCm[:j_lo + 1] = LC[:M]
+    LSm = np.full(M, -np.inf)
+    LSm[:j_hi + 1] = LS[:M]
+    log_t = np.logaddexp(np.logaddexp(LCm, -n * _LOG2), LSm[::-1])
     # layer 2 from the exact layer-1 masses, in log space
     log_exit = _lae(log_exit, _log_dot(None, log_t, logm))
     far = L * _far_mass(n)                  # one-layer mass beyond the contour range (n > 200)
@@ -477,6 +491,7 @@ def _last_cost(n: int, L: int, G: int, j_lo: int, j_hi: int, method: str, band_c
     return t, mem
 
 
+@lru_cache(maxsize=256)
 def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, grid_reach: tuple,
                 method: str):
     """One resolution: (log p_fail without the dead atom, absolute error bound, log mass off grid)."""
