@@ -302,6 +302,12 @@ def _reach(n: int, lm, log_eps: float = _LOG_KERNEL_EPS, from_mean: bool = False
     return tuple(out)
 
 
+@lru_cache(maxsize=64)
+def _reach_cached(n: int, log_eps: float) -> tuple:
+    """:func:`_reach` at the cut e^{log_eps} (cached per width)."""
+    return _reach(n, rho.log_moments(n), log_eps)
+
+
 def _kernel(n: int, h: float, j_lo: int, j_hi: int) -> _Kernel:
     offs = np.arange(-j_lo, j_hi + 1)
     edges = np.concatenate([(offs - 0.5) * h, [(j_hi + 0.5) * h]])
@@ -633,7 +639,17 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
             return _stay_cost(n, L, M, j_lo, j_hi, method)
 
         def run(i, method):
-            lf, err = _stay_level(n, L, A, B, M0 << i, reach, method)
+            # once a level has estimated the failure probability p, the one-layer tails need only
+            # reach down to e^-12·rtol·p/L (not e^-745): the mass cut beyond, ≤ 2L times that, is
+            # counted in the tolerance (≤ 1e-5·rtol of p), and the grids' kernels shrink (issue 11)
+            r = reach
+            if levels:
+                log_eps = 5.0 * math.floor((min(levels) + math.log(rtol) - math.log(L) - 12.0) / 5.0)
+                if log_eps > _LOG_KERNEL_EPS + 5.0:
+                    r = _reach_cached(n, log_eps)
+            lf, err = _stay_level(n, L, A, B, M0 << i, r, method)
+            if r is not reach:
+                err += 2.0 * L * math.exp(log_eps)
             return lf, err, -math.inf
 
         methods = ("direct", "doubling", "fft")

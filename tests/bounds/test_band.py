@@ -270,3 +270,27 @@ def test_band_argument_checks():
         band_probability(10, 2, 1.2, 1.5)
     with pytest.raises(DomainError, match=r"^layers must be one of 'all', 'last'; got 'some'$"):
         band_probability(10, 2, 0.5, 1.5, layers="some")
+
+
+@pytest.mark.parametrize("n, L, lo, hi", [(2000, 20, 0.8, 1.25), (64, 8, 0.5, 1.5), (300000, 30, 0.95, 1.05)])
+def test_adaptive_kernel_reach_error_is_counted(n, L, lo, hi):
+    """Issue 11 (speed): after a first grid level, layers="all" cuts the one-layer tails at
+    e^-12·rtol·p/L instead of e^-745 (smaller kernels and fewer tail evaluations), counting
+    2L·e^{cut} in the tolerance. The same grid level with the full e^-745 reach (the reference)
+    must agree within that counted amount plus the levels' own round-off bounds."""
+    import math
+
+    from initbounds.bounds import band, rho
+
+    A, B = math.log(lo), math.log(hi)
+    full = band._reach(n, rho.log_moments(n))
+    p = band_probability(n, L, lo, hi, rtol=1e-6).p_fail
+    log_eps = 5.0 * math.floor((math.log(p) + math.log(1e-6) - math.log(L) - 12.0) / 5.0)
+    cut = band._reach_cached(n, log_eps)
+    assert cut[0] < full[0] and cut[1] < full[1]
+    M = 256
+    lf_full, e_full = band._stay_level.__wrapped__(n, L, A, B, M, full, "direct")
+    lf_cut, e_cut = band._stay_level.__wrapped__(n, L, A, B, M, cut, "direct")
+    allowed = 2.0 * L * math.exp(log_eps) + e_full + e_cut
+    assert abs(math.exp(lf_cut) - math.exp(lf_full)) <= allowed
+    assert allowed <= 1e-5 * 1e-6 * p * 10       # the counted cut is negligible beside rtol·p
