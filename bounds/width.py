@@ -413,7 +413,8 @@ def _log_normal_sf(x: float) -> float:
     """log P(Z > x), Z ~ N(0, 1) (erfc, or its asymptotic series where erfc underflows)."""
     if x < 25.0:
         return math.log(0.5 * math.erfc(x / math.sqrt(2.0)))
-    return -0.5 * x * x - math.log(x * math.sqrt(2.0 * math.pi)) + math.log1p(-1.0 / (x * x) + 3.0 / x ** 4)
+    z2 = (1.0 / x) ** 2          # (x ** 4 raised OverflowError beyond x ≈ 1e77; z² underflows to 0)
+    return -0.5 * x * x - math.log(x * math.sqrt(2.0 * math.pi)) + math.log1p(-z2 + 3.0 * z2 * z2)
 
 
 def _clt_width(depth, samples, delta, lo, hi, layers) -> int:

@@ -587,3 +587,30 @@ def test_exact_width_at_the_smallest_delta_states_its_honest_uncertainty():
     assert log_p1 <= math.log(5e-324)          # P(layer 1 leaves) ≤ p_fail(n) ≤ δ at min_width + its ±
     assert r.width_uncertainty > 1 and "relative tolerance 1e-04" not in r.notes[-1]
     assert f"±{r.width_uncertainty:,}" in r.notes[-1]
+
+
+@pytest.mark.parametrize("x", [3.0, 25.0, 1e3, 1e76, 1e78, 1e150])
+def test_log_normal_sf_against_mpmath_up_to_huge_arguments(x):
+    """Issue 11 (fuzz): `width --delta 0.9999999999999999 --depth 2 --eps 0.9999999999999999` raised
+    OverflowError in the CLT starting guess (x ** 4 beyond x ≈ 1e77). log P(Z > x) against mpmath."""
+    with mp.workdps(60):
+        ref = mp.log(mp.erfc(mp.mpf(x) / mp.sqrt(2)) / 2)
+    got = W._log_normal_sf(x)
+    assert math.isclose(got, float(ref), rel_tol=1e-9)     # two series terms: ~15/x⁶ at x ≥ 25 (a starting guess)
+
+
+def test_log_normal_sf_beyond_the_double_range_is_minus_inf():
+    assert W._log_normal_sf(1e200) == -math.inf
+
+
+def test_width_with_delta_and_eps_next_to_one_answers():
+    """Issue 11 (fuzz): the same command answers: exact_union's width meets δ by the band recursion,
+    and the product bound at one less than its width is above δ."""
+    from initbounds.bounds.band import band_for_eps, band_probability
+
+    d = e = 0.9999999999999999
+    res = {r.name: r for r in W.min_widths(2, 1, d, e)}
+    lo, hi = band_for_eps(e, "squared")
+    assert band_probability(res["exact_union"].min_width, 2, lo, hi).p_fail <= d
+    n = res["chernoff_product"].min_width
+    assert n == 1 or log_failure_bound("chernoff_product", n - 1, 2, 1, e) > math.log(d)
