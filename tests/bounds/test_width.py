@@ -417,6 +417,8 @@ def test_product_bound_new_evaluation_within_a_stated_factor_of_the_old(n, L, ep
 @settings(max_examples=60, deadline=None)
 @given(n=st.one_of(st.integers(1, 4096), st.integers(4097, 40000)), k_frac=st.floats(0.0, 0.4),
        log_p=st.floats(-12.0, 9.0), negative=st.booleans(), to_edge=st.floats(0.0, 1.0))
+@example(n=15537, k_frac=0.234375, log_p=0.0, negative=True, to_edge=1.0).via(
+    "issue 11: a spike at k_min outside the window read e^784 for e^908")
 def test_vectorized_moments_against_a_direct_sum(n, k_frac, log_p, negative, to_edge):
     """Issue 11: _log_moments (strided windows above width 4096) against the sum over every k,
     computed here with scipy's gammaln (independent of the Stirling paths). Where the summand is
