@@ -302,6 +302,12 @@ def _reach(n: int, lm, log_eps: float = _LOG_KERNEL_EPS, from_mean: bool = False
     return tuple(out)
 
 
+@lru_cache(maxsize=64)
+def _reach_cached(n: int, log_eps: float) -> tuple:
+    """:func:`_reach` at the cut e^{log_eps} (cached per width)."""
+    return _reach(n, rho.log_moments(n), log_eps)
+
+
 def _kernel(n: int, h: float, j_lo: int, j_hi: int) -> _Kernel:
     offs = np.arange(-j_lo, j_hi + 1)
     edges = np.concatenate([(offs - 0.5) * h, [(j_hi + 0.5) * h]])
@@ -322,8 +328,10 @@ def _stay_geometry(M: int, reach: tuple, B_minus_A: float) -> tuple:
 def _stay_cost(n: int, L: int, M: int, j_lo: int, j_hi: int, method: str) -> tuple:
     """(seconds, bytes) of one level of the layers="all" recursion."""
     K = j_lo + j_hi + 1 if L > 2 else 0
+    # CDF points: every layer-1 cell and the tails to M cells on each side (fewer on the levels
+    # that cut them at the reach: an upper bound)
     t = (M + 2 * max(M, K // 2) + 4) * _t_point(n)
-    mem = 8.0 * (4 * M + 2 * K) + 8.0 * min(3 * M + K, _CHUNK)
+    mem = 8.0 * (6 * M + 2 * K) + 8.0 * min(3 * M + K, _CHUNK)
     if L == 1 or L == 2:
         return t, mem
     steps = L - 2
@@ -360,20 +368,44 @@ def _kernel_from_tails(n: int, LC: np.ndarray, LS: np.ndarray, j_lo: int, j_hi: 
     return _Kernel(j_lo, j_hi, _exp(logk), cut)
 
 
-def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method: str):
-    """One grid of M band cells: (log p_fail, absolute error bound of round-off/cut mass)."""
+@lru_cache(maxsize=256)
+def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method: str, cut: bool = False):
+    """One grid of M band cells: (log p_fail, absolute error bound of round-off/cut mass).
+    Cached: a width search asks the same width at a coarse and then a fine tolerance, whose
+    levels coincide up to the coarser one's last (and the final evaluation repeats one).
+
+    ``cut``: evaluate the layer-1 cells and the exit tails only up to ``reach`` (beyond, they are
+    below the reach's cut and read as 0; the dropped mass, ≤ L times the tails at the reach, is
+    added to the error bound). Without it every cell is exact in log space, which keeps layer 2
+    right far below e^-745 (depth 2: log p_fail ≈ −148,900 at width 10^7, ε = 0.677)."""
     h, j_lo, j_hi = _stay_geometry(M, reach, B - A)
     edges = A + h * np.arange(M + 1)
     edges[-1] = B
-    logm = _log_cell_probs(n, edges)                              # layer 1, exact
+    # layer 1, exact, on the cells the one-layer law reaches (beyond reach[0] below 0 and reach[1]
+    # above, its alive tails are below e^-745: the same cut as the kernels')
+    i0, i1 = _span(A, h, M, -reach[0], reach[1]) if cut else (0, M)
+    logm = np.full(M, -np.inf)
+    logm[i0:i1] = _log_cell_probs(n, edges[i0:i1 + 1])
     log_exit = float(np.logaddexp(rho.log_cdf(n, math.exp(A)), rho.log_sf(n, math.exp(B))))
-    LC, LS = _half_point_tails(n, h, max(M - 1, j_lo if L > 2 else 0), max(M - 1, j_hi if L > 2 else 0))
+    # the tails at half-integer multiples of h up to the reach (j_lo, j_hi cells; j ≤ M − 1):
+    # beyond, every exit probability from a cell centre is below the cut and reads as 0
+    LC, LS = _half_point_tails(n, h, j_lo if cut else M - 1, j_hi if cut else M - 1)
+    j_lo_t, j_hi_t = len(LC) - 1, len(LS) - 1
+    cut_err = 0.0
+    if cut:   # exits from beyond the tails kept, and layer-1 cells dropped beyond the reach
+        cut_err = L * ((math.exp(LC[-1]) if j_lo_t < M - 1 else 0.0) + (math.exp(LS[-1]) if j_hi_t < M - 1 else 0.0)
+                       + (math.exp(float(_log_alive_below(n, np.array([-reach[0]]))[0])) if i0 > 0 else 0.0)
+                       + (math.exp(float(_log_above(n, np.array([reach[1]]))[0])) if i1 < M else 0.0))
     # exit probability from each cell centre at the next layer (the atom ρ = 0 included):
     # A − c_i = −(i+½)h, B − c_i = (M−1−i+½)h
-    log_t = np.logaddexp(np.logaddexp(LC[:M], -n * _LOG2), LS[:M][::-1])
+    LCm = np.full(M, -np.inf)
+    LCm[:j_lo_t + 1] = LC[:M]
+    LSm = np.full(M, -np.inf)
+    LSm[:j_hi_t + 1] = LS[:M]
+    log_t = np.logaddexp(np.logaddexp(LCm, -n * _LOG2), LSm[::-1])
     # layer 2 from the exact layer-1 masses, in log space
     log_exit = _lae(log_exit, _log_dot(None, log_t, logm))
-    far = L * _far_mass(n)                  # one-layer mass beyond the contour range (n > 200)
+    far = L * _far_mass(n) + cut_err        # one-layer mass beyond the contour range (n > 200)
     if L == 2:
         return log_exit, far
     ker = _kernel_from_tails(n, LC, LS, j_lo, j_hi)
@@ -477,6 +509,7 @@ def _last_cost(n: int, L: int, G: int, j_lo: int, j_hi: int, method: str, band_c
     return t, mem
 
 
+@lru_cache(maxsize=256)
 def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, grid_reach: tuple,
                 method: str):
     """One resolution: (log p_fail without the dead atom, absolute error bound, log mass off grid)."""
@@ -579,7 +612,7 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     M³·log L; (layers="last") one FFT of the kernel's spectrum raised to the power L − 2. The
     direct and matrix algorithms add only non-negative terms, so the failure probability keeps its
     relative accuracy down to about e^-720 ≈ 1e-313 (below, ``rel_tolerance`` ≥ 1: the one-layer
-    tails are cut at e^-745). The grid is refined (h → h/2) with Richardson extrapolation until
+    tails are cut at e^-745; there two grid levels are run, no more). The grid is refined (h → h/2) with Richardson extrapolation until
     ``rtol`` or the cost limit; the reported tolerance is then honest, not necessarily ≤ rtol.
 
     Returns a :class:`BandResult` with the achieved tolerance. Raises :class:`DomainError` on bad
@@ -618,7 +651,18 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
             return _stay_cost(n, L, M, j_lo, j_hi, method)
 
         def run(i, method):
-            lf, err = _stay_level(n, L, A, B, M0 << i, reach, method)
+            # once a level has estimated the failure probability p, the one-layer tails need only
+            # reach down to e^-12·rtol·p/L (not e^-745): the mass cut beyond, ≤ 2L times that, is
+            # counted in the tolerance (≤ 1e-5·rtol of p), and the grids' kernels shrink (issue 11)
+            # (also the layer-1 cells and exit tails beyond the reach are skipped then, where p is
+            # above e^-720: below, layer 2's exact log-space sum over every cell is what is right)
+            r = reach
+            cut = bool(levels) and min(levels) > _LOG_REL_FLOOR
+            if cut:
+                log_eps = 5.0 * math.floor((min(levels) + math.log(rtol) - math.log(L) - 12.0) / 5.0)
+                if log_eps > _LOG_KERNEL_EPS + 5.0:
+                    r = _reach_cached(n, log_eps)
+            lf, err = _stay_level(n, L, A, B, M0 << i, r, method, cut)
             return lf, err, -math.inf
 
         methods = ("direct", "doubling", "fft")
@@ -697,6 +741,8 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
             extrap.append(levels[-1] + (levels[-1] - levels[-2]) / 3.0)
             if cells is not None or i + 1 >= _MAX_LEVELS or _rel_change(levels, extrap) <= rtol:
                 break
+            if extrap[-1] < _LOG_REL_FLOOR:
+                break                       # below e^-720 rel_tolerance ≥ 1 anyway: finer grids buy nothing
         i += 1
     best_lf = min(extrap[-1] if extrap else levels[-1], 0.0)
     p_fail = math.exp(best_lf)

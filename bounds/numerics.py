@@ -10,6 +10,14 @@ import math
 import mpmath as mp
 import numpy as np
 
+
+def _sp():
+    """scipy.special, imported on first use (~0.2 s): paths that need none of it (e.g. the
+    Stirling branches at large arguments) do not pay for it at start-up."""
+    from scipy import special
+
+    return special
+
 __all__ = [
     "log_gamma_ratio",
     "log_binomial_half",
@@ -45,7 +53,6 @@ def log_gamma_ratio(a, p):
     >>> float(log_gamma_ratio(0.5, 0.5))  # log(Γ(1)/Γ(1/2)) = -log(√π)
     -0.5723649429247001
     """
-    from scipy import special as sp
     a = np.asarray(a, dtype=float)
     p = np.asarray(p, dtype=float)
     a, p = np.broadcast_arrays(a, p)
@@ -63,17 +70,69 @@ def log_gamma_ratio(a, p):
     if np.any(tiny):
         # Taylor series in p: p ψ(a) + p² ψ₁(a)/2 + p³ ψ₂(a)/6 + p⁴ ψ₃(a)/24 (no cancellation)
         at, pt = a[tiny], p[tiny]
-        out[tiny] = (pt * sp.digamma(at) + pt**2 * sp.polygamma(1, at) / 2
-                     + pt**3 * sp.polygamma(2, at) / 6 + pt**4 * sp.polygamma(3, at) / 24)
+        out[tiny] = (pt * _sp().digamma(at) + pt**2 * _sp().polygamma(1, at) / 2
+                     + pt**3 * _sp().polygamma(2, at) / 6 + pt**4 * _sp().polygamma(3, at) / 24)
     small = ~big & ~tiny
     if np.any(small):
-        out[small] = sp.gammaln(a[small] + p[small]) - sp.gammaln(a[small])
+        out[small] = _gammaln(a[small] + p[small]) - _gammaln(a[small])
     return out
+
+
+#: log k! for k = 0 … 63 (math.lgamma: the same values as scipy's gammaln up to rounding)
+_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(64)])
+
+
+def _log_factorial(k: np.ndarray) -> np.ndarray:
+    """log k! elementwise: a table for integers below 64, scipy's gammaln otherwise."""
+    if k.size and np.all((k >= 0) & (k < 64) & (k == np.floor(k))):
+        return _LOG_FACTORIAL[k.astype(np.int64)]
+    return _sp().gammaln(k + 1.0)
+
+
+_LGAMMA = np.frompyfunc(math.lgamma, 1, 1)
+
+
+def _gammaln(x: np.ndarray) -> np.ndarray:
+    """log|Γ(x)| elementwise: math.lgamma for a few thousand points (no scipy import; the same
+    values as scipy's gammaln up to rounding), scipy's gammaln for more."""
+    if x.size <= 4096 and np.all(x > 0):
+        return _LGAMMA(x).astype(float)
+    return _sp().gammaln(x)
+
+
+_PSI_MIN = 20.0   # the asymptotic series below keep double precision (relative 1e-18) from here up
+
+
+def digamma(x) -> np.ndarray:
+    """ψ(x) elementwise for x > 0: the asymptotic series where every x ≥ 20 (no scipy import,
+    the same values as scipy's digamma up to rounding), scipy's digamma otherwise."""
+    x = np.asarray(x, dtype=float)
+    if not (x.size and np.all(x >= _PSI_MIN)):
+        return _sp().digamma(x)
+    z = 1.0 / (x * x)
+    tail = z * (1/12 - z * (1/120 - z * (1/252 - z * (1/240 - z * (1/132 - z * (691/32760 - z / 12))))))
+    return np.log(x) - 0.5 / x - tail
+
+
+def trigamma(x) -> np.ndarray:
+    """ψ₁(x) elementwise for x > 0: the asymptotic series where every x ≥ 20, scipy's
+    polygamma(1, x) otherwise (see :func:`digamma`)."""
+    x = np.asarray(x, dtype=float)
+    if not (x.size and np.all(x >= _PSI_MIN)):
+        return _sp().polygamma(1, x)
+    z = 1.0 / (x * x)
+    tail = z * (1/6 - z * (1/30 - z * (1/42 - z * (1/30 - z * (5/66 - z * (691/2730 - z * 7/6))))))
+    return (1.0 + 0.5 / x + tail) / x
+
+
+def _xlogy(x, y):
+    """x·log(y), 0 where x = 0 (scipy.special.xlogy's definition, in numpy: no scipy import)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(y))
 
 
 def _n_kl_half(n, k):
     """n · KL(k/n ‖ ½) = k log(2k/n) + (n-k) log(2(n-k)/n), without cancellation near k = n/2."""
-    from scipy import special as sp
     d = (2.0 * k - n) / n
     out = np.empty(d.shape, dtype=float)
     small = np.abs(d) < 0.5
@@ -92,7 +151,7 @@ def _n_kl_half(n, k):
     if np.any(big):
         kb = k[big]
         nb = n[big] if np.ndim(n) else n
-        out[big] = sp.xlogy(kb, 2.0 * kb / nb) + sp.xlogy(nb - kb, 2.0 * (nb - kb) / nb)
+        out[big] = _xlogy(kb, 2.0 * kb / nb) + _xlogy(nb - kb, 2.0 * (nb - kb) / nb)
     return out
 
 
@@ -106,7 +165,6 @@ def log_binomial_half(n: float, k):
     >>> round(float(log_binomial_half(4, 2)), 12)  # log(6/16)
     -0.980829253012
     """
-    from scipy import special as sp
     k = np.asarray(k, dtype=float)
     n = float(n)
     kk = np.minimum(k, n - k)  # symmetric in k <-> n-k
@@ -123,7 +181,7 @@ def log_binomial_half(n: float, k):
     small = ~big
     if np.any(small):
         ks = kk[small]
-        out[small] = log_gamma_ratio(n - ks + 1.0, ks) - sp.gammaln(ks + 1.0) - n * _LOG2
+        out[small] = log_gamma_ratio(n - ks + 1.0, ks) - _log_factorial(ks) - n * _LOG2
     return out
 
 
@@ -164,7 +222,6 @@ _TINY = 1e-280
 
 def _log_gammainc_series(a, x):
     """log P(a, x) by the series x^a e^{-x}/Γ(a+1) Σ_j x^j/((a+1)…(a+j)); for x < a + 1."""
-    from scipy import special as sp
     term = np.ones_like(a)
     acc = np.ones_like(a)
     for j in range(1, 400):
@@ -172,12 +229,11 @@ def _log_gammainc_series(a, x):
         acc = acc + term
         if np.all(term < 1e-17 * acc):
             break
-    return a * np.log(x) - x - sp.gammaln(a + 1.0) + np.log(acc)
+    return a * np.log(x) - x - _sp().gammaln(a + 1.0) + np.log(acc)
 
 
 def _log_gammaincc_cf(a, x):
     """log Q(a, x) by the Legendre continued fraction (modified Lentz); for x ≥ a + 1."""
-    from scipy import special as sp
     tiny = 1e-300
     b = x + 1.0 - a
     c = np.full_like(a, 1.0 / tiny)
@@ -195,7 +251,7 @@ def _log_gammaincc_cf(a, x):
         f = f * delta
         if np.all(np.abs(delta - 1.0) < 4e-16):
             break
-    return a * np.log(x) - x - sp.gammaln(a) + np.log(f)
+    return a * np.log(x) - x - _sp().gammaln(a) + np.log(f)
 
 
 def _log_gammainc_tail(a, x, upper: bool):
@@ -221,7 +277,6 @@ def _log_gammainc_tail(a, x, upper: bool):
 
 
 def _log_chi2(k, x, upper: bool, rescue: bool):
-    from scipy import special as sp
     k = np.asarray(k, dtype=float)
     x = np.asarray(x, dtype=float)
     k, x = np.broadcast_arrays(k, x)
@@ -232,9 +287,9 @@ def _log_chi2(k, x, upper: bool, rescue: bool):
     pos = ~zero_k
     with np.errstate(divide="ignore", under="ignore"):
         if upper:
-            v = sp.gammaincc(np.where(pos, a, 1.0), h)
+            v = _sp().gammaincc(np.where(pos, a, 1.0), h)
         else:
-            v = sp.gammainc(np.where(pos, a, 1.0), h)
+            v = _sp().gammainc(np.where(pos, a, 1.0), h)
         out[...] = np.log(v)
     # chi^2_0 is the point mass at 0: cdf 1, sf 0 (for x >= 0).
     out[zero_k] = -np.inf if upper else 0.0

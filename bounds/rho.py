@@ -33,11 +33,13 @@ from .errors import COUNT, POSITIVE, CostLimitError, DomainError, Interval, Real
 from .numerics import (
     cexpm1,
     clog1p,
+    digamma,
     log_binomial_half,
     log_chi2_cdf,
     log_chi2_sf,
     log_gamma_ratio,
     logsumexp,
+    trigamma,
 )
 
 __all__ = [
@@ -516,7 +518,6 @@ def log_moments(width) -> LogMoments:
     >>> lm = log_moments(10**6); round(lm.var * 10**6, 3)
     5.0
     """
-    from scipy import special as sp
     n = width
 
     if n <= _FULL_SUM_MAX:
@@ -527,9 +528,9 @@ def log_moments(width) -> LogMoments:
         k, lw, _ = _window(n, 1, int(round(0.5 * n / q)) * q)
     lw = lw - logsumexp(lw)  # normalizes over K ≥ 1 (the stride cancels)
     w = np.exp(lw)
-    psi = sp.digamma(0.5 * k)
+    psi = digamma(0.5 * k)
     m = float(np.sum(w * psi))
-    var = float(np.sum(w * sp.polygamma(1, 0.5 * k)) + np.sum(w * (psi - m) ** 2))
+    var = float(np.sum(w * trigamma(0.5 * k)) + np.sum(w * (psi - m) ** 2))
     return LogMoments(mean=math.log(4.0 / n) + m, var=var, p_zero=2.0 ** -n)
 
 

@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from ..bounds.design import design_report
-from ..bounds.errors import NONNEGATIVE_INT, Interval, Real
+from ..bounds.errors import NONNEGATIVE_INT, CostLimitError, Interval, Real
 from ._options import check_device, command, json_option, option, plot_option
 from ._render import console, emit_json, print_lines, progress, table
 from .variance import sample_length_ratios
@@ -63,6 +63,9 @@ def check(
                               path="real" if real else "auto", device=device, budget=spot_seconds,
                               progress=lambda done, total: bar.update(task, completed=done, total=total))
         plot_trials = 0
+        if plot and report.objects["law"] is None:
+            raise CostLimitError("{plot} needs the exact law of M_L/M_0, which is not computed here: "
+                                 + data["length_variance"]["p_off_by_2_not_computed"], names=("plot",))
         if plot:
             from ..sim.plots import plot_length_density
             from ..sim.spotcheck import networks_within

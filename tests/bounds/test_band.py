@@ -270,3 +270,49 @@ def test_band_argument_checks():
         band_probability(10, 2, 1.2, 1.5)
     with pytest.raises(DomainError, match=r"^layers must be one of 'all', 'last'; got 'some'$"):
         band_probability(10, 2, 0.5, 1.5, layers="some")
+
+
+@pytest.mark.parametrize("n, L, lo, hi", [(2000, 20, 0.8, 1.25), (64, 8, 0.5, 1.5), (300000, 30, 0.95, 1.05)])
+def test_adaptive_kernel_reach_error_is_counted(n, L, lo, hi):
+    """Issue 11 (speed): after a first grid level, layers="all" cuts the one-layer tails at
+    e^-12·rtol·p/L instead of e^-745 (smaller kernels and fewer tail evaluations), counting
+    the mass beyond the cut (L times the tails there) in the tolerance. The same grid level with the full e^-745 reach (the reference)
+    must agree within that counted amount plus the levels' own round-off bounds."""
+    import math
+
+    from initbounds.bounds import band, rho
+
+    A, B = math.log(lo), math.log(hi)
+    full = band._reach(n, rho.log_moments(n))
+    p = band_probability(n, L, lo, hi, rtol=1e-6).p_fail
+    log_eps = 5.0 * math.floor((math.log(p) + math.log(1e-6) - math.log(L) - 12.0) / 5.0)
+    cut = band._reach_cached(n, log_eps)
+    assert cut[0] < full[0] and cut[1] < full[1]
+    M = 256
+    lf_full, e_full = band._stay_level.__wrapped__(n, L, A, B, M, full, "direct", False)
+    lf_cut, e_cut = band._stay_level.__wrapped__(n, L, A, B, M, cut, "direct", True)
+    assert e_cut >= e_full                           # the cut mass is counted
+    assert abs(math.exp(lf_cut) - math.exp(lf_full)) <= e_full + e_cut + 1e-13 * math.exp(lf_full)  # + summation rounding
+    assert e_cut <= 1e-6 * p * 1e-3 + e_full        # and negligible beside rtol·p
+
+
+def test_depth_two_far_below_the_double_range_keeps_every_layer1_cell():
+    """Issue 11: skipping layer-1 cells beyond the one-layer reach (a speed-up) lost layer 2's exact
+    log-space sum at width 10^7, depth 2, ε = 0.67694: log p_fail fell from ≈ −148,900 to the first
+    layer's −332,771. Independent check: the walk leaves the band at layer 2 with at least
+    P(ρ₁ ∈ cell)·P(ρ₂ beyond the edge from the cell's far side), maximised over cells (rho's tails)."""
+    import math
+
+    from initbounds.bounds import rho
+
+    n, eps = 10**7, 0.67694
+    r = band_probability(n, 2, 1 - eps, 1 + eps)
+    x = np.linspace(0.05, 0.45, 81)          # layer-1 log ρ in [x, x + dx]; then exit above log(1 + ε)
+    dx = 1e-3
+    B = math.log(1 + eps)
+    lower = max(float(np.logaddexp(rho.log_sf(n, math.exp(a)), -np.inf)
+                      + math.log(-math.expm1(float(rho.log_sf(n, math.exp(a + dx))) - float(rho.log_sf(n, math.exp(a))))))
+                + float(rho.log_sf(n, math.exp(B - a))) for a in x)
+    assert r.logp_fail >= lower
+    assert r.logp_fail < -1e5            # and far below the first layer's exit alone is not it
+    assert r.logp_fail > float(np.logaddexp(rho.log_cdf(n, 1 - eps), rho.log_sf(n, 1 + eps)))

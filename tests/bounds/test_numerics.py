@@ -260,3 +260,55 @@ def test_log_chi2_tails_beyond_double_range():
     np.testing.assert_allclose(log_chi2_cdf(k, x2), ref2, rtol=1e-12)
     # chi^2_0 is the point mass at 0
     assert log_chi2_cdf(0.0, 1.0) == 0.0 and log_chi2_sf(0.0, 1.0) == -np.inf
+
+
+# --- issue 11 (cold start): numpy/math paths instead of importing scipy.special, equal to it ---------
+@settings(max_examples=200, deadline=None)
+@given(x=st.floats(20.0, 1e15))
+def test_digamma_trigamma_series_equal_scipy(x):
+    """Issue 11: rho.log_moments' ψ and ψ₁ at arguments ≥ 20 come from asymptotic series (no scipy
+    import on `initbounds width`'s path); they equal scipy's values up to rounding."""
+    from scipy import special as sp
+
+    from initbounds.bounds.numerics import digamma, trigamma
+    a = np.array([x, x + 0.5, 2 * x])
+    np.testing.assert_allclose(digamma(a), sp.digamma(a), rtol=2e-15, atol=0)
+    np.testing.assert_allclose(trigamma(a), sp.polygamma(1, a), rtol=2e-15, atol=0)
+
+
+def test_digamma_trigamma_below_the_series_range_are_scipys():
+    from scipy import special as sp
+
+    from initbounds.bounds.numerics import digamma, trigamma
+    a = np.arange(1, 200) / 2.0
+    assert np.array_equal(digamma(a), sp.digamma(a)) and np.array_equal(trigamma(a), sp.polygamma(1, a))
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=st.lists(st.floats(1e-6, 1e6), min_size=1, max_size=50))
+def test_gammaln_and_log_factorial_and_xlogy_equal_scipy(x):
+    """Issue 11: math.lgamma (few points), a log k! table and numpy's x·log y replace scipy's
+    gammaln and xlogy on the width path; equal up to rounding (absolute 1e-13 on logs)."""
+    from scipy import special as sp
+
+    from initbounds.bounds import numerics as nu
+    a = np.array(x)
+    np.testing.assert_allclose(nu._gammaln(a), sp.gammaln(a), rtol=1e-15, atol=1e-14)
+    k = np.floor(a[a < 64])
+    np.testing.assert_allclose(nu._log_factorial(k), sp.gammaln(k + 1.0), rtol=1e-15, atol=1e-14)
+    y = a[::-1]
+    z = np.where(np.arange(len(a)) % 3 == 0, 0.0, a)
+    np.testing.assert_allclose(nu._xlogy(z, y), sp.xlogy(z, y), rtol=1e-15, atol=0)
+
+
+def test_the_width_command_path_does_not_import_scipy():
+    """Issue 11 (cold start, 1.0 s → 0.6 s here): `initbounds width --depth 10 --samples 100 --delta
+    0.05 --eps 0.3` imported scipy.special (~0.2–0.4 s) for functions its sizes do not need."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from initbounds.bounds.width import min_widths; "
+            "min_widths(10, 100, 0.05, 0.3); print('scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

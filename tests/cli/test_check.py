@@ -56,12 +56,29 @@ def test_check_plot(tmp_path):
     assert "P(last-layer length off by > 2×)" in r.output and p.stat().st_size > 10_000
 
 
-def test_check_refuses_at_once_where_the_exact_probabilities_exceed_the_cost_model():
-    """Issue 11 (widthsolve): `check --width 64 --depth 100000 --trials 0` took 13–22 s, then refused;
-    the exact probabilities now come first, so the one-line refusal comes at once."""
+def test_check_answers_with_a_dash_where_an_exact_part_exceeds_the_cost_model():
+    """Issue 11 (widthsolve): `check --width 64 --depth 100000 --trials 0` took 13–22 s, then refused
+    the whole report. The part beyond its cost model (p_last) now reads as "—" with its reason,
+    naming the options; the rest answers."""
     r = run("check", "--width", "64", "--depth", "100000", "--trials", "0")
-    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
-    assert "--depth 100000" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 0, r.output
+    assert "p_last = —" in r.output and "beyond this tool's cost limit" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_check_tiny_eps_and_tiny_s_answer():
+    """Issue 11 (fuzz): `check --eps 1e-300` named the internal `lo`; `check --width 1 --s 1e-300`
+    refused (σ_s² beyond doubles). Both answer now: "—"/null with the reason, σ_s²'s log beside it."""
+    import json
+
+    r = run("check", "--eps", "1e-300", "--trials", "0", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["probabilities"]["p_stay"] is None and "eps" in d["probabilities"]["p_stay_not_computed"]
+    r = run("check", "--width", "1", "--s", "1e-300", "--trials", "0", "--json")
+    assert r.exit_code == 0, r.output
+    fm = json.loads(r.output)["fractional_moment"]
+    assert fm["sigma2"] is None and fm["log_sigma2"] > 1e300
 
 
 # --- issue 11: the spot-check's budget is stated, decided before sampling, and buys more on request ----
