@@ -808,6 +808,11 @@ def claim_regions_depth_flat(ctx):
 
 
 # --- the `initbounds regions` report ---------------------------------------------------------------
+#: Bytes per input coordinate held by the derived report (x0, x1, the window's centre and frame as
+#: float64 arrays, and the JSON's lists of Python floats).
+DERIVED_BYTES_PER_INPUT = 128
+
+
 def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=HE_GAIN, bias_var=1.0,
                    trials: int = 2000, grid: int = 128, seed: int = 0, level: float = 0.95,
                    progress: Optional[Callable] = None) -> Report:
@@ -819,6 +824,12 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
     counts on the window (lower bounds), plus exact arrangement counts at depth 1 (bias > 0). The
     simulation draws its networks from the stream ``Stream(seed, "regions.report")``.
     """
+    w = _all_widths(hidden, input_dim)
+    # the derived part holds the segment's ends and the window's frame as n0-vectors and lists (about
+    # DERIVED_BYTES_PER_INPUT bytes per input coordinate): refused before any work (issue 11: input_dim
+    # 2^63 reached np.zeros(n0) in default_segment); the simulation's own checks follow in its samplers
+    require_memory(DERIVED_BYTES_PER_INPUT * w[0], f"{{input_dim}} {w[0]}: storing the segment's and the window's "
+                   "input vectors", names=("input_dim",))
     derived = bounds_regions_report(hidden, input_dim, mode=mode, weight_var=weight_var, bias_var=bias_var)
     T = check_int("trials", trials, lo=2)
     stream = Stream(check_int("seed", seed, lo=0), "regions.report")

@@ -126,3 +126,21 @@ def test_issue11_any_nonnegative_seed_on_both_paths(mode):
         out.append(d["simulated"]["mean"])
     r = run("regions", "--widths", "6", mode, "--trials", "10", "--grid", "16", "--seed", str(10**23 - 1), "--json")
     assert json.loads(r.output)["simulated"]["mean"] == out[0]
+
+
+@pytest.mark.parametrize("mode", ["--segment", "--slice"])
+def test_issue11_input_dim_2_to_63_refused_with_the_estimate(mode):
+    """issue 11 (fuzz): `regions --trials 10 --widths 3,5,2 --input-dim 9223372036854775808` raised
+    numpy's "Maximum allowed dimension exceeded" in default_segment; it is one line, exit 2, naming
+    --input-dim and stating the memory of the input vectors (128 bytes per coordinate, computed
+    here independently), before any work."""
+    from initbounds.sim.regions import DERIVED_BYTES_PER_INPUT
+
+    n0 = 2**63
+    r = run("regions", "--trials", "10", "--widths", "3,5,2", "--input-dim", str(n0), mode)
+    assert r.exit_code == 2, r.output
+    assert len(r.output.strip().splitlines()) == 1
+    gib = DERIVED_BYTES_PER_INPUT * n0 / 2**30
+    assert r.output.startswith(f"Error: --input-dim {n0}: storing the segment's and the window's input vectors "
+                               f"needs about {gib:.3g} GiB")
+    assert f"{gib:.3g}" == "1.1e+12"
