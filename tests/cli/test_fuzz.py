@@ -185,8 +185,55 @@ def _spec(name):
     return args, opts
 
 
-SPECS = {name: _spec(name) for name in cli.COMMANDS if not ONLY or name in ONLY}
-REAL_OPTIONS = {name: {f.split("#")[0] for f in spec[1]} for name, spec in SPECS.items()}
+ALL_SPECS = {name: _spec(name) for name in cli.COMMANDS}
+SPECS = {name: spec for name, spec in ALL_SPECS.items() if not ONLY or name in ONLY}
+#: every command's options (the checker test below uses `width` even when ONLY leaves it out)
+REAL_OPTIONS = {name: {f.split("#")[0] for f in spec[1]} for name, spec in ALL_SPECS.items()}
+
+#: JSON keys that may hold null, per command ("*": every command), as documented. The README's JSON
+#: paragraph: "values beyond double range are null beside their logs" (a null whose sibling
+#: ``log_KEY`` is a number, or whose parent ``KEY`` has a sibling ``log_KEY`` with a number at the
+#: same place, needs no entry); variance: the law is "null unless the weights are Gaussian without
+#: bias", quantiles "null where below the double range", and the Jacobian values are Gaussian-only;
+#: the remaining entries are optional parts of a report documented in its command's docstring
+#: (a mode or option that does not apply). Any other null fails the call.
+NULLABLE = {
+    "*": set(),
+}
+
+
+def _bad_nulls(obj, name: str) -> list:
+    """Paths of the nulls in a JSON document that :data:`NULLABLE` and the log rule do not allow.
+
+    Allowed: a key listed for the command; anything under ``inputs`` (an option not given); a value
+    whose twin ``log_KEY`` (sibling, or the same place under a sibling ``log_KEY``) is a number; a
+    ``log_KEY`` whose twin ``KEY`` is 0 (log 0)."""
+    allowed = NULLABLE.get("*", set()) | NULLABLE.get(name, set())
+    bad = []
+
+    def number(x):
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    def walk(x, path, key, twin, is_log):
+        if x is None:
+            ok = (key in allowed or path[:1] == ("inputs",)
+                  or (number(twin) and (not is_log or twin == 0)))
+            if not ok:
+                bad.append("/".join(map(str, path)))
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(twin, dict):
+                    walk(v, (*path, k), k, twin.get(k), is_log)
+                elif k.startswith("log_"):
+                    walk(v, (*path, k), k, x.get(k[4:]), True)
+                else:
+                    walk(v, (*path, k), k, x.get(f"log_{k}"), False)
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, (*path, i), key, twin[i] if isinstance(twin, list) and i < len(twin) else None, is_log)
+
+    walk(obj, (), None, None, False)
+    return bad
 
 
 #: Share of the examples per command (a trainability call trains networks: ~1.5 s each).
@@ -316,9 +363,12 @@ def run_one(argv: list, tmp: str) -> tuple[str | None, float, str]:
             def bad(tok):
                 raise ValueError(f"non-finite JSON token {tok}")
             try:
-                json.loads(out, parse_constant=bad)
+                doc = json.loads(out, parse_constant=bad)
             except ValueError as e:
                 return f"exit 0, invalid JSON: {str(e)[:120]}", dt, out
+            nulls = _bad_nulls(doc, argv[0])
+            if nulls:
+                return f"exit 0, undocumented null at {', '.join(nulls[:4])}", dt, out
         elif not out.strip():
             return "exit 0 with no output", dt, out
         if re.search(r"(?<![\w.])nan(?![\w])", out, flags=re.I):
