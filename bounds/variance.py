@@ -692,12 +692,16 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         v = target_var
         n = min_width_for_variance(len(w), v)
         with mp.workdps(_DPS):
-            alpha = _f(5 / mp.log1p(v))
-            per_layer = _f(mp.mpf(n) / len(w))
+            alpha = 5 / mp.log1p(v)
+            per_layer = mp.mpf(n) / len(w)
+            # beside them, their logs (issue 11: at v = 1e-310, α = 5e310 is beyond the double range)
+            logs = float(mp.log(per_layer)), float(mp.log(alpha))
         # (1 + 5/(αd))^d increases to e^{5/α}: width ≥ α·d with α = 5/log(1 + v) works at every depth
         out["width_for_target_var"] = {"target_var": v, "depth": len(w), "constant_width": n,
-                                       "width_per_layer_of_depth": per_layer,
-                                       "width_proportional_to_depth_any_depth": alpha}
+                                       "width_per_layer_of_depth": _f(per_layer),
+                                       "log_width_per_layer_of_depth": logs[0],
+                                       "width_proportional_to_depth_any_depth": _f(alpha),
+                                       "log_width_proportional_to_depth_any_depth": logs[1]}
     return Report(title=f"Length moments: widths {','.join(str(n) for n in w)}, {weights} weights "
                         f"(β = Σ1/n = {out['beta']:.4g})",
                   rows=_variance_rows(out, weights, s2s), data=out, lines=tuple(f"note: {n}" for n in notes),
@@ -711,6 +715,11 @@ def _fmt_quantile(value, log_value) -> str:
     if value is None:
         return f"e^{log_value:.6g}"
     return f"{value:.4g}"
+
+
+def _fmt_log(value, log_value: float) -> str:
+    """A value with 6 digits, or e^{log} where it is beyond the double range (the JSON has both)."""
+    return fmt_v(value) if value is not None else f"e^{log_value:.6g}"
 
 
 def _fmt_int(n: int) -> str:
@@ -764,7 +773,10 @@ def _variance_rows(out: dict, weights: str, s2s: tuple) -> tuple:
     if "width_for_target_var" in out:
         wt = out["width_for_target_var"]
         rows += [(f"constant width for Var ≤ {wt['target_var']:g} at depth {wt['depth']}",
-                  f"{_fmt_int(wt['constant_width'])} ({fmt_v(wt['width_per_layer_of_depth'])} × depth)", "derived"),
+                  f"{_fmt_int(wt['constant_width'])} "
+                  f"({_fmt_log(wt['width_per_layer_of_depth'], wt['log_width_per_layer_of_depth'])} × depth)", "derived"),
                  (f"width ∝ depth for Var ≤ {wt['target_var']:g} at every depth: n ≥ α·d",
-                  f"α = 5/log(1 + v) = {fmt_v(wt['width_proportional_to_depth_any_depth'])}", "derived")]
+                  "α = 5/log(1 + v) = "
+                  + _fmt_log(wt["width_proportional_to_depth_any_depth"], wt["log_width_proportional_to_depth_any_depth"]),
+                  "derived")]
     return tuple(rows)

@@ -88,3 +88,37 @@ def test_issue11_variance_extremes(args):
     r = run("variance", *args.split(), "--json")
     assert r.exit_code == 0, r.output
     _strict_json(r.output)
+
+
+@pytest.mark.parametrize("v", [1e-310, 5e-324, 1e-300, 0.5])
+def test_issue11_target_var_subnormal_answers_with_logs_beside(v):
+    """issue 11 (fuzz): `variance --widths 4 --target-var 1e-310` hung (earlier), then printed
+    "overflow (see --json logs)" with no logs in the JSON. At depth 1, Var = (1 + 5/n) − 1 = 5/n, so
+    the width is ⌈5/v⌉ with v the float's exact rational value (fractions, here); α = 5/log(1 + v)
+    and the width per layer of depth are null beyond the double range, with their logs beside (mpmath
+    at 60 digits)."""
+    import math
+    import warnings
+    from fractions import Fraction
+
+    import mpmath as mp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run("variance", "--widths", "4", "--target-var", repr(v), "--json")
+    assert r.exit_code == 0, r.output
+    wt = json.loads(r.output, parse_constant=lambda t: pytest.fail(f"non-finite token {t}"))["width_for_target_var"]
+    n = math.ceil(5 / Fraction(v))
+    assert wt["constant_width"] == n and wt["depth"] == 1
+    with mp.workdps(60):
+        log_alpha = mp.log(5 / mp.log1p(mp.mpf(v)))
+        log_per_layer = mp.log(n)
+    assert wt["log_width_proportional_to_depth_any_depth"] == pytest.approx(float(log_alpha), rel=1e-14)
+    assert wt["log_width_per_layer_of_depth"] == pytest.approx(float(log_per_layer), rel=1e-14)
+    for key in ("width_per_layer_of_depth", "width_proportional_to_depth_any_depth"):
+        if wt["log_" + key] < 709:
+            assert wt[key] == pytest.approx(math.exp(wt["log_" + key]), rel=1e-13)
+        else:
+            assert wt[key] is None
+    text = run("variance", "--widths", "4", "--target-var", repr(v)).output
+    assert "see --json logs" not in text
