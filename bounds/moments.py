@@ -351,10 +351,20 @@ def log_q_moments(act: Activation, width) -> tuple:
     return _log_q_moments(act, width)
 
 
+#: From this width on, ReLU's (E log Q, Var log Q) are their leading terms in 1/d (see :func:`_log_q_moments`).
+_LOG_Q_SERIES_WIDTH = 2**53
+
+
 @lru_cache(maxsize=64)
 def _log_q_moments(act: Activation, d: int) -> tuple:
     """:func:`log_q_moments`, cached (a report asks for it at s and at s = 2; the quadratures take ~1 s)."""
     if act.kind == "relu":
+        if d >= _LOG_Q_SERIES_WIDTH:
+            # E log ρ = −5/(2d) − 4.08/d² + O(d⁻³), Var log ρ = 5/d + 18.5/d² + O(d⁻³) (coefficients from
+            # exact mpmath sums at d = 500..4000, tests/bounds/test_moments.py): the leading terms are
+            # within 4/d ≤ 5e-16 relative here, while the float sums over K lose log(4/d) + E ψ(K/2)
+            # to cancellation (issue 11: at d = 10^30 the variance came out 1000× too large)
+            return math.log(d) - math.log(2.0) - 2.5 / d, 5 / d, 1.0
         lm = rho.log_moments(d)
         return lm.mean + math.log(d / 2.0), lm.var, 1.0 - lm.p_zero
     if act.kind == "linear":
@@ -508,6 +518,10 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
     def exact(ss):
         if act.kind not in ("relu", "linear"):
             return None, None
+        if act.kind == "relu" and d > rho.WIDTH_EXACT_MAX:
+            # beyond 2^53 units the binomial sums of bounds.rho are not exact: the CLT answers, labelled
+            # so (issue 11: width 10^30 at depth 3 raised TypeError in scipy, then named `width`)
+            return None, None
         lv = log_sigma2(act, d, ss)
         if act.kind == "linear":
             return log_chi2_sum_cdf(d, k, 2 * math.log(t) - k * lv)
@@ -581,7 +595,9 @@ def _log_chernoff_lower(d: int, k: int, log_r: float) -> float:
         g = np.array([rho.log_moment(d, -q, k_min=k0) for q in qs])
         chern = float(np.min(qs * log_r + k * g))
         if k0 > 1:   # P(1 ≤ K_j < k₀ for some j) ≤ k·P(K < k₀) (the dead atom K = 0 included: looser)
-            chern = float(np.logaddexp(chern, math.log(k) + float(binom.logcdf(k0 - 1, d, 0.5))))
+            # (scipy takes the counts as floats: integers beyond 2^63 are not accepted, and a float ≥ 2^53
+            # is an integer)
+            chern = float(np.logaddexp(chern, math.log(k) + float(binom.logcdf(float(k0 - 1), float(d), 0.5))))
         best = min(best, chern)
     return best
 
