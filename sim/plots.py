@@ -1,7 +1,22 @@
 """Figures for ``initbounds validate --plot`` (matplotlib, headless)."""
 from __future__ import annotations
 
-__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth", "curve_points", "headless_pyplot"]
+__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth", "curve_points", "headless_pyplot",
+           "FIGURE_FORMATS", "figure_name"]
+
+#: The file formats every figure may be written in (the same rule as every --plot: commands._options.PLOT_SUFFIXES).
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def figure_name(stem: str, fmt: str) -> str:
+    """``stem.fmt`` for one of :data:`FIGURE_FORMATS` (DomainError naming ``fmt`` otherwise).
+
+    >>> figure_name("regions_sweep", "svg")
+    'regions_sweep.svg'
+    """
+    from ..bounds.errors import check_choice
+
+    return f"{stem}.{check_choice('fmt', fmt, FIGURE_FORMATS)}"
 
 
 def plot_validation(results, path: str) -> None:

@@ -559,9 +559,10 @@ FIGURE_DESIGN = {"input_dim": 2, "depth": 3, "bias_var": 1.0, "weight_var": HE_G
                  "depths": (1, 2, 3, 4, 6, 8), "fixed_neurons": 48, "grid": 256}
 
 
-def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=None, return_sweeps: bool = False):
-    """Write ``regions_sweep.png`` to ``out_dir`` and return [its path] (with ``return_sweeps``,
-    also the four :class:`Sweep` objects).
+def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=None, return_sweeps: bool = False,
+                    fmt: str = "png"):
+    """Write ``regions_sweep.FMT`` to ``out_dir`` (``fmt``: png, svg or pdf, :data:`sim.plots.FIGURE_FORMATS`)
+    and return [its path] (with ``return_sweeps``, also the four :class:`Sweep` objects).
 
     Left: mean #regions − 1 against the total number of neurons N at depth 3, log-log: exact counts
     along the default segment (√2·e1 → √2·e2) and grid counts (256², lower bounds) on the window
@@ -573,8 +574,9 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
     """
     from pathlib import Path
 
-    from .plots import headless_pyplot
+    from .plots import figure_name, headless_pyplot
 
+    figure_name("regions_sweep", fmt)            # checks fmt before the work
     plt = headless_pyplot()
 
     d = FIGURE_DESIGN
@@ -638,7 +640,7 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
     fig.tight_layout()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "regions_sweep.png"
+    path = out / figure_name("regions_sweep", fmt)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     sweeps = {"neurons_segment": seg_n, "neurons_slice": sl_n, "depth_segment": seg_d, "depth_slice": sl_d}
