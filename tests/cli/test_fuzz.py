@@ -199,6 +199,24 @@ REAL_OPTIONS = {name: {f.split("#")[0] for f in spec[1]} for name, spec in ALL_S
 #: (a mode or option that does not apply). Any other null fails the call.
 NULLABLE = {
     "*": set(),
+    # README: the law is "null unless the weights are Gaussian without bias"; exact_second_moment only for
+    # non-Gaussian or biased designs; the bracket, log-normal and Jacobian values are Gaussian-only
+    # (bounds.variance.variance_report: "not derived for this design")
+    "variance": {"law", "var_bracket", "lognormal", "normalized_var", "exact_second_moment", "jacobian_kurtosis_ratio",
+                 "jacobian_kurtosis_ratio_relu_output", "jacobian_second_moment"},
+    # bounds.regions.regions_report: "one_layer_window (None unless depth 1 on a slice)"
+    "regions": {"one_layer_window"},
+    # the --input-dim echo (death: "n0 for data in the non-negative orthant", optional)
+    "death": {"input_dim"},
+    # check: no spot-check at --trials 0, its note only when the budget cut the networks, the liveness
+    # part's --input-dim echo
+    "check": {"spot_check", "note", "input_dim"},
+    # bounds.width.width_report: a method that cannot answer ("—" in the table; its notes say why)
+    "width": {"min_width", "log_failure_bound"},
+    # sim.trainability: the median among nets that reached the threshold "None if none did"; a censored
+    # end of a median's interval "as None (no finite bound)"
+    "trainability": {"median_epochs_reached", "median_epochs_reached_ci", "median_epochs_all",
+                     "median_epochs_all_ci"},
 }
 
 
@@ -483,3 +501,9 @@ def test_fuzz_checker_catches_each_kind_of_failure(tmp_path):
     assert not _names_option("Error: lo must be positive", "moment", ["moment", "--s", "1"])
     with pytest.raises(ValueError):
         json.loads('{"a": NaN}', parse_constant=lambda t: (_ for _ in ()).throw(ValueError(t)))
+    # nulls: undocumented ones fail; a null beside its log, a log of 0, an option's echo, a listed key pass
+    assert _bad_nulls({"a": None, "b": [1.0, None]}, "moment") == ["a", "b/1"]
+    assert _bad_nulls({"a": None, "log_a": -800.0, "q": {"x": None}, "log_q": {"x": 1e4}}, "moment") == []
+    assert _bad_nulls({"q": {"x": 0.0}, "log_q": {"x": None}, "inputs": {"depth": None}}, "moment") == []
+    assert _bad_nulls({"a": None, "log_a": None}, "moment") == ["a", "log_a"]
+    assert _bad_nulls({"law": None}, "variance") == [] and _bad_nulls({"law": None}, "moment") == ["law"]
