@@ -448,23 +448,23 @@ def derive_moment():
     he_relu = sy.limit(expr.subs({sym["m1"]: sy.Rational(1, 2), sym["v"]: sy.Rational(5, 4)}), sym["s"], 2)
     steps = (
         Step("‖h_l‖² = σ²‖h_{l−1}‖² Q with Q independent of h_{l−1}; preserving E‖h‖^s means "
-             "σ^s E Q^{s/2} = 1.", sy.Eq(sig, sy.Symbol("E[Q^(s/2)]") ** (-1 / s)), citation="GH21",
+             "σ^s E Q^{s/2} = 1.", sy.Eq(sig, sy.Function("E")(sy.Symbol("Q") ** p) ** (-1 / s)), citation="GH21",
              assumptions=("Gaussian weights N(0, σ²)", "zero bias", "d outputs")),
         Step("Every random-slope activation: the Laplace-type integral (0 < s < 2).",
-             sy.Eq(sy.Symbol("E[Q^p]"), p / sy.gamma(1 - p) * sy.Integral(
+             sy.Eq(sy.Function("E")(sy.Symbol("Q") ** sy.Symbol("p")), p / sy.gamma(1 - p) * sy.Integral(
                  t ** (-p - 1) * (1 - sy.Function("psi")(t) ** d), (t, 0, sy.oo))), citation="GH21"),
-        Step("Linear: E Q^p = 2^p Γ(d/2 + p)/Γ(d/2), so", sy.Eq(sy.Symbol("sigma_s^2 (linear)"), lin),
+        Step("Linear: E Q^p = 2^p Γ(d/2 + p)/Γ(d/2), so for a linear layer", sy.Eq(sy.Symbol("sigma_s") ** 2, lin),
              citation="GH21"),
         Step("Large width, from the per-unit mean m₁ = E ξ and variance v = Var ξ (sympy expands "
              "E Q^p and raises it to −2/s):", sy.Eq(sy.Symbol("sigma_s^2"), expr), citation="GH21"),
         Step("ReLU (m₁ = 1/2, v = 5/4) at s → 2: sympy's limit is He's 2/d.",
-             sy.Eq(sy.Symbol("lim_{s->2} sigma_s^2 (ReLU)"), he_relu), citation="GH21"),
-        Step("Linear at s = 2: LeCun's 1/d.", sy.Eq(sy.Symbol("sigma_2^2 (linear)"),
+             sy.Eq(sy.Limit(sy.Symbol("sigma_s") ** 2, s, 2, dir="+-"), he_relu), citation="GH21"),
+        Step("Linear at s = 2: LeCun's 1/d.", sy.Eq(sy.Symbol("sigma_2") ** 2,
              sy.simplify(lin.subs(s, 2))), citation="GH21"),
         Step("Heavy tails: with i.i.d. biases, x_l = σ_s φ(W x_{l−1}) + b_l satisfies Kesten's condition "
              "E‖σ_s φ(W u)‖^s = 1 for every unit u (that is the definition of σ_s), so the stationary "
-             "norm has a power-law tail with index s.",
-             sy.Eq(sy.Symbol("P(||x_inf|| > t)"), sy.Symbol("C") * sy.Symbol("t") ** (-s)), citation="GH21",
+             "norm X = ‖x_∞‖ has a power-law tail with index s.",
+             sy.Eq(sy.Function("P")(sy.Symbol("X") > sy.Symbol("t")), sy.Symbol("C") * sy.Symbol("t") ** (-s)), citation="GH21",
              assumptions=("i.i.d. biases", "E log‖σ_s φ(Wu)‖ = μ_s < 0")),
         Step("Log-norm per layer (a sum of i.i.d. terms over layers: CLT in depth).",
              sy.Tuple(sy.Eq(sy.Symbol("mu_s"), sy.log(sig) + sy.Symbol("E[log Q]") / 2),
