@@ -645,8 +645,10 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
     E M^{s/2}, M = ‖h‖²/n) with d_in = ``in_width`` (default d).
     ``as_dict()``: σ_s, σ_s², the per-unit form, the large-width series, the authors' value,
     He/LeCun, μ_s, ς², survival, and at depth the CLT parameters and the small-output
-    probabilities (:func:`p_small_output`). Source: GH21 (arXiv 2005.11878) claims, [derived]
-    docs/theory.md §4.
+    probabilities (:func:`p_small_output`). Values beyond the double range are None beside their
+    logs (``log_sigma``, ``log_sigma2``, ...); ``sigma2_authors`` is None where the authors' code has
+    no formula (leaky, RReLU); ``p_small_output_tolerance`` is None when the CLT answers (method
+    "CLT": no error bound). Source: GH21 (arXiv 2005.11878) claims, [derived] docs/theory.md §4.
 
     >>> round(moment_report("relu", s=1, width=64).as_dict()["sigma2"], 10)
     0.031872257

@@ -204,6 +204,9 @@ NULLABLE = {
     # (bounds.variance.variance_report: "not derived for this design")
     "variance": {"law", "var_bracket", "lognormal", "normalized_var", "exact_second_moment", "jacobian_kurtosis_ratio",
                  "jacobian_kurtosis_ratio_relu_output", "jacobian_second_moment"},
+    # bounds.moments.moment_report: "sigma2_authors is None where the authors' code has no formula",
+    # "p_small_output_tolerance is None when the CLT answers"
+    "moment": {"sigma2_authors", "p_small_output_tolerance"},
     # bounds.regions.regions_report: "one_layer_window (None unless depth 1 on a slice)"
     "regions": {"one_layer_window"},
     # the --input-dim echo (death: "n0 for data in the non-negative orthant", optional)
