@@ -144,3 +144,17 @@ def test_issue11_input_dim_2_to_63_refused_with_the_estimate(mode):
     assert r.output.startswith(f"Error: --input-dim {n0}: storing the segment's and the window's input vectors "
                                f"needs about {gib:.3g} GiB")
     assert f"{gib:.3g}" == "1.1e+12"
+
+
+def test_issue11_input_dim_a_million_answers_with_the_exact_first_layer():
+    """issue 11 (fuzz campaign): `regions --trials 20 --widths 3,5,2 --input-dim 1000000` took 15-98 s,
+    47 s of it in 60-digit sums over a million zero coordinates of the default segment. The first
+    layer's expected breakpoints are n1·∠/π with, for x0 = √n0·e1, x1 = √n0·e2, σ_w² = 2/n0 and
+    σ_b² = 1, the lifted ends (√2·e1, 1) and (√2·e2, 1): cos ∠ = 1/3 (independent of n0)."""
+    import math
+
+    r = run("regions", "--trials", "10", "--widths", "3", "--input-dim", "1000000", "--json")
+    assert r.exit_code == 0, r.output
+    fl = json.loads(r.output)["first_layer_segment"]
+    assert fl["angle"] == pytest.approx(math.acos(1 / 3), rel=1e-15)
+    assert fl["breakpoints"] == pytest.approx(3 * math.acos(1 / 3) / math.pi, rel=1e-15)
