@@ -122,3 +122,24 @@ def test_issue11_target_var_subnormal_answers_with_logs_beside(v):
             assert wt[key] is None
     text = run("variance", "--widths", "4", "--target-var", repr(v)).output
     assert "see --json logs" not in text
+
+
+@pytest.mark.parametrize("trials", [str(10**30), str(2**30 // 8 + 1)])
+def test_issue11_plot_trials_beyond_the_memory_budget_refused_before_the_work(trials, tmp_path, monkeypatch):
+    """issue 11 (fuzz campaign): `variance --widths 4 --json --plot p.png --trials 10^30` ran until
+    stopped. Every simulated ratio is kept (8 bytes each) for the histogram: beyond the 1 GiB budget,
+    2^30/8 = 134217728 networks, one line, exit 2, naming --trials and the bound, before any network
+    is drawn and with no file written."""
+    import initbounds.sim.variance as sv
+
+    def no_draw(*a, **k):
+        raise AssertionError("networks drawn before the refusal")
+    monkeypatch.setattr(sv, "sample_networks", no_draw)
+    path = tmp_path / "p.png"
+    r = run("variance", "--widths", "4", "--plot", str(path), "--trials", trials, "--json")
+    assert r.exit_code == 2, r.output
+    assert len(r.output.strip().splitlines()) == 1
+    gib = 8 * int(trials) / 2**30
+    assert r.output.startswith(f"Error: --trials {trials} would keep about {gib:.3g} GiB of simulated ratios")
+    assert r.output.rstrip().endswith("--trials must be ≤ 134217728")
+    assert not path.exists()
