@@ -180,6 +180,7 @@ class JacobianMoments:
     fourth: float | None
     ratio: float | None
     log_fourth: float | None
+    log_second: float | None = None     # beside ``second``, which is None beyond the double range
 
 
 @constrain(input_dim=OrNone(COUNT), hidden=WIDTHS, weight_var=WEIGHT_VAR, out_var=POSITIVE,
@@ -224,7 +225,8 @@ def jacobian_moments(input_dim, hidden, *, weight_var=2.0, out_var: float = 1.0,
         log_gain = mp.fsum(mp.log(mp.mpf(cj) / 2) for cj in cs)      # log Π c_j/2
         e2 = mp.exp(mp.log(half * mp.mpf(c) / n0) + log_gain)
         log4 = mp.log(half * 3 * mp.mpf(c) ** 2 / n0**2) + 2 * log_gain + log_prod
-        return JacobianMoments(output, float(e2), _f(mp.exp(log4)), ratio, float(log4))
+        # (E Z² itself is None beyond the double range, beside its log: issue 11, c = 1e308 printed inf)
+        return JacobianMoments(output, _f(e2), _f(mp.exp(log4)), ratio, float(log4), float(mp.log(e2)))
 
 
 @constrain(depth=COUNT, v=POSITIVE)
@@ -490,7 +492,7 @@ def _length_law(w: tuple, cs: tuple, cells: int) -> LengthLaw:
     """Cached: a report and its plot ask for the same law."""
     from .band import product_law
 
-    shift = math.fsum(math.log(c / 2) for c in cs)
+    shift = math.fsum(math.log(c) - math.log(2.0) for c in cs)     # (c/2 is 0.0 at c = 5e-324: issue 11)
     return LengthLaw(w, shift, product_law(w, cells=cells))
 
 
@@ -685,6 +687,7 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         "jacobian_kurtosis_ratio": jac.ratio if plain else None,
         "jacobian_kurtosis_ratio_relu_output": jac_relu.ratio if plain else None,
         "jacobian_second_moment": jac.second if plain and one_c else None,
+        "log_jacobian_second_moment": jac.log_second if plain and one_c else None,
         "exact_second_moment": exact,
         "notes": notes,
     }
@@ -767,8 +770,9 @@ def _variance_rows(out: dict, weights: str, s2s: tuple) -> tuple:
                   "derived (H18 claim)"),
                  ("… with a ReLU output layer: 6Π(1 + 5/n_j)", fmt_v(out["jacobian_kurtosis_ratio_relu_output"]),
                   "derived")]
-    if out["jacobian_second_moment"] is not None:
-        rows.append(("Jacobian E Z² = (c/n0)·Π c_j/2 (linear output, same c)", f"{out['jacobian_second_moment']:.6g}",
+    if out["log_jacobian_second_moment"] is not None:
+        rows.append(("Jacobian E Z² = (c/n0)·Π c_j/2 (linear output, same c)",
+                     _fmt_log(out["jacobian_second_moment"], out["log_jacobian_second_moment"]),
                      "derived (H18)"))
     if "width_for_target_var" in out:
         wt = out["width_for_target_var"]

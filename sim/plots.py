@@ -84,7 +84,7 @@ def plot_length_density(law, path: str, *, sim=None, title: str = "") -> None:
     x, f = law.log_density()
     keep = f > f.max() * 1e-4
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    if sim is not None:
+    if sim is not None and np.any(np.asarray(sim) > 0):       # (every simulated net dead: no histogram, issue 11)
         alive = np.asarray(sim)[np.asarray(sim) > 0]
         ax.hist(np.log(alive), bins=80, density=True, alpha=0.35, color="tab:blue",
                 label=f"simulated ({len(sim):,} networks, {len(sim) - len(alive)} dead)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -143,3 +144,35 @@ def test_issue11_plot_trials_beyond_the_memory_budget_refused_before_the_work(tr
     assert r.output.startswith(f"Error: --trials {trials} would keep about {gib:.3g} GiB of simulated ratios")
     assert r.output.rstrip().endswith("--trials must be ≤ 134217728")
     assert not path.exists()
+
+
+def test_issue11_fuzz_campaign_variance_extremes(tmp_path):
+    """issue 11 (fuzz campaign, seed 12): `variance --widths 2,3,5 --weight-var 5e-324` raised a math
+    domain error (log(c/2) with c/2 = 0.0); `--widths 4 --weight-var 1e308 --input-dim 8` printed
+    E Z² = inf (now null beside its log: log E Z² = log(c/n0) + log(c/2), mpmath); `--plot` with
+    every simulated net dead (50 layers of width 2, 2 nets) warned from numpy's histogram."""
+    import warnings
+
+    import mpmath as mp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run("variance", "--widths", "2,3,5", "--weight-var", "5e-324", "--json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output, parse_constant=lambda t: pytest.fail(t))
+        assert d["law"]["p_dead"] == pytest.approx(1 - (1 - 2.0**-2) * (1 - 2.0**-3) * (1 - 2.0**-5), rel=1e-12)
+        r = run("variance", "--widths", "4", "--weight-var", "1e308", "--input-dim", "8", "--json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output, parse_constant=lambda t: pytest.fail(t))
+        assert d["jacobian_second_moment"] is None
+        with mp.workdps(40):
+            ref = mp.log(mp.mpf(1e308) / 8) + mp.log(mp.mpf(1e308) / 2)
+        assert d["log_jacobian_second_moment"] == pytest.approx(float(ref), rel=1e-14)
+        text = run("variance", "--widths", "4", "--weight-var", "1e308", "--input-dim", "8").output
+        assert " inf " not in text and "e^1415.62" in text
+        path = tmp_path / "v.png"
+        r = run("variance", "--widths", ",".join(["2"] * 50), "--plot", str(path), "--trials", "2")
+        assert r.exit_code == 0, r.output
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    d = json.loads(run("variance", "--widths", "16,16,16", "--input-dim", "8", "--json").output)
+    assert d["log_jacobian_second_moment"] == pytest.approx(math.log(d["jacobian_second_moment"]), rel=1e-14)
