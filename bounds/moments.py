@@ -351,10 +351,20 @@ def log_q_moments(act: Activation, width) -> tuple:
     return _log_q_moments(act, width)
 
 
+#: From this width on, ReLU's (E log Q, Var log Q) are their leading terms in 1/d (see :func:`_log_q_moments`).
+_LOG_Q_SERIES_WIDTH = 2**53
+
+
 @lru_cache(maxsize=64)
 def _log_q_moments(act: Activation, d: int) -> tuple:
     """:func:`log_q_moments`, cached (a report asks for it at s and at s = 2; the quadratures take ~1 s)."""
     if act.kind == "relu":
+        if d >= _LOG_Q_SERIES_WIDTH:
+            # E log ρ = −5/(2d) − 4.08/d² + O(d⁻³), Var log ρ = 5/d + 18.5/d² + O(d⁻³) (coefficients from
+            # exact mpmath sums at d = 500..4000, tests/bounds/test_moments.py): the leading terms are
+            # within 4/d ≤ 5e-16 relative here, while the float sums over K lose log(4/d) + E ψ(K/2)
+            # to cancellation (issue 11: at d = 10^30 the variance came out 1000× too large)
+            return math.log(d) - math.log(2.0) - 2.5 / d, 5 / d, 1.0
         lm = rho.log_moments(d)
         return lm.mean + math.log(d / 2.0), lm.var, 1.0 - lm.p_zero
     if act.kind == "linear":
@@ -438,23 +448,23 @@ def derive_moment():
     he_relu = sy.limit(expr.subs({sym["m1"]: sy.Rational(1, 2), sym["v"]: sy.Rational(5, 4)}), sym["s"], 2)
     steps = (
         Step("‖h_l‖² = σ²‖h_{l−1}‖² Q with Q independent of h_{l−1}; preserving E‖h‖^s means "
-             "σ^s E Q^{s/2} = 1.", sy.Eq(sig, sy.Symbol("E[Q^(s/2)]") ** (-1 / s)), citation="GH21",
+             "σ^s E Q^{s/2} = 1.", sy.Eq(sig, sy.Function("E")(sy.Symbol("Q") ** p) ** (-1 / s)), citation="GH21",
              assumptions=("Gaussian weights N(0, σ²)", "zero bias", "d outputs")),
         Step("Every random-slope activation: the Laplace-type integral (0 < s < 2).",
-             sy.Eq(sy.Symbol("E[Q^p]"), p / sy.gamma(1 - p) * sy.Integral(
+             sy.Eq(sy.Function("E")(sy.Symbol("Q") ** sy.Symbol("p")), p / sy.gamma(1 - p) * sy.Integral(
                  t ** (-p - 1) * (1 - sy.Function("psi")(t) ** d), (t, 0, sy.oo))), citation="GH21"),
-        Step("Linear: E Q^p = 2^p Γ(d/2 + p)/Γ(d/2), so", sy.Eq(sy.Symbol("sigma_s^2 (linear)"), lin),
+        Step("Linear: E Q^p = 2^p Γ(d/2 + p)/Γ(d/2), so for a linear layer", sy.Eq(sy.Symbol("sigma_s") ** 2, lin),
              citation="GH21"),
         Step("Large width, from the per-unit mean m₁ = E ξ and variance v = Var ξ (sympy expands "
              "E Q^p and raises it to −2/s):", sy.Eq(sy.Symbol("sigma_s^2"), expr), citation="GH21"),
         Step("ReLU (m₁ = 1/2, v = 5/4) at s → 2: sympy's limit is He's 2/d.",
-             sy.Eq(sy.Symbol("lim_{s->2} sigma_s^2 (ReLU)"), he_relu), citation="GH21"),
-        Step("Linear at s = 2: LeCun's 1/d.", sy.Eq(sy.Symbol("sigma_2^2 (linear)"),
+             sy.Eq(sy.Limit(sy.Symbol("sigma_s") ** 2, s, 2, dir="+-"), he_relu), citation="GH21"),
+        Step("Linear at s = 2: LeCun's 1/d.", sy.Eq(sy.Symbol("sigma_2") ** 2,
              sy.simplify(lin.subs(s, 2))), citation="GH21"),
         Step("Heavy tails: with i.i.d. biases, x_l = σ_s φ(W x_{l−1}) + b_l satisfies Kesten's condition "
              "E‖σ_s φ(W u)‖^s = 1 for every unit u (that is the definition of σ_s), so the stationary "
-             "norm has a power-law tail with index s.",
-             sy.Eq(sy.Symbol("P(||x_inf|| > t)"), sy.Symbol("C") * sy.Symbol("t") ** (-s)), citation="GH21",
+             "norm X = ‖x_∞‖ has a power-law tail with index s.",
+             sy.Eq(sy.Function("P")(sy.Symbol("X") > sy.Symbol("t")), sy.Symbol("C") * sy.Symbol("t") ** (-s)), citation="GH21",
              assumptions=("i.i.d. biases", "E log‖σ_s φ(Wu)‖ = μ_s < 0")),
         Step("Log-norm per layer (a sum of i.i.d. terms over layers: CLT in depth).",
              sy.Tuple(sy.Eq(sy.Symbol("mu_s"), sy.log(sig) + sy.Symbol("E[log Q]") / 2),
@@ -507,6 +517,10 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
 
     def exact(ss):
         if act.kind not in ("relu", "linear"):
+            return None, None
+        if act.kind == "relu" and d > rho.WIDTH_EXACT_MAX:
+            # beyond 2^53 units the binomial sums of bounds.rho are not exact: the CLT answers, labelled
+            # so (issue 11: width 10^30 at depth 3 raised TypeError in scipy, then named `width`)
             return None, None
         lv = log_sigma2(act, d, ss)
         if act.kind == "linear":
@@ -581,7 +595,9 @@ def _log_chernoff_lower(d: int, k: int, log_r: float) -> float:
         g = np.array([rho.log_moment(d, -q, k_min=k0) for q in qs])
         chern = float(np.min(qs * log_r + k * g))
         if k0 > 1:   # P(1 ≤ K_j < k₀ for some j) ≤ k·P(K < k₀) (the dead atom K = 0 included: looser)
-            chern = float(np.logaddexp(chern, math.log(k) + float(binom.logcdf(k0 - 1, d, 0.5))))
+            # (scipy takes the counts as floats: integers beyond 2^63 are not accepted, and a float ≥ 2^53
+            # is an integer)
+            chern = float(np.logaddexp(chern, math.log(k) + float(binom.logcdf(float(k0 - 1), float(d), 0.5))))
         best = min(best, chern)
     return best
 
@@ -629,8 +645,10 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
     E M^{s/2}, M = ‖h‖²/n) with d_in = ``in_width`` (default d).
     ``as_dict()``: σ_s, σ_s², the per-unit form, the large-width series, the authors' value,
     He/LeCun, μ_s, ς², survival, and at depth the CLT parameters and the small-output
-    probabilities (:func:`p_small_output`). Source: GH21 (arXiv 2005.11878) claims, [derived]
-    docs/theory.md §4.
+    probabilities (:func:`p_small_output`). Values beyond the double range are None beside their
+    logs (``log_sigma``, ``log_sigma2``, ...); ``sigma2_authors`` is None where the authors' code has
+    no formula (leaky, RReLU); ``p_small_output_tolerance`` is None when the CLT answers (method
+    "CLT": no error bound). Source: GH21 (arXiv 2005.11878) claims, [derived] docs/theory.md §4.
 
     >>> round(moment_report("relu", s=1, width=64).as_dict()["sigma2"], 10)
     0.031872257
@@ -655,8 +673,9 @@ def moment_report(activation: str = "relu", *, s, width, slope=None, lower=None,
                    "lower": a.lower if activation == "rrelu" else lower,
                    "upper": a.upper if activation == "rrelu" else upper,
                    "depth": depth, "in_width": in_width, "fan": fan},
-        "sigma": _exp_or_none(lv / 2), "sigma2": v, "log_sigma2": lv, "sigma2_norm_preserving": v_norm,
-        "sigma2_per_unit": v_unit, "sigma2_large_width": sigma2_large_width(a, width, s),
+        "sigma": _exp_or_none(lv / 2), "log_sigma": lv / 2, "sigma2": v, "log_sigma2": lv,
+        "sigma2_norm_preserving": v_norm, "log_sigma2_norm_preserving": lv_norm,
+        "sigma2_per_unit": v_unit, "log_sigma2_per_unit": lv_unit, "sigma2_large_width": sigma2_large_width(a, width, s),
         "sigma2_authors": authors_sigma2(a, width, s), "he_sigma2": he,
         "mu": ln.mu, "var": ln.var, "survival": ln.survival,
     }

@@ -227,6 +227,11 @@ def derive_resnet():
     return Derivation("Residual networks: block moments and the FM1 condition (HR18)", steps)
 
 
+def _log_f(x) -> float:
+    """log x of a positive mpf as a float (finite wherever x is: a block's moments are ≥ 1)."""
+    return float(mp.log(x))
+
+
 @constrain(**_RESNET)
 def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") -> Report:
     """Everything ``initbounds resnet`` prints: one block's moments, their products over B blocks,
@@ -247,6 +252,8 @@ def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") 
         "inputs": {"blocks": r.blocks, "width": int(width), "branch_width": int(branch_width), "eta": e,
                    "schedule": schedule},
         "block_mean": _f(ef), "block_second_moment": _f(ef2),
+        # beside them, their logs (issue 11: at η = 1e308 both are beyond the double range, null)
+        "log_block_mean": _log_f(ef), "log_block_second_moment": _log_f(ef2),
         "mean_ratio": r.mean_ratio, "second_moment_ratio": r.second_moment_ratio,
         "normalized_second": r.normalized_second,
         "log_mean_ratio": r.log_mean_ratio, "log_second_moment_ratio": r.log_second_moment_ratio,
@@ -260,8 +267,9 @@ def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") 
                       "branch variance the condition would read Σ η_b < ∞",
     }
     rows = (
-        ("one block: E F = 1 + η²", fmt_v(out["block_mean"]), "derived (HR18)"),
-        ("one block: E F² (η = η_1)", fmt_v(out["block_second_moment"]), "derived"),
+        ("one block: E F = 1 + η²", f"{fmt_v(out['block_mean'])} (log {out['log_block_mean']:.6g})", "derived (HR18)"),
+        ("one block: E F² (η = η_1)", f"{fmt_v(out['block_second_moment'])} (log {out['log_block_second_moment']:.6g})",
+         "derived"),
         ("E‖x_B‖²/‖x_0‖² = Π(1 + η_b²)", f"{fmt_v(out['mean_ratio'])} (log {out['log_mean_ratio']:.6g})",
          "derived (HR18 claim)"),
         ("E‖x_B‖⁴/‖x_0‖⁴ = Π E F_b²",

@@ -180,6 +180,7 @@ class JacobianMoments:
     fourth: float | None
     ratio: float | None
     log_fourth: float | None
+    log_second: float | None = None     # beside ``second``, which is None beyond the double range
 
 
 @constrain(input_dim=OrNone(COUNT), hidden=WIDTHS, weight_var=WEIGHT_VAR, out_var=POSITIVE,
@@ -224,7 +225,8 @@ def jacobian_moments(input_dim, hidden, *, weight_var=2.0, out_var: float = 1.0,
         log_gain = mp.fsum(mp.log(mp.mpf(cj) / 2) for cj in cs)      # log Π c_j/2
         e2 = mp.exp(mp.log(half * mp.mpf(c) / n0) + log_gain)
         log4 = mp.log(half * 3 * mp.mpf(c) ** 2 / n0**2) + 2 * log_gain + log_prod
-        return JacobianMoments(output, float(e2), _f(mp.exp(log4)), ratio, float(log4))
+        # (E Z² itself is None beyond the double range, beside its log: issue 11, c = 1e308 printed inf)
+        return JacobianMoments(output, _f(e2), _f(mp.exp(log4)), ratio, float(log4), float(mp.log(e2)))
 
 
 @constrain(depth=COUNT, v=POSITIVE)
@@ -490,7 +492,7 @@ def _length_law(w: tuple, cs: tuple, cells: int) -> LengthLaw:
     """Cached: a report and its plot ask for the same law."""
     from .band import product_law
 
-    shift = math.fsum(math.log(c / 2) for c in cs)
+    shift = math.fsum(math.log(c) - math.log(2.0) for c in cs)     # (c/2 is 0.0 at c = 5e-324: issue 11)
     return LengthLaw(w, shift, product_law(w, cells=cells))
 
 
@@ -685,6 +687,7 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         "jacobian_kurtosis_ratio": jac.ratio if plain else None,
         "jacobian_kurtosis_ratio_relu_output": jac_relu.ratio if plain else None,
         "jacobian_second_moment": jac.second if plain and one_c else None,
+        "log_jacobian_second_moment": jac.log_second if plain and one_c else None,
         "exact_second_moment": exact,
         "notes": notes,
     }
@@ -692,12 +695,16 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         v = target_var
         n = min_width_for_variance(len(w), v)
         with mp.workdps(_DPS):
-            alpha = _f(5 / mp.log1p(v))
-            per_layer = _f(mp.mpf(n) / len(w))
+            alpha = 5 / mp.log1p(v)
+            per_layer = mp.mpf(n) / len(w)
+            # beside them, their logs (issue 11: at v = 1e-310, α = 5e310 is beyond the double range)
+            logs = float(mp.log(per_layer)), float(mp.log(alpha))
         # (1 + 5/(αd))^d increases to e^{5/α}: width ≥ α·d with α = 5/log(1 + v) works at every depth
         out["width_for_target_var"] = {"target_var": v, "depth": len(w), "constant_width": n,
-                                       "width_per_layer_of_depth": per_layer,
-                                       "width_proportional_to_depth_any_depth": alpha}
+                                       "width_per_layer_of_depth": _f(per_layer),
+                                       "log_width_per_layer_of_depth": logs[0],
+                                       "width_proportional_to_depth_any_depth": _f(alpha),
+                                       "log_width_proportional_to_depth_any_depth": logs[1]}
     return Report(title=f"Length moments: widths {','.join(str(n) for n in w)}, {weights} weights "
                         f"(β = Σ1/n = {out['beta']:.4g})",
                   rows=_variance_rows(out, weights, s2s), data=out, lines=tuple(f"note: {n}" for n in notes),
@@ -711,6 +718,11 @@ def _fmt_quantile(value, log_value) -> str:
     if value is None:
         return f"e^{log_value:.6g}"
     return f"{value:.4g}"
+
+
+def _fmt_log(value, log_value: float) -> str:
+    """A value with 6 digits, or e^{log} where it is beyond the double range (the JSON has both)."""
+    return fmt_v(value) if value is not None else f"e^{log_value:.6g}"
 
 
 def _fmt_int(n: int) -> str:
@@ -758,13 +770,17 @@ def _variance_rows(out: dict, weights: str, s2s: tuple) -> tuple:
                   "derived (H18 claim)"),
                  ("… with a ReLU output layer: 6Π(1 + 5/n_j)", fmt_v(out["jacobian_kurtosis_ratio_relu_output"]),
                   "derived")]
-    if out["jacobian_second_moment"] is not None:
-        rows.append(("Jacobian E Z² = (c/n0)·Π c_j/2 (linear output, same c)", f"{out['jacobian_second_moment']:.6g}",
+    if out["log_jacobian_second_moment"] is not None:
+        rows.append(("Jacobian E Z² = (c/n0)·Π c_j/2 (linear output, same c)",
+                     _fmt_log(out["jacobian_second_moment"], out["log_jacobian_second_moment"]),
                      "derived (H18)"))
     if "width_for_target_var" in out:
         wt = out["width_for_target_var"]
         rows += [(f"constant width for Var ≤ {wt['target_var']:g} at depth {wt['depth']}",
-                  f"{_fmt_int(wt['constant_width'])} ({fmt_v(wt['width_per_layer_of_depth'])} × depth)", "derived"),
+                  f"{_fmt_int(wt['constant_width'])} "
+                  f"({_fmt_log(wt['width_per_layer_of_depth'], wt['log_width_per_layer_of_depth'])} × depth)", "derived"),
                  (f"width ∝ depth for Var ≤ {wt['target_var']:g} at every depth: n ≥ α·d",
-                  f"α = 5/log(1 + v) = {fmt_v(wt['width_proportional_to_depth_any_depth'])}", "derived")]
+                  "α = 5/log(1 + v) = "
+                  + _fmt_log(wt["width_proportional_to_depth_any_depth"], wt["log_width_proportional_to_depth_any_depth"]),
+                  "derived")]
     return tuple(rows)

@@ -6,13 +6,15 @@ from typing import Optional
 import typer
 
 from ..bounds.errors import NONNEGATIVE_INT, Integral, Interval, Options
-from ._options import OutDir, command, option
+from ._options import PLOT_SUFFIXES, OutDir, command, option
 from ._render import console
 
 __all__ = ["figure", "COMMANDS"]
 
 #: The figures this command reproduces.
 FIGURES = Options(("gh21", "regions"))
+#: The file formats: the one extension rule of every --plot (PLOT_SUFFIXES), without the dot.
+FORMATS = Options(tuple(s.lstrip(".") for s in PLOT_SUFFIXES))
 
 
 @command()
@@ -23,17 +25,19 @@ def figure(
     trials: Optional[int] = option(None, help="Simulated networks per panel or point ({range}; default 20000 for "
                                               "gh21, 400 for regions).",
                                    constraint=Interval(Integral, 100, None, closed="left")),
+    fmt: str = option("png", flag="--format", help="Format of every file written: {range}.",
+                      constraint=FORMATS),
 ):
-    """Reproduce a paper's figures, theory curves over simulated data (PNG files)."""
+    """Reproduce a paper's figures, theory curves over simulated data (PNG, SVG or PDF files)."""
     FIGURES.validate("FIGURE", which)
     if which == "regions":
         from ..sim.regions import figures_regions
 
-        paths = figures_regions(out, seed=seed, trials=trials or 400)
+        paths = figures_regions(out, seed=seed, trials=trials or 400, fmt=fmt)
     else:
         from ..sim.moments import figures_gh21
 
-        paths = figures_gh21(out, seed=seed, trials=trials or 20000)
+        paths = figures_gh21(out, seed=seed, trials=trials or 20000, fmt=fmt)
     c = console()
     for p in paths:
         c.print(f"wrote {p}")

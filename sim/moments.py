@@ -18,7 +18,7 @@ from . import stats
 from .claims import ClaimSet, Evidence
 from .core import NetworkSpec, Run, Stream, forward, iter_params
 from .engine import sample_networks
-from .plots import headless_pyplot
+from .plots import figure_name, headless_pyplot
 
 __all__ = ['sample_biased_chain', 'hill_estimator', 'hill_bootstrap', 'figures_gh21', 'CLAIMS']
 
@@ -68,8 +68,9 @@ def hill_bootstrap(x: np.ndarray, k: int, *, rng: np.random.Generator, level: fl
     return est, float(np.quantile(boots, a / 2)), float(np.quantile(boots, 1 - a / 2))
 
 
-def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=None) -> list:
-    """Write four PNGs to ``out_dir`` and return their paths.
+def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=None, fmt: str = "png") -> list:
+    """Write four figures to ``out_dir`` in format ``fmt`` (png, svg or pdf: :data:`sim.plots.FIGURE_FORMATS`)
+    and return their paths.
 
     1. σ_s against s for widths 30, 40, 50 (ReLU): exact curves; dots estimate σ_s from simulated
        one-layer nets, σ̂_s = (mean Q^{s/2})^{-1/s};
@@ -82,6 +83,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     Simulations use the fastest exact sampler; panel p's networks come from the stream
     ``Stream(seed, "figures.gh21").child(<panel and design>)``.
     """
+    figure_name("gh21", fmt)                     # checks fmt before the work
     plt = headless_pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,8 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     root = Stream(seed, "figures.gh21")
     paths = []
 
-    def finish(fig, ax, name: str, i: int) -> None:
+    def finish(fig, ax, stem: str, i: int) -> None:
+        name = figure_name(stem, fmt)
         ax.legend()
         fig.tight_layout()
         fig.savefig(out / name, dpi=120)
@@ -112,7 +115,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     ax.set_xlabel("s")
     ax.set_ylabel("σ_s (weight standard deviation)")
     ax.set_title("ReLU: σ_s preserving E‖h‖^s (dots: simulation)")
-    finish(fig, ax, "gh21_sigma_vs_s.png", 1)
+    finish(fig, ax, "gh21_sigma_vs_s", 1)
 
     # 2. log-log slope of σ_s² − 2/d
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -125,7 +128,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     slope = np.polyfit(np.log(ds), np.log(exact), 1)[0]
     ax.set_title(f"fitted log-log slope {slope:.3f}")
     ax.set_xlabel("d")
-    finish(fig, ax, "gh21_slope.png", 2)
+    finish(fig, ax, "gh21_slope", 2)
 
     # 3. density of log‖h_100‖
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -143,7 +146,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
                 label=f"{'He' if s == 2 else f's = {s:g}'}: N({m:.3f}, {sd:.2f}²)")
     ax.set_xlabel("log‖h_100‖ − log‖x‖")
     ax.set_title("ReLU, width 64, depth 100 (histograms: simulation)")
-    finish(fig, ax, "gh21_lognorm_density.png", 3)
+    finish(fig, ax, "gh21_lognorm_density", 3)
 
     # 4. moment blow-up after 500 layers
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -168,7 +171,7 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel("moment order q")
     ax.set_title("s = 1, width 64: moments above s explode, below s vanish")
-    finish(fig, ax, "gh21_moment_blowup.png", 4)
+    finish(fig, ax, "gh21_moment_blowup", 4)
     return paths
 
 

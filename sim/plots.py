@@ -1,7 +1,22 @@
 """Figures for ``initbounds validate --plot`` (matplotlib, headless)."""
 from __future__ import annotations
 
-__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth", "headless_pyplot"]
+__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth", "curve_points", "headless_pyplot",
+           "FIGURE_FORMATS", "figure_name"]
+
+#: The file formats every figure may be written in (the same rule as every --plot: commands._options.PLOT_SUFFIXES).
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def figure_name(stem: str, fmt: str) -> str:
+    """``stem.fmt`` for one of :data:`FIGURE_FORMATS` (DomainError naming ``fmt`` otherwise).
+
+    >>> figure_name("regions_sweep", "svg")
+    'regions_sweep.svg'
+    """
+    from ..bounds.errors import check_choice
+
+    return f"{stem}.{check_choice('fmt', fmt, FIGURE_FORMATS)}"
 
 
 def plot_validation(results, path: str) -> None:
@@ -69,7 +84,7 @@ def plot_length_density(law, path: str, *, sim=None, title: str = "") -> None:
     x, f = law.log_density()
     keep = f > f.max() * 1e-4
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    if sim is not None:
+    if sim is not None and np.any(np.asarray(sim) > 0):       # (every simulated net dead: no histogram, issue 11)
         alive = np.asarray(sim)[np.asarray(sim) > 0]
         ax.hist(np.log(alive), bins=80, density=True, alpha=0.35, color="tab:blue",
                 label=f"simulated ({len(sim):,} networks, {len(sim) - len(alive)} dead)")
@@ -93,23 +108,47 @@ def plot_length_density(law, path: str, *, sim=None, title: str = "") -> None:
     plt.close(fig)
 
 
+#: Points per curve in :func:`plot_residual_growth` (log-spaced blocks: the x-axis is logarithmic).
+CURVE_POINTS = 2000
+
+
+def curve_points(blocks: int, points: int = CURVE_POINTS):
+    """Indices 0..B−1 of about ``points`` log-spaced blocks, the first and the last included (the
+    curves are cumulative sums, smooth in log b: these points draw them as the full arrays would).
+
+    >>> curve_points(5).tolist(), curve_points(10**6)[[0, -1]].tolist()
+    ([0, 1, 2, 3, 4], [0, 999999])
+    """
+    import numpy as np
+
+    if blocks <= points:
+        return np.arange(blocks)
+    b = np.unique(np.round(np.geomspace(1, blocks, points)).astype(np.int64))
+    return np.unique(np.concatenate(([1], b, [blocks]))) - 1
+
+
 def plot_residual_growth(blocks: int, width: int, branch_width: int, eta: float, path: str) -> None:
-    """log E‖x_b‖²/‖x_0‖² and the normalized second moment against b for the three schedules."""
+    """log10 E‖x_b‖²/‖x_0‖² and log10 of the normalized second moment against b (log axis) for
+    the three schedules, at :data:`CURVE_POINTS` log-spaced blocks.
+
+    Both curves are plotted from their logs (issue 11: at 10^6 blocks and η = 1 the normalized
+    second moment overflows a double, and matplotlib's autoscaling warned "overflow in scalar add")."""
     import numpy as np
 
     from ..bounds.resnet import residual_growth
 
     plt = headless_pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    idx = curve_points(blocks)
     for sc, lab in (("const", "η_b = η"), ("invsqrt", "η_b = η/√b"), ("inv", "η_b = η/b")):
         g = residual_growth(blocks, width, branch_width, eta, schedule=sc)
-        a1.plot(g["blocks"], g["log_mean"] / np.log(10), label=lab)
-        a2.plot(g["blocks"], g["normalized_second"], label=lab)
+        a1.plot(g["blocks"][idx], g["log_mean"][idx] / np.log(10), label=lab)
+        a2.plot(g["blocks"][idx], g["log_normalized_second"][idx] / np.log(10), label=lab)
     a1.set_xlabel("block b")
     a1.set_ylabel("log10 E‖x_b‖²/‖x_0‖²")
     a1.set_title("FM1: mean length (bounded iff Σ η_b² < ∞)")
     a2.set_xlabel("block b")
-    a2.set_ylabel("E‖x_b‖⁴ / (E‖x_b‖²)²")
+    a2.set_ylabel("log10 E‖x_b‖⁴ / (E‖x_b‖²)²")
     a2.set_title("normalized second moment")
     for a in (a1, a2):
         a.set_xscale("log")

@@ -559,9 +559,10 @@ FIGURE_DESIGN = {"input_dim": 2, "depth": 3, "bias_var": 1.0, "weight_var": HE_G
                  "depths": (1, 2, 3, 4, 6, 8), "fixed_neurons": 48, "grid": 256}
 
 
-def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=None, return_sweeps: bool = False):
-    """Write ``regions_sweep.png`` to ``out_dir`` and return [its path] (with ``return_sweeps``,
-    also the four :class:`Sweep` objects).
+def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=None, return_sweeps: bool = False,
+                    fmt: str = "png"):
+    """Write ``regions_sweep.FMT`` to ``out_dir`` (``fmt``: png, svg or pdf, :data:`sim.plots.FIGURE_FORMATS`)
+    and return [its path] (with ``return_sweeps``, also the four :class:`Sweep` objects).
 
     Left: mean #regions − 1 against the total number of neurons N at depth 3, log-log: exact counts
     along the default segment (√2·e1 → √2·e2) and grid counts (256², lower bounds) on the window
@@ -573,8 +574,9 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
     """
     from pathlib import Path
 
-    from .plots import headless_pyplot
+    from .plots import figure_name, headless_pyplot
 
+    figure_name("regions_sweep", fmt)            # checks fmt before the work
     plt = headless_pyplot()
 
     d = FIGURE_DESIGN
@@ -638,7 +640,7 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
     fig.tight_layout()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "regions_sweep.png"
+    path = out / figure_name("regions_sweep", fmt)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     sweeps = {"neurons_segment": seg_n, "neurons_slice": sl_n, "depth_segment": seg_d, "depth_slice": sl_d}
@@ -808,6 +810,11 @@ def claim_regions_depth_flat(ctx):
 
 
 # --- the `initbounds regions` report ---------------------------------------------------------------
+#: Bytes per input coordinate held by the derived report (x0, x1, the window's centre and frame as
+#: float64 arrays, and the JSON's lists of Python floats).
+DERIVED_BYTES_PER_INPUT = 128
+
+
 def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=HE_GAIN, bias_var=1.0,
                    trials: int = 2000, grid: int = 128, seed: int = 0, level: float = 0.95,
                    progress: Optional[Callable] = None) -> Report:
@@ -819,6 +826,12 @@ def regions_report(hidden, input_dim: int, *, mode: str = "segment", weight_var=
     counts on the window (lower bounds), plus exact arrangement counts at depth 1 (bias > 0). The
     simulation draws its networks from the stream ``Stream(seed, "regions.report")``.
     """
+    w = _all_widths(hidden, input_dim)
+    # the derived part holds the segment's ends and the window's frame as n0-vectors and lists (about
+    # DERIVED_BYTES_PER_INPUT bytes per input coordinate): refused before any work (issue 11: input_dim
+    # 2^63 reached np.zeros(n0) in default_segment); the simulation's own checks follow in its samplers
+    require_memory(DERIVED_BYTES_PER_INPUT * w[0], f"{{input_dim}} {w[0]}: storing the segment's and the window's "
+                   "input vectors", names=("input_dim",))
     derived = bounds_regions_report(hidden, input_dim, mode=mode, weight_var=weight_var, bias_var=bias_var)
     T = check_int("trials", trials, lo=2)
     stream = Stream(check_int("seed", seed, lo=0), "regions.report")

@@ -18,6 +18,7 @@ from ..bounds.variance import (WEIGHT_LAWS, WEIGHT_VAR, jacobian_moments, length
 
 from . import stats
 from .claims import ClaimSet, Evidence
+from . import core
 from .core import HE_GAIN, NetworkSpec, Run, Stream, draw_params, forward, iter_params
 from .engine import sample_networks
 
@@ -102,6 +103,10 @@ def sample_jacobian_entry(input_dim: int, hidden: Sequence[int], trials: int, *,
 _RATIO_BATCH = 4096
 
 
+#: Bytes kept per simulated network by :func:`sample_length_ratios` (one float64 ratio).
+_RATIO_BYTES = 8
+
+
 def sample_length_ratios(widths: Sequence[int], trials: int, *, weight_var=HE_GAIN, seed: int,
                          device="cpu", path: str = "auto", progress=None) -> np.ndarray:
     """M_d/M_0 for ``trials`` Gaussian ReLU nets with hidden widths n_1..n_d (fan-in, Var W_j =
@@ -112,9 +117,18 @@ def sample_length_ratios(widths: Sequence[int], trials: int, *, weight_var=HE_GA
     0, 1, … (the draws do not depend on ``progress``). ``progress(done, total)`` is called after
     each batch.
     """
-    from ..bounds.errors import parse_widths
+    from ..bounds.errors import CostLimitError, parse_widths
 
     w = parse_widths(widths)
+    trials = check_int("trials", trials, lo=0)
+    # every ratio is kept (the plot's histogram needs them): refused before the work beyond the memory
+    # budget (issue 11, fuzz campaign: --trials 10^30 ran until stopped)
+    budget = core.MEMORY_BUDGET
+    most = budget // _RATIO_BYTES
+    if trials > most:
+        raise CostLimitError(f"{{trials}} {trials} would keep about {_RATIO_BYTES * trials / 2**30:.3g} GiB of simulated "
+                             f"ratios, over the memory budget of {budget / 2**30:g} GiB (sim.core.MEMORY_BUDGET); "
+                             f"{{trials}} must be ≤ {most}", param="trials")
     x = torch.ones(1, w[0], dtype=torch.float64, device=device)
     stream = Stream(seed, "variance.length_ratios")
     out, done = [], 0

@@ -254,3 +254,38 @@ def test_issue11_exact_small_output_is_fast_and_agrees_with_monte_carlo():
     lo = st_.beta.ppf(5e-5, x, N - x + 1)
     hi = st_.beta.ppf(1 - 5e-5, x + 1, N - x)
     assert lo - so.tolerance <= so.p_exact <= hi + so.tolerance
+
+
+def test_issue11_relu_log_moments_series_coefficients():
+    """issue 11: from width 2^53 on, ReLU's (E log Q, Var log Q) are log(d/2) − 5/(2d) and 5/d. The
+    next terms, from exact binomial sums in mpmath (40 digits, independent of bounds.rho), are
+    −4.1/d² and +18.6/d² and settle as d doubles, so the leading terms are within 4/d ≤ 5e-16
+    relative from 2^53 on."""
+    import mpmath as mp
+
+    from initbounds.bounds import moments
+
+    def exact(n):
+        with mp.workdps(40):
+            w = [mp.binomial(n, k) for k in range(1, n + 1)]
+            z = mp.fsum(w)
+            psi = [mp.digamma(mp.mpf(k) / 2) for k in range(1, n + 1)]
+            m = mp.fsum(a * b for a, b in zip(w, psi)) / z
+            v = (mp.fsum(a * mp.psi(1, mp.mpf(k) / 2) for a, k in zip(w, range(1, n + 1)))
+                 + mp.fsum(a * (b - m) ** 2 for a, b in zip(w, psi))) / z
+            mean_log_rho = mp.log(mp.mpf(4) / n) + m
+            return float((mean_log_rho + mp.mpf(5) / (2 * n)) * n * n), float((v - mp.mpf(5) / n) * n * n)
+
+    (m1, v1), (m2, v2) = exact(300), exact(600)
+    for m in (m1, m2):
+        assert -4.2 < m < -4.0
+    for v in (v1, v2):
+        assert 18.4 < v < 18.9
+    assert abs(m2 - m1) < 0.05 and abs(v2 - v1) < 0.2
+    relu = moments.activation("relu")
+    d = moments._LOG_Q_SERIES_WIDTH
+    mean, var, surv = moments.log_q_moments(relu, d)
+    with mp.workdps(40):
+        assert mean == pytest.approx(float(mp.log(mp.mpf(d) / 2) - mp.mpf(5) / (2 * d)), rel=1e-15)
+        assert var == pytest.approx(float(mp.mpf(5) / d), rel=1e-15)
+    assert surv == 1.0

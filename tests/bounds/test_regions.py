@@ -412,3 +412,27 @@ def test_issue11_max_regions_refuse_bad_widths(bad):
     for f in (R.max_regions_segment, R.max_regions_plane):
         with pytest.raises(DomainError, match="widths must be"):
             f(bad)
+
+
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.0, 1.0, -2.5, 1e-200, 3e150]),
+                          st.sampled_from([0.0, 0.0, 0.5, -1.0, 7e-300, 1e100])), min_size=1, max_size=40),
+       st.sampled_from([0.0, 1.0, 1e-12]))
+@settings(max_examples=80, deadline=None)
+def test_issue11_lifted_angle_skipping_zero_coordinates_is_exact(pairs, bias_var):
+    """issue 11: lifted_angle sums only the coordinates where an end is non-zero (the default segment
+    at n0 = 10^6 has two); a direct 60-digit sum over every coordinate (mpmath, here) agrees."""
+    import mpmath as mp
+
+    from initbounds.bounds.regions import lifted_angle
+
+    x0 = [a for a, _ in pairs]
+    x1 = [b for _, b in pairs]
+    w = 0.5
+    with mp.workdps(60):
+        q0 = mp.fsum(mp.mpf(a) ** 2 for a in x0)
+        q1 = mp.fsum(mp.mpf(b) ** 2 for b in x1)
+        p = mp.fsum(mp.mpf(a) * mp.mpf(b) for a, b in zip(x0, x1))
+        sw2, sb2 = mp.mpf(w), mp.mpf(bias_var)
+        ref = mp.atan2(mp.sqrt(max(sw2**2 * (q0 * q1 - p**2) + sw2 * sb2 * (q0 + q1 - 2 * p), 0)), sw2 * p + sb2)
+    got = lifted_angle(x0, x1, weight_var_entry=w, bias_var=bias_var)
+    assert got == pytest.approx(float(ref), rel=1e-14, abs=1e-300)

@@ -80,3 +80,44 @@ def test_issue11_depth_beyond_a_double_names_depth():
     assert r.exit_code == 2 and r.output.startswith("Error: --depth ") and "depth must be ≤ 2.89" in r.output
     r = run("moment", "--s", "1", "--width", "64", "--depth", "1" + "0" * 299, "--json")
     assert r.exit_code == 0 and _strict_json(r.output)["log_norm_mean"] < 0
+
+
+@pytest.mark.parametrize("s", ["5e-324", "1e-300"])
+def test_issue11_moment_at_width_1e30(s):
+    """issue 11 (fuzz): `moment --s 5e-324 --width 10^30` named the internal `p`, and `--s 1e-300
+    --width 10^30 --json` wrote Infinity. Both answer with finite values. Reference: as s → 0,
+    σ_s² → P(alive)^{−2/s}·e^{−E[log Q | alive]} with P(alive) = 1 − 2^{−10^30} (its factor is 1 in
+    doubles) and E log Q = log(d/2) − 5/(2d) + O(d⁻²), so σ_s² = 2/d to ~1e-30 relative; the
+    per-layer log-norm variance is ¼ Var log Q = 5/(4d) (mpmath, 30 digits)."""
+    import math
+    import warnings
+
+    import mpmath as mp
+
+    d = 10**30
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run("moment", "--s", s, "--width", str(d), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output, parse_constant=lambda t: pytest.fail(f"non-finite token {t}"))
+    with mp.workdps(30):
+        two_over_d, var = float(mp.mpf(2) / d), float(mp.mpf(5) / (4 * d))
+    assert out["sigma2"] == pytest.approx(two_over_d, rel=1e-14)
+    assert out["log_sigma2"] == pytest.approx(math.log(two_over_d), rel=1e-15)
+    assert out["var"] == pytest.approx(var, rel=1e-14)          # was 1.34e-27: the float sums' cancellation
+    assert out["survival"] == 1.0
+    text = run("moment", "--s", s, "--width", str(d))
+    assert text.exit_code == 0 and " p " not in text.output
+
+
+def test_issue11_moment_depth_beyond_exact_widths_answers_by_the_clt():
+    """issue 11 (found with the fuzz cases): `moment --s 1 --width 10^30 --depth 3` raised TypeError
+    in scipy (a width beyond 2^63 as an integer), then a refusal naming `width`; beyond 2^53 units the
+    small-output probability is the CLT's, labelled so, and the depth-3 variance is 3·5/(4d)."""
+    d = 10**30
+    r = run("moment", "--s", "1", "--width", str(d), "--depth", "3", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output, parse_constant=lambda t: pytest.fail(f"non-finite token {t}"))
+    assert out["p_small_output_method"] == "CLT"
+    assert 0.0 <= out["p_small_output"] <= 1.0
+    assert out["log_norm_var"] == pytest.approx(3 * 5 / (4 * d), rel=1e-14)

@@ -126,3 +126,35 @@ def test_issue11_any_nonnegative_seed_on_both_paths(mode):
         out.append(d["simulated"]["mean"])
     r = run("regions", "--widths", "6", mode, "--trials", "10", "--grid", "16", "--seed", str(10**23 - 1), "--json")
     assert json.loads(r.output)["simulated"]["mean"] == out[0]
+
+
+@pytest.mark.parametrize("mode", ["--segment", "--slice"])
+def test_issue11_input_dim_2_to_63_refused_with_the_estimate(mode):
+    """issue 11 (fuzz): `regions --trials 10 --widths 3,5,2 --input-dim 9223372036854775808` raised
+    numpy's "Maximum allowed dimension exceeded" in default_segment; it is one line, exit 2, naming
+    --input-dim and stating the memory of the input vectors (128 bytes per coordinate, computed
+    here independently), before any work."""
+    from initbounds.sim.regions import DERIVED_BYTES_PER_INPUT
+
+    n0 = 2**63
+    r = run("regions", "--trials", "10", "--widths", "3,5,2", "--input-dim", str(n0), mode)
+    assert r.exit_code == 2, r.output
+    assert len(r.output.strip().splitlines()) == 1
+    gib = DERIVED_BYTES_PER_INPUT * n0 / 2**30
+    assert r.output.startswith(f"Error: --input-dim {n0}: storing the segment's and the window's input vectors "
+                               f"needs about {gib:.3g} GiB")
+    assert f"{gib:.3g}" == "1.1e+12"
+
+
+def test_issue11_input_dim_a_million_answers_with_the_exact_first_layer():
+    """issue 11 (fuzz campaign): `regions --trials 20 --widths 3,5,2 --input-dim 1000000` took 15-98 s,
+    47 s of it in 60-digit sums over a million zero coordinates of the default segment. The first
+    layer's expected breakpoints are n1·∠/π with, for x0 = √n0·e1, x1 = √n0·e2, σ_w² = 2/n0 and
+    σ_b² = 1, the lifted ends (√2·e1, 1) and (√2·e2, 1): cos ∠ = 1/3 (independent of n0)."""
+    import math
+
+    r = run("regions", "--trials", "10", "--widths", "3", "--input-dim", "1000000", "--json")
+    assert r.exit_code == 0, r.output
+    fl = json.loads(r.output)["first_layer_segment"]
+    assert fl["angle"] == pytest.approx(math.acos(1 / 3), rel=1e-15)
+    assert fl["breakpoints"] == pytest.approx(3 * math.acos(1 / 3) / math.pi, rel=1e-15)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -88,3 +89,90 @@ def test_issue11_variance_extremes(args):
     r = run("variance", *args.split(), "--json")
     assert r.exit_code == 0, r.output
     _strict_json(r.output)
+
+
+@pytest.mark.parametrize("v", [1e-310, 5e-324, 1e-300, 0.5])
+def test_issue11_target_var_subnormal_answers_with_logs_beside(v):
+    """issue 11 (fuzz): `variance --widths 4 --target-var 1e-310` hung (earlier), then printed
+    "overflow (see --json logs)" with no logs in the JSON. At depth 1, Var = (1 + 5/n) − 1 = 5/n, so
+    the width is ⌈5/v⌉ with v the float's exact rational value (fractions, here); α = 5/log(1 + v)
+    and the width per layer of depth are null beyond the double range, with their logs beside (mpmath
+    at 60 digits)."""
+    import math
+    import warnings
+    from fractions import Fraction
+
+    import mpmath as mp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run("variance", "--widths", "4", "--target-var", repr(v), "--json")
+    assert r.exit_code == 0, r.output
+    wt = json.loads(r.output, parse_constant=lambda t: pytest.fail(f"non-finite token {t}"))["width_for_target_var"]
+    n = math.ceil(5 / Fraction(v))
+    assert wt["constant_width"] == n and wt["depth"] == 1
+    with mp.workdps(60):
+        log_alpha = mp.log(5 / mp.log1p(mp.mpf(v)))
+        log_per_layer = mp.log(n)
+    assert wt["log_width_proportional_to_depth_any_depth"] == pytest.approx(float(log_alpha), rel=1e-14)
+    assert wt["log_width_per_layer_of_depth"] == pytest.approx(float(log_per_layer), rel=1e-14)
+    for key in ("width_per_layer_of_depth", "width_proportional_to_depth_any_depth"):
+        if wt["log_" + key] < 709:
+            assert wt[key] == pytest.approx(math.exp(wt["log_" + key]), rel=1e-13)
+        else:
+            assert wt[key] is None
+    text = run("variance", "--widths", "4", "--target-var", repr(v)).output
+    assert "see --json logs" not in text
+
+
+@pytest.mark.parametrize("trials", [str(10**30), str(2**30 // 8 + 1)])
+def test_issue11_plot_trials_beyond_the_memory_budget_refused_before_the_work(trials, tmp_path, monkeypatch):
+    """issue 11 (fuzz campaign): `variance --widths 4 --json --plot p.png --trials 10^30` ran until
+    stopped. Every simulated ratio is kept (8 bytes each) for the histogram: beyond the 1 GiB budget,
+    2^30/8 = 134217728 networks, one line, exit 2, naming --trials and the bound, before any network
+    is drawn and with no file written."""
+    import initbounds.sim.variance as sv
+
+    def no_draw(*a, **k):
+        raise AssertionError("networks drawn before the refusal")
+    monkeypatch.setattr(sv, "sample_networks", no_draw)
+    path = tmp_path / "p.png"
+    r = run("variance", "--widths", "4", "--plot", str(path), "--trials", trials, "--json")
+    assert r.exit_code == 2, r.output
+    assert len(r.output.strip().splitlines()) == 1
+    gib = 8 * int(trials) / 2**30
+    assert r.output.startswith(f"Error: --trials {trials} would keep about {gib:.3g} GiB of simulated ratios")
+    assert r.output.rstrip().endswith("--trials must be ≤ 134217728")
+    assert not path.exists()
+
+
+def test_issue11_fuzz_campaign_variance_extremes(tmp_path):
+    """issue 11 (fuzz campaign, seed 12): `variance --widths 2,3,5 --weight-var 5e-324` raised a math
+    domain error (log(c/2) with c/2 = 0.0); `--widths 4 --weight-var 1e308 --input-dim 8` printed
+    E Z² = inf (now null beside its log: log E Z² = log(c/n0) + log(c/2), mpmath); `--plot` with
+    every simulated net dead (50 layers of width 2, 2 nets) warned from numpy's histogram."""
+    import warnings
+
+    import mpmath as mp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run("variance", "--widths", "2,3,5", "--weight-var", "5e-324", "--json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output, parse_constant=lambda t: pytest.fail(t))
+        assert d["law"]["p_dead"] == pytest.approx(1 - (1 - 2.0**-2) * (1 - 2.0**-3) * (1 - 2.0**-5), rel=1e-12)
+        r = run("variance", "--widths", "4", "--weight-var", "1e308", "--input-dim", "8", "--json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output, parse_constant=lambda t: pytest.fail(t))
+        assert d["jacobian_second_moment"] is None
+        with mp.workdps(40):
+            ref = mp.log(mp.mpf(1e308) / 8) + mp.log(mp.mpf(1e308) / 2)
+        assert d["log_jacobian_second_moment"] == pytest.approx(float(ref), rel=1e-14)
+        text = run("variance", "--widths", "4", "--weight-var", "1e308", "--input-dim", "8").output
+        assert " inf " not in text and "e^1415.62" in text
+        path = tmp_path / "v.png"
+        r = run("variance", "--widths", ",".join(["2"] * 50), "--plot", str(path), "--trials", "2")
+        assert r.exit_code == 0, r.output
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    d = json.loads(run("variance", "--widths", "16,16,16", "--input-dim", "8", "--json").output)
+    assert d["log_jacobian_second_moment"] == pytest.approx(math.log(d["jacobian_second_moment"]), rel=1e-14)
