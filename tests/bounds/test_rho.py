@@ -465,3 +465,42 @@ def test_far_tails_beyond_the_saddle_line(n):
     r = np.array([1e-9, 1e-3, 0.01, 150.0, 1000.0])
     np.testing.assert_allclose(rho.log_cdf(n, r), rho._log_cdf_sum(n, r, False), rtol=1e-12)
     np.testing.assert_allclose(rho.log_sf(n, r), rho._log_cdf_sum(n, r, True), rtol=1e-12)
+
+
+# --- issue 11: log_moments without cancellation at large widths ----------------------------------
+@pytest.mark.parametrize("n", [4097, 10**5, 10**8, 10**12, 2**53 - 1])
+def test_log_moments_large_width_against_mpmath_on_the_same_window(n):
+    """Issue 11 (fuzz campaign): log(4/n) + E ψ(K/2) cancelled — the mean was 1% off at n = 10^12
+    and −7.1e-14 instead of −2.5e-30 at 10^30. Reference: the same windowed sum at 50 digits."""
+    from initbounds.bounds.rho import _window, _window_params
+
+    lm = rho.log_moments(n)
+    _, _, q = _window_params(n)
+    k, _, _ = _window(n, 1, int(round(0.5 * n / q)) * q)
+    with mp.workdps(50):
+        # exact weights C(n,k)/2^n at 50 digits on the same strided window (its aliasing error is
+        # far below these digits), normalized over the window
+        lw = [mp.loggamma(n + 1) - mp.loggamma(int(kk) + 1) - mp.loggamma(n - int(kk) + 1) - n * mp.log(2)
+              for kk in k]
+        top = max(lw)
+        w = [mp.e ** (x - top) for x in lw]
+        tot = mp.fsum(w)
+        f = [mp.log(mp.mpf(4) / n) + mp.digamma(mp.mpf(int(kk)) / 2) for kk in k]
+        m = mp.fsum(wi * fi for wi, fi in zip(w, f)) / tot
+        v = (mp.fsum(wi * mp.psi(1, mp.mpf(int(kk)) / 2) for wi, kk in zip(w, k))
+             + mp.fsum(wi * (fi - m) ** 2 for wi, fi in zip(w, f))) / tot
+    # double arithmetic on O(1/n) brackets: relative 1e-12 is many digits looser than rounding and
+    # many orders tighter than the cancellation fixed here (1e-2 at n = 10^12)
+    assert abs(lm.mean - float(m)) <= 1e-12 * abs(float(m))
+    assert abs(lm.var - float(v)) <= 1e-12 * float(v)
+
+
+@pytest.mark.parametrize("n", [2**53, 10**18, 10**30])
+def test_log_moments_beyond_2_53_are_the_leading_terms(n):
+    lm = rho.log_moments(n)
+    assert lm.mean == -2.5 / n and lm.var == 5.0 / n and lm.p_zero == 0.0
+
+
+def test_log_moments_continuous_across_the_series_switch():
+    a, b = rho.log_moments(2**53 - 1), rho.log_moments(2**53)
+    assert abs(a.mean / b.mean - 1) < 1e-14 and abs(a.var / b.var - 1) < 1e-14  # a few ulps
