@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath as mp
+import numpy as np
 
 from .errors import (COUNT, NONNEGATIVE, OPEN_UNIT, REAL, WIDTHS, CostLimitError, DomainError, OrNone, Pair,
                      constrain)
+from .numerics import logsumexp
 from .report import Report
 
 __all__ = [
@@ -55,9 +57,29 @@ def _log1m_pow2(e) -> mp.mpf:
     return mp.log1p(-mp.power(2, -mp.mpf(e)))
 
 
+_LOG1M_SERIES = 64     # from this exponent on, log(1 − 2^−e) = −2^−e to a relative 2^−65
+_LOG1M_EXACT_MAX = 10000  # up to this many distinct exponents every term is taken in mpmath
+
+
 def _sum_log1m(exponents: Counter) -> mp.mpf:
+    """Σ c·log(1 − 2^−e) over {e: c}, exact to the working precision (40 digits) for up to
+    10^4 distinct exponents. Beyond (e.g. a schedule of 10^6 distinct widths, where one mpmath
+    log per width took minutes), the terms with e ≥ 64 are −2^−e (relative error < 2^−64) and
+    their sum is exp(logsumexp(log c − e log 2)) taken in doubles relative to the smallest e:
+    relative accuracy ~1e-15 for that part (its value may lie far below the double range, hence
+    mpmath's exp; exponents beyond 1e308 work)."""
+    fast = len(exponents) > _LOG1M_EXACT_MAX
+    big = [(e, c) for e, c in exponents.items() if e >= _LOG1M_SERIES] if fast else []
     with mp.workdps(_DPS):
-        return mp.fsum(c * _log1m_pow2(e) for e, c in exponents.items())
+        total = mp.fsum(c * _log1m_pow2(e) for e, c in exponents.items() if not fast or e < _LOG1M_SERIES)
+        if big:
+            # relative to the smallest exponent (products of widths may exceed the double range)
+            e0 = min(e for e, _ in big)
+            d = np.array([float(min(e - e0, 10**300)) for e, _ in big])
+            c = np.array([float(c) for _, c in big])
+            ls = float(logsumexp(np.log(c) - d * math.log(2.0)))
+            total -= mp.exp(mp.mpf(ls) - mp.mpf(e0) * mp.log(2))
+        return total
 
 
 @constrain(widths=WIDTHS)
@@ -234,6 +256,10 @@ def schedule_widths(depth, c, b) -> list:
     >>> schedule_widths(3, 2.0, 1.0)
     [3, 5, 5]
     """
+    top = c * math.log2(depth + 1) + b
+    if not math.isfinite(top):
+        raise DomainError("{schedule}" + f" widths c·log₂(l + 1) + b must stay below 1.8e308 (doubles) for "
+                          f"every layer used (up to {depth:,}); got c = {c:g}, b = {b:g}", param="schedule")
     return [max(1, math.ceil(c * math.log2(l + 1) + b - 1e-12)) for l in range(1, depth + 1)]
 
 

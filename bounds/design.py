@@ -49,7 +49,10 @@ def design_report(*, depth: int, width: int, samples: int, delta: float, eps: fl
     ``liveness`` (:meth:`bounds.death.Liveness.as_dict`), ``fractional_moment`` (σ_s², He's 2/n,
     the log-norm law at depth, P(‖h_L‖ < 1% of ‖x‖) under both) and ``length_variance`` (β, FM1,
     FM2, the bracket, P(M_L/M_0 off by more than 2×), P(dead)): every exact part of
-    ``initbounds check``. ``objects["law"]`` is the exact law of M_L/M_0 (for a density plot).
+    ``initbounds check``. A part beyond its cost model or range is None with the one-line reason
+    in a ``…_not_computed`` key beside it (``probabilities.p_stay_not_computed``,
+    ``p_last_not_computed``, ``fractional_moment.not_computed``,
+    ``length_variance.p_off_by_2_not_computed``; each None when its part was computed). ``objects["law"]`` is the exact law of M_L/M_0 (for a density plot).
     Source: AB19 (arXiv 1901.03611), RR20, GH21, HR18; see :mod:`bounds.width` for each method's tag.
 
     >>> r = design_report(depth=2, width=500, samples=2, delta=0.1, eps=0.5)

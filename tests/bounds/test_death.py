@@ -168,3 +168,47 @@ def test_sign_flip_guarantee_is_two_to_the_minus_depth(k):
 def test_sign_flip_guarantee_domain():
     with pytest.raises(DomainError, match="depth must be an integer ≥ 1; got 0"):
         sign_flip_guarantee(0)
+
+
+# --- issue 11 (fuzz campaign): schedules of huge widths ------------------------------------------
+@given(st.dictionaries(st.integers(1, 3000), st.integers(1, 10**6), min_size=1, max_size=40))
+@settings(max_examples=60, deadline=None)
+@example({64: 1, 65: 3, 10**6: 2})
+def test_sum_log1m_fast_path_against_every_term_in_mpmath(exps):
+    """`death --depth 1000000 --schedule 1e15,1` took > 30 s: one mpmath log per distinct width.
+    Beyond 10^4 distinct widths, those ≥ 64 sum as −2^-e in log space (forced here for small
+    dictionaries); reference: every term log1p(−2^-e) at 60 digits."""
+    from collections import Counter
+
+    from initbounds.bounds import death
+
+    from unittest import mock
+
+    with mock.patch.object(death, "_LOG1M_EXACT_MAX", 0):
+        got = death._sum_log1m(Counter(exps))
+    with mp.workdps(60):
+        ref = mp.fsum(c * mp.log1p(-mp.power(2, -e)) for e, c in exps.items())
+        assert abs(got - ref) <= mp.mpf("1e-14") * abs(ref)
+
+
+def test_sum_log1m_beyond_the_double_range_of_exponents(monkeypatch):
+    """Products of widths (the liveness bound's exponents) beyond 1e308 are summed relative to the
+    smallest; reference −c·2^-e summed in mpmath."""
+    from collections import Counter
+
+    from initbounds.bounds import death
+
+    e0 = 10**400
+    monkeypatch.setattr(death, "_LOG1M_EXACT_MAX", 0)
+    got = death._sum_log1m(Counter({e0: 3, e0 + 1: 2, 2 * e0: 1}))
+    with mp.workdps(40):
+        ref = -(3 * mp.power(2, -e0) + 2 * mp.power(2, -(e0 + 1)))
+        assert abs(mp.log(-got) - mp.log(-ref)) < 1e-12
+
+
+def test_schedule_beyond_doubles_is_refused_naming_schedule():
+    from initbounds.bounds.death import schedule_widths
+
+    with pytest.raises(DomainError) as e:
+        schedule_widths(10**6, 1e308, 1.0)
+    assert e.value.param == "schedule"

@@ -51,3 +51,14 @@ def test_death_schedule():
     assert lim["positive"] and 0 < lim["lower"] <= lim["upper"] < 1
     r = run("death", "--schedule", "1,3", "--depth", "50", "--json")
     assert json.loads(r.output)["schedule_limit"]["positive"] is False
+
+
+def test_issue11_huge_schedule_answers_or_names_schedule():
+    """Issue 11 (fuzz campaign): `death --depth 1000000 --schedule 1e308,1` raised OverflowError and
+    `--schedule 1e15,1` ran for minutes; now the first is one line naming --schedule, the second answers."""
+    r = run("death", "--depth", "1000000", "--schedule", "1e308,1")
+    assert r.exit_code == 2 and r.output.startswith("Error: --schedule") and r.output.count("\n") == 1
+    r = run("death", "--depth", "100000", "--schedule", "1e15,1", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["p_alive_point"] == 1.0 and d["schedule_limit"]["positive"] is True

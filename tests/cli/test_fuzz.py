@@ -220,7 +220,11 @@ NULLABLE = {
     "death": {"input_dim"},
     # check: no spot-check at --trials 0, its note only when the budget cut the networks, the liveness
     # part's --input-dim echo
-    "check": {"spot_check", "note", "input_dim"},
+    "check": {"spot_check", "note", "input_dim",
+              # bounds.design.design_report: "A part beyond its cost model or range is None with the
+              # one-line reason in a …_not_computed key beside it (each None when its part was computed)"
+              "p_stay_not_computed", "p_last_not_computed", "not_computed", "p_off_by_2_not_computed",
+              "p_stay", "p_last", "p_fail_union", "p_off_by_2", "meets", "min_width"},
     # bounds.width.width_report: a method that cannot answer ("—" in the table; its notes say why)
     "width": {"min_width", "log_failure_bound"},
     # sim.trainability: the median among nets that reached the threshold "None if none did"; a censored
