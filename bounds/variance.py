@@ -678,8 +678,10 @@ def variance_report(widths, *, input_dim=None, weights: str = "gaussian", weight
         "beta": lm.beta,
         "fm1": lm.fm1, "fm1_rate": lm.fm1_rate,
         "mean_ratio": lm.mean_ratio, "mean_with_bias": lm.mean_with_bias,
+        # Σ log(c_j/2): the log of E M_d/M_0 beside it (null there beyond the double range)
+        "log_mean_ratio": math.fsum(math.log(c) - math.log(2.0) for c in cs),
         "second_moment_ratio": second, "log_second_moment_ratio": log_second,
-        "var_ratio": var,
+        "var_ratio": var, "log_var_ratio": lm.log_var_ratio if plain else None,
         "normalized_var": lm.normalized_var if plain else (exact["normalized_var"] if exact else None),
         "var_bracket": list(lm.var_bracket) if plain else None,
         "lognormal": {"mean": lm.lognormal[0], "var": lm.lognormal[1]} if plain else None,

@@ -312,3 +312,23 @@ def test_issue11_off_by_two_at_width_1e7_is_below_the_smallest_double_and_fast()
     off = p_length_off_by([n] * 3)
     rep = variance_report([n] * 3)
     assert off["p"] == 0.0 and off["log_p_upper"] < -745 and rep["law"]["p_off_by_2"] == 0.0
+
+
+def test_issue11_mean_and_var_ratio_logs_beside_values_beyond_doubles():
+    """Issue 11 (fuzz campaign): at --weight-var 1e308 the JSON's mean_ratio and var_ratio were null
+    with no log. Their logs are now beside them; reference: mpmath at 40 digits."""
+    import mpmath as mp
+
+    from initbounds.bounds.variance import variance_report
+
+    d = variance_report([1, 1], weight_var=1e308).as_dict()
+    assert d["mean_ratio"] is None and d["var_ratio"] is None
+    with mp.workdps(40):
+        c = mp.mpf(1e308)
+        mean = (c / 2) ** 2
+        second = mean ** 2 * (1 + mp.mpf(5)) ** 2
+        assert abs(d["log_mean_ratio"] - float(mp.log(mean))) < 1e-12 * float(mp.log(mean))
+        assert abs(d["log_var_ratio"] - float(mp.log(second - mean ** 2))) < 1e-12 * float(mp.log(second))
+    small = variance_report([4, 4, 7], weight_var=[1.5, 2.0, 2.5]).as_dict()
+    assert math.isclose(small["log_mean_ratio"], math.log(small["mean_ratio"]), rel_tol=1e-13, abs_tol=1e-15)
+    assert math.isclose(small["log_var_ratio"], math.log(small["var_ratio"]), rel_tol=1e-13)

@@ -210,7 +210,8 @@ NULLABLE = {
     # non-Gaussian or biased designs; the bracket, log-normal and Jacobian values are Gaussian-only
     # (bounds.variance.variance_report: "not derived for this design"; E Z² and its log need --input-dim)
     "variance": {"law", "var_bracket", "lognormal", "normalized_var", "exact_second_moment", "jacobian_kurtosis_ratio",
-                 "jacobian_kurtosis_ratio_relu_output", "jacobian_second_moment", "log_jacobian_second_moment"},
+                 "jacobian_kurtosis_ratio_relu_output", "jacobian_second_moment", "log_jacobian_second_moment",
+                 "log_var_ratio"},
     # bounds.moments.moment_report: "sigma2_authors is None where the authors' code has no formula",
     # "p_small_output_tolerance is None when the CLT answers"
     "moment": {"sigma2_authors", "p_small_output_tolerance"},
