@@ -47,7 +47,7 @@ CASES = [
     "variance --widths 10000000,10000000,10000000",
     "variance --widths 100,100 --target-var 1e-300",
     "variance --widths 141,141,141,141,141,141 --weight-var 1e308",
-    "resnet --blocks 100000000 --width 64 --schedule inv",
+    "resnet --blocks 100000000 --width 64 --branch-width 64 --eta 1 --schedule inv",
     "resnet --blocks 1000000 --width 64 --branch-width 64 --eta 1",
     "moment --activation relu --s 1 --width 2000 --depth 200 --small 0.5",
     "moment --s 1e-300 --width 81 --depth 1",
