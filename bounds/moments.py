@@ -31,7 +31,7 @@ import numpy as np
 
 from . import rho
 from .death import logp_dead_uniform
-from .errors import (COUNT, FANS, OPEN_UNIT, POSITIVE, REAL, DomainError, Interval, Options, OrNone, Real,
+from .errors import (CostLimitError, COUNT, FANS, OPEN_UNIT, POSITIVE, REAL, DomainError, Interval, Options, OrNone, Real,
                      constrain)
 from .numerics import log_gamma_ratio
 from .report import Report
@@ -533,18 +533,28 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
         mean, sd = k * lm.mean, math.sqrt(k * lm.var)
         # a rigorous Chernoff bound on P(alive, Π ≤ r): it decides the far tail, and caps the tolerance
         log_rest = _log_chernoff_lower(d, k, log_r)
-        if (mean - log_r) / sd > 12 or log_rest < -745.0:
-            # far below the bulk: the dead inputs, plus at most the Chernoff bound on the rest
-            rest = math.exp(min(log_rest, 0.0))
+        rest = math.exp(min(log_rest, 0.0))
+        if log_rest < -745.0:
+            # the alive part is below the smallest double: the dead inputs are the value
             return p_dead + rest / 2, rest / 2
         log_hi = mean + 12 * sd
-        if log_r > -700.0 and log_hi > 0 and _band_cost(d, k, log_r, log_hi) <= _BAND_COST_MAX:
-            res = band_probability(d, k, math.exp(log_r), math.exp(log_hi), layers="last", rtol=1e-4)
-            # P(Π < r) = P(Π ∉ [r, hi]) − P(Π > hi); P(Π > hi) ≤ min_p hi^{-p} (E ρ^p)^k (Chernoff),
-            # folded into the tolerance
-            upper_tail = math.exp(min(min(k * rho.log_moment(d, p) - p * log_hi
-                                          for p in np.geomspace(0.5, 1e4, 60)), 0.0))
-            return max(0.0, res.p_fail - upper_tail), res.tolerance + upper_tail
+        if log_r > -700.0 and log_hi > 0:
+            # the band recursion (relative accuracy) where its own cost model, checked before any
+            # work, allows it
+            try:
+                res = band_probability(d, k, math.exp(log_r), math.exp(log_hi), layers="last", rtol=1e-4)
+            except CostLimitError:
+                res = None
+            if res is not None:
+                # P(Π < r) = P(Π ∉ [r, hi]) − P(Π > hi); P(Π > hi) ≤ min_p hi^{-p} (E ρ^p)^k
+                # (Chernoff), folded into the tolerance
+                upper_tail = math.exp(min(min(k * rho.log_moment(d, p) - p * log_hi
+                                              for p in np.geomspace(0.5, 1e4, 60)), 0.0))
+                return max(0.0, res.p_fail - upper_tail), res.tolerance + upper_tail
+        if (mean - log_r) / sd > 12:
+            # far below the bulk, beyond the band recursion: the dead inputs, plus at most the
+            # Chernoff bound on the rest
+            return p_dead + rest / 2, rest / 2
         # the band recursion would be slow here (issue 11: 80 s at d = 2000, k = 200): the exact law
         # of log Π ρ_j by convolution, absolute tolerance (its atom is the dead inputs); its set-up is
         # O(k) (about 5 s at k = 10^6), so beyond _EXACT_DEPTH_MAX layers the CLT answers (labelled so)

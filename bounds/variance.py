@@ -576,7 +576,7 @@ def p_length_off_by(widths, factor: float = 2.0, *, law=None) -> dict:
     from .band import band_probability
     from . import rho
     from .death import logp_dead_uniform
-    from .moments import _BAND_COST_MAX, _band_cost, _log_chernoff_lower
+    from .moments import _log_chernoff_lower
 
     w, f = widths, factor
     ll = law if law is not None else length_law(w)
@@ -594,9 +594,11 @@ def p_length_off_by(widths, factor: float = 2.0, *, law=None) -> dict:
             # band recursion took 20–270 s to return 0 at three layers of width 10^7)
             return {"p": 0.0, "tolerance": 0.0, "log_p_upper": log_bound,
                     "method": "Chernoff bound below the smallest double"}
-        if _band_cost(n, k, -log_f, log_f) <= _BAND_COST_MAX:
+        try:  # the band recursion's own cost model is checked before any work
             b = band_probability(n, k, 1.0 / f, f, layers="last", rtol=1e-6)
             return {"p": b.p_fail, "tolerance": b.tolerance, "method": "exact band recursion, relative accuracy"}
+        except CostLimitError:
+            pass
         if log_bound < math.log(ll.tolerance):
             return {"p": math.exp(log_bound) / 2, "tolerance": math.exp(log_bound) / 2,
                     "method": "within a Chernoff bound (the band recursion is beyond the cost limit)"}

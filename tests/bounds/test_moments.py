@@ -289,3 +289,17 @@ def test_issue11_relu_log_moments_series_coefficients():
         assert mean == pytest.approx(float(mp.log(mp.mpf(d) / 2) - mp.mpf(5) / (2 * d)), rel=1e-15)
         assert var == pytest.approx(float(mp.mpf(5) / d), rel=1e-15)
     assert surv == 1.0
+
+
+def test_issue11_small_output_far_below_the_bulk_is_exact_where_band_answers():
+    """Issue 11 (integration): `check`'s default design printed P(‖h_6‖ < 1% ‖x‖) = 1.36e-118 (half
+    a Chernoff bound, the same under σ_s and He) where the band recursion answers ~0 with relative
+    accuracy; the band recursion is tried first again. Reference: the Chernoff bound itself (the
+    value must lie well below it); at width 64, depth 100 the band's tolerance (not the
+    convolution's 3e-5) comes back."""
+    from initbounds.bounds.moments import _log_chernoff_lower, activation, p_small_output
+
+    r = p_small_output(activation("relu"), 2048, 1.0, 6, 0.01)
+    assert r.p_exact < math.exp(_log_chernoff_lower(2048, 6, math.log(1e-4))) / 2
+    r64 = p_small_output(activation("relu"), 64, 1.0, 100, 0.01)
+    assert r64.tolerance < 1e-3 * r64.p_exact

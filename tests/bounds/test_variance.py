@@ -332,3 +332,19 @@ def test_issue11_mean_and_var_ratio_logs_beside_values_beyond_doubles():
     small = variance_report([4, 4, 7], weight_var=[1.5, 2.0, 2.5]).as_dict()
     assert math.isclose(small["log_mean_ratio"], math.log(small["mean_ratio"]), rel_tol=1e-13, abs_tol=1e-15)
     assert math.isclose(small["log_var_ratio"], math.log(small["var_ratio"]), rel_tol=1e-13)
+
+
+def test_issue11_check_design_keeps_the_exact_band_answer():
+    """Issue 11 (integration): after band gained its own cost model, a stale gate built on the old
+    grid rule sent `check`'s default design (6 layers of width 2048) to a Chernoff bound
+    (1.27e-7 ± 1.3e-7 instead of 1.7232e-8 ± 1e-15). The exact band answer is back; reference:
+    the exact law by convolution (an independent algorithm) within its own tolerance."""
+    from initbounds.bounds.band import product_law
+    from initbounds.bounds.variance import p_length_off_by
+
+    off = p_length_off_by([2048] * 6, 2.0)
+    assert off["method"] == "exact band recursion, relative accuracy"
+    law = product_law([2048] * 6)
+    ref = law.p_below(0.5) + law.p_above(2.0)
+    assert abs(off["p"] - ref) <= off["tolerance"] + law.tolerance
+    assert off["tolerance"] < 1e-6 * off["p"]
