@@ -105,14 +105,7 @@ def _log_fail_per_layer(n, depth, samples, rates) -> float:
 _FULL_SUM_MAX = 4096   # every k is summed up to this width (as bounds.rho.log_moment does)
 
 
-@lru_cache(maxsize=32)
-def _full_log_weights(n: int):
-    """k = 0..n and log[C(n,k) 2^{-n}] (cached per width)."""
-    k = np.arange(0, n + 1, dtype=float)
-    lw = log_binomial_half(n, k)
-    k.setflags(write=False)
-    lw.setflags(write=False)
-    return k, lw
+_full_log_weights = rho._full_log_weights  # k = 0..n and log[C(n,k) 2^{-n}], cached per width
 
 
 def _tilted_centers(n: int, ps: np.ndarray, k_min: int) -> np.ndarray:
