@@ -500,8 +500,6 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
     CLT (every activation): log‖h_k‖/‖x‖ ≈ N(kμ_s, kς²) given survival, plus the death
     probability for ReLU. Stochastic dominance: σ_s decreases in s, so P_s ≤ P_{s′} for s < s′.
     """
-    from scipy.stats import norm as _norm
-
     from .band import band_probability, product_law
 
     d, k, t = width, depth, threshold
@@ -513,7 +511,7 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
         ln = log_norm_params(act, d, ss, k)
         dead = p_dead if act.kind == "relu" else 0.0
         z = (math.log(t) - ln.mean_at_depth) / math.sqrt(ln.var_at_depth)
-        return dead + (1.0 - dead) * float(_norm.cdf(z))
+        return dead + (1.0 - dead) * 0.5 * math.erfc(-z / math.sqrt(2.0))   # Φ(z), no scipy.stats import
 
     def exact(ss):
         if act.kind not in ("relu", "linear"):
@@ -597,7 +595,7 @@ def _log_chernoff_lower(d: int, k: int, log_r: float) -> float:
     P(alive, Π ≤ r) ≤ k·P(1 ≤ K < k₀) + r^q (E[ρ^{−q} 1{K ≥ k₀}])^k, minimized over a grid of q
     (any q gives a bound) and k₀ ∈ {1, ⌊d/4⌋, ⌊3d/8⌋}. [derived; as the product bound of bounds.width]
     """
-    from scipy.stats import binom
+    from .width import _log_binom_lower_tail   # exact below 4097 terms, a valid upper bound above
 
     best = math.inf
     for k0 in sorted({1, max(1, d // 4), max(1, (3 * d) // 8)}):
@@ -605,9 +603,7 @@ def _log_chernoff_lower(d: int, k: int, log_r: float) -> float:
         g = np.array([rho.log_moment(d, -q, k_min=k0) for q in qs])
         chern = float(np.min(qs * log_r + k * g))
         if k0 > 1:   # P(1 ≤ K_j < k₀ for some j) ≤ k·P(K < k₀) (the dead atom K = 0 included: looser)
-            # (scipy takes the counts as floats: integers beyond 2^63 are not accepted, and a float ≥ 2^53
-            # is an integer)
-            chern = float(np.logaddexp(chern, math.log(k) + float(binom.logcdf(float(k0 - 1), float(d), 0.5))))
+            chern = float(np.logaddexp(chern, math.log(k) + _log_binom_lower_tail(d, k0 - 1)))
         best = min(best, chern)
     return best
 
