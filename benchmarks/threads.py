@@ -29,16 +29,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench import _best  # noqa: E402  (the same best-of-reps timer as make bench)
 MODES = ("1", "2", "policy")
-
-
-def _best(f, reps):
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def _with_threads(mode, f):

@@ -325,6 +325,15 @@ def _stay_geometry(M: int, reach: tuple, B_minus_A: float) -> tuple:
     return h, j_lo, j_hi
 
 
+def _steps_cost(steps: int, cells: int, K: int, method: str) -> tuple:
+    """(seconds, bytes) of ``steps`` convolution steps of a ``cells``-cell grid with a K-cell kernel,
+    by FFT or directly (shared by both layer settings' cost models)."""
+    if method == "fft":
+        nfft = 1 << (cells + K - 2).bit_length()
+        return steps * (_T_STEP + _T_FFT * nfft * math.log2(nfft)), 8.0 * 6 * nfft
+    return steps * (_T_STEP + _T_MAC * cells * K), 0.0
+
+
 def _stay_cost(n: int, L: int, M: int, j_lo: int, j_hi: int, method: str) -> tuple:
     """(seconds, bytes) of one level of the layers="all" recursion."""
     K = j_lo + j_hi + 1 if L > 2 else 0
@@ -334,13 +343,9 @@ def _stay_cost(n: int, L: int, M: int, j_lo: int, j_hi: int, method: str) -> tup
     mem = 8.0 * (6 * M + 2 * K) + 8.0 * min(3 * M + K, _CHUNK)
     if L == 1 or L == 2:
         return t, mem
-    steps = L - 2
-    if method == "fft":
-        nfft = 1 << (M + K - 2).bit_length()
-        t += steps * (_T_STEP + _T_FFT * nfft * math.log2(nfft))
-        mem += 8.0 * 6 * nfft
-    elif method == "direct":
-        t += steps * (_T_STEP + _T_MAC * M * K)
+    if method in ("fft", "direct"):
+        dt, dm = _steps_cost(L - 2, M, K, method)
+        t, mem = t + dt, mem + dm
     else:  # doubling: one squaring and two matrix–vector products per bit of L − 1
         bits = (L - 1).bit_length()
         t += bits * (_T_GEMM * M**3 + 3 * _T_STEP + 3e-9 * M * M)
@@ -496,12 +501,9 @@ def _last_cost(n: int, L: int, G: int, j_lo: int, j_hi: int, method: str, band_c
     steps = max(L - 2, 0)
     if steps == 0:
         return t, mem
-    if method == "fft":
-        nfft = 1 << (G + K - 2).bit_length()
-        t += steps * (_T_STEP + _T_FFT * nfft * math.log2(nfft))
-        mem += 8.0 * 6 * nfft
-    elif method == "direct":
-        t += steps * (_T_STEP + _T_MAC * G * K)
+    if method in ("fft", "direct"):
+        dt, dm = _steps_cost(steps, G, K, method)
+        t, mem = t + dt, mem + dm
     else:  # "power": one FFT of the spectrum raised to the power L − 2 on a doubled period
         nfft = 1 << (2 * G + K).bit_length()
         t += 4 * _T_FFT * nfft * math.log2(nfft) + 20 * _T_STEP

@@ -492,10 +492,11 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
 
     ReLU, exact: ‖h_k‖²/‖x‖² = (σ² d/2)^k Π_j ρ_j, so the probability is P(Π ρ_j ≤ r) with
     r = t²/(σ² d/2)^k — the product law of :mod:`bounds.band` (atoms of dead layers included),
-    with log r in log space: more than 12 sd below the bulk, P(dead) plus a rigorous Chernoff bound
-    (:func:`_log_chernoff_lower`, half of it as the tolerance); in the bulk the band recursion
-    (relative accuracy) where its cost model allows (:data:`_BAND_COST_MAX`), else the exact law
-    by convolution (absolute tolerance), up to :data:`_EXACT_DEPTH_MAX` layers; beyond, the CLT
+    with log r in log space: the band recursion (relative accuracy) where its own cost model,
+    checked before the work, allows it; else, more than 12 sd below the bulk, P(dead) plus a
+    rigorous Chernoff bound (:func:`_log_chernoff_lower`, half of it as the tolerance; P(dead)
+    alone where that bound is below the smallest double), and in the bulk the exact law by
+    convolution (absolute tolerance), up to :data:`_EXACT_DEPTH_MAX` layers; beyond, the CLT
     (``p_exact`` None). Linear, exact: ‖h_k‖²/‖x‖² = σ^{2k} Π χ²_d, by :func:`log_chi2_sum_cdf`.
     CLT (every activation): log‖h_k‖/‖x‖ ≈ N(kμ_s, kς²) given survival, plus the death
     probability for ReLU. Stochastic dominance: σ_s decreases in s, so P_s ≤ P_{s′} for s < s′.
@@ -570,23 +571,6 @@ def p_small_output(act: Activation, width, s, depth, threshold=0.01) -> SmallOut
 
 #: The most layers for which :func:`p_small_output` builds the exact law by convolution.
 _EXACT_DEPTH_MAX = 20_000
-#: The most work (width × band cells) :func:`p_small_output` gives the band recursion (about 1 s);
-#: above it the exact law by convolution (:func:`bounds.band.product_law`) answers instead.
-_BAND_COST_MAX = 4e4
-
-
-def _band_cost(d: int, k: int, log_lo: float, log_hi: float) -> float:
-    """The band recursion's work for P(Π_{j≤k} ρ_j ≤ e^{log_lo}): width × the cells of its first grid
-    (the one-layer kernel costs O(width) per cell; refinement doubles the cells), from the grid rule
-    of :func:`bounds.band.band_probability`."""
-    lm = rho.log_moments(d)
-    sd1 = math.sqrt(lm.var)
-    cells = max(32.0, 6.0 * (log_hi - log_lo) / sd1)
-    spread = 8.0 * sd1 * math.sqrt(k) + abs(lm.mean) * k + 2.0 * sd1
-    pad = spread / ((log_hi - log_lo) / cells)
-    return float(d) * (cells + 2 * pad) * (1 if k == 1 else 7)
-
-
 def _log_chernoff_lower(d: int, k: int, log_r: float) -> float:
     r"""log of a rigorous bound on P(all k layers alive, Π_{j≤k} ρ_j ≤ r), from log r (r may be below
     the double range).
