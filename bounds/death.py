@@ -59,24 +59,31 @@ def _log1m_pow2(e) -> mp.mpf:
 
 _LOG1M_SERIES = 64     # from this exponent on, log(1 − 2^−e) = −2^−e to a relative 2^−65
 _LOG1M_EXACT_MAX = 10000  # up to this many distinct exponents every term is taken in mpmath
+_LOG1M_DROP = 4096        # beyond the fast path's smallest exponent + this, a term is below 2^−4096 of it
 
 
 def _sum_log1m(exponents: Counter) -> mp.mpf:
     """Σ c·log(1 − 2^−e) over {e: c}, exact to the working precision (40 digits) for up to
     10^4 distinct exponents. Beyond (e.g. a schedule of 10^6 distinct widths, where one mpmath
     log per width took minutes), the terms with e ≥ 64 are −2^−e (relative error < 2^−64) and
-    their sum is exp(logsumexp(log c − e log 2)) taken in doubles relative to the smallest e:
-    relative accuracy ~1e-15 for that part (its value may lie far below the double range, hence
-    mpmath's exp; exponents beyond 1e308 work)."""
-    fast = len(exponents) > _LOG1M_EXACT_MAX
-    big = [(e, c) for e, c in exponents.items() if e >= _LOG1M_SERIES] if fast else []
+    their sum is exp(logsumexp(log c − (e − e₀) log 2)) taken in doubles relative to the smallest
+    such e₀: relative accuracy ~1e-15 for that part (its value may lie far below the double range,
+    hence mpmath's exp; exponents beyond 1e308 work). Terms with e − e₀ ≥ _LOG1M_DROP are left
+    out of that sum: together they are below (Σc)·2^−4000 of it, far under its rounding."""
+    small, big = [], []
+    if len(exponents) > _LOG1M_EXACT_MAX:
+        for e, c in exponents.items():
+            (small if e < _LOG1M_SERIES else big).append((e, c))
+    else:
+        small = list(exponents.items())
     with mp.workdps(_DPS):
-        total = mp.fsum(c * _log1m_pow2(e) for e, c in exponents.items() if not fast or e < _LOG1M_SERIES)
+        total = mp.fsum(c * _log1m_pow2(e) for e, c in small)
         if big:
             # relative to the smallest exponent (products of widths may exceed the double range)
             e0 = min(e for e, _ in big)
-            d = np.array([float(min(e - e0, 10**300)) for e, _ in big])
-            c = np.array([float(c) for _, c in big])
+            kept = [(e - e0, c) for e, c in big if e - e0 < _LOG1M_DROP]
+            d = np.array([float(x) for x, _ in kept])
+            c = np.array([float(c) for _, c in kept])
             ls = float(logsumexp(np.log(c) - d * math.log(2.0)))
             total -= mp.exp(mp.mpf(ls) - mp.mpf(e0) * mp.log(2))
         return total

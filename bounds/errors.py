@@ -245,17 +245,16 @@ class Interval(Constraint):
 
     def validate(self, name: str, value, *, item: str = ""):
         if self.type is Integral:
-            must = f"be {self.describe()}"
             if isinstance(value, bool) or value is None:
-                raise _fail(name, item, must, repr(value))
+                raise _fail(name, item, f"be {self.describe()}", repr(value))
             if isinstance(value, numbers.Integral):
                 v = int(value)
             elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
                 v = int(value)
             else:
-                raise _fail(name, item, must, repr(value))
+                raise _fail(name, item, f"be {self.describe()}", repr(value))
             if (self.left is not None and v < self.left) or (self.right is not None and v > self.right):
-                raise _fail(name, item, must, str(v))
+                raise _fail(name, item, f"be {self.describe()}", str(v))
             return v
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise _fail(name, item, f"be {self.expects()}", repr(value))
@@ -267,6 +266,20 @@ class Interval(Constraint):
                 (hi is not None and (v > hi or (self.hi_open and v == hi))):
             raise _fail(name, item, f"be {self.describe()}", repr(value))
         return v
+
+    def validate_all(self, name: str, values, *, item: str = "") -> tuple:
+        """Each of ``values`` validated, as a tuple: the same result and the same first error as
+        validating them one by one, with a fast path for long lists of plain ints or floats (a
+        depth-10^5 width list is checked in milliseconds)."""
+        values = tuple(values)
+        kind = int if self.type is Integral else float
+        if values and all(type(x) is kind for x in values) and (kind is int or all(map(math.isfinite, values))):
+            try:                          # every value lies between these two, both inside the interval
+                self.validate(name, min(values)), self.validate(name, max(values))
+                return values
+            except DomainError:
+                pass                      # the loop below names the first offending item
+        return tuple(self.validate(name, x, item=f"{item}[{i}]") for i, x in enumerate(values))
 
     def invalid_example(self):
         if self.left is not None:
@@ -359,7 +372,7 @@ class IntegerList(Constraint):
     def validate(self, name: str, value, *, item: str = ""):
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise _fail(name, item, f"be {self.describe()}", repr(value))
-        out = tuple(self.item.validate(name, w, item=f"{item}[{i}]") for i, w in enumerate(value))
+        out = self.item.validate_all(name, value, item=item)
         if not out:
             raise _fail(name, item, f"list at least one {self.what}", "()")
         return out
@@ -391,7 +404,7 @@ class PerLayer(Constraint):
     def validate(self, name: str, value, *, item: str = ""):
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             return self.item.validate(name, value, item=item)
-        return tuple(self.item.validate(name, x, item=f"{item}[{i}]") for i, x in enumerate(value))
+        return self.item.validate_all(name, value, item=item)
 
     def for_layers(self, name: str, value, d: int) -> tuple:
         """``value`` checked and broadcast to ``d`` layers (a sequence must have length d)."""

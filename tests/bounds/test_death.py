@@ -174,6 +174,7 @@ def test_sign_flip_guarantee_domain():
 @given(st.dictionaries(st.integers(1, 3000), st.integers(1, 10**6), min_size=1, max_size=40))
 @settings(max_examples=60, deadline=None)
 @example({64: 1, 65: 3, 10**6: 2})
+@example({64: 1, 70: 2, 64 + 4096: 10**6, 64 + 5000: 1})   # terms left out of the fast sum
 def test_sum_log1m_fast_path_against_every_term_in_mpmath(exps):
     """`death --depth 1000000 --schedule 1e15,1` took > 30 s: one mpmath log per distinct width.
     Beyond 10^4 distinct widths, those ≥ 64 sum as −2^-e in log space (forced here for small

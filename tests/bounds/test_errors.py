@@ -151,3 +151,29 @@ def test_cost_limit_errors_name_their_parameter(call, param):
     with pytest.raises(CostLimitError) as e:
         call()
     assert e.value.param == param and "must be" in str(e.value)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_items = st.one_of(st.integers(-3, 12), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                   st.none(), st.text(max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_items, min_size=1, max_size=8),
+       st.sampled_from([Interval(Integral, 1, 10), Interval(Real, 0, 1, closed="neither"),
+                        Interval(Real, None, 5.0), Interval(Integral, None, None)]))
+def test_validate_all_equals_item_by_item(values, c):
+    """The fast path of a list check returns and raises exactly what checking item by item does."""
+    def one_by_one():
+        return tuple(c.validate("x", v, item=f"[{i}]") for i, v in enumerate(values))
+
+    try:
+        want = one_by_one()
+    except DomainError as e:
+        with pytest.raises(DomainError) as got:
+            c.validate_all("x", values)
+        assert str(got.value) == str(e)
+        return
+    got = c.validate_all("x", values)
+    assert got == want and [type(v) for v in got] == [type(v) for v in want]
