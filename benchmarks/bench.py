@@ -56,6 +56,7 @@ CASES = [
     "check --width 64 --depth 100000 --trials 0",
     "check --width 1 --s 1e-300",
     "regions --widths 8 --input-dim 100000 --slice --trials 10",
+    "death --depth 1000000 --schedule 1e15,1",
 ]
 CASE_LIMIT = 60.0
 BASELINE_LIMIT = 30.0   # the old revision's hangs are cut sooner (shown as '>30')

@@ -203,6 +203,24 @@ def weight_std(weight_var, *, fan: str, fan_in: int, fan_out: int) -> float:
     return math.sqrt(weight_var / (fan_in if fan == "in" else fan_out))
 
 
+def _exact_dot(a: np.ndarray, b: np.ndarray) -> mp.mpf:
+    """Σ a_i b_i of the exact values of the doubles, rounded once to the working precision.
+
+    Each double is m·2^e with an integer m of ≤ 53 bits (np.frexp); the products are summed as
+    Python integers shifted to the smallest exponent, which is exact (mp.fsum over mpf products
+    gave the same number 20× slower: 0.6 s at 10^5 coordinates).
+    """
+    ma, ea = np.frexp(a)
+    mb, eb = np.frexp(b)
+    ia, ib = (ma * 2.0**53).astype(np.int64).tolist(), (mb * 2.0**53).astype(np.int64).tolist()
+    e = (ea.astype(np.int64) + eb.astype(np.int64) - 106)
+    if e.size == 0:
+        return mp.mpf(0)
+    e0 = int(e.min())
+    total = sum(x * y << s for x, y, s in zip(ia, ib, (e - e0).tolist()))
+    return mp.ldexp(mp.mpf(total), e0)
+
+
 def lifted_angle(x0, x1, *, weight_var_entry, bias_var) -> float:
     r"""∠(X0, X1) ∈ [0, π] for the lifted inputs X = (σ_w x, σ_b), from ``ANGLE_ATAN2_EXPR``.
 
@@ -224,9 +242,7 @@ def lifted_angle(x0, x1, *, weight_var_entry, bias_var) -> float:
         a0, a1 = a0[nz], a1[nz]
     with mp.workdps(60):
         vals = {
-            "q_0": mp.fsum(mp.mpf(float(v)) ** 2 for v in a0),
-            "q_1": mp.fsum(mp.mpf(float(v)) ** 2 for v in a1),
-            "p": mp.fsum(mp.mpf(float(a)) * mp.mpf(float(b)) for a, b in zip(a0, a1)),
+            "q_0": _exact_dot(a0, a0), "q_1": _exact_dot(a1, a1), "p": _exact_dot(a0, a1),
             "sigma_w": mp.sqrt(mp.mpf(weight_var_entry)), "sigma_b": mp.sqrt(mp.mpf(bias_var)),
         }
         return float(f(*(vals[k] for k in names)))
