@@ -68,6 +68,19 @@ class WidthResult:
     width_uncertainty: int = 0       # ± on min_width from the numerical tolerance (exact_union)
 
 
+#: The properties a width can guarantee (AB19): (i) activation norms, (ii) weight-gradient norms.
+PROPERTIES = Options(("activations", "gradients"))
+PROPERTY_OR_BOTH = Options(("activations", "gradients", "both"))
+#: Each method's source for property (ii) (the law: bounds.gradient; the union: over inputs and layers).
+GRADIENT_SOURCES = {
+    "authors_formula": SOURCES["authors_formula"],
+    "chernoff_per_layer": "derived (exact gradient law; per-layer Chernoff + union bound)",
+    "chernoff_product": "derived (exact gradient law; Chernoff on ρ_1⋯ρ_{L−1} + union)",
+    "exact_union": "derived (exact gradient law; exact p_last + union over inputs, layers)",
+}
+_GRADIENT_NOTE = ("property (ii) per layer: an independent Bernoulli(1 − 2^-n) times a product of L − 1 independent "
+                  "layer ratios (bounds.gradient, exact); union over the N inputs and over the layers")
+
 #: The design parameters every width method takes: L ≥ 1 layers, N ≥ 1 inputs, δ and ε in (0, 1).
 DESIGN = {"depth": COUNT, "samples": COUNT, "delta": OPEN_UNIT, "eps": OPEN_UNIT, "norm": NORMS, "layers": LAYERS}
 
@@ -292,16 +305,20 @@ def _log_fail_product(n, depth, lo, hi, layers) -> float:
 
 
 @constrain(method=Options(METHODS[1:]), width=COUNT, depth=COUNT, samples=COUNT, eps=OPEN_UNIT, norm=NORMS,
-           layers=LAYERS)
+           layers=LAYERS, property=PROPERTIES)
 def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", layers="all",
-                      rtol=1e-3) -> float:
+                      rtol=1e-3, property="activations") -> float:
     r"""log of the method's bound on P(some of N inputs leaves the ε-band) at width n.
 
+    ``property="gradients"`` bounds P(some input's weight-gradient norm ratio G_l leaves the band)
+    instead (AB19 property ii; :func:`_log_fail_gradients`).
     Not defined for ``authors_formula`` (it is a curve, not a bound). ``exact_union`` is
     log N + log(1 − p) with p exact (p_stay or p_last). Raises :class:`CostLimitError` where the
     exact recursion would exceed :data:`bounds.band.COST_LIMIT`.
     """
     n, L, N = width, depth, samples
+    if property == "gradients":
+        return _log_fail_gradients(method, n, L, N, eps, norm, layers, rtol)
     lo, hi = _band(eps, norm)
     if method == "chernoff_per_layer":
         return _log_fail_per_layer(n, L, N, _per_layer_rates(L, lo, hi))
@@ -309,6 +326,26 @@ def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", lay
         return math.log(N) + _log_fail_product(n, L, lo, hi, layers)
     r = band_probability(n, L, lo, hi, layers=layers, rtol=rtol)
     return math.log(N) + r.logp_fail
+
+
+def _log_fail_gradients(method, n, L, N, eps, norm, layers, rtol) -> float:
+    r"""log of the bound on P(some of N inputs has some G_l (every l, or l = L) outside the band).
+
+    By :func:`bounds.gradient.gradient_law`, under He with equal widths each G_l is B·ρ_1⋯ρ_{L−1}
+    with B ~ Bernoulli(1 − 2^{−n}) independent, so P(G_l ∉ band) = 2^{−n} + (1 − 2^{−n})·P(ρ_1⋯ρ_{L−1}
+    ∉ band), bounded by each method applied to the product at depth L − 1 (last layer); a union
+    over the N inputs and over the L layers (every layer: their joint law is not a random walk).
+    """
+    union = math.log(N) + (math.log(L) if layers == "all" else 0.0)
+    death = -n * math.log(2.0)
+    if L == 1:                                   # G_1 = B exactly
+        return union + death
+    if method == "exact_union":
+        lo, hi = _band(eps, norm)
+        lp = band_probability(n, L - 1, lo, hi, layers="last", rtol=rtol).logp_fail
+        return union + float(np.logaddexp(death, math.log1p(-math.exp(death)) + lp))
+    lp = log_failure_bound(method, n, L - 1, 1, eps, norm=norm, layers="last", rtol=rtol)
+    return union + float(np.logaddexp(death, lp))
 
 
 def _root(g, n0: int, n_max: int, slope: float | None = None, max_evals: int = 80, tol: float = 0.0,
@@ -462,8 +499,49 @@ def _memo(f):
     return g
 
 
-@constrain(method=Options(METHODS), **DESIGN)
-def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all") -> WidthResult:
+def _min_width_gradients(method, L, N, delta, eps, norm, layers) -> WidthResult:
+    """min_width for property (ii). The gradient bound (:func:`_log_fail_gradients`) is at least the
+    same method's activation bound for the product at depth L − 1 with N·U events (U = L for every
+    layer, 1 for the last) and at least N·U·2^-n: the larger of those two widths is a lower start;
+    from there the search gallops up and bisects back (the bound is non-increasing in n)."""
+    if method == "authors_formula":
+        r = min_width(method, L, N, delta, eps, norm=norm, layers=layers)
+        return WidthResult(method, r.min_width, GRADIENT_SOURCES[method], math.nan,
+                           ("AB19 state property (ii) at the same width as (i); their plotting formula, not a "
+                            "proven bound",))
+    U = L if layers == "all" else 1
+    log_delta = math.log(delta)
+    rtol = _EXACT_RTOL
+
+    @lru_cache(maxsize=None)
+    def g(n):
+        return _log_fail_gradients(method, n, L, N, eps, norm, layers, rtol)
+
+    n_death = max(1, math.floor((math.log(N * U) - log_delta) / math.log(2.0)))
+    base = None
+    if L > 1:
+        base = min_width(method, L - 1, N * U, delta, eps, norm=norm, layers="last")
+    lo = max(n_death, base.min_width if base is not None else 1) - 1     # g(lo) > δ (or lo = 0)
+    step, hi = 1, lo + 1
+    while g(hi) > log_delta:
+        lo, hi, step = hi, hi + step, 2 * step
+        if hi > rho.WIDTH_EXACT_MAX:
+            raise CostLimitError(f"property (ii) by {method} needs a width above 2^53 here", param="eps",
+                                 names=("eps", "delta"))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if g(mid) <= log_delta:
+            hi = mid
+        else:
+            lo = mid
+    notes = (_GRADIENT_NOTE,) + (base.notes if base is not None and method == "exact_union" else ())
+    unc = base.width_uncertainty if base is not None else 0
+    return WidthResult(method, hi, GRADIENT_SOURCES[method], g(hi), notes, unc)
+
+
+@constrain(method=Options(METHODS), **DESIGN, property=PROPERTIES)
+def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all",
+              property="activations") -> WidthResult:
     r"""Minimum integer width for which ``method`` guarantees the ε-band with probability ≥ 1 − δ.
 
     Args:
@@ -474,6 +552,8 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
         eps: ε in (0, 1) (down to 1e-6); the band is |‖h_l‖²/‖x‖² − 1| ≤ ε (norm="squared")
              or |‖h_l‖/‖x‖ − 1| ≤ ε (norm="plain").
         norm, layers: "squared"/"plain"; "all" layers or the "last" layer only.
+        property: "activations" (AB19 (i): ‖h_l‖ ≈ ‖x‖) or "gradients" (AB19 (ii):
+            ‖∂ℓ/∂W_l‖_F ≈ ‖x‖·‖δ_L‖, :func:`_min_width_gradients`).
 
     Returns a :class:`WidthResult`. Raises :class:`DomainError` on bad arguments and
     :class:`CostLimitError` where this method would exceed its cost model.
@@ -485,6 +565,8 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     """
     L, N = depth, samples
     log_delta = math.log(delta)
+    if property == "gradients":
+        return _min_width_gradients(method, L, N, delta, eps, norm, layers)
     if method == "authors_formula":
         notes = ("AB19's plotting formula; not a proven bound; ignores --norm and --layers",)
         return WidthResult(method, _authors_width(L, N, delta, eps), SOURCES[method], math.nan, notes)
@@ -554,9 +636,9 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     return WidthResult(method, n_star, SOURCES[method], lf, notes, unc)
 
 
-@constrain(**DESIGN)
+@constrain(**DESIGN, property=PROPERTIES)
 def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all",
-               methods=METHODS) -> list[WidthResult]:
+               methods=METHODS, property="activations") -> list[WidthResult]:
     """:func:`min_width` for several methods (all four by default).
 
     A method that cannot answer for these inputs (a :class:`CostLimitError`, e.g. the product
@@ -566,39 +648,60 @@ def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all",
     out = []
     for m in methods:
         try:
-            out.append(min_width(m, depth, samples, delta, eps, norm=norm, layers=layers))
+            out.append(min_width(m, depth, samples, delta, eps, norm=norm, layers=layers, property=property))
         except CostLimitError as e:
             if m == methods[0]:
                 raise
-            out.append(WidthResult(m, None, SOURCES[m], math.nan, (f"not computed: {e}",)))
+            src = (GRADIENT_SOURCES if property == "gradients" else SOURCES)[m]
+            out.append(WidthResult(m, None, src, math.nan, (f"not computed: {e}",)))
     return out
 
 
-@constrain(**DESIGN)
-def width_report(depth, samples, delta, eps, *, norm="squared", layers="all") -> Report:
+@constrain(**DESIGN, property=PROPERTY_OR_BOTH)
+def width_report(depth, samples, delta, eps, *, norm="squared", layers="all", property="activations") -> Report:
     """Minimum width by the four methods (:func:`min_widths`), as ``initbounds width`` prints it.
 
-    Rows: method, min width, the failure bound it achieves there, source; lines: each method's
-    notes. ``as_dict()`` = {"inputs", "methods": [name, min_width, source, log_failure_bound]}.
+    ``property``: "activations" (AB19 (i), the default), "gradients" (AB19 (ii): the weight-gradient
+    norms, :func:`bounds.gradient.gradient_law`) or "both" (a row per method and property).
+    Rows: method, min width, the failure bound it achieves there, source (and the property with
+    "both"); lines: each method's notes. ``as_dict()`` = {"inputs", "methods": [name, min_width,
+    source, log_failure_bound]} for (i), and "gradient_methods" (the same keys) for (ii).
     Source: AB19 (arXiv 1901.03611); each method's tag in :data:`SOURCES`.
 
     >>> r = width_report(3, 4, 0.1, 0.5)
     >>> [m["name"] for m in r.as_dict()["methods"]][-1]
     'exact_union'
     """
-    res = min_widths(depth, samples, delta, eps, norm=norm, layers=layers)
-    inputs = {"depth": depth, "samples": samples, "delta": delta, "eps": eps, "norm": norm, "layers": layers}
-    data = {"inputs": inputs, "methods": [
-        {"name": r.name, "min_width": None if r.min_width is None else int(r.min_width), "source": r.source,
-         "log_failure_bound": None if math.isnan(r.log_failure) else r.log_failure}
-        for r in res]}
-    rows = tuple((r.name, "—" if r.min_width is None else f"{r.min_width:,}",
-                  "—" if math.isnan(r.log_failure) else fmt_logp(r.log_failure), r.source) for r in res)
+    props = ("activations", "gradients") if property == "both" else (property,)
+    inputs = {"depth": depth, "samples": samples, "delta": delta, "eps": eps, "norm": norm, "layers": layers,
+              "property": property}
+    data: dict = {"inputs": inputs}
+    rows, lines = [], []
+    for prop in props:
+        res = min_widths(depth, samples, delta, eps, norm=norm, layers=layers, property=prop)
+        data["methods" if prop == "activations" else "gradient_methods"] = [
+            {"name": r.name, "min_width": None if r.min_width is None else int(r.min_width), "source": r.source,
+             "log_failure_bound": None if math.isnan(r.log_failure) else r.log_failure} for r in res]
+        for r in res:
+            row = (r.name, "—" if r.min_width is None else f"{r.min_width:,}",
+                   "—" if math.isnan(r.log_failure) else fmt_logp(r.log_failure), r.source)
+            rows.append(((prop,) + row) if len(props) > 1 else row)
+        tag = f", {prop}" if len(props) > 1 else ""
+        for r in res:
+            for note in r.notes:
+                if note == _GRADIENT_NOTE:
+                    line = f"note (gradients): {note}"
+                else:
+                    line = f"note ({r.name}{tag}): {note}"
+                if line not in lines:
+                    lines.append(line)
+    what = {"activations": "", "gradients": ", weight-gradient norms (AB19 ii)",
+            "both": ", activations (i) and weight-gradient norms (ii)"}[property]
+    columns = ("method", "min width", "failure bound at that width", "source")
     return Report(
-        title=f"Minimum width: L={depth}, N={samples}, δ={delta:g}, ε={eps:g} ({norm} norm, {layers} layers)",
-        rows=rows, data=data, columns=("method", "min width", "failure bound at that width", "source"),
-        lines=tuple(f"note ({r.name}): {note}" for r in res for note in r.notes),
-        assumptions=_ASSUMPTIONS)
+        title=f"Minimum width: L={depth}, N={samples}, δ={delta:g}, ε={eps:g} ({norm} norm, {layers} layers{what})",
+        rows=tuple(rows), data=data, columns=(("property",) + columns) if len(props) > 1 else columns,
+        lines=tuple(lines), assumptions=_ASSUMPTIONS)
 
 
 #: What every width method assumes (AB19's setting).

@@ -19,6 +19,7 @@ class Fmt(str, Enum):
 #: `initbounds derive NAME`: (module, function, the command it explains, papers).
 DERIVATIONS = {
     "width": ("initbounds.bounds.width", "derive_width", "width", "AB19"),
+    "gradient": ("initbounds.bounds.gradient", "derive_gradient", "width --property gradients", "AB19"),
     "moment": ("initbounds.bounds.moments", "derive_moment", "moment", "GH21"),
     "death": ("initbounds.bounds.death", "derive_death", "death", "RR20"),
     "variance": ("initbounds.bounds.variance", "derive_variance", "variance", "HR18, H18"),

@@ -23,6 +23,12 @@ class Layers(str, Enum):
     last = "last"
 
 
+class Property(str, Enum):
+    activations = "activations"
+    gradients = "gradients"
+    both = "both"
+
+
 @command(width_report)
 def width(
     depth: int = option(help="Number of ReLU layers L ({range})."),
@@ -31,11 +37,14 @@ def width(
     eps: float = option(help="Band half-width ε {range}."),
     norm: Norm = typer.Option(Norm.squared, "--norm", help="Band on the squared norm ratio or on the plain norm ratio."),
     layers: Layers = typer.Option(Layers.all, "--layers", help="Every hidden layer, or the last layer only."),
+    property: Property = typer.Option(Property.activations, "--property",
+                                      help="AB19 (i) activation norms, (ii) weight-gradient norms, or both."),
     derive: bool = typer.Option(False, "--derive", help="Also print the derivation."),
     as_json: bool = json_option(),
 ):
-    """Minimum width for ‖h_l‖ ≈ ‖x‖ (within ε) with probability ≥ 1 − δ, by four methods (AB19)."""
-    report = width_report(depth, samples, delta, eps, norm=norm.value, layers=layers.value)
+    """Minimum width for ‖h_l‖ ≈ ‖x‖ (within ε) with probability ≥ 1 − δ, by four methods (AB19);
+    with --property gradients, for ‖∂ℓ/∂W_l‖_F ≈ ‖x‖·‖δ_L‖ (AB19 property ii)."""
+    report = width_report(depth, samples, delta, eps, norm=norm.value, layers=layers.value, property=property.value)
     if as_json:
         return emit_json(report.as_dict())
     show(report, justify={"min width": "right", "failure bound at that width": "right"})
@@ -43,6 +52,10 @@ def width(
         from ..bounds.width import derive_width
 
         sys.stdout.write("\n" + derive_width().to_text() + "\n")
+        if property.value != "activations":
+            from ..bounds.gradient import derive_gradient
+
+            sys.stdout.write("\n" + derive_gradient().to_text() + "\n")
 
 
 @command(prob_report)

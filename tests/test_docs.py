@@ -22,7 +22,7 @@ THEORY = ROOT / "docs" / "theory.md"
 DERIVATIONS = ROOT / "docs" / "derivations"
 
 #: The topics of `initbounds derive`, one generated Markdown file each.
-TOPICS = ("width", "moment", "death", "variance", "resnet", "regions")
+TOPICS = ("width", "gradient", "moment", "death", "variance", "resnet", "regions")
 
 #: The numbered sections of docs/theory.md, exactly as other files cite them.
 SECTIONS = {

@@ -52,7 +52,7 @@ def test_width_json_contract():
     assert r.exit_code == 0, r.output
     obj = json.loads(r.output)
     assert obj["inputs"] == {"depth": 3, "samples": 4, "delta": 0.1, "eps": 0.5,
-                             "norm": "squared", "layers": "all"}
+                             "norm": "squared", "layers": "all", "property": "activations"}
     names = [m["name"] for m in obj["methods"]]
     assert names == ["authors_formula", "chernoff_per_layer", "chernoff_product", "exact_union"]
     for m in obj["methods"]:
@@ -60,6 +60,24 @@ def test_width_json_contract():
         assert isinstance(m["source"], str) and m["source"]
     w = {m["name"]: m["min_width"] for m in obj["methods"]}
     assert w["exact_union"] <= w["chernoff_product"] <= w["chernoff_per_layer"]
+
+
+def test_width_gradient_property_json_and_table():
+    """--property gradients|both (issue 12 §1): AB19 property (ii) by the four methods."""
+    r = run("width", "--depth", "3", "--samples", "4", "--delta", "0.1", "--eps", "0.5", "--property", "both", "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    assert obj["inputs"]["property"] == "both"
+    act = {m["name"]: m["min_width"] for m in obj["methods"]}
+    grad = {m["name"]: m["min_width"] for m in obj["gradient_methods"]}
+    assert grad["authors_formula"] == act["authors_formula"]
+    assert all(isinstance(v, int) and v >= 1 for v in grad.values())
+    r = run("width", "--depth", "3", "--samples", "4", "--delta", "0.1", "--eps", "0.5", "--property", "gradients",
+            "--derive")
+    assert r.exit_code == 0, r.output
+    assert "weight-gradient norms (AB19 ii)" in r.output and "Euler's identity" in r.output
+    r = run("width", "--depth", "3", "--delta", "0.1", "--eps", "0.5", "--property", "weights")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "--property" in r.output
 
 
 def test_width_table_and_derive():

@@ -14,7 +14,7 @@ from initbounds.sim.validate import CLAIMS, TOPICS, run_claims
 def test_registry_has_the_issue_claims():
     for name in ("rho_mean", "rho_var", "rho_cdf_ks", "p_stay", "p_last", "width_authors_formula",
                  "width_chernoff_per_layer", "width_chernoff_product", "width_exact_union",
-                 "gradient_independence"):
+                 "gradient_law", "gradient_second_moment", "width_gradients_exact_union"):
         assert name in CLAIMS
     assert CLAIMS["width_authors_formula"].kind == "paper_bound"
     assert CLAIMS["width_exact_union"].kind == "upper_bound"
@@ -29,7 +29,7 @@ def test_every_topic_declares_its_claims_next_to_its_simulation():
         for c in t.CLAIMS:
             assert c.run.__module__ == t.__name__, c.name
             assert c.kind in C.KINDS and c.source and c.description and c.default_trials >= 1
-    assert len(CLAIMS) == sum(len(t.CLAIMS) for t in TOPICS) == 38
+    assert len(CLAIMS) == sum(len(t.CLAIMS) for t in TOPICS) == 40
 
 
 @pytest.mark.parametrize("kind, holds, expected", [
