@@ -716,7 +716,9 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared") -> Report:
     p_stay = P(every layer in the band) and p_last = P(the last layer in the band) exactly
     (:func:`bounds.band.band_probability`, relative tolerance 1e-6); the union bound
     :math:`\min(1, N(1-p_{stay}))`; the per-layer Chernoff and the product (Doob) bounds for N
-    inputs (:func:`log_failure_bound`). ``as_dict()`` is what ``initbounds prob --json`` prints.
+    inputs (:func:`log_failure_bound`); for AB19's property (ii), the exact probability that one
+    layer's weight-gradient ratio G_l leaves the band and E G_l² (:mod:`bounds.gradient`).
+    ``as_dict()`` is what ``initbounds prob --json`` prints.
     Raises :class:`CostLimitError` where the exact recursion exceeds its cost model.
     Source: [derived] docs/theory.md §3.
 
@@ -741,6 +743,19 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared") -> Report:
         "chernoff_product": min(1.0, math.exp(product)),
         "tolerance": max(stay.tolerance, last.tolerance),
     }
+    # property (ii), one input: each G_l is B·ρ_1⋯ρ_{L−1} (bounds.gradient), whose band probability is
+    # p_last at depth L − 1 (depth 1: G_1 = B)
+    death = -width * math.log(2.0)
+    if depth > 1:
+        prev = band_probability(width, depth - 1, lo, hi, layers="last", rtol=1e-6)
+        log_grad = float(np.logaddexp(death, math.log1p(-math.exp(death)) + prev.logp_fail))
+    else:
+        log_grad = death
+    data["log_p_fail_gradient_layer"] = log_grad
+    data["p_fail_gradient_layer"] = math.exp(log_grad)
+    log_g2 = math.log(-math.expm1(death)) + (depth - 1) * math.log1p(5.0 / width)
+    data["log_gradient_second_moment"] = log_g2
+    data["gradient_second_moment"] = math.exp(log_g2) if log_g2 < 709.0 else None   # beyond doubles: the log
     rows = (
         ("p_stay  (every layer in band, one input)", fmt_p(stay.p_in), "derived, exact"),
         ("p_last  (last layer in band, one input)", fmt_p(last.p_in), "derived, exact"),
@@ -748,6 +763,9 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared") -> Report:
         (f"union bound over N = {samples}: N·(1 − p_stay)", fmt_logp(min(0.0, log_union)), "derived"),
         ("per-layer Chernoff bound (N inputs)", fmt_logp(min(0.0, per_layer)), "derived"),
         ("product (Doob) bound (N inputs)", fmt_logp(min(0.0, product)), "derived"),
+        ("P(G_l outside band), each layer l, one input (AB19 ii)", fmt_logp(log_grad), "derived, exact"),
+        ("E G_l² = (1 − 2^-n)(1 + 5/n)^(L−1), G_l = ‖∂ℓ/∂W_l‖²/(‖δ_L‖²‖x‖²)",
+         f"{data['gradient_second_moment']:.6g}" if log_g2 < 709.0 else f"e^{log_g2:.6g}", "derived, exact"),
     )
     return Report(
         title=f"Width {width:,}, depth {depth}, ε = {eps:g} ({norm} norm)", rows=rows, data=data,

@@ -490,3 +490,16 @@ def test_width_report_both_properties():
 def test_gradient_cost_limits_are_refusals():
     with pytest.raises(CostLimitError):
         min_width("chernoff_product", 10, 10, 1e-300, 1e-6, property="gradients")
+
+
+def test_prob_report_gradient_rows():
+    from initbounds.bounds.width import prob_report
+
+    d = prob_report(64, 4, 0.5).as_dict()
+    lo, hi = band_for_eps(0.5, "squared")
+    p_last3 = band_probability(64, 3, lo, hi, layers="last", rtol=1e-8).p_in
+    assert d["p_fail_gradient_layer"] == pytest.approx(2.0**-64 + (1 - 2.0**-64) * (1 - p_last3), rel=1e-5)
+    assert d["gradient_second_moment"] == pytest.approx((1 - 2.0**-64) * (1 + 5 / 64) ** 3, rel=1e-12)
+    far = prob_report(1, 1000, 0.5).as_dict()          # (1 + 5)^999 is beyond doubles: null beside its log
+    assert far["gradient_second_moment"] is None
+    assert far["log_gradient_second_moment"] == pytest.approx(math.log(0.5) + 999 * math.log(6.0))
