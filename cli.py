@@ -24,7 +24,7 @@ _state = {"debug": False}
 
 #: Each command and its module in initbounds.commands, in the order of ``initbounds --help``
 #: (then ``derive``, a group).
-COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
+COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure", "figures": "figure",
             "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
             "validate": "validate", "check": "check"}
 

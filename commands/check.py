@@ -72,7 +72,9 @@ def check(
 
             plot_trials = networks_within(spot_seconds, trials, depth=depth, width=width, samples=1)
             sim = sample_length_ratios([width] * depth, plot_trials, 2.0, seed, device, "real" if real else "auto")
-            plot_length_density(report.objects["law"], plot, sim=sim,
+            lv = data["length_variance"]
+            plot_length_density(report.objects["law"], plot, sim=sim, seed=seed,
+                                p_off={"p": lv["p_off_by_2"], "tolerance": lv["p_off_by_2_tolerance"]},
                                 title=f"{depth} layers of width {width:,} (β = {data['length_variance']['beta']:.3g})")
             data["plot"] = plot
             data["plot_trials"] = plot_trials

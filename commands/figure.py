@@ -5,11 +5,11 @@ from typing import Optional
 
 import typer
 
-from ..bounds.errors import NONNEGATIVE_INT, Integral, Interval, Options
+from ..bounds.errors import NONNEGATIVE_INT, Integral, Interval, Options, Real
 from ._options import PLOT_SUFFIXES, OutDir, command, option
-from ._render import console
+from ._render import console, progress
 
-__all__ = ["figure", "COMMANDS"]
+__all__ = ["figure", "figures", "COMMANDS"]
 
 #: The figures this command reproduces.
 FIGURES = Options(("gh21", "regions"))
@@ -43,4 +43,24 @@ def figure(
         c.print(f"wrote {p}")
 
 
-COMMANDS = (figure,)
+@command()
+def figures(
+    out: str = option("docs/figures", help="Output directory ({range}).", constraint=OutDir()),
+    seed: int = option(0, help="Seed of every simulation ({range}).", constraint=NONNEGATIVE_INT),
+    scale: float = option(1.0, help="Multiplier of every simulation's size ({range}; 1 = the README's figures).",
+                          constraint=Interval(Real, 0, 1, closed="right")),
+    fmt: str = option("png", flag="--format", help="Format of every file written: {range}.", constraint=FORMATS),
+):
+    """Regenerate every figure the README shows (and docs/figures.md lists), from fixed seeds."""
+    from ..sim.gallery import build_gallery
+
+    with progress(disable=False) as bar:
+        task = bar.add_task("figure groups", total=6)
+        paths = build_gallery(out, seed=seed, scale=scale, fmt=fmt,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+    c = console()
+    for p in paths:
+        c.print(f"wrote {p}")
+
+
+COMMANDS = (figure, figures)

@@ -59,7 +59,7 @@ def validate(
     if plot:
         from ..sim.plots import plot_validation
 
-        plot_validation(results, plot)
+        plot_validation(results, plot, seed=seed)
     if failed:
         raise typer.Exit(1)
 

@@ -54,7 +54,8 @@ def variance(
             sim = sample_length_ratios(list(law.widths), trials, weight_var, seed, "cpu", "auto",
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
             bar.update(task, description="plotting")
-            plot_length_density(law, plot, sim=sim,
+            plot_length_density(law, plot, sim=sim, seed=seed,
+                                p_off={"p": out["law"]["p_off_by_2"], "tolerance": out["law"]["p_off_by_2_tolerance"]},
                                 title=f"widths {','.join(map(str, law.widths))} (β = {out['beta']:.3g})")
         out["plot"] = plot
     if as_json:

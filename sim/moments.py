@@ -18,7 +18,7 @@ from . import stats
 from .claims import ClaimSet, Evidence
 from .core import NetworkSpec, Run, Stream, forward, iter_params
 from .engine import sample_networks
-from .plots import figure_name, headless_pyplot
+from .plots import figure_name, histogram_bins
 
 __all__ = ['sample_biased_chain', 'hill_estimator', 'hill_bootstrap', 'figures_gh21', 'CLAIMS']
 
@@ -69,6 +69,14 @@ def hill_bootstrap(x: np.ndarray, k: int, *, rng: np.random.Generator, level: fl
 
 
 def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=None, fmt: str = "png") -> list:
+    """The four GH21 figures (see :func:`_figures_gh21`), drawn in the toolkit's style."""
+    from .plots import style
+
+    with style():
+        return _figures_gh21(out_dir, seed=seed, trials=trials, progress=progress, fmt=fmt)
+
+
+def _figures_gh21(out_dir: str, *, seed: int, trials: int, progress, fmt: str) -> list:
     """Write four figures to ``out_dir`` in format ``fmt`` (png, svg or pdf: :data:`sim.plots.FIGURE_FORMATS`)
     and return their paths.
 
@@ -83,26 +91,27 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     Simulations use the fastest exact sampler; panel p's networks come from the stream
     ``Stream(seed, "figures.gh21").child(<panel and design>)``.
     """
+    from .plots import caption, new_figure, save_figure
+
     figure_name("gh21", fmt)                     # checks fmt before the work
-    plt = headless_pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     relu = activation("relu")
     root = Stream(seed, "figures.gh21")
     paths = []
+    design = f"seed {seed}, {trials:,} simulated networks per curve (stream figures.gh21)"
 
     def finish(fig, ax, stem: str, i: int) -> None:
         name = figure_name(stem, fmt)
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=120)
-        plt.close(fig)
+        caption(fig, design)
+        save_figure(fig, str(out / name))
         paths.append(str(out / name))
         if progress:
             progress(i, 4)
 
     # 1. σ_s vs s
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = new_figure(width=6.4, height=4.4)
     ss = np.linspace(0.1, 2.0, 40)
     for d, col in ((30, "tab:blue"), (40, "tab:orange"), (50, "tab:green")):
         ax.plot(ss, [math.sqrt(sigma2(relu, d, s)) for s in ss], color=col, label=f"exact, d = {d}")
@@ -110,15 +119,23 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
                               variances=[1.0], stream=root.child(f"sigma_vs_s/d={d}"))
         q = smp.sq_ratio[:, 0, 0]                 # ‖h₁‖²/‖x‖² with σ² = 1: Q itself
         pts = np.array([0.5, 1.0, 1.5, 2.0])
-        est = [np.mean(q ** (s / 2)) ** (-1.0 / s) for s in pts]
-        ax.plot(pts, est, "o", color=col, ms=5)
-    ax.set_xlabel("s")
-    ax.set_ylabel("σ_s (weight standard deviation)")
-    ax.set_title("ReLU: σ_s preserving E‖h‖^s (dots: simulation)")
+        # σ̂_s = (mean Q^{s/2})^{-1/s}: a monotone map of a mean, so the mean's interval maps to σ̂'s
+        est, lo, hi = [], [], []
+        for s in pts:
+            m, a, b = stats.mean_ci(q ** (s / 2))
+            est.append(m ** (-1.0 / s))
+            lo.append(b ** (-1.0 / s))
+            hi.append(a ** (-1.0 / s))
+        est, lo, hi = np.array(est), np.array(lo), np.array(hi)
+        ax.errorbar(pts, est, yerr=[est - lo, hi - est], fmt="o", color=col, ms=4, capsize=3,
+                    label=f"simulated, d = {d} (95% CI)")
+    ax.set_xlabel("moment order s")
+    ax.set_ylabel("σ_s: weight std preserving E‖h‖^s")
+    ax.set_title("ReLU layer of width d (d = fan-in = fan-out)")
     finish(fig, ax, "gh21_sigma_vs_s", 1)
 
     # 2. log-log slope of σ_s² − 2/d
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = new_figure(width=6.4, height=4.4)
     ds = np.unique(np.geomspace(8, 4000, 25).astype(int))
     he = [sigma2_he(relu, int(d)) for d in ds]                       # 2/d
     exact = [sigma2(relu, int(d), 1.0) - h for d, h in zip(ds, he)]
@@ -126,12 +143,13 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
     ax.loglog(ds, exact, "o", label="exact σ_s² − 2/d (s = 1)")
     ax.loglog(ds, series, "-", label="series 5(2−s)/(2d²): slope −2")
     slope = np.polyfit(np.log(ds), np.log(exact), 1)[0]
-    ax.set_title(f"fitted log-log slope {slope:.3f}")
-    ax.set_xlabel("d")
+    ax.set_title(f"σ_s² − He's 2/d at s = 1: fitted log-log slope {slope:.3f}")
+    ax.set_xlabel("layer width d")
+    ax.set_ylabel("σ_s² − 2/d  (exact, no simulation)")
     finish(fig, ax, "gh21_slope", 2)
 
     # 3. density of log‖h_100‖
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = new_figure(width=6.4, height=4.4)
     d, k = 64, 100
     for s, col in ((2.0, "tab:red"), (1.0, "tab:blue")):
         v = sigma2(relu, d, s)
@@ -139,17 +157,19 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
         smp = sample_networks([d] * k, torch.ones(1, d, dtype=torch.float64), trials, fan="out",
                               variances=[v] * k, stream=root.child(f"lognorm_density/s={s:g}"))
         y = 0.5 * np.log(smp.sq_ratio[:, -1, 0][smp.sq_ratio[:, -1, 0] > 0])
-        ax.hist(y, bins=80, density=True, alpha=0.35, color=col)
+        ax.hist(y, bins=histogram_bins(len(y)), density=True, alpha=0.35, color=col,
+                label=f"simulated, {'He' if s == 2 else f's = {s:g}'}")
         xs = np.linspace(y.min(), y.max(), 300)
         m, sd = ln.mean_at_depth, math.sqrt(ln.var_at_depth)
         ax.plot(xs, np.exp(-0.5 * ((xs - m) / sd) ** 2) / (sd * math.sqrt(2 * math.pi)), color=col,
                 label=f"{'He' if s == 2 else f's = {s:g}'}: N({m:.3f}, {sd:.2f}²)")
     ax.set_xlabel("log‖h_100‖ − log‖x‖")
-    ax.set_title("ReLU, width 64, depth 100 (histograms: simulation)")
+    ax.set_ylabel("probability density")
+    ax.set_title("ReLU, width 64, depth 100: CLT law (lines) vs simulation")
     finish(fig, ax, "gh21_lognorm_density", 3)
 
     # 4. moment blow-up after 500 layers
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = new_figure(width=6.4, height=4.4)
     d, k, s = 64, 500, 1.0
     v = sigma2(relu, d, s)
     qs = np.linspace(0.1, 3.0, 30)
@@ -166,11 +186,23 @@ def figures_gh21(out_dir: str, *, seed: int = 0, trials: int = 20000, progress=N
         a = q * lr
         mx = np.max(a)
         sim.append(mx + math.log(np.mean(np.exp(a - mx))))
-    ax.plot(qs, sim, "o", ms=4, label="simulation: log of the sample mean")
+    ax.plot(qs, sim, "o", ms=4, label=f"simulation: log of the sample mean ({trials:,} networks)")
+    # a sample mean of e^{qX} (X = log‖h‖, sd √(500 Λ''(0)) large) is dominated by draws that a sample
+    # of this size does not contain: it needs about e^{Var(qX)} networks to see the moment. Mark the
+    # orders beyond reach and say so on the figure.
+    sd = float(np.std(lr[np.isfinite(lr)]))
+    # the mean is dominated by draws near log‖h‖ = μ + q·sd², the sample reaches μ + sd·√(2 log T): with
+    # one sd of margin it is trustworthy while q·sd ≤ √(2 log T) − 1
+    reach = (math.sqrt(2.0 * math.log(trials)) - 1.0) / sd
+    ax.axvspan(reach, qs[-1], color="tab:red", alpha=0.08,
+               label=f"q > {reach:.2f}: needs ≫ {trials:,} networks (e^((q·sd)²/2))")
+    ax.annotate("heavy tail: the sample mean underestimates here,\nthe theory is not wrong", (0.98, 0.05),
+                xycoords="axes fraction", ha="right", va="bottom", fontsize=8, color="tab:red")
     ax.axvline(s, color="grey", ls=":", lw=1)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel("moment order q")
-    ax.set_title("s = 1, width 64: moments above s explode, below s vanish")
+    ax.set_ylabel("log E‖h_500‖^q / ‖x‖^q")
+    ax.set_title("s = 1, width 64, 500 layers: moments above s explode, below s vanish")
     finish(fig, ax, "gh21_moment_blowup", 4)
     return paths
 

@@ -574,10 +574,9 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
     """
     from pathlib import Path
 
-    from .plots import figure_name, headless_pyplot
+    from .plots import caption, figure_name, new_figure, save_figure, style
 
     figure_name("regions_sweep", fmt)            # checks fmt before the work
-    plt = headless_pyplot()
 
     d = FIGURE_DESIGN
     T = check_int("trials", trials, lo=20)
@@ -601,48 +600,49 @@ def figures_regions(out_dir: str, *, seed: int = 0, trials: int = 400, progress=
                                 **kw)
     tick()
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for sw, col, dim, lab in ((seg_n, "tab:blue", 1, "segment (exact)"), (sl_n, "tab:orange", 2, "plane window (grid)")):
-        xs = np.array([p.x for p in sw.points], float)
-        ys = np.array([p.mean - 1.0 for p in sw.points])
-        err = np.array([[p.mean - p.lo for p in sw.points], [p.hi - p.mean for p in sw.points]])
-        ax1.errorbar(xs, ys, yerr=err, fmt="o", color=col, capsize=3,
-                     label=f"{lab}: exponent {sw.exponent:.2f} [{sw.exponent_ci[0]:.2f}, {sw.exponent_ci[1]:.2f}]")
-        cfit = np.exp(np.mean(np.log(ys) - sw.exponent * np.log(xs)))
-        ax1.plot(xs, cfit * xs ** sw.exponent, "-", color=col, lw=1)
-        ax1.plot(xs, [regions_paper_claim(int(x), dim).value for x in xs], ":", color=col,
-                 label=f"HR19 claim $N^{dim}$ (order of magnitude)")
-    x0, x1 = default_segment(d["input_dim"])
-    fl = [first_layer_segment(x0, x1, int(x), weight_var=d["weight_var"], bias_var=d["bias_var"]).breakpoints
-          for x in d["segment_neurons"]]
-    ax1.plot(d["segment_neurons"], fl, "--", color="grey", lw=1, label="one layer of N, segment: derived n·θ/π")
-    w1 = [one_layer_regions_2d(int(x), square_window(math.sqrt(d["input_dim"])), weight_var=d["weight_var"],
-                               bias_var=d["bias_var"]).regions - 1 for x in d["slice_neurons"]]
-    ax1.plot(d["slice_neurons"], w1, "-.", color="grey", lw=1, label="one layer of N, window: derived")
-    ax1.set_xscale("log")
-    ax1.set_yscale("log")
-    ax1.set_xlabel(f"total neurons N (depth {d['depth']})")
-    ax1.set_ylabel("mean #regions − 1")
-    ax1.set_title("regions vs neurons (95% CIs; exponent: bootstrap 95%)")
-    ax1.legend(fontsize=7)
-    for sw, col, lab in ((seg_d, "tab:blue", "segment (exact)"), (sl_d, "tab:orange", "plane window (grid, lower bound)")):
-        xs = [p.x for p in sw.points]
-        ax2.errorbar(xs, [p.mean for p in sw.points],
-                     yerr=[[p.mean - p.lo for p in sw.points], [p.hi - p.mean for p in sw.points]],
-                     fmt="o-", color=col, capsize=3, label=lab)
-    ax2.set_yscale("log")
-    ax2.set_xlabel(f"depth (N = {d['fixed_neurons']} neurons in all)")
-    ax2.set_ylabel("mean #regions")
-    ax2.set_title("regions vs depth at fixed N (HR19: no growth with depth)")
-    ax2.legend(fontsize=8)
-    fig.suptitle(f"Activation regions at He init (fan-in), bias variance {d['bias_var']:g}, n0 = {d['input_dim']}, "
-                 f"seed {seed}", fontsize=10)
-    fig.tight_layout()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / figure_name("regions_sweep", fmt)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with style():
+        fig, (ax1, ax2) = new_figure(2, width=6.0, height=4.8)
+        for sw, col, dim, lab in ((seg_n, "tab:blue", 1, "segment (exact)"), (sl_n, "tab:orange", 2, "plane window (grid)")):
+            xs = np.array([p.x for p in sw.points], float)
+            ys = np.array([p.mean - 1.0 for p in sw.points])
+            err = np.array([[p.mean - p.lo for p in sw.points], [p.hi - p.mean for p in sw.points]])
+            ax1.errorbar(xs, ys, yerr=err, fmt="o", color=col, capsize=3,
+                         label=f"{lab}: exponent {sw.exponent:.2f} [{sw.exponent_ci[0]:.2f}, {sw.exponent_ci[1]:.2f}]")
+            cfit = np.exp(np.mean(np.log(ys) - sw.exponent * np.log(xs)))
+            ax1.plot(xs, cfit * xs ** sw.exponent, "-", color=col, lw=1)
+            ax1.plot(xs, [regions_paper_claim(int(x), dim).value for x in xs], ":", color=col,
+                     label=f"HR19 claim $N^{dim}$ (order of magnitude)")
+        x0, x1 = default_segment(d["input_dim"])
+        fl = [first_layer_segment(x0, x1, int(x), weight_var=d["weight_var"], bias_var=d["bias_var"]).breakpoints
+              for x in d["segment_neurons"]]
+        ax1.plot(d["segment_neurons"], fl, "--", color="grey", lw=1, label="one layer of N, segment: derived n·θ/π")
+        w1 = [one_layer_regions_2d(int(x), square_window(math.sqrt(d["input_dim"])), weight_var=d["weight_var"],
+                                   bias_var=d["bias_var"]).regions - 1 for x in d["slice_neurons"]]
+        ax1.plot(d["slice_neurons"], w1, "-.", color="grey", lw=1, label="one layer of N, window: derived")
+        ax1.set_xscale("log")
+        ax1.set_yscale("log")
+        ax1.set_xlabel(f"total neurons N (depth {d['depth']})")
+        ax1.set_ylabel("mean #regions − 1  (−1: log axis and power law N^dim)")
+        ax1.set_title("regions vs neurons (95% CIs; exponent: bootstrap 95%)")
+        ax1.legend(fontsize=7)
+        for sw, col, lab in ((seg_d, "tab:blue", "segment (exact)"), (sl_d, "tab:orange", "plane window (grid, lower bound)")):
+            xs = [p.x for p in sw.points]
+            ax2.errorbar(xs, [p.mean for p in sw.points],
+                         yerr=[[p.mean - p.lo for p in sw.points], [p.hi - p.mean for p in sw.points]],
+                         fmt="o-", color=col, capsize=3, label=lab)
+        ax2.set_yscale("log")
+        ax2.set_xlabel(f"depth (N = {d['fixed_neurons']} neurons in all)")
+        ax2.set_ylabel("mean #regions  (counted as they are)")
+        ax2.set_title("regions vs depth at fixed N (HR19: no growth with depth)")
+        ax2.legend(fontsize=8)
+        fig.suptitle(f"Activation regions at He init (fan-in), bias variance {d['bias_var']:g}, n0 = {d['input_dim']}")
+        caption(fig, f"seed {seed}; {T:,} networks per segment point, {max(10, T // 5):,} per plane point. Left: #regions − 1 "
+                     "(the count of breakpoints / new regions, which the power law N^dim describes); right: #regions itself.")
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / figure_name("regions_sweep", fmt)
+        save_figure(fig, str(path))
+
     sweeps = {"neurons_segment": seg_n, "neurons_slice": sl_n, "depth_segment": seg_d, "depth_slice": sl_d}
     return ([str(path)], sweeps) if return_sweeps else [str(path)]
 

@@ -412,21 +412,30 @@ def estimate_trainability(configs, *, nets: int = 8, epochs: int = 20, threshold
     return TrainabilityResult(outcomes, settings, assoc, time.perf_counter() - t0)
 
 
-def plot_trainability(result: TrainabilityResult, path: str) -> None:
+def plot_trainability(result: TrainabilityResult, path: str | None = None):
     """Three panels: median epochs-to-threshold (all nets) vs β and vs depth per family, and the
     fraction of nets reaching the threshold vs β, with their 95 % intervals.
 
     A median that is censored (at least half the nets never reached the threshold) is drawn as a
     hollow triangle above the cap; an unbounded interval end is drawn up to that line.
     """
-    from .plots import headless_pyplot
+    from .plots import caption, new_figure, save_figure, style
 
-    plt = headless_pyplot()
+    with style():
+        fig = _draw_trainability(result, new_figure)
+        caption(fig, f"HR18 trainability on digits: SGD lr {result.settings['lr']:g}, batch "
+                     f"{result.settings['batch_size']}, {result.settings['nets_per_config']} nets per config, "
+                     f"seed {result.settings['seed']}")
+        save_figure(fig, path)
+    return fig
+
+
+def _draw_trainability(result: TrainabilityResult, new_figure):
     cap = result.settings["epochs_cap"]
     top = cap + 1
     colors = {"constant-beta": "tab:blue", "constant-width": "tab:red", "explicit": "tab:green"}
     fams = sorted({f for o in result.outcomes for f in o.families})
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = new_figure(3, width=5.0, height=4.6)
 
     markers = {"constant-beta": "s", "constant-width": "o", "explicit": "D"}
     labels: dict = {}        # (panel, x, y) → [(text, colour)]: one annotation per point
@@ -463,11 +472,16 @@ def plot_trainability(result: TrainabilityResult, path: str) -> None:
                              mfc="none", color=col, capsize=3)
             label(2, o.beta, o.p_reached, f"{o.width}×{o.depth}", col)
         axes[2].plot([o.beta for o in mem], [o.p_reached for o in mem], "-", color=col, alpha=0.5, label=fam)
-    for (i, x, y), items in labels.items():
+    # points that share an x (e.g. 16×2 and 32×4 at β = 0.125) get their labels stacked, not overlaid
+    stacked: dict = {}
+    for (i, x, y), items in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2])):
         texts = list(dict.fromkeys(t for t, _ in items))
         cols = {c for _, c in items}
-        axes[i].annotate(", ".join(texts), (x, y), textcoords="offset points", xytext=(5, -10 if i == 2 else 3),
-                         fontsize=7, color=cols.pop() if len(cols) == 1 else "black")
+        k = stacked.get((i, x), 0)
+        stacked[(i, x)] = k + 1
+        axes[i].annotate(", ".join(texts), (x, y), textcoords="offset points",
+                         xytext=(6, (-10 if i == 2 else 3) - 9 * k), fontsize=7,
+                         color=cols.pop() if len(cols) == 1 else "black")
     thr = result.settings["threshold"]
     for ax in axes[:2]:
         ax.axhline(top, color="grey", ls=":", lw=1)
@@ -484,9 +498,5 @@ def plot_trainability(result: TrainabilityResult, path: str) -> None:
     axes[2].set_ylim(-0.05, 1.05)
     axes[2].set_title("fraction reaching it (Clopper–Pearson 95%)", fontsize=10)
     axes[2].legend(fontsize=8)
-    fig.suptitle(f"HR18 trainability on digits: SGD lr {result.settings['lr']:g}, batch "
-                 f"{result.settings['batch_size']}, {result.settings['nets_per_config']} nets per config, "
-                 f"seed {result.settings['seed']}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120 if str(path).lower().endswith(".png") else None)
-    plt.close(fig)
+    fig.suptitle("HR18: epochs to a training-accuracy threshold against β = Σ 1/n_j")
+    return fig

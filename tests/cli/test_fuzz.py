@@ -94,10 +94,11 @@ SMALL = {
                      "--depths": ["1", "2", "1,2"], "--width": ["2", "4"], "--batch-size": ["8", "64", "4096"]},
     "validate": {"--trials": ["10", "20", "50"]},
     "figure": {"--trials": ["100"]},
+    "figures": {"--scale": ["0.01"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
-               "validate": ["--trials"], "figure": ["--trials"]}
+               "validate": ["--trials"], "figure": ["--trials"], "figures": ["--scale"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -271,7 +272,7 @@ def _bad_nulls(obj, name: str) -> list:
 
 
 #: Share of the examples per command (a trainability call trains networks: ~1.5 s each).
-WEIGHT = {"trainability": 0.4, "figure": 0.6}
+WEIGHT = {"trainability": 0.4, "figure": 0.6, "figures": 0.3}
 
 
 def examples_for(name: str) -> int:
@@ -292,7 +293,7 @@ def calls(draw, name):
         return draw(st.sampled_from(vals))
 
     argv = [name]
-    if name == "figure":
+    if name in ("figure", "figures"):
         argv += ["--out", "{tmp}/figs"]           # never into the working directory (a later --out wins)
     for _, vals in args:
         if name == "validate":                    # one claim (all of them run for minutes), or --list
@@ -321,6 +322,10 @@ def calls(draw, name):
         # runs it); INITBOUNDS_FUZZ_FULL=1 runs whole figures too
         argv += draw(st.sampled_from([["--out", ""], ["--out", "/proc/figs"], ["--trials", "99"], ["--seed", "-1"],
                                       ["--out", "{tmp}/exists.png"], ["--trials", "1e30"]]))
+    if name == "figures" and not FULL:
+        # the gallery takes 30 s even at a small scale (tests/sim/test_plots.py runs it)
+        argv += draw(st.sampled_from([["--out", ""], ["--out", "/proc/figs"], ["--scale", "0"], ["--seed", "-1"],
+                                      ["--out", "{tmp}/exists.png"], ["--scale", "2"], ["--format", "gif"]]))
     if "--json" in opts and draw(st.integers(0, 1)):
         argv.append("--json")
     odd = draw(st.integers(0, 29))
@@ -366,7 +371,7 @@ LAST_EXIT = [None]
 def run_one(argv: list, tmp: str) -> tuple[str | None, float, str]:
     """Run one call; (failure kind or None, seconds, output)."""
     argv = [a.replace("{tmp}", tmp) for a in argv]
-    budget = FIGURE_BUDGET if argv[0] == "figure" else BUDGET
+    budget = FIGURE_BUDGET if argv[0] in ("figure", "figures") else BUDGET
     stop = budget + (HARD_STOP - BUDGET)
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, stop)

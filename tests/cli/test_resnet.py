@@ -90,25 +90,19 @@ def test_issue11_resnet_plot_at_a_million_blocks_plots_logs_without_warnings(tmp
     from initbounds.sim import plots
 
     lines = {}
-    real_plot = plots.headless_pyplot
+    real_new = plots.new_figure
 
-    def spy():
-        plt = real_plot()
-        orig = plt.subplots
+    def spy(*a, **k):
+        fig, axes = real_new(*a, **k)
+        for i, ax in enumerate(np.atleast_1d(axes)):
+            ax_plot = ax.plot
 
-        def subplots(*a, **k):
-            fig, axes = orig(*a, **k)
-            for i, ax in enumerate(axes):
-                ax_plot = ax.plot
-
-                def rec(x, y, *args, _i=i, _p=ax_plot, **kw):
-                    lines.setdefault(_i, []).append((np.asarray(x), np.asarray(y), kw.get("label")))
-                    return _p(x, y, *args, **kw)
-                ax.plot = rec
-            return fig, axes
-        monkeypatch.setattr(plt, "subplots", subplots)
-        return plt
-    monkeypatch.setattr(plots, "headless_pyplot", spy)
+            def rec(x, y, *args, _i=i, _p=ax_plot, **kw):
+                lines.setdefault(_i, []).append((np.asarray(x), np.asarray(y), kw.get("label")))
+                return _p(x, y, *args, **kw)
+            ax.plot = rec
+        return fig, axes
+    monkeypatch.setattr(plots, "new_figure", spy)
     path = tmp_path / "r.png"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -122,7 +116,7 @@ def test_issue11_resnet_plot_at_a_million_blocks_plots_logs_without_warnings(tmp
     assert ef == 2
     for ax, per_block in ((0, mp.log10(ef)), (1, mp.log10(ef2 / ef**2))):
         x, y, label = lines[ax][0]
-        assert label == "η_b = η"
+        assert label == "η_b = η (exact)"
         assert x[0] == 1 and x[-1] == 10**6 and np.all(np.diff(x) > 0) and len(x) <= 2100
         assert np.all(np.isfinite(y))
         np.testing.assert_allclose(y, x * float(per_block), rtol=1e-9)
