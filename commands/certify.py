@@ -119,6 +119,8 @@ def _show(rep):
     if rep.certified_by == "test":
         what = (f"certified: {rep.failures}/{rep.trials} networks failed; one-sided Clopper–Pearson bound "
                 f"{rep.cp_upper:.4f} ≤ δ at level 1 − α_j, α_j = {rep.alpha_j:.3g}")
+    elif rep.certified_by == "exact":
+        what = "every input points in one direction: the exact one-input width"
     else:
         what = "no tested width was accepted: the union bound's width (rigorous)"
     t.add_row("certified width", f"{rep.certified_width:,}", what)
