@@ -40,8 +40,8 @@ import mpmath as mp
 import numpy as np
 
 from .band import LAYERS, NORMS
-from .errors import (COUNT, NONNEGATIVE_INT, OPEN_UNIT, POSITIVE, CostLimitError, DomainError, Options, OrNone,
-                     constrain)
+from .errors import (COUNT, NONNEGATIVE_INT, OPEN_UNIT, POSITIVE, CostLimitError, DomainError, InitBoundsError,
+                     Options, OrNone, constrain)
 from .width import min_width
 
 __all__ = ["SPENDING", "spending_expr", "DATA_SUFFIXES", "spent_level", "spending_total", "zero_failure_trials",
@@ -263,8 +263,15 @@ def width_bracket(depth, samples, delta, eps, *, norm="squared", layers="all") -
     >>> b.single, b.union
     (241, 1372)
     """
-    one = min_width("exact_union", depth, 1, delta, eps, norm=norm, layers=layers)
-    union = min_width("exact_union", depth, samples, delta, eps, norm=norm, layers=layers)
+    try:
+        one = min_width("exact_union", depth, 1, delta, eps, norm=norm, layers=layers)
+        union = min_width("exact_union", depth, samples, delta, eps, norm=norm, layers=layers)
+    except InitBoundsError as e:       # beyond the exact recursion's range or cost (its message names the width)
+        if isinstance(e, DomainError) and e.param in ("depth", "samples", "delta", "eps", "norm", "layers"):
+            raise
+        raise CostLimitError("the exact widths that bracket the certified one cannot be computed here ("
+                             + str(e).replace("{", "{{").replace("}", "}}") + "); a larger {eps} or {delta}, or a "
+                             "smaller {depth}, is needed", param="eps", names=("eps", "delta", "depth")) from None
     notes = []
     try:
         product = min_width("chernoff_product", depth, samples, delta, eps, norm=norm, layers=layers).min_width
