@@ -247,3 +247,25 @@ def test_derivation_renders_and_states_the_rules():
     text = d.to_text()
     assert len(d.steps) == 8 and "Clopper–Pearson" in text and "6⋅α" in text
     assert all(s.source == "derived" for s in d.steps)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 12), d=st.integers(1, 6), bad=st.lists(st.tuples(st.integers(0, 11), st.sampled_from(
+    ["zero", "nan", "inf", "-inf"])), max_size=3), seed=st.integers(0, 2**32 - 1))
+def test_check_data_names_the_first_offending_row(n, d, bad, seed):
+    """Any N × n0 array: the refusal names the first row with a NaN/infinity (checked first), else the
+    first zero row; an array with neither is returned unchanged as float64."""
+    a = np.random.default_rng(seed).normal(size=(n, d)) + 3.0
+    bad = [(i, kind) for i, kind in bad if i < n]
+    for i, kind in bad:
+        a[i] = 0.0 if kind == "zero" else np.nan if kind == "nan" else float(kind)
+    rows_nonfinite = [i for i in range(n) if not np.isfinite(a[i]).all()]
+    rows_zero = [i for i in range(n) if not (a[i] != 0).any()]
+    if rows_nonfinite:
+        with pytest.raises(DomainError, match=rf"with a NaN or infinite entry in row {rows_nonfinite[0]}$"):
+            check_data(a)
+    elif rows_zero:
+        with pytest.raises(DomainError, match=rf"with row {rows_zero[0]} all zero \(its norm ratio is 0/0\)$"):
+            check_data(a)
+    else:
+        np.testing.assert_array_equal(check_data(a), a)
