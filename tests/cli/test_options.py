@@ -32,6 +32,7 @@ BASE = {
     "resnet": ["--blocks", "3", "--width", "4", "--branch-width", "4", "--eta", "0.5"],
     "validate": [],
     "check": [],
+    "certify": ["--dataset", "iris", "--depth", "1", "--delta", "0.2", "--eps", "0.5"],
 }
 
 
