@@ -24,9 +24,9 @@ _state = {"debug": False}
 
 #: Each command and its module in initbounds.commands, in the order of ``initbounds --help``
 #: (then ``derive``, a group).
-COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure", "figures": "figure",
-            "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
-            "validate": "validate", "check": "check"}
+COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
+            "figures": "figure", "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
+            "certify": "certify", "validate": "validate", "check": "check"}
 
 
 @functools.lru_cache(maxsize=None)

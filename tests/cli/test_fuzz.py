@@ -95,10 +95,12 @@ SMALL = {
     "validate": {"--trials": ["10", "20", "50"]},
     "figure": {"--trials": ["100"]},
     "figures": {"--scale": ["0.01"]},
+    "certify": {"--trials": ["120", "200"], "--budget-seconds": ["0.5", "2"], "--dataset": ["iris", "wine"],
+                "--depth": ["1", "2"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
-               "validate": ["--trials"], "figure": ["--trials"], "figures": ["--scale"]}
+               "validate": ["--trials"], "figure": ["--trials"], "figures": ["--scale"], "certify": ["--budget-seconds"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -232,6 +234,9 @@ NULLABLE = {
     # sim.trainability: the median among nets that reached the threshold "None if none did"; a censored
     # end of a median's interval "as None (no finite bound)"; epochs_to_threshold[k] "is None when
     # censored"; Spearman's "rho and p_value are None when x or the epochs are constant"
+    # sim.certify.CertifyReport: failures, cp_upper, alpha_j "None for the union bound" (no test accepted);
+    # product_width (and its ratio) "None: not computable"; largest_rejected None when no width was rejected
+    "certify": {"failures", "cp_upper", "alpha_j", "product_width", "ratio_product_to_certified", "largest_rejected"},
     "trainability": {"median_epochs_reached", "median_epochs_reached_ci", "median_epochs_all",
                      "median_epochs_all_ci", "epochs_to_threshold", "rho", "p_value"},
 }

@@ -26,12 +26,14 @@ BASE = {
     "death": ["--widths", "4,4"],
     "moment": ["--s", "1", "--width", "8"],
     "figure": ["gh21"],
+    "figures": [],
     "regions": ["--widths", "4"],
     "trainability": [],
     "variance": ["--widths", "4,4"],
     "resnet": ["--blocks", "3", "--width", "4", "--branch-width", "4", "--eta", "0.5"],
     "validate": [],
     "check": [],
+    "certify": ["--dataset", "iris", "--depth", "1", "--delta", "0.2", "--eps", "0.5"],
 }
 
 
