@@ -493,16 +493,18 @@ _ASSUMPTIONS = ("Gaussian weights N(0, 2/n), fan-out in every layer (the first t
 
 
 @constrain(depth=COUNT, input_dim=COUNT, delta=OPEN_UNIT, eps=OPEN_UNIT, subspace=OrNone(COUNT),
-           samples=COUNT, method=Options(METHODS), layers=LAYERS)
+           samples=COUNT, method=Options(METHODS), layers=LAYERS, width=OrNone(COUNT))
 def sphere_report(depth, input_dim, delta, eps, *, subspace=None, samples=1, method="chernoff_per_layer",
-                  layers="all") -> Report:
+                  layers="all", width=None) -> Report:
     """Minimum widths for every input at once (the sphere, and a subspace if asked), beside the
     N-input union widths, as ``initbounds sphere`` prints it.
 
     Rows: the sphere width (k = n₀), the subspace width (k = ``subspace``), the per-layer Chernoff
     and exact-union widths for N = ``samples`` inputs and for N = the net's size (what a union over
     the net alone would ask at the full band ε); lines: the optimised split, the scaling
-    statement. ``as_dict()`` is what ``--json`` prints. Source: [derived] docs/theory.md §10.
+    statement. With ``width``, also the ε the bound certifies at that width (:func:`sphere_eps`, for
+    k = ``subspace`` or n₀; ``at_width`` in the JSON, None without ``width``). ``as_dict()`` is what
+    ``--json`` prints. Source: [derived] docs/theory.md §10.
 
     >>> r = sphere_report(1, 2, 0.1, 0.5)
     >>> r["sphere"]["min_width"] > r["union"][0]["min_width"]
@@ -534,19 +536,26 @@ def sphere_report(depth, input_dim, delta, eps, *, subspace=None, samples=1, met
         for m in ("chernoff_per_layer", "exact_union"):
             if N is None:
                 union.append({"samples": None, "method": m, "min_width": None,
-                              "note": "the net's size is beyond 1e300 inputs"})
+                              "note": "not computed: the net's size is beyond 1e300 inputs"})
                 rows.append((f"{label}, {m}", "—", "—", "beyond 1e300 inputs"))
                 continue
             try:
                 w = min_width(m, depth, N, delta, eps, layers=layers)
                 union.append({"samples": N if N < 2**63 else float(N), "method": m, "min_width": int(w.min_width),
-                              "note": None})
+                              "note": ""})
                 rows.append((f"{label}, {m}", f"{w.min_width:,}", fmt_logp(w.log_failure), w.source))
             except CostLimitError as e:
                 union.append({"samples": N if N < 2**63 else float(N), "method": m, "min_width": None,
                               "note": f"not computed: {e}"})
                 rows.append((f"{label}, {m}", "—", "—", f"not computed: {e}"))
     data["union"] = union
+    data["at_width"] = None
+    if width is not None:
+        kk = subspace if subspace is not None else input_dim
+        e_w = sphere_eps(width, depth, kk, delta, method=method, layers=layers)
+        data["at_width"] = {"width": width, "dim": kk, "eps": e_w}
+        rows.append((f"ε certified at width {width:,} (k = {kk:,}, δ = {delta:g})",
+                     "none < 1" if e_w is None else f"ε = {e_w:.4g}", "—", "derived (sphere_eps)"))
     lines.append(_scaling_text(method))
     lines.extend(results["sphere"].notes)
     lines.append("weakest ingredient: the Lipschitz bound multiplies worst-case operator norms (Λ ≈ 2^(3L/2−1)); "

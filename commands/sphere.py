@@ -39,8 +39,8 @@ def sphere(
     layers: Layers = typer.Option(Layers.all, "--layers", help="Every hidden layer, or the last layer only."),
     search: bool = typer.Option(False, "--search", help="Also run an adversarial search on real networks "
                                 "(a lower bound on the supremum: it can refute the bound, never confirm it)."),
-    width: Optional[int] = option(None, help="With --search: the networks' width (default: the bound's width; {range}).",
-                                  constraint=OrNone(COUNT)),
+    width: Optional[int] = option(None, help="Also the ε the bound certifies at this width; with --search, the "
+                                  "networks' width (default: the bound's width; {range}).", constraint=OrNone(COUNT)),
     restarts: int = option(32, help="With --search: starting points per network ({range}).", constraint=RESTARTS),
     steps: int = option(200, help="With --search: gradient-ascent steps ({range}).", constraint=STEPS),
     trials: int = option(20, help="With --search: simulated networks ({range}).", constraint=SEARCH_TRIALS),
@@ -62,7 +62,7 @@ def sphere(
                                    trials=trials, seed=seed, **kw,
                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
     else:
-        report = sphere_report(depth, input_dim, delta, eps, **kw)
+        report = sphere_report(depth, input_dim, delta, eps, width=width, **kw)
     out = report.as_dict()
     if plot:
         from ..sim.sphere import plot_sphere

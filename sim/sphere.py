@@ -42,9 +42,11 @@ __all__ = ["SearchResult", "search_sphere", "search_report", "CLAIMS", "SEARCH_D
 RESTARTS, STEPS, SEARCH_TRIALS = bsphere.RESTARTS, bsphere.STEPS, bsphere.SEARCH_TRIALS
 #: The ascent's step (an angle, radians): geometric from _STEP0 to _STEP1 over the steps.
 _STEP0, _STEP1 = 0.5, 1e-8
-#: Seconds per multiply-add of the forward+backward pass (2-core reference machine, float64,
-#: deliberately slow side); the search is refused above _COST_LIMIT seconds before any work.
-_T_MAC = 2e-9
+#: Cost model of the search (2-core reference machine, float64, on the slow side of what was
+#: measured: 1.4e-10–3.7e-10 s per multiply-add of the forward and backward passes, 13 ms of
+#: overhead per step of a batch); the search is refused above _COST_LIMIT seconds before any work.
+_T_MAC = 4e-10
+_T_STEP = 1.5e-2
 _COST_LIMIT = 600.0
 
 
@@ -64,7 +66,9 @@ class SearchResult:
 
 
 def _cost(spec: NetworkSpec, trials: int, restarts: int, steps: int) -> float:
-    return 3.0 * trials * restarts * (steps + 1) * spec.weights_per_network * _T_MAC
+    """Estimated seconds: (steps + 1) passes, each 3 multiply-adds per weight, start and network
+    (forward, backward), plus the per-step overhead of each of at most 20 batches."""
+    return (steps + 1) * (3.0 * trials * restarts * spec.weights_per_network * _T_MAC + 20 * _T_STEP)
 
 
 def search_sphere(spec: NetworkSpec, trials: int, *, restarts: int = 32, steps: int = 200, stream: Stream,
@@ -176,14 +180,15 @@ def search_report(depth, input_dim, delta, eps, *, subspace=None, width=None, re
     ratio to the worst deviation found. The search is a lower bound on the supremum.
     """
     base = bsphere.sphere_report(depth, input_dim, delta, eps, subspace=subspace, samples=samples, method=method,
-                                 layers=layers)
+                                 layers=layers, width=width)
     k = subspace if subspace is not None else input_dim
     key = "subspace" if subspace is not None else "sphere"
     n = width if width is not None else base[key]["min_width"]
     spec = _spec(n, depth, k)
     res = search_sphere(spec, trials, restarts=restarts, steps=steps, stream=Stream(seed, "sphere_search"),
                         layers=layers, device=device, progress=progress)
-    eps_b = bsphere.sphere_eps(n, depth, k, delta, method=method, layers=layers)
+    eps_b = base["at_width"]["eps"] if base["at_width"] is not None else bsphere.sphere_eps(
+        n, depth, k, delta, method=method, layers=layers)
     w = res.worst
     over = int((w > eps).sum())
     cp = stats.clopper_pearson(over, trials, 0.95)
@@ -209,9 +214,10 @@ def search_report(depth, input_dim, delta, eps, *, subspace=None, width=None, re
          f"{float(np.median(w)):.4g}", "—", src),
         (f"search: networks with a found deviation > ε = {eps:g}", f"{over}/{trials}",
          f"95 % CI {fmt_p(cp[0])}–{fmt_p(cp[1])}", src),
-        (f"bound: ε certified at width {n:,} (δ = {delta:g})", "—" if eps_b is None else f"{eps_b:.4g}",
-         "—", "derived (sphere_eps)"),
     ]
+    if width is None:
+        rows.append((f"bound: ε certified at width {n:,} (δ = {delta:g})", "—" if eps_b is None else f"{eps_b:.4g}",
+                     "—", "derived (sphere_eps)"))
     lines = list(base.lines) + [
         "The search finds a LOWER bound on the supremum: it can refute the bound, never confirm it.",
         f"ε / worst deviation found = {eps / top:.3g}" if top > 0 else "the search found no deviation",

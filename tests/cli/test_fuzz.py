@@ -94,10 +94,12 @@ SMALL = {
                      "--depths": ["1", "2", "1,2"], "--width": ["2", "4"], "--batch-size": ["8", "64", "4096"]},
     "validate": {"--trials": ["10", "20", "50"]},
     "figure": {"--trials": ["100"]},
+    "sphere": {"--trials": ["1", "2", "5"], "--steps": ["1", "5", "20"], "--restarts": ["2", "4"],
+               "--width": ["1", "2", "16", "64"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
-               "validate": ["--trials"], "figure": ["--trials"]}
+               "validate": ["--trials"], "figure": ["--trials"], "sphere": ["--trials", "--steps", "--width"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -231,6 +233,12 @@ NULLABLE = {
     # sim.trainability: the median among nets that reached the threshold "None if none did"; a censored
     # end of a median's interval "as None (no finite bound)"; epochs_to_threshold[k] "is None when
     # censored"; Spearman's "rho and p_value are None when x or the epochs are constant"
+    # bounds.sphere.sphere_report: an N-input width that cannot be computed ("—"; its note says why; the
+    # net's size as N beyond 1e300); sim.sphere.search_report: the median's interval with < 6 networks,
+    # and the bound's ε at a width "None if no ε < 1 is reached" (with the ratios built on it); at_width
+    # is None without --width
+    "sphere": {"samples", "min_width", "median_ci", "bound_eps_at_width", "eps_over_worst", "bound_eps_over_worst",
+               "at_width", "eps"},
     "trainability": {"median_epochs_reached", "median_epochs_reached_ci", "median_epochs_all",
                      "median_epochs_all_ci", "epochs_to_threshold", "rho", "p_value"},
 }
