@@ -239,7 +239,7 @@ SEARCH_DESIGN = {"depth": 1, "input_dim": 3, "delta": 0.1, "eps": 0.5, "restarts
 
 @CLAIMS.claim("sphere_search", "upper_bound",
               "refutation attempt: at the sphere bound's width, P(search finds a deviation > ε) ≤ δ",
-              "derived (docs/theory.md §10)", trials=200)
+              "derived (docs/theory.md §10)", trials=120)
 def _sphere_search(ctx) -> Evidence:
     d = SEARCH_DESIGN
     r = bsphere.min_width_sphere(d["depth"], d["input_dim"], d["delta"], d["eps"])
