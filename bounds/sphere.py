@@ -48,7 +48,7 @@ import numpy as np
 from .band import LAYERS
 from .errors import COUNT, OPEN_UNIT, CostLimitError, DomainError, Integral, Interval, Options, OrNone, constrain
 from .report import Report, fmt_logp
-from .width import _per_layer_rates, _solve, log_failure_bound, min_width
+from .width import _per_layer_rates, log_failure_bound, min_width
 
 __all__ = [
     "METHODS", "SOURCES", "SphereSplit", "SphereWidth", "log_net_size", "log_opnorm_tail", "opnorm_threshold",
@@ -67,8 +67,8 @@ SOURCES = {
 }
 #: ε₁ = f·ε with f = i/(K + 1), i = 1..K: K per method (the product bound costs ~15 ms a call).
 _F_GRID = {"chernoff_per_layer": 64, "chernoff_product": 8}
-#: the operator-norm levels: log L − t_j²/2 = −j·_U_STEP, j = 0.._U_COUNT − 1 (to e^{−750} per layer
-#: below L; a step of 0.25 loses at most a factor e^{0.25} on that term against the best t).
+#: the operator-norm levels: log L − t_j²/2 = −j·_U_STEP, j = 0.._U_COUNT − 1 (to e^{−750}: below any
+#: δ ≥ 5e-324, so that the bound keeps falling past δ and the width search does not meet a floor; a step of 0.25 loses at most a factor e^{0.25} on that term against the best t).
 _U_STEP = 0.25
 _U_COUNT = 3001
 #: widths are searched up to e^{MAX_LOG_WIDTH} (1e300); beyond, the floats of the evaluation end.
@@ -83,7 +83,7 @@ _COST_LIMIT = 30.0  # seconds: larger estimates are refused before the work
 RESTARTS = Interval(Integral, 2, 4096)
 STEPS = Interval(Integral, 1, 10000)
 SEARCH_TRIALS = Interval(Integral, 1, 10**6)
-_SEARCH_EVALS = 40   # evaluations a width search is budgeted (measured: 6–12; the solver may take more)
+_SEARCH_EVALS = 60   # evaluations of a width search: ≤ 53 bisections (to 2^-52 relative) + the bracketing
 
 
 # --- the expressions (sympy, built once; numerical use of the module never imports sympy) --------
@@ -302,9 +302,10 @@ def min_width_sphere(depth, input_dim, delta, eps, *, subspace=None, method="che
 
     The inputs are the whole space R^{n₀} (k = n₀) or a fixed k-dimensional ``subspace``; the
     bound depends on k only (the first layer sees the subspace through an n×k Gaussian matrix).
-    The search is the toolkit's safeguarded secant with the neighbour check F(n) ≤ δ < F(n − 1)
-    (``bounds.width._solve``), valid because F is non-increasing in n: proven for the per-layer
-    method (each grid term is), only checked for the product method.
+    The search doubles (or halves) from a leading-order guess to a bracket and bisects it to the
+    neighbour check F(n) ≤ δ < F(n − 1) (to the resolution of doubles above 2^53), valid because F
+    is non-increasing in n: proven for the per-layer method (each grid term is), only checked for
+    the product method.
 
     Raises :class:`DomainError` on bad arguments (``subspace`` > ``input_dim``) and
     :class:`CostLimitError` when the width would exceed 1e300 or the product method's 2^53, or
@@ -330,18 +331,55 @@ def min_width_sphere(depth, input_dim, delta, eps, *, subspace=None, method="che
 
     n_max = int(1e300) if method == "chernoff_per_layer" else 2**53
     start = _guess(depth, k, delta, eps, method)
-    n = _solve(lambda n, fine: split(n).log_failure, log_delta, min(start, n_max), two_levels=False,
-               n_max=n_max)
+    n = _monotone_search(lambda n: split(n).log_failure <= log_delta, min(start, n_max), n_max)
     if n is None:
         raise CostLimitError(f"the sphere bound needs a width above {n_max:.3g} here ({method}); "
                              + ("use --method chernoff_per_layer" if method != "chernoff_per_layer"
                                 else "a larger {eps} or {delta}, or a smaller {depth} or dimension, is needed"),
                              names=() if method != "chernoff_per_layer" else ("eps", "delta", "depth"))
     s = split(n)
-    notes = ("monotone search: F(n) non-increasing in n is proven for the per-layer method"
+    unc = max(0, int(n) >> 52)    # above 2^53 the evaluation sees n as a double (relative 2^-52)
+    notes = ((f"the width is decided to the resolution of doubles: ±{unc:,}",) if unc else ()) + ("monotone search: F(n) non-increasing in n is proven for the per-layer method"
              if method == "chernoff_per_layer" else
              "monotone search: F(n) non-increasing in n is only checked for the product method (tests)",)
     return SphereWidth(int(n), k, s, method, SOURCES[method], len(cache), notes)
+
+
+def _monotone_search(ok, start: int, n_max: int):
+    """Smallest integer n in [1, n_max] with ok(n), for ok monotone (False … False True … True):
+    doubling (or halving) from ``start`` to a bracket [lo, hi] with ok(hi) and not ok(lo), then
+    bisection until hi − lo ≤ max(1, ⌊hi/2^52⌋) (above 2^53 the bound is evaluated at n as a
+    double, so a finer bracket is noise). None when not ok(n_max). About log₂(n) evaluations.
+    (The toolkit's secant solver, ``bounds.width._solve``, is not used: for large k the bound falls
+    like a cliff — e^{10^20} one percent below the width, below δ at it — and secant steps stall.)"""
+    b = max(1, min(int(start), n_max))
+    if ok(b):
+        hi, lo = b, 0
+        while lo == 0:
+            c = hi // 2
+            if c < 1:
+                return 1
+            if ok(c):
+                hi = c
+            else:
+                lo = c
+    else:
+        lo, hi = b, None
+        while hi is None:
+            if lo >= n_max:
+                return None
+            c = min(n_max, 2 * lo)
+            if ok(c):
+                hi = c
+            else:
+                lo = c
+    while hi - lo > max(1, hi >> 52):
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def _rates_ok(depth, eps):
@@ -358,7 +396,7 @@ def _guess(depth, k, delta, eps, method) -> int:
     e1 = 0.5 * eps
     lam = (1.5 * depth - 1.0) * math.log(2.0)
     logT = k * (math.log(2.0) + lam - math.log(float(margin(eps, e1))))
-    need = logT + math.log(2.0 * depth / delta)
+    need = logT + math.log(2.0 * depth) - math.log(delta)     # (2L/δ overflows for subnormal δ)
     rate = math.log1p(e1) ** 2 / (10.0 * (depth * depth if method == "chernoff_per_layer" else depth))
     x = need / rate
     return max(1, int(min(x, 1e300)))
@@ -500,9 +538,9 @@ def sphere_report(depth, input_dim, delta, eps, *, subspace=None, samples=1, met
     N-input union widths, as ``initbounds sphere`` prints it.
 
     Rows: the sphere width (k = n₀), the subspace width (k = ``subspace``), the per-layer Chernoff
-    and exact-union widths for N = ``samples`` inputs and for N = the net's size (what a union over
-    the net alone would ask at the full band ε); lines: the optimised split, the scaling
-    statement. With ``width``, also the ε the bound certifies at that width (:func:`sphere_eps`, for
+    and exact-union widths for N = ``samples`` inputs, and the per-layer and product widths for
+    N = the net's size (what a union over the net alone would ask at the full band ε); lines: the
+    optimised split, the scaling statement. With ``width``, also the ε the bound certifies at that width (:func:`sphere_eps`, for
     k = ``subspace`` or n₀; ``at_width`` in the JSON, None without ``width``). ``as_dict()`` is what
     ``--json`` prints. Source: [derived] docs/theory.md §10.
 
@@ -531,9 +569,12 @@ def sphere_report(depth, input_dim, delta, eps, *, subspace=None, samples=1, met
                      f"{fmt_logp(s.log_op_term)}; Lipschitz bound Λ = e^{s.log_lipschitz:.4g}")
     union = []
     big_N = results["sphere"].split.log_net_size
-    for label, N in ((f"N = {samples:,} inputs", samples),
-                     (f"N = |T| = e^{big_N:.4g} (the net's size)", _int_exp(big_N))):
-        for m in ("chernoff_per_layer", "exact_union"):
+    # N = samples: the per-layer and exact widths (as `initbounds width`); N = |T|: the per-layer and
+    # product widths (the exact union at N = |T| asks for tails near δ/|T|: up to ~20 s at L = 64)
+    for label, N, methods in ((f"N = {samples:,} inputs", samples, ("chernoff_per_layer", "exact_union")),
+                              (f"N = |T| = e^{big_N:.4g} (the net's size)", _int_exp(big_N),
+                               ("chernoff_per_layer", "chernoff_product"))):
+        for m in methods:
             if N is None:
                 union.append({"samples": None, "method": m, "min_width": None,
                               "note": "not computed: the net's size is beyond 1e300 inputs"})

@@ -150,11 +150,14 @@ def test_sphere_width_is_at_least_the_union_width_for_fewer_inputs_than_any_net(
 
 
 def test_min_width_is_the_first_width_meeting_delta():
+    widths = {}
     for method in S.METHODS:
         r = S.min_width_sphere(2, 3, 0.1, 0.5, method=method)
-        n = r.min_width
+        n = widths[method] = r.min_width
         assert S.sphere_failure_bound(n, 2, 3, 0.5, method=method).log_failure <= math.log(0.1)
         assert S.sphere_failure_bound(n - 1, 2, 3, 0.5, method=method).log_failure > math.log(0.1)
+    # not a theorem: the product bound is the tighter single-input bound on this design
+    assert widths["chernoff_product"] < widths["chernoff_per_layer"]
 
 
 @pytest.mark.parametrize("method", S.METHODS)
@@ -165,7 +168,7 @@ def test_failure_bound_non_increasing_in_width(method):
     assert all(b <= a + 1e-12 for a, b in zip(v, v[1:]))
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(L=st.integers(1, 8), k=st.integers(1, 50), e=st.floats(0.02, 0.9), d=st.floats(1e-30, 0.5))
 def test_min_width_monotone_in_every_parameter(L, k, e, d):
     w = S.min_width_sphere(L, k, d, e).min_width
@@ -181,13 +184,11 @@ def test_subspace_width_depends_on_k_only():
     assert a.min_width == b.min_width and a.dim == 7
 
 
-def test_product_method_asks_less_than_per_layer_here():
-    # not a theorem; the product bound is the tighter single-input bound on this design
-    assert (S.min_width_sphere(3, 8, 0.05, 0.5, method="chernoff_product").min_width
-            < S.min_width_sphere(3, 8, 0.05, 0.5).min_width)
-
-
 def test_extreme_inputs_answer_in_log_space():
+    # regression (fuzz): a subnormal δ overflowed the starting guess's 2L/δ to inf, which started the
+    # search at 1e300 (4 s per evaluation there) and hung the command
+    r = S.min_width_sphere(8, 3, 1e-310, 0.1)
+    assert r.evaluations < 40 and r.split.log_failure <= math.log(1e-310)
     r = S.min_width_sphere(10**4, 10**6, 1e-300, 1e-6)
     assert 1e25 < r.min_width < 1e40
     assert math.isfinite(r.split.log_failure) and r.split.log_failure <= math.log(1e-300)
@@ -256,7 +257,8 @@ def test_report_shape():
     r = S.sphere_report(2, 16, 0.05, 0.5, subspace=4, samples=100, width=10**6)
     d = r.as_dict()
     assert d["sphere"]["min_width"] > d["subspace"]["min_width"]
-    assert {u["method"] for u in d["union"]} == {"chernoff_per_layer", "exact_union"}
+    assert [u["method"] for u in d["union"]] == ["chernoff_per_layer", "exact_union", "chernoff_per_layer",
+                                                 "chernoff_product"]
     assert d["at_width"]["dim"] == 4 and 0 < d["at_width"]["eps"] < 0.5
     assert "L**3" in d["scaling"] or "L^3" in d["scaling"]
 
