@@ -599,9 +599,9 @@ def sphere_report(depth, input_dim, delta, eps, *, subspace=None, samples=1, met
                      "none < 1" if e_w is None else f"ε = {e_w:.4g}", "—", "derived (sphere_eps)"))
     lines.append(_scaling_text(method))
     lines.extend(results["sphere"].notes)
-    lines.append("weakest ingredient: the Lipschitz bound multiplies worst-case operator norms (Λ ≈ 2^(3L/2−1)); "
-                 "the true worst-case growth is far smaller, so this width is an over-estimate growing one power "
-                 "of L faster than the single-input width")
+    lines.append("weakest ingredient: the net costs k·ln(1 + 2Λ/m) nats with Λ a product of worst-case operator "
+                 "norms (≈ 2^(3L/2−1)), linear in L: one power of L above the single-input width (at a given input "
+                 "the Jacobian of a wide random net grows like √L); at small L the margin term k·ln(1/m) dominates")
     data["scaling"] = _scaling_text(method)
     return Report(
         title=f"Minimum width for every input at once: L={depth}, n0={input_dim:,}, δ={delta:g}, ε={eps:g} "
