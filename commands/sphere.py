@@ -46,8 +46,8 @@ def sphere(
     trials: int = option(20, help="With --search: simulated networks ({range}).", constraint=SEARCH_TRIALS),
     seed: int = option(0, help="With --search: seed of the networks and starts ({range}).",
                        constraint=NONNEGATIVE_INT),
-    plot: Optional[str] = plot_option("the search's worst deviations (with --search) or the width against the "
-                                      "input dimension"),
+    plot: Optional[str] = plot_option("the search's worst deviations (with --search) or the failure bound against "
+                                      "the width"),
     derive: bool = typer.Option(False, "--derive", help="Also print the derivation."),
     as_json: bool = json_option(),
 ):

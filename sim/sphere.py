@@ -65,10 +65,25 @@ class SearchResult:
     weights: Optional[list] = None   # per network, its weight matrices (numpy), when asked for
 
 
-def _cost(spec: NetworkSpec, trials: int, restarts: int, steps: int) -> float:
+def _cost(weights: int, trials: int, restarts: int, steps: int) -> float:
     """Estimated seconds: (steps + 1) passes, each 3 multiply-adds per weight, start and network
     (forward, backward), plus the per-step overhead of each of at most 20 batches."""
-    return (steps + 1) * (3.0 * trials * restarts * spec.weights_per_network * _T_MAC + 20 * _T_STEP)
+    return (steps + 1) * (3.0 * trials * restarts * weights * _T_MAC + 20 * _T_STEP)
+
+
+def _check_search(weights: int, units: int, dim: int, trials: int, restarts: int, steps: int) -> int:
+    """Refuse, before any work (and before a network is even described: a NetworkSpec of 10^7
+    layers takes minutes to validate), a search over the memory budget or the time limit.
+    ``weights``, ``units``: per network. Returns the working-set elements of one network."""
+    elements = weights + restarts * (dim + 4 * units)
+    require_memory(8.0 * elements, "one network of the search ({width}, {depth}, {restarts} starts)",
+                   names=("width", "depth", "restarts"))
+    secs = _cost(weights, trials, restarts, steps)
+    if secs > _COST_LIMIT:
+        raise CostLimitError(f"the search needs about {secs:.3g} s here ({trials} networks × {restarts} starts × "
+                             f"{steps} steps × {weights:.3g} weights; limit {_COST_LIMIT:g} s): use a smaller "
+                             "{width}, {trials}, {restarts} or {steps}", names=("width", "trials", "restarts", "steps"))
+    return elements
 
 
 def search_sphere(spec: NetworkSpec, trials: int, *, restarts: int = 32, steps: int = 200, stream: Stream,
@@ -89,15 +104,7 @@ def search_sphere(spec: NetworkSpec, trials: int, *, restarts: int = 32, steps: 
     steps = STEPS.validate("steps", steps)
     layers = LAYERS.validate("layers", layers)
     k, L = spec.input_dim, spec.depth
-    w_net = spec.weights_per_network
-    elements = w_net + restarts * (k + 4 * sum(spec.widths))
-    require_memory(8.0 * elements, "one network of the search ({width}, {restarts} starts)",
-                   names=("width", "restarts"))
-    secs = _cost(spec, trials, restarts, steps)
-    if secs > _COST_LIMIT:
-        raise CostLimitError(f"the search needs about {secs:.3g} s here ({trials} networks × {restarts} starts × "
-                             f"{steps} steps × {w_net:.3g} weights; limit {_COST_LIMIT:g} s): use a smaller "
-                             "{width}, {trials}, {restarts} or {steps}", names=("width", "trials", "restarts", "steps"))
+    elements = _check_search(spec.weights_per_network, sum(spec.widths), k, trials, restarts, steps)
     searched = list(range(L)) if layers == "all" else [L - 1]
     pairs = [(l, s) for l in searched for s in (1.0, -1.0)]
     tl = torch.tensor([pairs[r % len(pairs)][0] for r in range(restarts)], device=device)
@@ -184,6 +191,7 @@ def search_report(depth, input_dim, delta, eps, *, subspace=None, width=None, re
     k = subspace if subspace is not None else input_dim
     key = "subspace" if subspace is not None else "sphere"
     n = width if width is not None else base[key]["min_width"]
+    _check_search(n * k + (depth - 1) * n * n, n * depth, k, trials, restarts, steps)
     spec = _spec(n, depth, k)
     res = search_sphere(spec, trials, restarts=restarts, steps=steps, stream=Stream(seed, "sphere_search"),
                         layers=layers, device=device, progress=progress)
@@ -300,8 +308,8 @@ def _sphere_exact(ctx) -> Evidence:
 def plot_sphere(report: Report, path: str) -> None:
     """``initbounds sphere --plot``: with a search, the per-network worst deviations found (a
     histogram), the median's 95 % interval, ε and the ε the bound certifies at that width; without,
-    the sphere bound's minimum width against the input dimension k (1 … n₀), beside the per-layer
-    Chernoff width for N = n₀ inputs."""
+    the bound's failure probability against the width (from n*/8 to 8n*), for the sphere and the
+    subspace, with the level δ."""
     from .plots import headless_pyplot
 
     plt = headless_pyplot()
@@ -324,20 +332,19 @@ def plot_sphere(report: Report, path: str) -> None:
         ax.set_ylabel("networks")
         ax.set_title(f"Adversarial search, L = {inp['depth']}, k = {s['dim']}, width {s['width']:,}")
     else:
-        n0 = inp["input_dim"]
-        ks = sorted({int(round(v)) for v in np.geomspace(1, n0, min(n0, 10))})
-        ws = [bsphere.min_width_sphere(inp["depth"], n0, inp["delta"], inp["eps"], subspace=k, method=inp["method"],
-                                       layers=inp["layers"]).min_width for k in ks]
-        from ..bounds.width import min_width as mw
-
-        us = [mw("chernoff_per_layer", inp["depth"], k, inp["delta"], inp["eps"]).min_width for k in ks]
-        ax.plot(ks, ws, "o-", label="every input of a k-dim subspace (sphere bound)")
-        ax.plot(ks, us, "s--", label="N = k fixed inputs (per-layer Chernoff union)")
+        for key, style in (("sphere", "o-"), ("subspace", "s--")):
+            if key not in d:
+                continue
+            n_star, k = d[key]["min_width"], d[key]["dim"]
+            ns = sorted({max(1, int(v)) for v in np.geomspace(max(1.0, float(n_star) / 8), float(n_star) * 8, 25)} | {n_star})
+            lf = [bsphere.sphere_failure_bound(n, inp["depth"], k, inp["eps"], method=inp["method"],
+                                               layers=inp["layers"]).log_failure / math.log(10) for n in ns]
+            ax.plot(ns, lf, style, ms=3, label=f"{key} (k = {k:,}); min width {n_star:,}")
+        ax.axhline(math.log10(inp["delta"]), color="k", ls=":", label=f"δ = {inp['delta']:g}")
         ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("input dimension k")
-        ax.set_ylabel("minimum width n")
-        ax.set_title(f"L = {inp['depth']}, δ = {inp['delta']:g}, ε = {inp['eps']:g} (exact values, no interval)")
+        ax.set_xlabel("width n")
+        ax.set_ylabel("log10 of the failure bound (a computed bound: no interval)")
+        ax.set_title(f"Sphere bound, L = {inp['depth']}, ε = {inp['eps']:g}")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)

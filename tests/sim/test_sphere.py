@@ -82,3 +82,12 @@ def test_search_is_reproducible_and_checks_cost_first():
         search_sphere(_spec(10**6, 2, 3), 2, restarts=4, steps=10, stream=s)
     with pytest.raises(CostLimitError, match="s here"):
         search_sphere(_spec(3000, 2, 3), 1000, restarts=64, steps=1000, stream=s)
+
+
+def test_search_report_refuses_deep_designs_before_describing_them():
+    """Regression (fuzz): --depth 10^7 --width 16 --search built a NetworkSpec of 10^7 layers (minutes
+    of validation) before the memory check refused it."""
+    from initbounds.sim.sphere import search_report
+
+    with pytest.raises(CostLimitError, match="GiB"):
+        search_report(10**7, 8, 0.5, 0.9, width=16, trials=5, steps=5)
