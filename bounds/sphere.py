@@ -319,6 +319,10 @@ def min_width_sphere(depth, input_dim, delta, eps, *, subspace=None, method="che
     k = _check_dims(input_dim, subspace)
     _check_cost(method, _SEARCH_EVALS)
     log_delta = math.log(delta)
+    f_min = float(_f_grid(method)[0])
+    if f_min * eps < 2.0**-52:     # the tighter bands 1 ± f·ε would round to 1 in doubles
+        raise CostLimitError(f"{{eps}} = {eps:g}: the tighter bands ε₁ = f·ε (f from {f_min:.3g}) must stay above the "
+                             f"double resolution of 1 ± ε₁; this bound needs eps ≥ {2.0**-52 / f_min:.2g}", param="eps")
     if method == "chernoff_per_layer":
         # rates below 1e-280 put the width above 1e280 (bounds.width's own limit)
         _rates_ok(depth, eps)
@@ -398,6 +402,8 @@ def _guess(depth, k, delta, eps, method) -> int:
     logT = k * (math.log(2.0) + lam - math.log(float(margin(eps, e1))))
     need = logT + math.log(2.0 * depth) - math.log(delta)     # (2L/δ overflows for subnormal δ)
     rate = math.log1p(e1) ** 2 / (10.0 * (depth * depth if method == "chernoff_per_layer" else depth))
+    if not rate > 0.0:          # ε below the double resolution of the band: the search refuses later
+        return int(1e300)
     x = need / rate
     return max(1, int(min(x, 1e300)))
 

@@ -195,10 +195,15 @@ def test_extreme_inputs_answer_in_log_space():
 
 
 def test_refusals_before_the_work():
-    with pytest.raises(CostLimitError, match="1e-280"):
+    with pytest.raises(CostLimitError, match="double resolution") as e:
         S.min_width_sphere(10, 4, 0.1, 1e-200)
+    assert e.value.param == "eps"
+    with pytest.raises(CostLimitError, match="1e-280"):
+        S.min_width_sphere(10**130, 4, 0.1, 1e-13)
     with pytest.raises(CostLimitError, match="2\\^53|9.01e\\+15"):
         S.min_width_sphere(50, 10**6, 1e-300, 1e-4, method="chernoff_product")
+    with pytest.raises(CostLimitError):       # regression (fuzz): the starting guess divided by log1p(ε/2)² = 0
+        S.min_width_sphere(2, 10**7, 1e-300, 1e-300, method="chernoff_product")
     with pytest.raises(DomainError) as e:
         S.min_width_sphere(2, 4, 0.1, 0.5, subspace=5)
     assert e.value.param == "subspace" and "got 5" in str(e.value)
