@@ -26,6 +26,7 @@ DERIVATIONS = {
     "resnet": ("initbounds.bounds.resnet", "derive_resnet", "resnet", "HR18"),
     "regions": ("initbounds.bounds.regions", "derive_regions", "regions", "HR19"),
     "certify": ("initbounds.bounds.certify", "derive_certify", "certify", "AB19, our extension"),
+    "sphere": ("initbounds.bounds.sphere", "derive_sphere", "sphere", "AB19"),
 }
 
 app = typer.Typer(help="Print a derivation (text, LaTeX or Markdown).", no_args_is_help=True)

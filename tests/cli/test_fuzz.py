@@ -97,10 +97,13 @@ SMALL = {
     "figures": {"--scale": ["0.01"]},
     "certify": {"--trials": ["120", "200"], "--budget-seconds": ["0.5", "2"], "--dataset": ["iris", "wine"],
                 "--depth": ["1", "2"]},
+    "sphere": {"--trials": ["1", "2", "5"], "--steps": ["1", "5", "20"], "--restarts": ["2", "4"],
+               "--width": ["1", "2", "16", "64"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
-               "validate": ["--trials"], "figure": ["--trials"], "figures": ["--scale"], "certify": ["--budget-seconds"]}
+               "validate": ["--trials"], "figure": ["--trials"], "figures": ["--scale"], "certify": ["--budget-seconds"],
+               "sphere": ["--trials", "--steps", "--width"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -237,6 +240,12 @@ NULLABLE = {
     # sim.certify.CertifyReport: failures, cp_upper, alpha_j "None for the union bound" (no test accepted);
     # product_width (and its ratio) "None: not computable"; largest_rejected None when no width was rejected
     "certify": {"failures", "cp_upper", "alpha_j", "product_width", "ratio_product_to_certified", "largest_rejected"},
+    # bounds.sphere.sphere_report: an N-input width that cannot be computed ("—"; its note says why; the
+    # net's size as N beyond 1e300); sim.sphere.search_report: the median's interval with < 6 networks,
+    # and the bound's ε at a width "None if no ε < 1 is reached" (with the ratios built on it); at_width
+    # is None without --width
+    "sphere": {"samples", "min_width", "median_ci", "bound_eps_at_width", "eps_over_worst", "bound_eps_over_worst",
+               "at_width", "eps"},
     "trainability": {"median_epochs_reached", "median_epochs_reached_ci", "median_epochs_all",
                      "median_epochs_all_ci", "epochs_to_threshold", "rho", "p_value"},
 }

@@ -34,6 +34,7 @@ BASE = {
     "validate": [],
     "check": [],
     "certify": ["--dataset", "iris", "--depth", "1", "--delta", "0.2", "--eps", "0.5"],
+    "sphere": ["--input-dim", "4", "--depth", "1", "--delta", "0.1", "--eps", "0.5"],
 }
 
 
@@ -187,7 +188,7 @@ def test_every_plot_option_is_the_one_rule():
     file is overwritten); no command has a --plot the rule does not cover."""
     from initbounds.commands._options import PlotFile
 
-    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet"}
+    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "sphere"}
     for name in cli.COMMANDS:
         for p in _command(name).params:
             if "--plot" in p.opts:
