@@ -681,7 +681,9 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
     from .width import _band
 
     n, L = width, depth
-    _check_size(n, n)
+    if n > WIDTH_MAX:
+        raise CostLimitError("{width} must be ≤ 2^53 = " f"{WIDTH_MAX:.4g} for the weight-normalized law (widths are "
+                             f"exact in doubles up to there); got {n}", param="width")
     g0 = math.sqrt(2.0)
     g = g0 if gain is None else float(gain)
     lo, hi = _band(eps, norm)
