@@ -403,13 +403,14 @@ def _cdf_cost(m: int, n: int) -> tuple:
     return s, nmax
 
 
-def _lattice_cdf(m: int, n: int, cps: int, t: np.ndarray) -> tuple:
-    """P(T ≤ t), T = Σ_{i≤n} u_i²1[u_i>0], on one grid of step h: each cell [jh, (j+1)h) of the
+@lru_cache(maxsize=16)
+def _lattice_table(m: int, n: int, cps: int) -> tuple:
+    """P(T ≤ t, K ≥ 2), T = Σ_{i≤n} u_i²1[u_i>0], on one grid of step h: each cell [jh, (j+1)h) of the
     Beta law splits its exact mass between its two ends so that its exact first moment is kept
     (E[B; B ∈ cell] from the Beta(3/2, (m−1)/2) law, since u·f_{1/2,β}(u) = E B·f_{3/2,β}(u)); the
     mean of the lattice sum is then exact and its variance exceeds the true one by O(h²). The CDF is
-    read at the lattice's midpoints and interpolated linearly. Returns (cdf values, truncated +
-    wrapped mass, FFT round-off bound)."""
+    read at the lattice's midpoints and interpolated linearly. Returns (midpoints, cumulative
+    masses, P(K ≥ 2), truncated + wrapped mass, FFT round-off bound); read-only arrays, cached."""
     from scipy.special import betainc
 
     h, J, i_lo, N, wrap = _grid_plan(m, n, cps)
@@ -441,8 +442,44 @@ def _lattice_cdf(m: int, n: int, cps: int, t: np.ndarray) -> tuple:
     cum = np.cumsum(c)                          # P(T_lattice ≤ (i_lo + i)·h)
     xs = (i_lo + np.arange(N) + 0.5) * h        # … read at the midpoints
     total = 1.0 - 2.0 ** -n * (1.0 + n)        # P(K ≥ 2)
-    vals = np.interp(t, xs, cum, left=0.0, right=total)
-    return vals, n * trunc + wrap, roundoff
+    xs.setflags(write=False)
+    cum.setflags(write=False)
+    return xs, cum, total, n * trunc + wrap, roundoff
+
+
+def _lattice_cdf(m: int, n: int, cps: int, t: np.ndarray) -> tuple:
+    """(P(T ≤ t, K ≥ 2) on one grid, truncated + wrapped mass, FFT round-off bound)."""
+    xs, cum, total, err, roundoff = _lattice_table(m, n, cps)
+    return np.interp(t, xs, cum, left=0.0, right=total), err, roundoff
+
+
+@lru_cache(maxsize=16)
+def _global_tolerance(m: int, n: int) -> float:
+    """The largest Richardson correction over the fine grid's points, plus the cut masses and the
+    round-off bounds: the stated absolute tolerance of every CDF value of the (m, n) law."""
+    xs1, cum1, _, e1, r1 = _lattice_table(m, n, 2 * _CELLS_PER_SCALE)
+    xs0, cum0, total, e0, r0 = _lattice_table(m, n, _CELLS_PER_SCALE)
+    corr = (cum1 - np.interp(xs1, xs0, cum0, left=0.0, right=total)) / 3.0
+    return float(np.max(np.abs(corr))) + max(e0, e1) + max(r0, r1)
+
+
+def _alive_cdf(m: int, n: int, t: np.ndarray) -> np.ndarray:
+    """P(T ≤ t, T > 0) (no atom; every K ≥ 1), elementwise for t ≥ 0: K = 1 exact, K ≥ 2 on the
+    lattice with one Richardson step; m = 1 and n = 1 exact."""
+    from scipy.special import bdtr, betainc
+
+    t = np.asarray(t, dtype=float)
+    p0 = 2.0 ** -n
+    if m == 1:
+        k = np.floor(t + 1e-12)
+        with np.errstate(invalid="ignore"):
+            return np.where(t < 1.0 - 1e-12, 0.0, bdtr(np.clip(k, 0, n), n, 0.5) - p0)
+    one = n * p0 * betainc(0.5, 0.5 * (m - 1), np.clip(t, 0.0, 1.0))
+    if n == 1:
+        return one
+    v0, _, _ = _lattice_cdf(m, n, _CELLS_PER_SCALE, t)
+    v1, _, _ = _lattice_cdf(m, n, 2 * _CELLS_PER_SCALE, t)
+    return one + np.maximum(v1 + (v1 - v0) / 3.0, 0.0)
 
 
 @constrain(**_FAN, gain=_GAIN)
