@@ -86,7 +86,7 @@ class OneLayerLaw:
     * ``log_moments()`` — a :class:`bounds.rho.LogMoments` of log X given X > 0 (sizes the grids);
     * ``far_mass`` — the one-layer mass whose tails are not evaluated (counted in the tolerance),
       ``t_point`` — seconds per CDF point (the cost model), and ``cdf_tolerance`` — the absolute
-      error of any CDF value, propagated into the reported tolerance (cells × layers × 2τ).
+      error of any CDF value, propagated into the reported tolerance (:func:`_law_err`).
 
     bounds.wnorm's weight-normalized law is one; tests check that a subclass wrapping ρ's own
     functions gives the same probabilities as the default.
@@ -125,11 +125,15 @@ def _lm(n):
     return n.log_moments() if _is_law(n) else rho.log_moments(n)
 
 
-def _law_err(n, cells: int, layers: int, kernel: int) -> float:
-    """Absolute error carried by a law's CDF tolerance τ through ``layers`` steps: every cell
-    probability and exit probability errs by at most 2τ (0 for the default law)."""
+def _law_err(n, layers: int) -> float:
+    """Absolute error carried by a law's CDF tolerance τ (0 for the default law): τ(2 + 4L).
+
+    A CDF error δF with |δF| ≤ τ changes the layer-1 masses' total by ≤ 2τ; at each later step it
+    moves the probability of the event by |∫ f d(δ kernel)| = |∫ δF df| ≤ τ·TV(f), with f the
+    probability of the event from a given position, which is 0 outside the band and (stated, not
+    proved) unimodal inside, so TV(f) ≤ 2; the exits add 2τ per layer."""
     tau = n.cdf_tolerance if _is_law(n) else 0.0
-    return 2.0 * tau * (cells + 2 + max(layers - 1, 0) * (kernel + 2)) if tau else 0.0
+    return tau * (2.0 + 4.0 * layers) if tau else 0.0
 
 
 def _t_point(n) -> float:
@@ -485,7 +489,7 @@ def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method
     # layer 2 from the exact layer-1 masses, in log space
     log_exit = _lae(log_exit, _log_dot(None, log_t, logm))
     far = L * _far_mass(n) + cut_err        # one-layer mass beyond the contour range (n > 200)
-    far += _law_err(n, M, L, j_lo + j_hi + 1)   # another law's CDF tolerance (0 for ρ's)
+    far += _law_err(n, L)                   # another law's CDF tolerance (0 for ρ's)
     if L == 2:
         return log_exit, far
     ker = _kernel_from_tails(n, LC, LS, j_lo, j_hi)
@@ -596,7 +600,7 @@ def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, 
     # one layer moves log Π by X ∈ [−reach[0], reach[1]] up to mass e^-745 (counted in cut1)
     cut1 = _lae(float(_log_alive_below(n, np.array([-reach[0]]))[0]), float(_log_above(n, np.array([reach[1]]))[0]))
     err = L * _far_mass(n) + (L * math.exp(cut1) if cut1 > -745 else 0.0)
-    err += _law_err(n, 2 * G, L, j_lo + j_hi + 1)   # another law's CDF tolerance (0 for ρ's)
+    err += _law_err(n, L)                   # another law's CDF tolerance (0 for ρ's)
     # layer 1, exact (alive), on the cells the one-layer law reaches
     i0, i1 = _span(x0, h, G, -reach[0], reach[1])
     logm = np.full(G, -np.inf)

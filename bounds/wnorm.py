@@ -43,7 +43,7 @@ import mpmath as mp
 import numpy as np
 
 from . import rho
-from .band import LAYERS, NORMS
+from .band import LAYERS, NORMS, OneLayerLaw, band_probability
 from .errors import COUNT, OPEN_UNIT, POSITIVE, CostLimitError, DomainError, Interval, Options, OrNone, Real, constrain
 from .numerics import logsumexp
 from .report import Report, fmt_logp, fmt_p
@@ -482,6 +482,109 @@ def _alive_cdf(m: int, n: int, t: np.ndarray) -> np.ndarray:
     return one + np.maximum(v1 + (v1 - v0) / 3.0, 0.0)
 
 
+def _alive_sf(m: int, n: int, t: np.ndarray) -> np.ndarray:
+    """P(T > t) for t ≥ 0 (the K = 1 tail exact by the complementary incomplete beta; the K ≥ 2
+    tail as P(K ≥ 2) minus the lattice CDF: absolute accuracy, as the CDF's)."""
+    from scipy.special import bdtrc, betaincc
+
+    t = np.asarray(t, dtype=float)
+    p0 = 2.0 ** -n
+    if m == 1:
+        return bdtrc(np.clip(np.floor(t + 1e-12), 0, n), n, 0.5)
+    one = n * p0 * betaincc(0.5, 0.5 * (m - 1), np.clip(t, 0.0, 1.0))
+    if n == 1:
+        return one
+    v0, _, _ = _lattice_cdf(m, n, _CELLS_PER_SCALE, t)
+    v1, _, _ = _lattice_cdf(m, n, 2 * _CELLS_PER_SCALE, t)
+    total = _lattice_table(m, n, _CELLS_PER_SCALE)[2]
+    return one + np.maximum(total - (v1 + (v1 - v0) / 3.0), 0.0)
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(np.maximum(p, 0.0))
+
+
+@dataclass(frozen=True, eq=True)
+class WnormLaw(OneLayerLaw):
+    """The weight-normalized one-layer law of X (fan-in m, width n, g²) as a
+    :class:`bounds.band.OneLayerLaw`, so that the band recursion of :mod:`bounds.band` gives p_stay
+    and p_last for weight-normalized networks. Its CDF is the lattice evaluation of
+    :func:`law_cdf` (cached tables), and ``cdf_tolerance`` the stated tolerance over every point;
+    the band recursion adds its propagation to its own tolerance. Build it with :func:`wnorm_law`
+    (which checks the cost first)."""
+
+    fan_in: int
+    width: int
+    g2: float
+
+    far_mass = 0.0          # the cut and wrapped masses are inside cdf_tolerance
+    t_point = 2e-7          # one interpolation in the cached tables
+
+    @property
+    def cdf_tolerance(self) -> float:
+        if self.fan_in == 1 or self.width == 1:
+            return 1e-15
+        return _global_tolerance(self.fan_in, self.width)
+
+    def log_cdf_alive(self, x):
+        with np.errstate(over="ignore", under="ignore"):
+            t = np.exp(np.asarray(x, dtype=float)) / self.g2
+        return _log(_alive_cdf(self.fan_in, self.width, t))
+
+    def log_sf(self, x):
+        with np.errstate(over="ignore", under="ignore"):
+            t = np.exp(np.asarray(x, dtype=float)) / self.g2
+        return _log(_alive_sf(self.fan_in, self.width, t))
+
+    def log_moments(self) -> rho.LogMoments:
+        """Mean and variance of log X given X > 0: the K = 1 part exactly (log of a Beta variable:
+        ψ(½) − ψ(m/2), ψ₁(½) − ψ₁(m/2)), the K ≥ 2 part from the fine lattice (it sizes the grids
+        only)."""
+        from scipy.special import polygamma, psi
+
+        m, n = self.fan_in, self.width
+        p0 = 2.0 ** -n
+        lg = math.log(self.g2)
+        if m == 1:
+            k = np.arange(1, n + 1, dtype=float)
+            from scipy.special import gammaln
+
+            w = np.exp(gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0) - n * math.log(2.0))
+            w /= w.sum()
+            lk = np.log(k)
+            mean = float(np.sum(w * lk))
+            return rho.LogMoments(lg + mean, float(np.sum(w * (lk - mean) ** 2)), p0)
+        a, b = 0.5, 0.5 * (m - 1)
+        m1, v1 = float(psi(a) - psi(a + b)), float(polygamma(1, a) - polygamma(1, a + b))
+        if n == 1:
+            return rho.LogMoments(lg + m1, v1, p0)
+        xs, cum, total, _, _ = _lattice_table(m, n, 2 * _CELLS_PER_SCALE)
+        c = np.diff(np.concatenate([[0.0], cum]))
+        lx = np.log(np.maximum(xs - 0.5 * (xs[1] - xs[0]), 0.25 * (xs[1] - xs[0])))
+        w2 = float(c.sum())
+        m2 = float(np.sum(c * lx) / w2)
+        v2 = float(np.sum(c * (lx - m2) ** 2) / w2)
+        w1 = n * p0
+        W = w1 + w2
+        mean = (w1 * m1 + w2 * m2) / W
+        var = (w1 * (v1 + (m1 - mean) ** 2) + w2 * (v2 + (m2 - mean) ** 2)) / W
+        return rho.LogMoments(lg + mean, var, p0)
+
+
+def wnorm_law(fan_in: int, width: int, *, gain=None) -> WnormLaw:
+    """:class:`WnormLaw` for these sizes, refused (:class:`CostLimitError`) before any work where
+    a grid would need an FFT above 2^23 points."""
+    _check_size(fan_in, width)
+    m, n = int(fan_in), int(width)
+    if m > 1 and n > 1:
+        secs, nmax = _cdf_cost(m, n)
+        if nmax > _FFT_MAX:
+            raise CostLimitError("the weight-normalized law at {width} " f"{n:,} needs an FFT of {nmax:,} points "
+                                 f"(about {secs:.3g} s), beyond this tool's limit of {_FFT_MAX:,}", names=("width",))
+    return WnormLaw(m, n, _g2(m, n, gain))
+
+
 @constrain(**_FAN, gain=_GAIN)
 def law_cdf(fan_in, width, x, *, gain=None) -> CdfResult:
     r"""P(X ≤ x) for one weight-normalized ReLU layer, with its stated tolerance.
@@ -555,11 +658,9 @@ SOURCES = {
     "authors_formula": "authors' code (AB19 v1 Fig. 6 curve; Gaussian-weight formula, unchanged)",
     "chernoff_per_layer": "derived (per-layer Chernoff with the weight-normalized rate + union bound)",
     "chernoff_product": "derived (Doob with exact integer moments; per-layer Chernoff lower side)",
-    "exact_union": "derived (exact p_stay + union over inputs)",
+    "exact_union": "derived (p_stay by the band recursion with this law + union; stated tolerance)",
 }
-#: Why ``exact_union`` has no weight-normalized value.
-EXACT_NOT_COMPUTED = ("the exact band recursion (bounds.band) takes only the Gaussian-weight one-layer law; "
-                      "it is not generalized to the weight-normalized law in this version")
+_EXACT_RTOL = 1e-4     # as bounds.width: relative tolerance of the band recursion when deciding the width
 DESIGN = {"depth": COUNT, "samples": COUNT, "delta": OPEN_UNIT, "eps": OPEN_UNIT, "norm": NORMS, "layers": LAYERS}
 _ASSUMPTIONS = ("weight-normalized rows: every row of W_l has norm g = √(2n_{l−1}/n_l) (√2 for equal widths), "
                 "directions uniform on the sphere (Gaussian draws, torch's weight_norm at init with g set)",
@@ -603,8 +704,9 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     Methods as :func:`bounds.width.min_width`, with this law: ``authors_formula`` unchanged (the
     authors' Gaussian-weight curve, labelled); ``chernoff_per_layer`` (this law's rate);
     ``chernoff_product`` (Doob's maximal inequality with exact integer moments of X on the upper
-    side, the per-layer Chernoff bound on the lower side); ``exact_union`` raises
-    :class:`CostLimitError` (not computed; :data:`EXACT_NOT_COMPUTED`). Returns a
+    side, the per-layer Chernoff bound on the lower side); ``exact_union``: N·(p_fail + tolerance)
+    with p_fail from the band recursion of :mod:`bounds.band` run with :class:`WnormLaw` (refused
+    where the propagated tolerance is not below δ/(2N)). Returns a
     :class:`bounds.width.WidthResult`. Raises :class:`CostLimitError` where the width would pass
     2^53, or (product) where the cost model of the moments is exceeded.
     Source: [derived] docs/theory.md §10; AB19 (arXiv 1901.03611).
@@ -619,8 +721,6 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     if method == "authors_formula":
         notes = ("AB19's plotting formula (Gaussian weights); unchanged for weight norm; not a proven bound",)
         return W.WidthResult(method, W._authors_width(L, N, delta, eps), SOURCES[method], math.nan, notes)
-    if method == "exact_union":
-        raise CostLimitError("for weight-normalized networks " + EXACT_NOT_COMPUTED)
     lo_b, hi_b = W._band(eps, norm)
     _rates_wn(2, L, lo_b, hi_b)                # refuses a band that rounds to 1 before any work
     # the Gaussian-weight per-layer width is the start (the weight-normalized rate is close to it)
@@ -634,9 +734,31 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
                              "(this law is evaluated up to 2^53); a larger {eps} or a smaller {depth} is needed",
                              names=("eps", "depth"))
     start = max(1, int(math.ceil(guess)))
+    two = False
     if method == "chernoff_per_layer":
         f = lambda n, fine: _log_fail_per_layer_wn(n, L, N, lo_b, hi_b)  # noqa: E731
         notes: tuple = ()
+    elif method == "exact_union":
+        start = W._clt_width(L, N, delta, lo_b, hi_b, layers)
+        if start > WIDTH_MAX:
+            raise CostLimitError(f"the exact width would be near {start:.3g}, beyond 2^53", names=())
+
+        def f(n, fine):
+            # N·(p_fail + tolerance): the band recursion's own and the law's stated tolerance are
+            # added, so that the width meets δ whatever the numerical error within the tolerance
+            r = band_probability(n, L, lo_b, hi_b, layers=layers, rtol=_EXACT_RTOL if fine else 1e-2,
+                                 law=wnorm_law(n, n))
+            return math.log(N) + float(np.logaddexp(r.logp_fail, math.log(max(r.tolerance, 1e-320))))
+
+        # the law's tolerance (≈ τ(2 + 4L)) must sit well below δ/N, or no width can certify δ
+        tau = wnorm_law(max(start, 2), max(start, 2)).cdf_tolerance * (2.0 + 4.0 * L)
+        if tau * N > 0.5 * delta:
+            raise CostLimitError(f"the weight-normalized CDF's stated tolerance propagates to about {tau:.2g} per input "
+                                 f"(width {start:,}), not below δ/(2N) = {delta / (2 * N):.2g}: the band recursion "
+                                 "cannot certify this {delta}; the Chernoff methods can", names=("delta",))
+        two = True
+        notes = ("p_stay from the band recursion with the weight-normalized law; its tolerance (the law's stated CDF "
+                 "tolerance propagated, and the recursion's own) is added to the failure probability",)
     else:
         secs = _moment_cost(max(start, 2), _MOMENT_ORDER_MAX) * 40
         if secs > 60.0:
@@ -646,7 +768,7 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
         notes = ("upper side: Doob with integer orders p ≤ 256 (or the per-layer bound where smaller); "
                  "lower side: the per-layer Chernoff bound",)
     f = W._memo(f)
-    n_star = W._solve(f, log_delta, start, two_levels=False, n_max=WIDTH_MAX, log_offset=math.log(N))
+    n_star = W._solve(f, log_delta, start, two_levels=two, n_max=WIDTH_MAX, log_offset=math.log(N))
     if n_star is None:
         raise CostLimitError(f"the {method} bound needs a width above 2^53 here", names=())
     return W.WidthResult(method, n_star, SOURCES[method], f(n_star, True), notes)
@@ -655,7 +777,7 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
 @constrain(**DESIGN)
 def min_widths(depth, samples, delta, eps, *, norm="squared", layers="all") -> list:
     """:func:`min_width` for the four methods; a method that cannot answer gives ``min_width=None``
-    with the reason in its notes (``exact_union`` always, see :data:`EXACT_NOT_COMPUTED`)."""
+    with the reason in its notes."""
     from .width import WidthResult
 
     out = []
@@ -709,8 +831,10 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
 
     Rows: the gain, E X and Var X (exact), E‖h_L‖²/‖x‖² = (E X)^L (exact), P(X ≤ 0) = 2^{-n}; the
     per-layer Chernoff bound (any gain: the band is per layer) and the product bound (the
-    norm-preserving gain only: Doob needs E X = 1). The exact p_stay is not computed
-    (:data:`EXACT_NOT_COMPUTED`): JSON ``p_stay`` null with ``p_stay_not_computed``.
+    norm-preserving gain only: Doob needs E X = 1); p_stay and p_last from the band recursion of
+    :mod:`bounds.band` with :class:`WnormLaw` (any gain), with their stated tolerance, and the union
+    bound N·(1 − p_stay). Where the band recursion refuses (its cost model, or the law's FFT), the
+    JSON value is null beside a ``p_stay_not_computed`` reason.
 
     >>> r = prob_report(64, 3, 0.5); round(r.as_dict()["mean_ratio"], 12)
     1.0
@@ -744,6 +868,14 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
     else:
         product_why = ("Doob's inequality needs the norm-preserving gain √2 (E X = 1, so Π_l^p is a submartingale); "
                        f"got gain {g:g}")
+    stay = last = None
+    why = None
+    try:
+        law = wnorm_law(n, n, gain=gain)
+        stay = band_probability(n, L, lo, hi, layers="all", rtol=1e-6, law=law)
+        last = band_probability(n, L, lo, hi, layers="last", rtol=1e-6, law=law)
+    except CostLimitError as e:
+        why = str(e)
     data = {
         "inputs": {"width": n, "depth": L, "eps": eps, "samples": samples, "norm": norm, "weight_norm": True,
                    "gain": g},
@@ -753,9 +885,13 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
         "chernoff_per_layer": min(1.0, math.exp(min(per_layer, 0.0))),
         "log_chernoff_per_layer": per_layer,
         "chernoff_product": None if product is None else min(1.0, math.exp(min(product, 0.0))),
-        "p_stay": None,
-        "p_stay_not_computed": EXACT_NOT_COMPUTED,
+        "p_stay": None if stay is None else stay.p_in,
+        "p_last": None if last is None else last.p_in,
+        "p_fail_union": None if stay is None else min(1.0, samples * stay.p_fail),
+        "tolerance": None if stay is None else max(stay.tolerance, last.tolerance),
     }
+    if why:
+        data["p_stay_not_computed"] = why
     if product_why:
         data["chernoff_product_not_computed"] = product_why
     rows = (
@@ -767,9 +903,16 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
         ("per-layer Chernoff bound (N inputs)", fmt_logp(min(0.0, per_layer)), "derived"),
         ("product (Doob) bound (N inputs)", "—" if product is None else fmt_logp(min(0.0, product)),
          "derived" if product is not None else "not computed"),
-        ("p_stay (exact)", "—", "not computed"),
+        ("p_stay  (every layer in band, one input)", "—" if stay is None else fmt_p(stay.p_in),
+         "not computed" if stay is None else "derived, stated tolerance"),
+        ("p_last  (last layer in band, one input)", "—" if last is None else fmt_p(last.p_in),
+         "not computed" if last is None else "derived, stated tolerance"),
+        (f"union bound over N = {samples}: N·(1 − p_stay)", "—" if stay is None else
+         fmt_logp(min(0.0, math.log(samples) + stay.logp_fail)), "not computed" if stay is None else "derived"),
     )
-    lines = (f"p_stay: not computed ({EXACT_NOT_COMPUTED})",)
+    lines = ((f"p_stay, p_last: not computed ({why})",) if why else
+             (f"tolerance of p_stay, p_last (absolute; the law's stated CDF tolerance propagated, and the recursion's "
+              f"own): {data['tolerance']:.1e}",))
     if product_why:
         lines += (f"product bound: not computed ({product_why})",)
     return Report(title=f"Weight-normalized width {n:,} (fan-in {n:,}), depth {L}, ε = {eps:g} ({norm} norm)",

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..bounds import wnorm
-from ..bounds.band import band_for_eps
+from ..bounds.band import band_for_eps, band_probability
 from ..bounds.errors import DomainError, check_int
 from . import stats
 from .claims import ClaimSet, Evidence
@@ -173,21 +173,31 @@ CLAIMS.claim("wnorm_gain_one_halves", "identity", "gain 1 halves E‖h‖² per 
              "derived (docs/theory.md §10)", trials=40000)(_depth_claim("one"))
 
 
-# --- the band probability of one layer ------------------------------------------------------------
-@CLAIMS.claim("wnorm_band_one_layer", "identity", "P(X in the ε-band) of one weight-normalized layer vs frequency",
-              "derived (docs/theory.md §10)", trials=40000)
-def _band(ctx):
-    n, eps = 32, 0.3
-    lo, hi = band_for_eps(eps, "squared")
-    law = wnorm.law_cdf(n, n, [lo, hi])
-    p_in = float(law.cdf[1] - law.cdf[0])
-    x = sample_wnorm_ratios([n], _ones(n), ctx.trials, stream=ctx.stream.child("net"), device=ctx.device)[:, 0, 0]
-    k, T = int(((x >= lo) & (x <= hi)).sum()), len(x)
-    a, b = stats.clopper_pearson(k, T, ctx.level)
-    tol = 2 * law.tolerance
-    return Evidence(p_in, k / T, (a, b), a - tol <= p_in <= b + tol,
-                    f"width = fan-in = {n}, ε = {eps}, depth 1 (the exact p_stay at depth > 1 is not computed for "
-                    f"weight norm); CDF tolerance {law.tolerance:.1e}", T)
+# --- band probabilities over depth ----------------------------------------------------------------
+_BAND = {"width": 48, "depth": 6, "eps": 0.5}
+
+
+def _band_claim(layers):
+    def run(ctx):
+        n, L, eps = _BAND["width"], _BAND["depth"], _BAND["eps"]
+        lo, hi = band_for_eps(eps, "squared")
+        exact = band_probability(n, L, lo, hi, layers=layers, rtol=1e-6, law=wnorm.wnorm_law(n, n))
+        r = sample_wnorm_ratios([n] * L, _ones(n), ctx.trials, stream=ctx.stream.child("net"), dtype=torch.float32,
+                                device=ctx.device)[:, :, 0]
+        inside = (r >= lo) & (r <= hi)
+        hit = inside.all(axis=1) if layers == "all" else inside[:, -1]
+        k, T = int(hit.sum()), len(hit)
+        a, b = stats.clopper_pearson(k, T, ctx.level)
+        ok = a - exact.tolerance <= exact.p_in <= b + exact.tolerance
+        return Evidence(exact.p_in, k / T, (a, b), ok,
+                        f"weight-normalized width {n}, depth {L}, ε = {eps}; stated tolerance {exact.tolerance:.1e}", T)
+    return run
+
+
+CLAIMS.claim("wnorm_p_stay", "identity", "weight norm: p_stay (band recursion with this law) vs frequency",
+             "derived (docs/theory.md §10)", trials=40000)(_band_claim("all"))
+CLAIMS.claim("wnorm_p_last", "identity", "weight norm: p_last (band recursion with this law) vs frequency",
+             "derived (docs/theory.md §10)", trials=40000)(_band_claim("last"))
 
 
 # --- each width method's failure probability in simulation ---------------------------------------
@@ -209,7 +219,7 @@ def _width_claim(method):
     return run
 
 
-for _m in ("authors_formula", "chernoff_per_layer", "chernoff_product"):
+for _m in wnorm.METHODS:
     CLAIMS.claim(f"wnorm_width_{_m}", "paper_bound" if _m == "authors_formula" else "upper_bound",
                  f"weight norm: P(some of N inputs fails) at the {_m} width ≤ δ", wnorm.SOURCES[_m],
                  trials=2000)(_width_claim(_m))

@@ -19,7 +19,7 @@ import pytest
 import sympy as sy
 from hypothesis import example, given, settings, strategies as st
 
-from initbounds.bounds import rho, wnorm
+from initbounds.bounds import band, rho, wnorm
 from initbounds.bounds.band import band_for_eps
 from initbounds.bounds.errors import CostLimitError, DomainError
 
@@ -202,11 +202,11 @@ def test_min_width_is_the_smallest_width_meeting_delta(method, design):
     assert r.min_width == 1 or logf(r.min_width - 1) > math.log(delta)
 
 
-def test_product_never_asks_more_than_per_layer_and_exact_union_is_not_computed():
+def test_method_ordering_and_exact_union_refuses_below_its_tolerance():
     res = {r.name: r for r in wnorm.min_widths(3, 4, 0.1, 0.5)}
-    assert res["chernoff_product"].min_width <= res["chernoff_per_layer"].min_width
-    assert res["exact_union"].min_width is None
-    assert "not computed" in res["exact_union"].notes[0]
+    assert res["exact_union"].min_width <= res["chernoff_product"].min_width <= res["chernoff_per_layer"].min_width
+    tiny = {r.name: r for r in wnorm.min_widths(3, 4, 1e-12, 0.5)}
+    assert tiny["exact_union"].min_width is None and "tolerance" in tiny["exact_union"].notes[0]
     # the authors' curve is the Gaussian-weight one, unchanged
     from initbounds.bounds import width as W
 
@@ -257,3 +257,54 @@ def test_derivation_steps_and_sympy_results():
     for _ in range(5):
         k = rnd.randint(1, 10**6)
         assert float(v.subs(n_, k)) == pytest.approx(wnorm.var_ratio(k, k), rel=1e-12)
+
+
+# --- the band recursion's law interface ----------------------------------------------------------------
+class _RhoLaw(band.OneLayerLaw):
+    """ρ's own law through the interface: must give the default's probabilities."""
+
+    def __init__(self, n):
+        self.width = n
+
+    def __hash__(self):
+        return hash(("rho", self.width))
+
+    def __eq__(self, other):
+        return isinstance(other, _RhoLaw) and other.width == self.width
+
+    def log_cdf_alive(self, x):
+        return band._lcdf_alive(self.width, x)
+
+    def log_sf(self, x):
+        return band._lsf(self.width, x)
+
+    def log_moments(self):
+        return rho.log_moments(self.width)
+
+    @property
+    def far_mass(self):
+        return band._far_mass(self.width)
+
+
+@pytest.mark.parametrize("n, L, layers", [(12, 1, "all"), (40, 5, "all"), (40, 5, "last"), (300, 3, "all")])
+def test_law_interface_reproduces_the_default_law(n, L, layers):
+    a = band.band_probability(n, L, 0.6, 1.5, layers=layers, rtol=1e-6)
+    b = band.band_probability(n, L, 0.6, 1.5, layers=layers, rtol=1e-6, law=_RhoLaw(n))
+    assert b.logp_fail == pytest.approx(a.logp_fail, rel=1e-12, abs=1e-14)
+
+
+def test_weight_normalized_band_tends_to_rho_and_stays_within_its_tolerance():
+    law = wnorm.wnorm_law(10**7, 30)           # fan-in 10^7: the law is within 1e-6 of ρ's at width 30
+    for layers in ("all", "last"):
+        a = band.band_probability(30, 4, 0.5, 1.5, layers=layers)
+        b = band.band_probability(30, 4, 0.5, 1.5, layers=layers, law=law)
+        assert abs(a.p_in - b.p_in) <= b.tolerance + a.tolerance + 1e-5
+    with pytest.raises(DomainError, match="law must be"):
+        band.band_probability(31, 2, 0.5, 1.5, law=law)
+
+
+def test_weight_normalized_depth_one_band_is_the_cdf():
+    law = wnorm.wnorm_law(20, 20)
+    r = band.band_probability(20, 1, 0.7, 1.3, law=law)
+    c = wnorm.law_cdf(20, 20, [0.7, 1.3])
+    assert r.p_in == pytest.approx(float(c.cdf[1] - c.cdf[0]), abs=2 * c.tolerance + r.tolerance)
