@@ -31,7 +31,9 @@ What is exact here and what is a bound:
 * widths: ``chernoff_per_layer`` (this law's rate), ``chernoff_product`` (Doob's maximal
   inequality with this law's exact integer moments on the upper side; the per-layer Chernoff
   bound on the lower side, since Π_l ≤ lo forces some layer below lo^{1/L}); ``exact_union`` is
-  not computed (the band recursion of :mod:`bounds.band` takes the Gaussian-weight law only).
+  p_stay and p_last by the band recursion of :mod:`bounds.band` run with this law (its
+  :class:`bounds.band.OneLayerLaw` interface), with the law's stated tolerance propagated and added
+  to the failure probability before the union over inputs.
 """
 from __future__ import annotations
 
@@ -966,5 +968,9 @@ def derive_wnorm():
              sy.Le(sy.Symbol("P(fail)"), sy.Symbol("h") ** (-sy.Symbol("p")) * sy.Symbol("E[X^p]") ** sy.Symbol("L")
                    + sy.Symbol("L") * sy.exp(-n * sy.Symbol("I_-"))),
              citation="AB19 v1", assumptions=("p a positive integer ≤ 256", "g = √(2m/n)")),
+        Step("p_stay: the band recursion of the Gaussian-weight case run with this law's cell probabilities (the "
+             "layer ratios are again independent); its stated tolerance is added before the union over N inputs.",
+             sy.Le(sy.Symbol("P(fail)"), sy.Symbol("N") * (1 - sy.Symbol("p_stay") + sy.Symbol("tolerance"))),
+             citation="AB19 v1"),
     )
     return Derivation("Weight-normalized ReLU layers: the exact one-layer law and the minimum width (AB19 v1)", steps)

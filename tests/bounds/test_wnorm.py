@@ -250,7 +250,7 @@ def test_bad_arguments_name_the_parameter():
 def test_derivation_steps_and_sympy_results():
     d = wnorm.derive_wnorm()
     text = d.to_text()
-    assert "Beta" in text and len(d.steps) == 9
+    assert "Beta" in text and len(d.steps) == 10
     # the printed limit and the printed m = n variance are sympy's, checked here at random points
     rnd = random.Random(3)
     v = sy.factor(S["VAR_EXPR"].subs(g_, S["GAIN_EXPR"]).subs(m_, n_))

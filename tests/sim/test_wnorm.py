@@ -97,3 +97,17 @@ def test_sampler_is_reproducible_and_chunk_independent():
     a = sample_wnorm_ratios([5, 4], x, 30, stream=Stream(1, "rep"))
     b = sample_wnorm_ratios([5, 4], x, 30, stream=Stream(1, "rep"))
     assert np.array_equal(a, b) and a.shape == (30, 2, 2)
+
+
+def test_p_stay_of_real_weight_normalized_networks():
+    """Seed 21, 6000 networks of width 24 and depth 4: the frequency of staying in [0.5, 1.5] at
+    every layer against p_stay from the band recursion with the weight-normalized law
+    (Clopper–Pearson at ALPHA, widened by the stated tolerance)."""
+    from initbounds.bounds.band import band_probability
+
+    n, L, lo, hi = 24, 4, 0.5, 1.5
+    exact = band_probability(n, L, lo, hi, law=wnorm.wnorm_law(n, n))
+    r = sample_wnorm_ratios([n] * L, torch.ones(1, n, dtype=torch.float64), 6000, stream=Stream(21, "stay"))[:, :, 0]
+    k = int(((r >= lo) & (r <= hi)).all(axis=1).sum())
+    a, b = stats.clopper_pearson(k, len(r), 1 - ALPHA)
+    assert a - exact.tolerance <= exact.p_in <= b + exact.tolerance
