@@ -141,6 +141,35 @@ def test_cdf_within_its_stated_tolerance_of_quadrature(m):
         assert abs(v - _cdf_quad_two(m, t)) <= r.tolerance
 
 
+@pytest.mark.parametrize("m, n", [(40, 40), (3000, 3000), (3, 20)])
+def test_lattice_error_is_second_order_for_smooth_laws(m, n):
+    """Where the law of the K ≥ 2 part is smooth, the change between grids shrinks about fourfold
+    per halving of the cells (ratio in [3.5, 4.5]) and the two extrapolates agree far better than
+    the raw grids."""
+    xs = wnorm._lattice_table(m, n, wnorm._LEVELS[-1])[0]
+    xs = xs[:: max(1, len(xs) // 4000)]
+    v = [wnorm._lattice_cdf(m, n, c, xs)[0] for c in wnorm._LEVELS]
+    d1, d2 = np.max(np.abs(v[1] - v[0])), np.max(np.abs(v[2] - v[1]))
+    assert 3.5 <= d1 / d2 <= 4.5
+    r1, r2, _ = wnorm._extrapolates(m, n, xs)
+    assert np.max(np.abs(r2 - r1)) < 0.2 * d2
+
+
+@pytest.mark.parametrize("m, n", [(5, 3), (2, 2), (2, 8), (8, 8), (40, 40)])
+def test_stated_tolerance_covers_the_next_refinement(m, n):
+    """Small widths have a first-order part (the density of two Beta terms jumps at 0; m = 2 has an
+    arcsine singularity at 1): the change between the extrapolates is then the error of the second
+    one. Either way, the extrapolate from one more halving (192 cells per 1/m) lies within the
+    stated tolerance of the value."""
+    xs = wnorm._lattice_table(m, n, wnorm._LEVELS[-1])[0]
+    xs = xs[:: max(1, len(xs) // 4000)]
+    _, r2, _ = wnorm._extrapolates(m, n, xs)
+    v2 = wnorm._lattice_cdf(m, n, wnorm._LEVELS[-1], xs)[0]
+    v3 = wnorm._lattice_cdf(m, n, 2 * wnorm._LEVELS[-1], xs)[0]
+    r3 = v3 + (v3 - v2) / 3.0
+    assert np.max(np.abs(r3 - r2)) <= wnorm._global_tolerance(m, n)
+
+
 @pytest.mark.parametrize("n", [4, 16])
 def test_the_law_tends_to_the_rho_law_as_the_fan_in_grows(n):
     xs = np.array([0.2, 0.7, 1.0, 1.4, 2.5])
