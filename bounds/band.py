@@ -840,6 +840,11 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
         i += 1
     best_lf = min(extrap[-1] if extrap else levels[-1], 0.0)
     p_fail = math.exp(best_lf)
+    if p_fail == 0.0 and _is_law(n):
+        # another law whose tails read exactly 0 here (ρ's are exact in log space): only its
+        # absolute tolerance is known
+        return BandResult(width, L, lo, hi, layers, 1.0, best_lf, min(float(errs[-1]), 1.0), math.inf,
+                          label(done[0]), done[1])
     rel = _rel_change(levels, extrap) + errs[-1] / max(p_fail, 1e-320)
     if best_lf < _LOG_REL_FLOOR:
         rel = max(rel, 1.0)

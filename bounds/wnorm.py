@@ -45,7 +45,7 @@ import mpmath as mp
 import numpy as np
 
 from . import rho
-from .band import LAYERS, NORMS, OneLayerLaw, band_probability
+from .band import LAYERS, NORMS, BandResult, OneLayerLaw, band_probability
 from .errors import COUNT, OPEN_UNIT, POSITIVE, CostLimitError, DomainError, Interval, Options, OrNone, Real, constrain
 from .numerics import logsumexp
 from .report import Report, fmt_logp, fmt_p
@@ -355,7 +355,7 @@ def log_moment_bound(fan_in, width, p, *, gain=None) -> float:
 # --- the CDF: lattice discretization, three grids, Richardson ----------------------------------------
 _CELLS_PER_SCALE = 24      # level-0 cells per 1/m (the scale of u²); levels 1 and 2 double it twice
 _LEVELS = (_CELLS_PER_SCALE, 2 * _CELLS_PER_SCALE, 4 * _CELLS_PER_SCALE)
-_FFT_MAX = 1 << 23         # largest FFT of one grid level (≈ 3 s and 0.4 GiB with the temporaries)
+_FFT_MAX = 1 << 21         # largest FFT of one grid level (≈ 0.7 s and 0.1 GiB with the temporaries): widths ≲ 2.5e5
 _T_FFT = 1.5e-8            # seconds per nfft·log2(nfft) (as bounds.band)
 _TAIL_LOG = -60.0          # the Beta law is cut where its upper tail is below e^-60 (mass counted)
 
@@ -406,7 +406,7 @@ def _cdf_cost(m: int, n: int) -> tuple:
     return s, nmax
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=6)
 def _lattice_table(m: int, n: int, cps: int) -> tuple:
     """P(T ≤ t, K ≥ 2), T = Σ_{i≤n} u_i²1[u_i>0], on one grid of step h: each cell [jh, (j+1)h) of the
     Beta law splits its exact mass between its two ends so that its exact first moment is kept
@@ -453,9 +453,28 @@ def _lattice_table(m: int, n: int, cps: int) -> tuple:
 
 
 def _lattice_cdf(m: int, n: int, cps: int, t: np.ndarray) -> tuple:
-    """(P(T ≤ t, K ≥ 2) on one grid, truncated + wrapped mass, FFT round-off bound)."""
+    """(P(T ≤ t, K ≥ 2) on one grid, truncated + wrapped mass, FFT round-off bound): linear
+    interpolation on the table's uniform midpoints (indexed directly: np.interp would check the
+    2^21-point table on every call), 0 below it and P(K ≥ 2) above."""
     xs, cum, total, err, roundoff = _lattice_table(m, n, cps)
-    return np.interp(t, xs, cum, left=0.0, right=total), err, roundoff
+    t = np.asarray(t, dtype=float)
+    h = 1.0 / (cps * m)                              # the grid's step (as _grid_plan)
+    first = 1 if xs[0] == 0.0 and len(xs) > 1 else 0
+    x1 = xs[first]                                   # the first midpoint
+    with np.errstate(invalid="ignore"):
+        u = (t - x1) / h
+    i = np.clip(np.floor(u), -1, len(xs) - first - 1)
+    frac = u - i
+    j = (i + first).astype(np.int64)
+    lo_v = np.where(i >= 0, cum[np.clip(j, 0, len(cum) - 1)], 0.0)
+    hi_v = cum[np.clip(j + 1, 0, len(cum) - 1)]
+    out = lo_v + (hi_v - lo_v) * frac
+    if first:                                        # between 0 and the first midpoint
+        out = np.where(i < 0, cum[1] * np.clip(t / x1, 0.0, 1.0), out)
+    else:
+        out = np.where(i < 0, 0.0, out)
+    out = np.where(t >= xs[-1], total, out)
+    return out, err, roundoff
 
 
 def _extrapolates(m: int, n: int, t: np.ndarray) -> tuple:
@@ -579,6 +598,24 @@ class WnormLaw(OneLayerLaw):
         mean = (w1 * m1 + w2 * m2) / W
         var = (w1 * (v1 + (m1 - mean) ** 2) + w2 * (v2 + (m2 - mean) ** 2)) / W
         return rho.LogMoments(lg + mean, var, p0)
+
+
+def _band_width_one(depth: int, lo: float, hi: float, g2: float, layers: str) -> BandResult:
+    """p_stay / p_last at width 1 = fan-in 1, exactly: X = g² with probability ½, else 0, so
+    Π_l = g^{2l} with probability 2^{-l} (and 0 otherwise)."""
+    ls = range(1, depth + 1) if layers == "all" else (depth,)
+    inside = all(lo <= math.exp(l * math.log(g2)) <= hi for l in ls)
+    p_in = 2.0 ** -depth if inside else 0.0
+    lf = math.log1p(-p_in) if p_in < 1.0 else -math.inf
+    return BandResult(1, depth, lo, hi, layers, p_in, lf, 1e-15, 1e-15 / max(-math.expm1(lf), 1e-300), 0, "exact")
+
+
+def _band_wn(width: int, depth: int, lo: float, hi: float, layers: str, rtol: float, gain=None) -> BandResult:
+    """p_stay (layers="all") or p_last for weight-normalized layers of equal widths (fan-in = width):
+    the band recursion of :mod:`bounds.band` with :class:`WnormLaw` (width 1 exactly)."""
+    if width == 1:
+        return _band_width_one(depth, lo, hi, _g2(1, 1, gain), layers)
+    return band_probability(width, depth, lo, hi, layers=layers, rtol=rtol, law=wnorm_law(width, width, gain=gain))
 
 
 def wnorm_law(fan_in: int, width: int, *, gain=None) -> WnormLaw:
@@ -754,8 +791,7 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
         def f(n, fine):
             # N·(p_fail + tolerance): the band recursion's own and the law's stated tolerance are
             # added, so that the width meets δ whatever the numerical error within the tolerance
-            r = band_probability(n, L, lo_b, hi_b, layers=layers, rtol=_EXACT_RTOL if fine else 1e-2,
-                                 law=wnorm_law(n, n))
+            r = _band_wn(n, L, lo_b, hi_b, layers, _EXACT_RTOL if fine else 1e-2)
             return math.log(N) + float(np.logaddexp(r.logp_fail, math.log(max(r.tolerance, 1e-320))))
 
         # the law's tolerance (≈ τ(2 + 4L)) must sit well below δ/N, or no width can certify δ
@@ -876,14 +912,13 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
     else:
         product_why = ("Doob's inequality needs the norm-preserving gain √2 (E X = 1, so Π_l^p is a submartingale); "
                        f"got gain {g:g}")
-    stay = last = None
-    why = None
-    try:
-        law = wnorm_law(n, n, gain=gain)
-        stay = band_probability(n, L, lo, hi, layers="all", rtol=1e-6, law=law)
-        last = band_probability(n, L, lo, hi, layers="last", rtol=1e-6, law=law)
-    except CostLimitError as e:
-        why = str(e)
+    res, why = {}, {}
+    for layers in ("all", "last"):
+        try:
+            res[layers] = _band_wn(n, L, lo, hi, layers, 1e-4, gain=gain)
+        except CostLimitError as e:
+            res[layers], why[layers] = None, str(e)
+    stay, last = res["all"], res["last"]
     data = {
         "inputs": {"width": n, "depth": L, "eps": eps, "samples": samples, "norm": norm, "weight_norm": True,
                    "gain": g},
@@ -896,10 +931,13 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
         "p_stay": None if stay is None else stay.p_in,
         "p_last": None if last is None else last.p_in,
         "p_fail_union": None if stay is None else min(1.0, samples * stay.p_fail),
-        "tolerance": None if stay is None else max(stay.tolerance, last.tolerance),
+        "log_p_fail_union": None if stay is None else math.log(samples) + stay.logp_fail,
+        "tolerance": max((r.tolerance for r in (stay, last) if r is not None), default=None),
     }
-    if why:
-        data["p_stay_not_computed"] = why
+    if "all" in why:
+        data["p_stay_not_computed"] = why["all"]
+    if "last" in why:
+        data["p_last_not_computed"] = why["last"]
     if product_why:
         data["chernoff_product_not_computed"] = product_why
     rows = (
@@ -918,9 +956,10 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
         (f"union bound over N = {samples}: N·(1 − p_stay)", "—" if stay is None else
          fmt_logp(min(0.0, math.log(samples) + stay.logp_fail)), "not computed" if stay is None else "derived"),
     )
-    lines = ((f"p_stay, p_last: not computed ({why})",) if why else
-             (f"tolerance of p_stay, p_last (absolute; the law's stated CDF tolerance propagated, and the recursion's "
-              f"own): {data['tolerance']:.1e}",))
+    lines = tuple(f"{'p_stay' if k == 'all' else 'p_last'}: not computed ({v})" for k, v in why.items())
+    if data["tolerance"] is not None:
+        lines += (f"tolerance of p_stay, p_last (absolute; the law's stated CDF tolerance propagated, and the "
+                  f"recursion's own): {data['tolerance']:.1e}",)
     if product_why:
         lines += (f"product bound: not computed ({product_why})",)
     return Report(title=f"Weight-normalized width {n:,} (fan-in {n:,}), depth {L}, ε = {eps:g} ({norm} norm)",

@@ -337,3 +337,20 @@ def test_weight_normalized_depth_one_band_is_the_cdf():
     r = band.band_probability(20, 1, 0.7, 1.3, law=law)
     c = wnorm.law_cdf(20, 20, [0.7, 1.3])
     assert r.p_in == pytest.approx(float(c.cdf[1] - c.cdf[0]), abs=2 * c.tolerance + r.tolerance)
+
+
+@pytest.mark.parametrize("m, n", [(5, 3), (40, 40), (2000, 2000)])
+def test_direct_index_interpolation_equals_np_interp(m, n):
+    for cps in wnorm._LEVELS:
+        xs, cum, total, _, _ = wnorm._lattice_table(m, n, cps)
+        t = np.concatenate([np.linspace(-0.1, 1.2 * xs[-1], 3001), xs[:40], [0.0, xs[0], xs[-1]]])
+        np.testing.assert_allclose(wnorm._lattice_cdf(m, n, cps, t)[0], np.interp(t, xs, cum, left=0.0, right=total),
+                                   rtol=0, atol=1e-12)
+
+
+def test_width_one_band_is_exact():
+    # X = g² with probability ½, else 0: Π_l = g^{2l} with probability 2^{-l}
+    r = wnorm._band_width_one(3, 0.5, 1.5, 1.0, "all")
+    assert r.p_in == 0.125
+    assert wnorm._band_width_one(3, 0.5, 1.5, 2.0, "all").p_in == 0.0
+    assert wnorm._band_width_one(1, 0.5, 2.5, 2.0, "last").p_in == 0.5
