@@ -125,7 +125,7 @@ def _cdf(ctx):
 
 @CLAIMS.claim("wnorm_torch_parametrization", "identity",
               "torch's weight_norm (g set to the gain) follows the weight-normalized law (KS)",
-              "derived (docs/theory.md §10)", trials=4000)
+              "derived (docs/theory.md §10)", trials=2000)
 def _torch_wn(ctx):
     from torch.nn.utils.parametrizations import weight_norm
 
@@ -195,9 +195,9 @@ def _band_claim(layers):
 
 
 CLAIMS.claim("wnorm_p_stay", "identity", "weight norm: p_stay (band recursion with this law) vs frequency",
-             "derived (docs/theory.md §10)", trials=40000)(_band_claim("all"))
+             "derived (docs/theory.md §10)", trials=20000)(_band_claim("all"))
 CLAIMS.claim("wnorm_p_last", "identity", "weight norm: p_last (band recursion with this law) vs frequency",
-             "derived (docs/theory.md §10)", trials=40000)(_band_claim("last"))
+             "derived (docs/theory.md §10)", trials=20000)(_band_claim("last"))
 
 
 # --- each width method's failure probability in simulation ---------------------------------------
@@ -222,4 +222,4 @@ def _width_claim(method):
 for _m in wnorm.METHODS:
     CLAIMS.claim(f"wnorm_width_{_m}", "paper_bound" if _m == "authors_formula" else "upper_bound",
                  f"weight norm: P(some of N inputs fails) at the {_m} width ≤ δ", wnorm.SOURCES[_m],
-                 trials=2000)(_width_claim(_m))
+                 trials=1000)(_width_claim(_m))
