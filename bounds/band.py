@@ -376,7 +376,8 @@ def _reach(n: int, lm, log_eps: float = _LOG_KERNEL_EPS, from_mean: bool = False
             if v < log_eps:
                 break
             t *= 1.5
-        out.append(t if from_mean else (t - lm.mean if lower else t + lm.mean))
+        # (a distance from 0 is never negative: a law whose mean sits beyond its own reach on one side)
+        out.append(t if from_mean else max(t - lm.mean if lower else t + lm.mean, 0.0))
     return tuple(out)
 
 
@@ -496,7 +497,12 @@ def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method
     # jumps beyond M − 1 cells leave the band from any cell (exact); a cut at the kernel's reach
     # (tails below e^-745) drops at most that mass per step
     cut = j_lo < M - 1 or j_hi < M - 1
-    err = (L - 2) * math.exp(ker.log_cut) if cut and ker.log_cut > -745 else 0.0
+    log_cut = ker.log_cut
+    if _is_law(n):
+        # only the sides actually cut count (a side reaching M − 1 cells leaves the band exactly); a
+        # law far from norm-preserving has a heavy side there (ρ's default path is unchanged)
+        log_cut = _lae(float(LC[j_lo]) if j_lo < M - 1 else -math.inf, float(LS[j_hi]) if j_hi < M - 1 else -math.inf)
+    err = (L - 2) * math.exp(log_cut) if cut and log_cut > -745 else 0.0
     m = _exp(logm)
     err += far
     if method == "doubling":

@@ -7,7 +7,7 @@ from enum import Enum
 import typer
 
 from ..bounds import wnorm
-from ..bounds.errors import DomainError
+from ..bounds.errors import DomainError, constraints_of
 from ..bounds.width import prob_report, width_report
 from ._options import command, json_option, option
 from ._render import emit_json, show
@@ -65,6 +65,7 @@ def prob(
 ):
     """Exact probabilities that one input stays in the ε-band, and the bounds for N inputs."""
     if gain is not None and not weight_norm:
+        constraints_of(wnorm.prob_report)["gain"].validate("gain", gain)    # a bad value is named first
         raise DomainError("{gain} applies only with --weight-norm", param="gain")
     if weight_norm:
         report = wnorm.prob_report(width, depth, eps, samples, norm=norm.value, gain=gain)
