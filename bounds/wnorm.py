@@ -650,7 +650,7 @@ def law_cdf(fan_in, width, x, *, gain=None) -> CdfResult:
     Raises :class:`CostLimitError` before the work if a grid would need an FFT above 2^23 points.
     Source: [derived] docs/theory.md §10.
 
-    >>> r = law_cdf(1, 3, [0.0, 1.0, 2.0, 6.0], gain=1.0); [round(v, 12) for v in r.cdf]
+    >>> r = law_cdf(1, 3, [0.0, 1.0, 2.0, 6.0], gain=1.0); [round(float(v), 12) for v in r.cdf]
     [0.125, 0.5, 0.875, 1.0]
     """
     _check_size(fan_in, width)
@@ -843,8 +843,8 @@ def width_report(depth, samples, delta, eps, *, norm="squared", layers="all") ->
     source, log_failure_bound, and ``min_width_not_computed`` (the reason) where min_width is null]}.
 
     >>> r = width_report(2, 1, 0.1, 0.5)
-    >>> r.as_dict()["methods"][-1]["min_width"] is None
-    True
+    >>> [m["name"] for m in r.as_dict()["methods"]][-1]
+    'exact_union'
     """
     res = min_widths(depth, samples, delta, eps, norm=norm, layers=layers)
     inputs = {"depth": depth, "samples": samples, "delta": delta, "eps": eps, "norm": norm, "layers": layers,
