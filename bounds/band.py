@@ -35,12 +35,12 @@ import mpmath as mp
 
 from . import rho
 from .death import logp_dead_point, logp_dead_uniform
-from .errors import (COUNT, OPEN_UNIT, WIDTHS, CostLimitError, Integral, Interval, Options, OrNone, Real,
-                     constrain)
+from .errors import (COUNT, OPEN_UNIT, WIDTHS, CostLimitError, DomainError, Integral, Interval, Options, OrNone,
+                     Real, constrain)
 from .numerics import log_binomial_half, log_chi2_cdf, logsumexp
 
 __all__ = ["BandResult", "band_probability", "band_for_eps", "COST_LIMIT", "ProductLaw",
-           "product_law", "NORMS", "LAYERS"]
+           "product_law", "NORMS", "LAYERS", "OneLayerLaw"]
 
 #: The norm a band constrains: the squared norm ratio or the plain norm ratio.
 NORMS = Options(("squared", "plain"))
@@ -73,8 +73,73 @@ _T_GEMM = 5e-10       # per multiply-add of a matrix product (transfer-matrix do
 _CHUNK = 2_000_000    # elements of the largest temporary matrix of one CDF evaluation
 
 
-def _t_point(n: int) -> float:
+class OneLayerLaw:
+    """The interface through which the recursion may take another one-layer law than ρ's.
+
+    Every private function below takes ``n``: an int (the Gaussian-weight law of :mod:`bounds.rho`
+    at width n, the default, evaluated exactly as before) or an instance of a subclass of this
+    class (hashable: results are cached by it) that provides
+
+    * ``width`` — n, with an atom P(X = 0) = 2^{-n} (every unit of the layer inactive);
+    * ``log_cdf_alive(x)`` — log P(log X ≤ x, X > 0) and ``log_sf(x)`` — log P(log X > x), for an
+      array x (−inf where the probability is 0);
+    * ``log_moments()`` — a :class:`bounds.rho.LogMoments` of log X given X > 0 (sizes the grids);
+    * ``far_mass`` — the one-layer mass whose tails are not evaluated (counted in the tolerance),
+      ``t_point`` — seconds per CDF point (the cost model), and ``cdf_tolerance`` — the absolute
+      error of any CDF value, propagated into the reported tolerance (:func:`_law_err`).
+
+    bounds.wnorm's weight-normalized law is one; tests check that a subclass wrapping ρ's own
+    functions gives the same probabilities as the default.
+    """
+
+    width: int
+    far_mass: float = 0.0
+    t_point: float = 1e-5
+    cdf_tolerance: float = 0.0
+
+    def log_cdf_alive(self, x):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def log_sf(self, x):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def log_moments(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _is_law(n) -> bool:
+    return isinstance(n, OneLayerLaw)
+
+
+def _atom(n) -> float:
+    """P(X = 0) = 2^{-n}."""
+    return 2.0 ** -(n.width if _is_law(n) else n)
+
+
+def _log_atom(n) -> float:
+    return -(n.width if _is_law(n) else n) * _LOG2
+
+
+def _lm(n):
+    """Mean and variance of log X given X > 0 (rho.log_moments for the default law)."""
+    return n.log_moments() if _is_law(n) else rho.log_moments(n)
+
+
+def _law_err(n, layers: int) -> float:
+    """Absolute error carried by a law's CDF tolerance τ (0 for the default law): τ(2 + 4L).
+
+    A CDF error δF with |δF| ≤ τ changes the layer-1 masses' total by ≤ 2τ; at each later step it
+    moves the probability of the event by |∫ f d(δ kernel)| = |∫ δF df| ≤ τ·TV(f), with f the
+    probability of the event from a given position, which is 0 outside the band and (stated, not
+    proved) unimodal inside, so TV(f) ≤ 2; the exits add 2τ per layer."""
+    tau = n.cdf_tolerance if _is_law(n) else 0.0
+    return tau * (2.0 + 4.0 * layers) if tau else 0.0
+
+
+def _t_point(n) -> float:
     """Seconds per one-layer CDF/SF evaluation point (binomial sum for n ≤ 200, contour above)."""
+    if _is_law(n):
+        return n.t_point
     return 1.5e-5 + 1e-7 * (n + 1) if n <= rho._SUM_MAX else 1.1e-5
 
 
@@ -146,6 +211,8 @@ def _far_mass(n: int) -> float:
     range where the tails are evaluated by the saddle-point contour (beyond, each point costs a
     binomial sum of up to 20,000 terms). The recursion treats that mass as certain to stay where
     it is told (kernels and layer-1 cells are cut there) and counts it in the tolerance."""
+    if _is_law(n):
+        return n.far_mass
     if n <= rho._SUM_MAX:
         return 0.0
     lo_tail = _minus_atom(rho.log_cdf(n, rho._CONTOUR_RMIN), -n * _LOG2)
@@ -172,6 +239,8 @@ def _lcdf_alive(n: int, x) -> np.ndarray:
     """log P(log ρ ≤ x, ρ > 0); for n > 200, x below the contour range reads as 0 and x above it
     as 1 − 2^{-n} (error ≤ :func:`_far_mass`)."""
     x = np.atleast_1d(np.asarray(x, dtype=float))
+    if _is_law(n):
+        return np.asarray(n.log_cdf_alive(x), dtype=float)
     if n <= rho._SUM_MAX:
         return _chunked(_alive_sum, n, x)
     out = np.full(x.shape, math.log1p(-(2.0 ** -n)))
@@ -184,12 +253,14 @@ def _lcdf_alive(n: int, x) -> np.ndarray:
 
 def _lcdf(n: int, x) -> np.ndarray:
     """log P(log ρ ≤ x), the atom ρ = 0 included."""
-    return np.logaddexp(_lcdf_alive(n, x), -n * _LOG2)
+    return np.logaddexp(_lcdf_alive(n, x), _log_atom(n))
 
 
 def _lsf(n: int, x) -> np.ndarray:
     """log P(log ρ > x); for n > 200, x above the contour range reads as 0 and x below it as 1."""
     x = np.atleast_1d(np.asarray(x, dtype=float))
+    if _is_law(n):
+        return np.asarray(n.log_sf(x), dtype=float)
     if n <= rho._SUM_MAX:
         return _chunked(rho.log_sf, n, _exp(x))
     out = np.zeros(x.shape)
@@ -225,7 +296,7 @@ def _log_cell_probs(n: int, edges: np.ndarray) -> np.ndarray:
         straddle = (a < 0.0) & (b > 0.0)
         if np.any(straddle):
             la, lb = lc[:-1][straddle], ls[1:][straddle]
-            out[straddle] = np.log1p(-np.minimum(np.exp(la) + np.exp(lb) + 2.0 ** -n, 1.0))
+            out[straddle] = np.log1p(-np.minimum(np.exp(la) + np.exp(lb) + _atom(n), 1.0))
     out[np.isnan(out)] = -np.inf
     return out
 
@@ -237,6 +308,13 @@ def _lae(a: float, b: float) -> float:
     if b == -math.inf:
         return float(a)
     return float(np.logaddexp(a, b))
+
+
+def _log_exit(n, A: float, B: float) -> float:
+    """log P(log X ≤ A or log X > B), the atom X = 0 included."""
+    if _is_law(n):
+        return float(np.logaddexp(_lcdf(n, np.array([A]))[0], _lsf(n, np.array([B]))[0]))
+    return float(np.logaddexp(rho.log_cdf(n, math.exp(A)), rho.log_sf(n, math.exp(B))))
 
 
 def _minus_atom(log_cdf_vals, log_atom: float):
@@ -298,14 +376,15 @@ def _reach(n: int, lm, log_eps: float = _LOG_KERNEL_EPS, from_mean: bool = False
             if v < log_eps:
                 break
             t *= 1.5
-        out.append(t if from_mean else (t - lm.mean if lower else t + lm.mean))
+        # (a distance from 0 is never negative: a law whose mean sits beyond its own reach on one side)
+        out.append(t if from_mean else max(t - lm.mean if lower else t + lm.mean, 0.0))
     return tuple(out)
 
 
 @lru_cache(maxsize=64)
 def _reach_cached(n: int, log_eps: float) -> tuple:
     """:func:`_reach` at the cut e^{log_eps} (cached per width)."""
-    return _reach(n, rho.log_moments(n), log_eps)
+    return _reach(n, _lm(n), log_eps)
 
 
 def _kernel(n: int, h: float, j_lo: int, j_hi: int) -> _Kernel:
@@ -366,7 +445,7 @@ def _kernel_from_tails(n: int, LC: np.ndarray, LS: np.ndarray, j_lo: int, j_hi: 
     with np.errstate(divide="ignore", invalid="ignore"):
         up = LS[:j_hi] + np.log(-np.expm1(np.minimum(LS[1:j_hi + 1] - LS[:j_hi], 0.0)))        # j = 1..j_hi
         dn = LC[:j_lo] + np.log(-np.expm1(np.minimum(LC[1:j_lo + 1] - LC[:j_lo], 0.0)))        # j = -1..-j_lo
-        mid = np.log1p(-min(math.exp(LC[0]) + math.exp(LS[0]) + 2.0 ** -n, 1.0))
+        mid = np.log1p(-min(math.exp(LC[0]) + math.exp(LS[0]) + _atom(n), 1.0))
     logk = np.concatenate([dn[::-1], [mid], up])
     logk[np.isnan(logk)] = -np.inf
     cut = _lae(float(LC[j_lo]), float(LS[j_hi]))
@@ -391,7 +470,7 @@ def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method
     i0, i1 = _span(A, h, M, -reach[0], reach[1]) if cut else (0, M)
     logm = np.full(M, -np.inf)
     logm[i0:i1] = _log_cell_probs(n, edges[i0:i1 + 1])
-    log_exit = float(np.logaddexp(rho.log_cdf(n, math.exp(A)), rho.log_sf(n, math.exp(B))))
+    log_exit = _log_exit(n, A, B)
     # the tails at half-integer multiples of h up to the reach (j_lo, j_hi cells; j ≤ M − 1):
     # beyond, every exit probability from a cell centre is below the cut and reads as 0
     LC, LS = _half_point_tails(n, h, j_lo if cut else M - 1, j_hi if cut else M - 1)
@@ -407,17 +486,23 @@ def _stay_level(n: int, L: int, A: float, B: float, M: int, reach: tuple, method
     LCm[:j_lo_t + 1] = LC[:M]
     LSm = np.full(M, -np.inf)
     LSm[:j_hi_t + 1] = LS[:M]
-    log_t = np.logaddexp(np.logaddexp(LCm, -n * _LOG2), LSm[::-1])
+    log_t = np.logaddexp(np.logaddexp(LCm, _log_atom(n)), LSm[::-1])
     # layer 2 from the exact layer-1 masses, in log space
     log_exit = _lae(log_exit, _log_dot(None, log_t, logm))
     far = L * _far_mass(n) + cut_err        # one-layer mass beyond the contour range (n > 200)
+    far += _law_err(n, L)                   # another law's CDF tolerance (0 for ρ's)
     if L == 2:
         return log_exit, far
     ker = _kernel_from_tails(n, LC, LS, j_lo, j_hi)
     # jumps beyond M − 1 cells leave the band from any cell (exact); a cut at the kernel's reach
     # (tails below e^-745) drops at most that mass per step
     cut = j_lo < M - 1 or j_hi < M - 1
-    err = (L - 2) * math.exp(ker.log_cut) if cut and ker.log_cut > -745 else 0.0
+    log_cut = ker.log_cut
+    if _is_law(n):
+        # only the sides actually cut count (a side reaching M − 1 cells leaves the band exactly); a
+        # law far from norm-preserving has a heavy side there (ρ's default path is unchanged)
+        log_cut = _lae(float(LC[j_lo]) if j_lo < M - 1 else -math.inf, float(LS[j_hi]) if j_hi < M - 1 else -math.inf)
+    err = (L - 2) * math.exp(log_cut) if cut and log_cut > -745 else 0.0
     m = _exp(logm)
     err += far
     if method == "doubling":
@@ -521,6 +606,7 @@ def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, 
     # one layer moves log Π by X ∈ [−reach[0], reach[1]] up to mass e^-745 (counted in cut1)
     cut1 = _lae(float(_log_alive_below(n, np.array([-reach[0]]))[0]), float(_log_above(n, np.array([reach[1]]))[0]))
     err = L * _far_mass(n) + (L * math.exp(cut1) if cut1 > -745 else 0.0)
+    err += _law_err(n, L)                   # another law's CDF tolerance (0 for ρ's)
     # layer 1, exact (alive), on the cells the one-layer law reaches
     i0, i1 = _span(x0, h, G, -reach[0], reach[1])
     logm = np.full(G, -np.inf)
@@ -567,7 +653,7 @@ def _last_level(n: int, L: int, A: float, B: float, res: int, lm, reach: tuple, 
     # input ends outside for sure if the last layer keeps it alive, 1 − 2^{-n} (up to the mass
     # beyond the reach, counted above; the dead atom is counted separately)
     j0, j1 = _span(x0, h, G, A - reach[1], B + reach[0])
-    log_out = np.full(G, math.log1p(-(2.0 ** -n)))
+    log_out = np.full(G, math.log1p(-_atom(n)))
     log_out[j0:j1] = np.logaddexp(_log_alive_below(n, A - centers[j0:j1]), _log_above(n, B - centers[j0:j1]))
     return logsumexp(logm + log_out), err, log_off
 
@@ -590,7 +676,7 @@ def _refuse(n: int, L: int, layers: str, what: str, secs: float, mem: float) -> 
 @constrain(width=COUNT, depth=COUNT, lo=OPEN_UNIT, hi=Interval(Real, 1, None, closed="neither"), layers=LAYERS,
            rtol=OPEN_UNIT, cells=OrNone(Interval(Integral, 2, None, closed="left")))
 def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float = 1e-6,
-                     cells: int | None = None) -> BandResult:
+                     cells: int | None = None, law: OneLayerLaw | None = None) -> BandResult:
     r"""Exact probability that a single input's squared-norm ratio stays in ``[lo, hi]``.
 
     layers="all": :math:`p_{stay}=P(\forall l\le L:\ \prod_{j\le l}\rho_j\in[lo,hi])`;
@@ -605,6 +691,9 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
         rtol: relative change of the failure probability at which grid refinement stops.
         cells: force the level-0 resolution (band cells for "all", cells per standard deviation of
             one layer's log ρ for "last"); two levels are still run. For tests.
+        law: None (the Gaussian-weight law ρ of :mod:`bounds.rho`), or another one-layer law of
+            the ratio X with the atom P(X = 0) = 2^{-width} (:class:`OneLayerLaw`, e.g.
+            ``bounds.wnorm.WnormLaw``); its CDF tolerance is added to the reported tolerance.
 
     Algorithms (docs/theory.md §3). Layers 1 and 2 are exact in log space (cell probabilities and
     exit probabilities from the exact one-layer CDF). Later layers move each cell's mass from its
@@ -633,10 +722,19 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
                              f"probability (the one-layer law is exact in doubles up to there); got {n}; "
                              "use the Chernoff or product bounds", param="width", names=("width",))
     A, B = math.log(lo), math.log(hi)
+    if law is not None:
+        if not isinstance(law, OneLayerLaw) or law.width != width:
+            raise DomainError(f"law must be a bounds.band.OneLayerLaw of width {width}; got {law!r}", param="law")
+        n = law
+        if L == 1:
+            lf = _log_exit(n, A, B)
+            tol = 2.0 * law.cdf_tolerance + 1e-15
+            return BandResult(width, L, lo, hi, layers, -math.expm1(lf), lf, tol, tol / max(math.exp(lf), 1e-320), 0,
+                              "exact")
     if L == 1:
         lf = float(np.logaddexp(rho.log_cdf(n, lo), rho.log_sf(n, hi)))
         return BandResult(n, L, lo, hi, layers, -math.expm1(lf), lf, 1e-15, 1e-13, 0, "exact")
-    lm = rho.log_moments(n)
+    lm = _lm(n)
     sd1 = math.sqrt(lm.var)
     reach = _reach(n, lm)
     if layers == "all":
@@ -672,7 +770,7 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     else:
         res0 = cells if cells is not None else _CELLS_PER_SD
         grid_reach = _reach(n, lm, _LOG_GRID_EPS, from_mean=True)
-        log_dead = float(logp_dead_uniform(n, L))
+        log_dead = float(logp_dead_uniform(width, L))
 
         def cost(i, method):
             h, x0, G, j_lo, j_hi = _last_geometry(n, L, A, B, res0 << i, lm, reach, grid_reach)
@@ -711,7 +809,7 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
     # the two coarsest levels must fit, by the model, before any work
     (s0, b0, m0), (s1, b1, m1) = best(0), best(1)
     if s0 + s1 > COST_LIMIT or max(b0, b1) > MEMORY_LIMIT:
-        raise _refuse(n, L, layers, f"grids of {cost_text(0)} and {cost_text(1)} ({m0}, {m1})",
+        raise _refuse(width, L, layers, f"grids of {cost_text(0)} and {cost_text(1)} ({m0}, {m1})",
                       s0 + s1, max(b0, b1))
     spent = 0.0
     levels: list = []
@@ -724,8 +822,8 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
             if len(levels) >= _MIN_LEVELS:
                 break                       # the honest tolerance of the levels run is reported
             if method in ("fft", "power") or fft_ok:
-                raise _refuse(n, L, layers, f"a grid of {cost_text(i)} ({method})", spent + s, b)
-            raise _refuse(n, L, layers, "the non-negative algorithms (the failure probability is below "
+                raise _refuse(width, L, layers, f"a grid of {cost_text(i)} ({method})", spent + s, b)
+            raise _refuse(width, L, layers, "the non-negative algorithms (the failure probability is below "
                           f"{_FFT_MIN_FAIL:g}) on a grid of {cost_text(i)} ({method})", spent + s, b)
         lf, err, _ = run(i, method)
         spent += s
@@ -748,11 +846,16 @@ def band_probability(width, depth, lo, hi, *, layers: str = "all", rtol: float =
         i += 1
     best_lf = min(extrap[-1] if extrap else levels[-1], 0.0)
     p_fail = math.exp(best_lf)
+    if p_fail == 0.0 and _is_law(n):
+        # another law whose tails read exactly 0 here (ρ's are exact in log space): only its
+        # absolute tolerance is known
+        return BandResult(width, L, lo, hi, layers, 1.0, best_lf, min(float(errs[-1]), 1.0), math.inf,
+                          label(done[0]), done[1])
     rel = _rel_change(levels, extrap) + errs[-1] / max(p_fail, 1e-320)
     if best_lf < _LOG_REL_FLOOR:
         rel = max(rel, 1.0)
     tol = min(rel * p_fail, 1.0)
-    return BandResult(n, L, lo, hi, layers, max(0.0, -math.expm1(best_lf)), best_lf, tol, rel, label(done[0]),
+    return BandResult(width, L, lo, hi, layers, max(0.0, -math.expm1(best_lf)), best_lf, tol, rel, label(done[0]),
                       done[1])
 
 

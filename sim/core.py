@@ -474,7 +474,15 @@ class NetworkSpec:
     * ``act``: a :class:`bounds.moments.Activation` (default ReLU);
     * ``residual``: branch scales (η_1..η_B); then the layers pair up as blocks
       x ← x + η_b W_{2b} φ(W_{2b−1} x), widths (m, n, m, n, …) with n = input_dim (see
-      :meth:`residual_mlp`); no biases.
+      :meth:`residual_mlp`); no biases;
+    * ``weight_norm``: None (default), or the gain g_l (scalar or per layer) of weight-normalized
+      rows: each row v_i of the drawn W_l is replaced by g_l·v_i/‖v_i‖, so every row has norm
+      g_l. This is ``torch.nn.utils.parametrizations.weight_norm(layer, dim=0)`` with its
+      magnitude parameter set to g_l for every row (at creation torch sets it to ‖v_i‖, which
+      leaves the layer unchanged; our g is the row norm *after* that assignment). The draws are
+      the same as without it (the direction of a Gaussian row is uniform on the sphere), so a
+      spec without ``weight_norm`` gives the same bits as before the option existed. The weight
+      law's variance no longer matters (it cancels); docs/theory.md, weight-normalized networks.
 
     >>> NetworkSpec(3, (4, 5), fan="in").layer_variances()
     (0.6666666666666666, 0.5)
@@ -491,6 +499,7 @@ class NetworkSpec:
     linear_output: bool = False
     bias_position: str = "pre"
     residual: Optional[tuple] = None
+    weight_norm: object = None
 
     def __post_init__(self):
         n0 = check_int("input_dim", self.input_dim, lo=1)
@@ -522,6 +531,8 @@ class NetworkSpec:
             if any(self.bias_var) or self.linear_output:
                 raise DomainError("residual blocks take no biases and no linear output layer")
             set_("residual", etas)
+        if self.weight_norm is not None:
+            set_("weight_norm", _per_layer("weight_norm", self.weight_norm, L, positive=True))
 
     @classmethod
     def residual_mlp(cls, width: int, branch_width: int, etas, *, fan: str = "in", weight_var=(HE_GAIN, 1.0),
@@ -622,6 +633,9 @@ def iter_params(spec: NetworkSpec, batch: Batch, *, dtype=torch.float64, buffers
             W = buf[:t]
         std = math.sqrt(variances[l])
         batch.fill_(W, lambda v, g: fill_weights_(v, spec.weights, std=std, generator=g))
+        if spec.weight_norm is not None:
+            # weight-normalized rows: w_i = g·v_i/‖v_i‖ (no random numbers drawn here)
+            W.mul_(spec.weight_norm[l] / torch.linalg.vector_norm(W, dim=2, keepdim=True))
         b = None
         if spec.bias_var[l] > 0:
             b = batch.normal((d[l + 1],), std=math.sqrt(spec.bias_var[l]), dtype=dtype)

@@ -22,7 +22,7 @@ THEORY = ROOT / "docs" / "theory.md"
 DERIVATIONS = ROOT / "docs" / "derivations"
 
 #: The topics of `initbounds derive`, one generated Markdown file each.
-TOPICS = ("width", "gradient", "moment", "death", "variance", "resnet", "regions", "certify", "sphere")
+TOPICS = ("width", "gradient", "moment", "death", "variance", "resnet", "regions", "certify", "sphere", "wnorm")
 
 #: The numbered sections of docs/theory.md, exactly as other files cite them.
 SECTIONS = {
@@ -37,7 +37,8 @@ SECTIONS = {
     9: "Exact reduced samplers",
     10: "Certified width for a data set",
     11: "Infinitely many inputs (AB19)",
-    12: "Sources",
+    12: "Weight-normalized networks (AB19 v1)",
+    13: "Sources",
 }
 
 #: Where citations are looked for: these folders (recursively) and the root's own .py/.md files.

@@ -234,6 +234,10 @@ NULLABLE = {
               "p_stay", "p_last", "p_fail_union", "p_off_by_2", "meets", "min_width"},
     # bounds.width.width_report: a method that cannot answer ("—" in the table; its notes say why)
     "width": {"min_width", "log_failure_bound"},
+    # bounds.wnorm.prob_report (--weight-norm): "Where the band recursion refuses …, the JSON value is null
+    # beside a p_stay_not_computed reason"; the product bound needs the norm-preserving gain
+    # (chernoff_product_not_computed)
+    "prob": {"p_stay", "p_last", "p_fail_union", "log_p_fail_union", "tolerance", "chernoff_product"},
     # sim.trainability: the median among nets that reached the threshold "None if none did"; a censored
     # end of a median's interval "as None (no finite bound)"; epochs_to_threshold[k] "is None when
     # censored"; Spearman's "rho and p_value are None when x or the epochs are constant"
