@@ -483,12 +483,13 @@ def train(model: nn.Module, data: DataSplit, *, steps: int, lr: float, batch: in
             pos += batch
             opt.zero_grad(set_to_none=True)
             loss = nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
-            if not math.isfinite(float(loss.detach())):
+            value = float(loss.detach())
+            if not math.isfinite(value):
                 res.diverged_at = t
                 break
             loss.backward()
             opt.step()
-            res.batch_loss.append(float(loss))
+            res.batch_loss.append(value)
             t += 1
             if progress is not None:
                 progress(t, steps)
