@@ -68,7 +68,7 @@ def _show(results, failed, seed):
     c = console()
     t = table(f"validate (seed {seed}; family-wise level 1e-3, Bonferroni)",
               ("claim", "kind", "theory", "simulated", "CI", "verdict", "sampler", "source"))
-    style = {"pass": "green", "FAIL": "bold red", "violated": "yellow", "gap": "cyan"}
+    style = {"pass": "green", "FAIL": "bold red", "violated": "yellow", "gap": "cyan", "reported": "blue"}
     for r in results:
         t.add_row(r.name, r.kind, f"{r.theory:.6g}", f"{r.estimate:.6g}",
                   f"[{r.ci[0]:.4g}, {r.ci[1]:.4g}]", f"[{style[r.verdict]}]{r.verdict}[/]", r.path, r.source)

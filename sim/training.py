@@ -285,9 +285,16 @@ class ResidualNet(nn.Module):
         hs.append(h)
         return hs, fs
 
-    def forward(self, x: torch.Tensor, skip=()) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip=(), deltas=None, head_only: bool = False) -> torch.Tensor:
+        """Logits. ``skip``: blocks left out (h_{i+1} = h_i); ``deltas``: perturbations added at
+        h_0 … h_{B−1} (as in :meth:`states`); ``head_only``: ``x`` is a hidden state h and the
+        result is head(h) (so ``torch.func.functional_call`` can reach every piece)."""
+        if head_only:
+            return self.head(x)
         h = self.stem(x)
         for i in range(self.blocks):
+            if deltas is not None:
+                h = h + deltas[i]
             if i not in skip:
                 h = h + self.branch(i, h)
         return self.head(h)
