@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..bounds.errors import DomainError, check_choice, check_int, check_real
+from ..bounds.errors import (NONNEGATIVE_INT, CostLimitError, DomainError, Integral, Interval, Options, Real,
+                             check_int, check_real)
 from ..bounds.refine import (branch_ratio_mean, shared_growth_coefficient, shared_two_step_limit,
                              unshared_growth)
 
@@ -347,22 +348,32 @@ def seed_ci(values, level: float) -> tuple:
 
 
 # --- the experiment: train, record every k steps, drop blocks, compare sharing ------------------------
-#: Upper limits of the training command's design (memory and time stay small on a CPU).
-MAX_TRAIN_BLOCKS = 64
-MAX_TRAIN_WIDTH = 1024
-MAX_STEPS = 100_000
-MAX_SEEDS = 64
+#: The design's constraints, declared once: ``RefineConfig`` checks them and ``initbounds refine``
+#: builds its options from them. Limits keep one run on a CPU: a shared comparison net has B·n
+#: branch units (at most 32·256 = 8192).
+REFINE_CONSTRAINTS = {
+    "blocks": Interval(Integral, 1, 32), "width": Interval(Integral, 1, 256), "alpha": Interval(Real, 0, 10),
+    "norm": Options(NORMS), "variant": Options(("post", "pre")),
+    "steps": Interval(Integral, 1, 100_000), "lr": Interval(Real, 0, 10, closed="right"),
+    "batch": Interval(Integral, 2, 1000), "momentum": Interval(Real, 0, 1, closed="left"),
+    "seeds": Interval(Integral, 1, 64), "seed": NONNEGATIVE_INT, "record_every": NONNEGATIVE_INT,
+    "probe": Interval(Integral, 2, 450),
+}
+#: The most floating-point operations a run may plan (about an hour of one CPU core); beyond it
+#: ``RefineConfig`` refuses with the estimate (CostLimitError) before any work.
+MAX_FLOPS = 3e13
 
 
 @dataclass(frozen=True)
 class RefineConfig:
     """One experiment: a residual MLP on digits (``residual_mlp``: width n, ``blocks`` B, branch
     width n, α, ``variant``, ``norm``, ``shared``), trained by ``train`` with ``steps``, ``lr``,
-    ``batch``, ``momentum``; measured every ``record_every`` steps on ``probe`` held-out examples;
-    ``seeds`` seeds 0 … K−1 (offset by ``seed``). ``compare`` adds the sharing comparison at
-    initialization and the train/test gap of shared blocks (branch width B·n, with the norm of
-    the design and with J18's remedy "ubn") vs unshared blocks at equal weight count (two or three
-    more trainings per seed)."""
+    ``batch``, ``momentum``; measured every ``record_every`` steps (0: steps // 12) on ``probe``
+    held-out examples; ``seeds`` seeds ``seed`` … ``seed+seeds−1``. ``compare`` adds the sharing
+    comparison at initialization and the train/test gap of shared blocks (branch width B·n, with
+    the norm of the design and with J18's remedy "ubn") vs unshared blocks at equal weight count
+    (two or three more trainings per seed). Constraints: :data:`REFINE_CONSTRAINTS`; cost:
+    :meth:`flops` ≤ :data:`MAX_FLOPS`."""
 
     blocks: int = 8
     width: int = 32
@@ -370,33 +381,47 @@ class RefineConfig:
     shared: bool = False
     norm: str = "none"
     variant: str = "post"
-    steps: int = 600
+    steps: int = 1000
     lr: float = 0.05
     batch: int = 32
     momentum: float = 0.0
     seeds: int = 3
     seed: int = 0
-    record_every: int = 0          # 0: steps // 12 (at least 1)
+    record_every: int = 0
     probe: int = 256
     compare: bool = True
 
     def __post_init__(self):
-        s = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        s("blocks", check_int("blocks", self.blocks, lo=1, hi=MAX_TRAIN_BLOCKS))
-        s("width", check_int("width", self.width, lo=1, hi=MAX_TRAIN_WIDTH))
-        s("alpha", check_real("alpha", self.alpha, lo=0.0, hi=1000.0))
-        s("norm", check_choice("norm", self.norm, NORMS))
-        s("variant", check_choice("variant", self.variant, ("post", "pre")))
-        s("steps", check_int("steps", self.steps, lo=1, hi=MAX_STEPS))
-        s("lr", check_real("lr", self.lr, lo=0.0, hi=100.0, lo_open=True))
-        s("batch", check_int("batch", self.batch, lo=2, hi=1000))
-        s("momentum", check_real("momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True))
-        s("seeds", check_int("seeds", self.seeds, lo=1, hi=MAX_SEEDS))
-        s("seed", check_int("seed", self.seed, lo=0))
-        s("record_every", check_int("record_every", self.record_every, lo=0))
-        s("probe", check_int("probe", self.probe, lo=2, hi=450))
+        for name, c in REFINE_CONSTRAINTS.items():
+            object.__setattr__(self, name, c.validate(name, getattr(self, name)))
+        for name in ("shared", "compare"):
+            if not isinstance(getattr(self, name), bool):
+                raise DomainError(f"{name} must be True or False; got {getattr(self, name)!r}", param=name)
         if not self.record_every:
-            s("record_every", max(1, self.steps // 12))
+            object.__setattr__(self, "record_every", max(1, self.steps // 12))
+        f = self.flops()
+        if f > MAX_FLOPS:
+            raise CostLimitError(f"this run plans about {f:.2g} floating-point operations (limit {MAX_FLOPS:.0g}, "
+                                 "about an hour of one core): lower --steps, --seeds, --blocks or --width",
+                                 param="steps")
+
+    @property
+    def trainings(self) -> int:
+        """Trainings per seed: the design, plus (``compare``) the unshared/shared/remedy nets it is not."""
+        return 1 + ((3 if self.shared else 2) if self.compare else 0)
+
+    def flops(self) -> float:
+        """Planned floating-point operations: 6 per weight per example for a training step (forward and
+        backward), every net of every seed (a shared comparison net has B·n branch units, B times
+        over), plus the measurements (about 3 passes over the probe per record)."""
+        n, B = self.width, self.blocks
+        per_example = 2 * B * n * n + 64 * n + 10 * n          # one pass, unshared (and shared, per step)
+        wide = 2 * B * n * (B * n) + 64 * n + 10 * n           # a shared comparison net, B steps
+        nets = per_example * (self.trainings - (2 if self.compare else 0)) + (2 * wide if self.compare else 0)
+        train = 6 * self.steps * self.batch * nets
+        records = self.steps // max(1, self.record_every or max(1, self.steps // 12)) + 2
+        measure = 3 * 6 * records * self.probe * per_example
+        return float(self.seeds * (train + measure))
 
     def net(self, gen, *, shared=None, norm=None, branch_width=None):
         return residual_mlp(64, self.width, self.blocks, 10, generator=gen, alpha=self.alpha,
@@ -458,11 +483,15 @@ class RefineResult:
         if self.sharing:
             out["sharing_last"] = {k: seed_ci(np.asarray(v)[:, -1], self.level) for k, v in self.sharing.items()}
         if self.gap:
-            out["gap"] = {k: {"acc_gap": seed_ci(np.asarray(v["train_acc"]) - np.asarray(v["test_acc"]), self.level),
-                              "loss_gap": seed_ci(np.asarray(v["test_loss"]) - np.asarray(v["train_loss"]),
-                                                  self.level),
-                              "test_acc": seed_ci(v["test_acc"], self.level), "params": v["params"]}
-                          for k, v in self.gap.items()}
+            out["gap"] = {}
+            for k, v in self.gap.items():
+                ok = [i for i, d in enumerate(v["diverged_at"]) if d is None]
+                pick = lambda key: np.asarray([v[key][i] for i in ok], dtype=float)  # noqa: E731
+                ci = (lambda x: seed_ci(x, self.level) if len(ok) else None)  # noqa: E731
+                out["gap"][k] = {"acc_gap": ci(pick("train_acc") - pick("test_acc")),
+                                 "loss_gap": ci(pick("test_loss") - pick("train_loss")),
+                                 "test_acc": ci(pick("test_acc")), "params": v["params"],
+                                 "trained_seeds": len(ok), "diverged_seeds": len(v["diverged_at"]) - len(ok)}
         return out
 
     def as_dict(self) -> dict:
@@ -537,6 +566,9 @@ def _run_seed(c: RefineConfig, s: int, k: int, res: RefineResult, tick) -> None:
     tr = train(net, data, steps=c.steps, lr=c.lr, batch=c.batch, momentum=c.momentum,
                seed=_batch_seed(s, label), record_every=c.record_every, record=record, progress=tick)
     res.train_seconds += tr.seconds
+    if tr.diverged_at is not None:
+        raise DomainError(f"training diverged (non-finite mini-batch loss) at step {tr.diverged_at} of seed {s}: "
+                          f"lower --lr (got {c.lr:g}) or --alpha (got {c.alpha:g})", param="lr")
     if k == 0:
         res.steps = tr.steps
         res.first, res.last = tr.records[0], tr.records[-1]
@@ -575,8 +607,8 @@ def _run_seed(c: RefineConfig, s: int, k: int, res: RefineResult, tick) -> None:
             res.train_seconds += r.seconds
         g = res.gap.setdefault(name, {"train_acc": [], "test_acc": [], "train_loss": [], "test_loss": [],
                                       "diverged_at": [], "params": sum(p.numel() for p in model.parameters())})
-        for key in ("train_acc", "test_acc", "train_loss", "test_loss"):
-            g[key].append(getattr(r, key)[-1])
+        for key in ("train_acc", "test_acc", "train_loss", "test_loss"):      # None: this training diverged
+            g[key].append(getattr(r, key)[-1] if r.diverged_at is None else None)
         g["diverged_at"].append(r.diverged_at)
 
 
@@ -669,89 +701,210 @@ def _taylor(ctx):
 
 
 def _fmt(t):
-    return f"{t[0]:.3g} [{t[1]:.3g}, {t[2]:.3g}]"
+    return "—" if t is None else f"{t[0]:.3g} [{t[1]:.3g}, {t[2]:.3g}]"
 
 
-def _seeds_note(K):
-    return "" if K >= 2 else " (one seed: no interval across seeds)"
+def _side(ci, reference, direction) -> str:
+    """'agrees' when the interval lies on the paper's side of ``reference``, 'contradicts' when it
+    lies on the other side, 'undecided' when it contains it ('not measured': no interval)."""
+    if ci is None:
+        return "not measured"
+    lo, hi = ci[1], ci[2]
+    good = (hi < reference) if direction == "<" else (lo > reference)
+    bad = (lo > reference) if direction == "<" else (hi < reference)
+    return "agrees" if good else "contradicts" if bad else "undecided"
 
 
-@CLAIMS.claim("refine_cosine_negative", "paper_measurement",
-              "J18: after training cos(F_i, ∂L/∂h_i) < 0, more negative in later blocks",
-              "paper claim (J18 §4.1); our run", trials=3)
-def _cos_claim(ctx):
-    r = _experiment(ctx.stream.seed, ctx.trials)
-    lv = REPORT_LEVEL
-    K = len(r.cos_backprop)
-    bp = np.asarray(r.cos_backprop)[:, -1, :]      # (K, B)
-    hd = np.asarray(r.cos_head_at_h)[:, -1, :]
+def findings(result: RefineResult) -> list:
+    """J18's statements beside our figures: one dict per statement with ``name``, ``paper`` (the
+    statement), ``quantity`` (what we measured), ``estimate`` ((mean, lo, hi), Student-t across
+    seeds at the result's level; None when not measured), ``reference`` and ``direction`` (the
+    paper's side of the reference), ``verdict`` (agrees / contradicts / undecided — where the
+    interval lies, a description, not a test) and ``detail`` (the per-block numbers)."""
+    lv = result.level
+    out = []
+    bp = np.asarray(result.cos_backprop)[:, -1, :]
+    hd = np.asarray(result.cos_head_at_h)[:, -1, :]
     B = bp.shape[1]
-    mean = seed_ci(bp.mean(axis=1), lv)
-    late = seed_ci(bp[:, B // 2:].mean(axis=1) - bp[:, :B // 2].mean(axis=1), lv)
-    late_h = seed_ci(hd[:, B // 2:].mean(axis=1) - hd[:, :B // 2].mean(axis=1), lv)
-    per = ", ".join(f"{v:.3f}" for v in bp.mean(axis=0))
-    perh = ", ".join(f"{v:.3f}" for v in hd.mean(axis=0))
-    return Evidence(0.0, mean[0], mean[1:], None,
-                    f"paper: negative, more negative in later blocks. Ours (backprop), mean over blocks {_fmt(mean)}; "
-                    f"per block {per}; later half − earlier half {_fmt(late)} (paper: < 0). head_at_h per block {perh}; "
-                    f"later − earlier {_fmt(late_h)}{_seeds_note(K)}", K, path="trained")
+    h = B // 2
+
+    def add(name, paper, quantity, est, ref, direction, detail):
+        out.append({"name": name, "paper": paper, "quantity": quantity, "estimate": est, "reference": ref,
+                    "direction": direction, "verdict": _side(est, ref, direction), "detail": detail})
+
+    add("cosine_negative", "after training, cos(F_i, ∂L/∂h_i) < 0 (blocks refine)",
+        "mean over blocks of the cosine, backprop", seed_ci(bp.mean(axis=1), lv), 0.0, "<",
+        "backprop per block " + ", ".join(f"{v:.3f}" for v in bp.mean(axis=0)) + "; head_at_h per block "
+        + ", ".join(f"{v:.3f}" for v in hd.mean(axis=0)))
+    if B >= 2:
+        add("cosine_later_blocks", "the cosine is more negative in later blocks",
+            "later half − earlier half of the blocks, backprop",
+            seed_ci(bp[:, h:].mean(axis=1) - bp[:, :h].mean(axis=1), lv), 0.0, "<",
+            "head_at_h: later − earlier " + _fmt(seed_ci(hd[:, h:].mean(axis=1) - hd[:, :h].mean(axis=1), lv)))
+        ra = np.asarray(result.ratio)[:, -1, :]
+        add("ratio_falls", "‖F_i‖/‖h_i‖ falls with the block index", "least-squares slope of ‖F_i‖/‖h_i‖ per block",
+            seed_ci([float(np.polyfit(np.arange(B), row, 1)[0]) for row in ra], lv), 0.0, "<",
+            "per block " + ", ".join(f"{v:.3f}" for v in ra.mean(axis=0)))
+        dl = np.asarray(result.drop_loss)
+        add("drop_early_vs_late", "dropping an early block hurts much more than dropping a late one",
+            "Δloss(drop block 1) − Δloss(drop block B), test split", seed_ci(dl[:, 0] - dl[:, -1], lv), 0.0, ">",
+            "Δloss per block " + ", ".join(f"{v:.3f}" for v in dl.mean(axis=0)) + "; Δaccuracy per block "
+            + ", ".join(f"{v:+.3f}" for v in np.asarray(result.drop_acc).mean(axis=0)))
+    if result.sharing:
+        sh = {k: np.asarray(v)[:, -1] for k, v in result.sharing.items()}
+        add("shared_explodes", "shared blocks make activations explode at initialization",
+            "‖h_B‖/‖h_0‖ at init, shared ÷ unshared", seed_ci(sh["shared"] / sh["unshared"], lv), 1.0, ">",
+            "; ".join(f"{k} {_fmt(seed_ci(v, lv))}" for k, v in sh.items()))
+        rem = "shared + ubn (remedy)"
+        add("remedy_stops_explosion", "the remedy (unshared BN statistics, γ₀ = 0.1) stops the explosion",
+            "‖h_B‖/‖h_0‖ at init, remedy ÷ unshared", seed_ci(sh[rem] / sh["unshared"], lv), 1.0, "<",
+            f"remedy {_fmt(seed_ci(sh[rem], lv))}")
+    if result.gap:
+        g = result.gap
+        both = [i for i, (a, b) in enumerate(zip(g["shared"]["diverged_at"], g["unshared"]["diverged_at"]))
+                if a is None and b is None]
+
+        def gapv(k, i):
+            return g[k]["train_acc"][i] - g[k]["test_acc"][i]
+
+        est = seed_ci([gapv("shared", i) - gapv("unshared", i) for i in both], lv) if both else None
+        parts = []
+        for k, v in g.items():
+            ok = [i for i, d in enumerate(v["diverged_at"]) if d is None]
+            if ok:
+                parts.append(f"{k}: train − test accuracy {_fmt(seed_ci([gapv(k, i) for i in ok], lv))}, test "
+                             f"accuracy {_fmt(seed_ci([v['test_acc'][i] for i in ok], lv))} ({v['params']} parameters"
+                             + (f", diverged in {len(v['diverged_at']) - len(ok)} seeds" if len(ok) < len(v['diverged_at'])
+                                else "") + ")")
+            else:
+                parts.append(f"{k}: diverged in every seed ({v['params']} parameters)")
+        add("shared_overfits", "shared blocks overfit: a larger train/test gap than unshared at equal parameter count",
+            "(train − test accuracy) shared − unshared" + ("" if both else " (shared never trained: not measured)"),
+            est, 0.0, ">", "; ".join(parts))
+    return out
 
 
-@CLAIMS.claim("refine_ratio_falls", "paper_measurement", "J18: ‖F_i‖/‖h_i‖ falls with the block index",
-              "paper claim (J18 §4.1); our run", trials=3)
-def _ratio_claim(ctx):
-    r = _experiment(ctx.stream.seed, ctx.trials)
-    lv = REPORT_LEVEL
-    ra = np.asarray(r.ratio)[:, -1, :]
-    B = ra.shape[1]
-    slopes = [float(np.polyfit(np.arange(B), row, 1)[0]) for row in ra]
-    sl = seed_ci(slopes, lv)
-    per = ", ".join(f"{v:.3f}" for v in ra.mean(axis=0))
-    return Evidence(0.0, sl[0], sl[1:], None,
-                    f"paper: falls with the block index. Ours: least-squares slope per block {_fmt(sl)} "
-                    f"(paper: < 0); per block {per}{_seeds_note(len(slopes))}", len(slopes), path="trained")
+def _finding_claim(name: str):
+    def run(ctx):
+        r = _experiment(ctx.stream.seed, ctx.trials)
+        f = next(x for x in findings(r) if x["name"] == name)
+        est = f["estimate"] or (0.0, 0.0, 0.0)
+        K = len(r.cos_backprop)
+        note = "" if K >= 2 else " (one seed: no interval across seeds)"
+        return Evidence(f["reference"], est[0], (est[1], est[2]), None,
+                        f"paper: {f['paper']}. Ours: {f['quantity']} {_fmt(f['estimate'])} (paper's side: "
+                        f"{f['direction']} {f['reference']:g}; {f['verdict']}); {f['detail']}{note}", K, path="trained")
+    return run
 
 
-@CLAIMS.claim("refine_drop_early_vs_late", "paper_measurement",
-              "J18: dropping an early block hurts much more than dropping a late one",
-              "paper claim (J18 §4.2); our run", trials=3)
-def _drop_claim(ctx):
-    r = _experiment(ctx.stream.seed, ctx.trials)
-    lv = REPORT_LEVEL
-    dl = np.asarray(r.drop_loss)
-    d = seed_ci(dl[:, 0] - dl[:, -1], lv)
-    per = ", ".join(f"{v:.3f}" for v in dl.mean(axis=0))
-    acc = ", ".join(f"{v:+.3f}" for v in np.asarray(r.drop_acc).mean(axis=0))
-    return Evidence(0.0, d[0], d[1:], None,
-                    f"paper: early ≫ late. Ours: Δloss(drop block 1) − Δloss(drop block B) {_fmt(d)} (paper: > 0); "
-                    f"Δloss per block {per}; Δaccuracy per block {acc}{_seeds_note(len(dl))}", len(dl), path="trained")
+for _name, _desc, _sec in (
+        ("cosine_negative", "J18: after training cos(F_i, ∂L/∂h_i) < 0", "§4.1"),
+        ("cosine_later_blocks", "J18: the cosine is more negative in later blocks", "§4.1"),
+        ("ratio_falls", "J18: ‖F_i‖/‖h_i‖ falls with the block index", "§4.1"),
+        ("drop_early_vs_late", "J18: dropping an early block hurts much more than a late one", "§4.2"),
+        ("shared_explodes", "J18: shared blocks make activations explode at initialization", "§5"),
+        ("remedy_stops_explosion", "J18: unshared BN statistics with γ₀ = 0.1 stop the explosion", "§5"),
+        ("shared_overfits", "J18: shared blocks overfit (larger train/test gap at equal parameters)", "§5")):
+    CLAIMS.claim(f"refine_{_name}", "paper_measurement", _desc, f"paper claim (J18 {_sec}); our run",
+                 trials=3)(_finding_claim(_name))
 
 
-@CLAIMS.claim("refine_shared_explodes", "paper_measurement",
-              "J18: shared blocks explode activations at initialization; the remedy (ubn, γ₀ = 0.1) stops it",
-              "paper claim (J18 §5); our run", trials=3)
-def _explode_claim(ctx):
-    r = _experiment(ctx.stream.seed, ctx.trials)
-    lv = REPORT_LEVEL
-    sh = {k: np.asarray(v)[:, -1] for k, v in r.sharing.items()}
-    ratio = seed_ci(sh["shared"] / sh["unshared"], lv)
-    parts = "; ".join(f"{k} {_fmt(seed_ci(v, lv))}" for k, v in sh.items())
-    return Evidence(1.0, ratio[0], ratio[1:], None,
-                    f"paper: shared ≫ unshared, remedy ≈ 1. Ours: ‖h_B‖/‖h_0‖ at init {parts}; shared ÷ unshared "
-                    f"{_fmt(ratio)} (paper: > 1){_seeds_note(len(ratio))}", len(sh["shared"]), path="init")
+# --- the figure ---------------------------------------------------------------------------------------
+def _err(cis):
+    m = np.array([t[0] for t in cis])
+    return m, np.vstack([m - np.array([t[1] for t in cis]), np.array([t[2] for t in cis]) - m])
 
 
-@CLAIMS.claim("refine_shared_gap", "paper_measurement",
-              "J18: shared blocks overfit: larger train/test gap than unshared at equal parameter count",
-              "paper claim (J18 §5); our run", trials=3)
-def _gap_claim(ctx):
-    r = _experiment(ctx.stream.seed, ctx.trials)
-    lv = REPORT_LEVEL
-    g = {k: np.asarray(v["train_acc"]) - np.asarray(v["test_acc"]) for k, v in r.gap.items()}
-    d = seed_ci(g["shared"] - g["unshared"], lv)
-    parts = "; ".join(f"{k}: gap {_fmt(seed_ci(g[k], lv))}, test accuracy "
-                      f"{_fmt(seed_ci(r.gap[k]['test_acc'], lv))} ({r.gap[k]['params']} parameters)"
-                      for k in g)
-    return Evidence(0.0, d[0], d[1:], None,
-                    f"paper: shared overfits more. Ours: (train − test accuracy) shared − unshared {_fmt(d)} "
-                    f"(paper: > 0); {parts}{_seeds_note(len(g['shared']))}", len(g["shared"]), path="trained")
+def plot_refine(result: RefineResult, path: str) -> None:
+    """The J18 figure of a run: cosine heatmaps (block × step; backprop and head_at_h), ‖F‖/‖h‖ by
+    block at init and end, block dropping, ‖h_i‖/‖h_0‖ for unshared / shared / remedy at init,
+    and the train/test accuracy of the equal-size comparison. Error bars: Student-t intervals
+    across seeds at the result's level (one seed: intervals across the probe examples)."""
+    from .plots import headless_pyplot
+
+    plt = headless_pyplot()
+    c, s = result.config, result.summary()
+    K = len(result.cos_backprop)
+    B = c.blocks
+    blocks = np.arange(1, B + 1)
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    across = f"{int(round(result.level * 100))} % CI across {K} seeds" if K > 1 else \
+        f"{int(round(result.level * 100))} % CI across probe examples (one seed)"
+    for ax, key, title in ((axes[0, 0], "cos_backprop", "backprop"), (axes[0, 1], "cos_head_at_h", "head_at_h")):
+        arr = np.asarray(getattr(result, key)).mean(axis=0).T         # (B, records)
+        lim = max(1e-6, float(np.abs(arr).max()))
+        im = ax.imshow(arr, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                       extent=(-0.5, len(result.steps) - 0.5, 0.5, B + 0.5), interpolation="nearest")
+        ticks = np.linspace(0, len(result.steps) - 1, min(6, len(result.steps))).round().astype(int)
+        ax.set_xticks(ticks, [str(result.steps[i]) for i in ticks])
+        ax.set_xlabel("training step")
+        ax.set_ylabel("block i")
+        ax.set_title(f"mean cos(F_i, ∂L/∂h_i), {title} (mean of {K} seeds)")
+        fig.colorbar(im, ax=ax, label="cosine (negative: refinement)")
+    ax = axes[0, 2]
+    for key, lab, col in (("ratio_init", "at initialization", "tab:gray"), ("ratio_end", f"after {c.steps} steps",
+                                                                             "tab:blue")):
+        cis = s[key] if K > 1 else [stats.mean_ci((result.first if key == "ratio_init" else result.last)["ratio"][:, i],
+                                                  result.level) for i in range(B)]
+        m, e = _err(cis)
+        ax.errorbar(blocks, m, yerr=e, marker="o", capsize=3, label=lab, color=col)
+    if c.norm == "none":
+        ax.axhline(c.alpha, ls="--", color="k", lw=1, label="closed form at init: RMS of ‖F‖/‖h‖ = α")
+    ax.set_xlabel("block i")
+    ax.set_ylabel("mean ‖F_i‖/‖h_i‖")
+    ax.set_title(f"size of each block's change ({across})", fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axes[1, 0]
+    if K > 1:
+        m, e = _err(s["drop_loss"])
+    else:
+        m, e = _err([stats.mean_ci(result.drop_first["dloss"][:, i], result.level) for i in range(B)])
+    ax.bar(blocks, m, yerr=e, capsize=3, color="tab:orange", label="Δ test loss when block i alone is removed")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("block removed")
+    ax.set_ylabel("Δ test cross-entropy")
+    ax.set_title(f"block dropping after training ({across})", fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axes[1, 1]
+    if result.sharing:
+        idx = np.arange(B + 1)
+        for name, col in zip(result.sharing, ("tab:blue", "tab:red", "tab:green")):
+            arr = np.asarray(result.sharing[name])
+            cis = [seed_ci(arr[:, i], result.level) for i in idx]
+            m, e = _err(cis)
+            ax.plot(idx, m, marker="o", color=col, label=f"{name}" + ("" if name == "unshared" else ""))
+            if K > 1:
+                ax.fill_between(idx, np.maximum(m - e[0], 0.5 * m.min()), m + e[1], color=col, alpha=0.2)
+        if c.norm == "none":
+            g = np.sqrt(np.asarray(unshared_growth(B, c.alpha)[0], dtype=float))
+            ax.plot(idx, g, "k--", lw=1, label="unshared closed form √E‖h_i‖²/‖h_0‖² = (1+α²)^{i/2}")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("block i")
+    ax.set_ylabel("mean ‖h_i‖/‖h_0‖ at initialization")
+    ax.set_title(f"sharing (norm {c.norm}; remedy: ubn, γ₀ = 0.1)", fontsize=9)
+    ax = axes[1, 2]
+    if result.gap:
+        names = list(result.gap)
+        x = np.arange(len(names))
+        for off, key, col in ((-0.2, "train_acc", "tab:blue"), (0.2, "test_acc", "tab:orange")):
+            cis = []
+            for n in names:
+                vals = [v for v in result.gap[n][key] if v is not None]
+                cis.append(seed_ci(vals, result.level) if vals else (0.0, 0.0, 0.0))
+            m, e = _err(cis)
+            ax.bar(x + off, m, width=0.4, yerr=e, capsize=3, color=col, label=key.replace("_acc", " accuracy"))
+        for i, n in enumerate(names):
+            bad = sum(d is not None for d in result.gap[n]["diverged_at"])
+            if bad:
+                ax.text(i, 0.5, f"diverged\nin {bad}/{K} seeds", ha="center", fontsize=8, color="tab:red")
+        ax.set_xticks(x, [f"{n}\n({result.gap[n]['params']} params)" for n in names], fontsize=8)
+        ax.legend(fontsize=8)
+    ax.set_ylabel("accuracy after training")
+    ax.set_title("shared (branch width B·n) vs unshared, equal weights", fontsize=9)
+    fig.suptitle(f"J18 on digits: residual MLP, B = {B}, n = {c.width}, α = {c.alpha:g}, "
+                 f"{'shared' if c.shared else 'unshared'}, norm {c.norm}, {c.variant}-activation; SGD lr {c.lr:g}, "
+                 f"batch {c.batch}, {c.steps} steps, {K} seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110 if path.lower().endswith(".png") else None)
+    plt.close(fig)
