@@ -26,7 +26,7 @@ _state = {"debug": False}
 #: (then ``derive``, a group).
 COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
             "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
-            "validate": "validate", "check": "check"}
+            "refine": "refine", "validate": "validate", "check": "check"}
 
 
 @functools.lru_cache(maxsize=None)

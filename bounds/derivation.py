@@ -21,6 +21,7 @@ CITATIONS = {
     "H18": "Hanin, arXiv 1801.03744",
     "HR19": "Hanin & Rolnick, arXiv 1906.00904",
     "RR20": "Rister & Rubin, arXiv 2007.06192",
+    "J18": "Jastrzębski et al., arXiv 1710.04773",
 }
 
 
