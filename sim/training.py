@@ -255,30 +255,39 @@ class ResidualNet(nn.Module):
     def stem_forward(self, x):
         return self.stem(x)
 
-    def branch(self, i: int, h: torch.Tensor) -> torch.Tensor:
-        """F_i(h)."""
+    def branch(self, i: int, h: torch.Tensor, signs: Optional[list] = None) -> torch.Tensor:
+        """F_i(h); ``signs`` (a list) receives the sign pattern (z > 0) of every ReLU input."""
         W = self.branches[0 if self.shared else i]
         n1, n2 = self.norms[i]
-        if self.variant == "post":
-            return self.alpha * n2(W.w2(torch.relu(n1(W.w1(h)))))
-        return self.alpha * W.w2(torch.relu(n2(W.w1(torch.relu(n1(h))))))
 
-    def head(self, h: torch.Tensor) -> torch.Tensor:
+        def relu(z):
+            if signs is not None:
+                signs.append(z > 0)
+            return torch.relu(z)
+
+        if self.variant == "post":
+            return self.alpha * n2(W.w2(relu(n1(W.w1(h)))))
+        return self.alpha * W.w2(relu(n2(W.w1(relu(n1(h))))))
+
+    def head(self, h: torch.Tensor, signs: Optional[list] = None) -> torch.Tensor:
         """logits from a hidden state h (any block's: the classifier applied at h)."""
+        if signs is not None:
+            signs.append(h > 0)
         z = torch.relu(h)
         if self.conv:
             z = z.mean(dim=(2, 3))
         return self.head_linear(z)
 
-    def states(self, x: torch.Tensor, *, deltas=None):
+    def states(self, x: torch.Tensor, *, deltas=None, signs: Optional[list] = None):
         """([h_0, …, h_B], [F_0, …, F_{B−1}]); with ``deltas`` (B tensors shaped like h) the pass
-        uses h_i + δ_i in place of h_i (the gradient in δ_i at 0 is ∂L/∂h_i)."""
+        uses h_i + δ_i in place of h_i (the gradient in δ_i at 0 is ∂L/∂h_i); ``signs`` collects
+        the branches' ReLU sign patterns."""
         h = self.stem(x)
         hs, fs = [], []
         for i in range(self.blocks):
             if deltas is not None:
                 h = h + deltas[i]
-            f = self.branch(i, h)
+            f = self.branch(i, h, signs)
             hs.append(h)
             fs.append(f)
             h = h + f
