@@ -2,6 +2,7 @@
 the closed forms at initialization (simulation)."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import typer
@@ -66,7 +67,10 @@ def refine(
 
 
 def _ci(t, fmt=".3f"):
-    return "—" if t is None else f"{t[0]:{fmt}} [{t[1]:{fmt}}, {t[2]:{fmt}}]"
+    """(mean, lo, hi) as text; '—' when nothing was measured."""
+    if t is None or not all(math.isfinite(v) for v in t):
+        return "—"
+    return f"{t[0]:{fmt}} [{t[1]:{fmt}}, {t[2]:{fmt}}]"
 
 
 def _show(res, closed, found, plot):

@@ -153,9 +153,11 @@ def _cos(a, b):
     """Row-wise cosine and a mask of the rows where it exists (both norms > 0)."""
     a, b = _flat(a), _flat(b)
     na, nb = a.norm(dim=1), b.norm(dim=1)
-    ok = (na > 0) & (nb > 0)
-    cos = torch.where(ok, (a * b).sum(dim=1) / torch.where(ok, na * nb, torch.ones_like(na)), torch.zeros_like(na))
-    return cos, ok
+    ok = (na > 0) & (nb > 0) & torch.isfinite(na) & torch.isfinite(nb)
+    one = torch.ones_like(na)
+    cos = torch.where(ok, ((a / torch.where(ok, na, one)[:, None]) * (b / torch.where(ok, nb, one)[:, None])).sum(dim=1),
+                      torch.zeros_like(na))
+    return cos, ok & torch.isfinite(cos)
 
 
 def _metrics_from(hs, fs, g_bp, g_head):
@@ -341,14 +343,19 @@ def sharing_norms(model: ResidualNet, x: torch.Tensor) -> np.ndarray:
 
 def seed_ci(values, level: float) -> tuple:
     """(mean, lo, hi): Student-t interval of the mean of per-seed values (K ≥ 2); with one seed the
-    interval is the single value (no spread across seeds is known: said where reported)."""
+    interval is the single value (no spread across seeds is known: said where reported); None
+    when a value is missing (NaN: not measured)."""
     from scipy.special import stdtrit
 
     v = np.asarray(values, dtype=float)
-    m = float(v.mean())
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        return None                                     # nothing measured (e.g. no example had a cosine)
+    scale = float(np.abs(v).max()) or 1.0              # values near the double range (a loss of 1e200) do not
+    u = v / scale                                      # overflow in the squares of the standard deviation
+    m = float(u.mean()) * scale
     if v.size < 2:
         return m, m, m
-    half = float(stdtrit(v.size - 1, 0.5 + level / 2) * v.std(ddof=1) / math.sqrt(v.size))
+    half = float(stdtrit(v.size - 1, 0.5 + level / 2) * u.std(ddof=1) / math.sqrt(v.size)) * scale
     return m, m - half, m + half
 
 
@@ -357,7 +364,8 @@ def seed_ci(values, level: float) -> tuple:
 #: builds its options from them. Limits keep one run on a CPU: a shared comparison net has B·n
 #: branch units (at most 32·256 = 8192).
 REFINE_CONSTRAINTS = {
-    "blocks": Interval(Integral, 1, 32), "width": Interval(Integral, 1, 256), "alpha": Interval(Real, 0, 10),
+    "blocks": Interval(Integral, 1, 32), "width": Interval(Integral, 1, 256),
+    "alpha": Interval(Real, 0, 10, closed="right"),
     "norm": Options(NORMS), "variant": Options(("post", "pre")),
     "steps": Interval(Integral, 1, 100_000), "lr": Interval(Real, 0, 10, closed="right"),
     "batch": Interval(Integral, 2, 1000), "momentum": Interval(Real, 0, 1, closed="left"),
@@ -480,8 +488,7 @@ class RefineResult:
         ex = {}
         for key in ("cos_backprop", "cos_head_at_h", "ratio"):
             vals = self.last[key]
-            ok = self.last.get(f"ok_{key[4:]}", np.ones_like(vals, bool)) if key.startswith("cos") else \
-                np.ones_like(vals, bool)
+            ok = (self.last[f"ok_{key[4:]}"] if key.startswith("cos") else True) & np.isfinite(vals)
             ex[key] = [stats.mean_ci(vals[ok[:, i], i], self.level) if ok[:, i].sum() >= 2 else None
                        for i in range(vals.shape[1])]
         out["examples_seed0_end"] = ex
@@ -563,9 +570,11 @@ def _run_seed(c: RefineConfig, s: int, k: int, res: RefineResult, tick) -> None:
         for key in ("cos_backprop", "cos_head_at_h"):
             ok = m[f"ok_{key[4:]}"]
             res.excluded += int((~ok).sum())
-            series[key].append([float(m[key][ok[:, i], i].mean()) if ok[:, i].any() else 0.0
-                                for i in range(c.blocks)])
-        series["ratio"].append([float(v) for v in m["ratio"].mean(axis=0)])
+            series[key].append([float(m[key][ok[:, i], i].mean()) if ok[:, i].any() else math.nan
+                                for i in range(c.blocks)])      # NaN: no probe example has a cosine
+        fin = np.isfinite(m["ratio"])
+        series["ratio"].append([float(m["ratio"][fin[:, i], i].mean()) if fin[:, i].any() else math.nan
+                                for i in range(c.blocks)])   # NaN: every norm overflowed
         return m
 
     tr = train(net, data, steps=c.steps, lr=c.lr, batch=c.batch, momentum=c.momentum,
@@ -713,6 +722,11 @@ def _fmt(t):
     return "—" if t is None else f"{t[0]:.3g} [{t[1]:.3g}, {t[2]:.3g}]"
 
 
+def _row(values, fmt: str = ".3f") -> str:
+    """Per-block numbers as text, '—' where a value was not measured (NaN)."""
+    return ", ".join(f"{v:{fmt}}" if math.isfinite(v) else "—" for v in values)
+
+
 def _side(ci, reference, direction) -> str:
     """'agrees' when the interval lies on the paper's side of ``reference``, 'contradicts' when it
     lies on the other side, 'undecided' when it contains it ('not measured': no interval)."""
@@ -743,8 +757,7 @@ def findings(result: RefineResult) -> list:
 
     add("cosine_negative", "after training, cos(F_i, ∂L/∂h_i) < 0 (blocks refine)",
         "mean over blocks of the cosine, backprop", seed_ci(bp.mean(axis=1), lv), 0.0, "<",
-        "backprop per block " + ", ".join(f"{v:.3f}" for v in bp.mean(axis=0)) + "; head_at_h per block "
-        + ", ".join(f"{v:.3f}" for v in hd.mean(axis=0)))
+        "backprop per block " + _row(bp.mean(axis=0)) + "; head_at_h per block " + _row(hd.mean(axis=0)))
     if B >= 2:
         add("cosine_later_blocks", "the cosine is more negative in later blocks",
             "later half − earlier half of the blocks, backprop",
@@ -752,13 +765,14 @@ def findings(result: RefineResult) -> list:
             "head_at_h: later − earlier " + _fmt(seed_ci(hd[:, h:].mean(axis=1) - hd[:, :h].mean(axis=1), lv)))
         ra = np.asarray(result.ratio)[:, -1, :]
         add("ratio_falls", "‖F_i‖/‖h_i‖ falls with the block index", "least-squares slope of ‖F_i‖/‖h_i‖ per block",
-            seed_ci([float(np.polyfit(np.arange(B), row, 1)[0]) for row in ra], lv), 0.0, "<",
-            "per block " + ", ".join(f"{v:.3f}" for v in ra.mean(axis=0)))
+            seed_ci([float(np.polyfit(np.arange(B), row, 1)[0]) if np.all(np.isfinite(row)) else math.nan
+                     for row in ra], lv), 0.0, "<",
+            "per block " + _row(ra.mean(axis=0)))
         dl = np.asarray(result.drop_loss)
         add("drop_early_vs_late", "dropping an early block hurts much more than dropping a late one",
             "Δloss(drop block 1) − Δloss(drop block B), test split", seed_ci(dl[:, 0] - dl[:, -1], lv), 0.0, ">",
-            "Δloss per block " + ", ".join(f"{v:.3f}" for v in dl.mean(axis=0)) + "; Δaccuracy per block "
-            + ", ".join(f"{v:+.3f}" for v in np.asarray(result.drop_acc).mean(axis=0)))
+            "Δloss per block " + _row(dl.mean(axis=0)) + "; Δaccuracy per block "
+            + _row(np.asarray(result.drop_acc).mean(axis=0), "+.3f"))
     if result.sharing:
         sh = {k: np.asarray(v)[:, -1] for k, v in result.sharing.items()}
         add("shared_explodes", "shared blocks make activations explode at initialization",
@@ -797,7 +811,7 @@ def _finding_claim(name: str):
     def run(ctx):
         r = _experiment(ctx.stream.seed, ctx.trials)
         f = next(x for x in findings(r) if x["name"] == name)
-        est = f["estimate"] or (0.0, 0.0, 0.0)
+        est = f["estimate"] or (math.nan, math.nan, math.nan)        # not measured: no number (null in JSON)
         K = len(r.cos_backprop)
         note = "" if K >= 2 else " (one seed: no interval across seeds)"
         return Evidence(f["reference"], est[0], (est[1], est[2]), None,
@@ -841,7 +855,8 @@ def plot_refine(result: RefineResult, path: str) -> None:
         f"{int(round(result.level * 100))} % CI across probe examples (one seed)"
     for ax, key, title in ((axes[0, 0], "cos_backprop", "backprop"), (axes[0, 1], "cos_head_at_h", "head_at_h")):
         arr = np.asarray(getattr(result, key)).mean(axis=0).T         # (B, records)
-        lim = max(1e-6, float(np.abs(arr).max()))
+        finite = np.abs(arr[np.isfinite(arr)])
+        lim = max(1e-6, float(finite.max()) if finite.size else 1.0)        # NaN cells (no cosine) stay blank
         im = ax.imshow(arr, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
                        extent=(-0.5, len(result.steps) - 0.5, 0.5, B + 0.5), interpolation="nearest")
         ticks = np.linspace(0, len(result.steps) - 1, min(6, len(result.steps))).round().astype(int)

@@ -408,7 +408,8 @@ class TrainResult:
     ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` on the whole split (eval mode), and
     ``records`` (what ``record(step, model)`` returned). ``batch_loss``: the loss of every step's
     mini-batch (before its update). ``diverged_at``: the first step whose mini-batch loss was not
-    finite (training stops there; None if it never happened). ``seconds``: wall time of the loop."""
+    finite, or after whose update a parameter was not (training stops there; None if it never
+    happened). ``seconds``: wall time of the loop."""
 
     steps: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
@@ -441,6 +442,11 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, chunk: int =
         model.train(was)
 
 
+@torch.no_grad()
+def _finite(model) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
 def _has_bn(model):
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
@@ -457,7 +463,8 @@ def train(model: nn.Module, data: DataSplit, *, steps: int, lr: float, batch: in
     after the last step the whole train and test sets are evaluated (eval mode) and
     ``record(step, model)`` is called (its value kept in ``records``; the model is in training
     mode and must be left so). ``progress(done, total)`` is called after each step. Training
-    stops at the first non-finite mini-batch loss (``diverged_at``).
+    stops at the first non-finite mini-batch loss, or when an update left a non-finite parameter
+    (checked before each record and at the end): ``diverged_at``, and no record is made then.
 
     >>> d = load_dataset("digits", seed=0)
     >>> net = mlp(64, 16, 1, 10, generator=torch.Generator().manual_seed(0))
@@ -510,7 +517,12 @@ def train(model: nn.Module, data: DataSplit, *, steps: int, lr: float, batch: in
             if progress is not None:
                 progress(t, steps)
             if record_every and t % record_every == 0 and t < steps:
+                if not _finite(model):
+                    res.diverged_at = t
+                    break
                 mark(t)
+        if res.diverged_at is None and not _finite(model):
+            res.diverged_at = t                      # the last update left a non-finite parameter
         if res.diverged_at is None and (not res.steps or res.steps[-1] != t):
             mark(t)
     res.seconds = time.perf_counter() - t0
