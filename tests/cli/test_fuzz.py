@@ -99,7 +99,7 @@ SMALL = {
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
-               "validate": ["--trials"], "figure": ["--trials"], "refine": ["--steps", "--seeds"]}
+               "validate": ["--trials"], "figure": ["--trials"], "refine": ["--steps", "--seeds", "--blocks", "--width"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -237,10 +237,12 @@ NULLABLE = {
                      "median_epochs_all_ci", "epochs_to_threshold", "rho", "p_value"},
     # sim.refine: diverged_at[k] "None if it never happened"; a comparison net that diverged has no
     # accuracies ("None: this training diverged") and no gap summaries; a block where no probe example
-    # has a cosine (a zero norm) has no mean ("NaN: no probe example has a cosine"), and seed_ci is
-    # "None when a value is missing"; findings' estimate "None when not measured"
+    # has a cosine (a zero norm) has no mean ("NaN: no probe example has a cosine"), nor ‖F‖/‖h‖ where
+    # "every norm overflowed", and seed_ci is "None when a value is missing"; findings' estimate "None
+    # when not measured"
     "refine": {"diverged_at", "train_acc", "test_acc", "train_loss", "test_loss", "acc_gap", "loss_gap",
-               "cos_backprop", "cos_head_at_h", "cos_backprop_end", "cos_head_at_h_end", "estimate"},
+               "cos_backprop", "cos_head_at_h", "cos_backprop_end", "cos_head_at_h_end", "ratio", "ratio_init",
+               "ratio_end", "drop_loss", "drop_acc", "estimate", "sharing_last", "test_acc"},
 }
 
 
