@@ -18,7 +18,7 @@ from initbounds.cli import app
 runner = CliRunner()
 
 #: The commands of `initbounds --help`, in its order (the order before the split into commands/).
-ORDER = ["width", "prob", "death", "moment", "figure", "regions", "trainability", "variance", "resnet",
+ORDER = ["width", "prob", "death", "moment", "figure", "regions", "trainability", "variance", "resnet", "refine",
          "validate", "check", "derive"]
 
 
