@@ -26,7 +26,7 @@ _state = {"debug": False}
 #: (then ``derive``, a group).
 COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
             "figures": "figure", "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
-            "certify": "certify", "validate": "validate", "check": "check", "sphere": "sphere"}
+            "certify": "certify", "refine": "refine", "validate": "validate", "check": "check", "sphere": "sphere"}
 
 
 @functools.lru_cache(maxsize=None)

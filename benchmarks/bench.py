@@ -12,7 +12,10 @@ In one run, on this machine:
    time limit: exit code and seconds. With `--baseline REV` the same commands also run on the
    git revision REV (checked out into a temporary folder), side by side in the same run.
 Writes benchmarks/results.json (with a `ratios` object) beside this file.
-Options: `--cases-only` runs part 4 alone; `--baseline REV` adds REV's column to part 4.
+Options: `--cases-only` runs part 4 alone; `--baseline REV` adds REV's column to part 4;
+`--refine` runs only :func:`refine_bench` (issue 13; prints, writes nothing): the time of the
+default `initbounds refine` run (cold, and in process) and the cost of the per-block measurements
+as a fraction of plain training time.
 """
 from __future__ import annotations
 
@@ -161,13 +164,61 @@ def naive_loop(torch, n, L, N, T, x):
     return sq
 
 
+def refine_bench(reps: int = 2) -> dict:
+    """Issue 13: `initbounds refine` with its defaults (cold, one run) and ``run_refine`` in process;
+    then, for the default design (seed 0), plain training (no records) against the same training
+    with the J18 measurements every ``record_every`` steps (torch.func cosines two ways, ‖F‖/‖h‖ on
+    the probe batch). Best of ``reps``. Returns the figures (also printed)."""
+    import torch
+
+    from initbounds.sim.refine import RefineConfig, _gen, block_metrics, run_refine
+    from initbounds.sim.training import load_dataset, train
+
+    out: dict = {}
+    out["cli_default_cold_s"] = _cold(["refine"], reps=1)
+    c = RefineConfig()
+    t = time.perf_counter()
+    res = run_refine(c)
+    out["run_refine_default_s"] = time.perf_counter() - t
+    out["run_refine_training_loops_s"] = res.train_seconds
+    data = load_dataset("digits", seed=0)
+    xp, yp = data.x_test[:c.probe], data.y_test[:c.probe]
+
+    def once(record):
+        net = c.net(_gen(0, "main"))
+        r = train(net, data, steps=c.steps, lr=c.lr, batch=c.batch, seed=1,
+                  record_every=c.record_every if record else 0,
+                  record=(lambda _t, m: block_metrics(m, xp, yp)) if record else None)
+        return r.seconds
+
+    block_metrics(c.net(_gen(0, "main")), xp, yp)          # torch.func's first call builds its graphs
+    plain = min(once(False) for _ in range(reps))
+    measured = min(once(True) for _ in range(reps))
+    out["plain_training_s"], out["measured_training_s"] = plain, measured
+    out["metric_overhead_fraction"] = (measured - plain) / plain
+    out["records"] = c.steps // c.record_every + 1
+    out["threads"] = torch.get_num_threads()
+    print(f"initbounds refine (defaults: B={c.blocks}, n={c.width}, {c.steps} steps, {c.seeds} seeds, cold): "
+          f"{out['cli_default_cold_s']:.1f} s; run_refine in process {out['run_refine_default_s']:.1f} s "
+          f"({res.train_seconds:.1f} s in training loops)")
+    print(f"one training of the default design: plain {plain:.2f} s; with the J18 measurements at "
+          f"{out['records']} records ({c.probe} probe examples) {measured:.2f} s: overhead "
+          f"{100 * out['metric_overhead_fraction']:.0f}% of plain training")
+    return out
+
+
 def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", metavar="REV", help="also run part 4 on this git revision")
     ap.add_argument("--cases-only", action="store_true", help="run part 4 only (keeps the other results)")
+    ap.add_argument("--refine", action="store_true", help="run refine_bench only (issue 13; prints, writes nothing)")
     opts = ap.parse_args()
+    if opts.refine:
+        print("== initbounds refine (issue 13)")
+        refine_bench()
+        return
     if opts.cases_only:
         path = HERE / "results.json"
         out = json.loads(path.read_text()) if path.exists() else {}

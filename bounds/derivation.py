@@ -22,6 +22,7 @@ CITATIONS = {
     "HR19": "Hanin & Rolnick, arXiv 1906.00904",
     "RR20": "Rister & Rubin, arXiv 2007.06192",
     "DS01": "Davidson & Szarek, Handbook of the Geometry of Banach Spaces I (2001), Thm II.13",
+    "J18": "Jastrzębski et al., arXiv 1710.04773",
 }
 
 

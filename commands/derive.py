@@ -28,6 +28,7 @@ DERIVATIONS = {
     "certify": ("initbounds.bounds.certify", "derive_certify", "certify", "AB19, our extension"),
     "sphere": ("initbounds.bounds.sphere", "derive_sphere", "sphere", "AB19"),
     "wnorm": ("initbounds.bounds.wnorm", "derive_wnorm", "width --weight-norm", "AB19 v1"),
+    "refine": ("initbounds.bounds.refine", "derive_refine", "refine", "J18"),
 }
 
 app = typer.Typer(help="Print a derivation (text, LaTeX or Markdown).", no_args_is_help=True)

@@ -1,6 +1,7 @@
 """`initbounds validate`: the toolkit's claims against Monte Carlo simulations of networks."""
 from __future__ import annotations
 
+import math
 from typing import List, Optional
 
 import typer
@@ -68,10 +69,12 @@ def _show(results, failed, seed):
     c = console()
     t = table(f"validate (seed {seed}; family-wise level 1e-3, Bonferroni)",
               ("claim", "kind", "theory", "simulated", "CI", "verdict", "sampler", "source"))
-    style = {"pass": "green", "FAIL": "bold red", "violated": "yellow", "gap": "cyan"}
+    style = {"pass": "green", "FAIL": "bold red", "violated": "yellow", "gap": "cyan", "reported": "blue"}
     for r in results:
-        t.add_row(r.name, r.kind, f"{r.theory:.6g}", f"{r.estimate:.6g}",
-                  f"[{r.ci[0]:.4g}, {r.ci[1]:.4g}]", f"[{style[r.verdict]}]{r.verdict}[/]", r.path, r.source)
+        measured = math.isfinite(r.estimate)        # a paper_measurement not measured in this run: "—"
+        t.add_row(r.name, r.kind, f"{r.theory:.6g}", f"{r.estimate:.6g}" if measured else "—",
+                  f"[{r.ci[0]:.4g}, {r.ci[1]:.4g}]" if measured else "—", f"[{style[r.verdict]}]{r.verdict}[/]",
+                  r.path, r.source)
     c.print(t)
     for r in results:
         c.print(f"{r.name}: {r.detail} ({r.trials} networks, {r.seconds:.1f} s)")

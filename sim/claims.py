@@ -18,7 +18,9 @@ time and the sampler. :mod:`initbounds.sim.validate` collects every topic's clai
 The kinds (:data:`KINDS`): an ``identity``, a bound of ours (``upper_bound``, ``lower_bound``,
 ``bounds``), a ``trend`` or a ``measurement`` that fails its decision is a *toolkit failure*
 ("FAIL"); a ``paper_bound`` (a paper's formula or its authors' code) that fails is a *finding*
-about the paper ("violated"); an ``approximation`` we state openly has its gap reported ("gap").
+about the paper ("violated"); an ``approximation`` we state openly has its gap reported ("gap"); a
+``paper_measurement`` (a paper's statement about trained networks, J18) is reported beside our
+figure and its interval ("reported"), never judged.
 
 All intervals use a per-claim level corrected by Bonferroni for the claims run together, so a
 clean run is not red by chance (total family-wise error ``alpha``, default 1e-3).
@@ -47,6 +49,8 @@ KINDS = {
     "measurement": "a measurement on real data with a guarantee of ours; the guarantee must hold",
     "paper_bound": "a paper's formula or its authors' code; a violation is a finding about the paper",
     "approximation": "an approximation we state openly; the measured gap is reported, never judged",
+    "paper_measurement": "a paper's statement about trained networks; our figure and its interval are reported "
+                         "beside it, never judged",
 }
 
 
@@ -62,6 +66,8 @@ def verdict(kind: str, holds: Optional[bool]) -> str:
     check_choice("kind", kind, tuple(KINDS))
     if kind == "approximation":
         return "gap"
+    if kind == "paper_measurement":
+        return "reported"
     if holds is None or not hasattr(holds, "__bool__"):
         raise DomainError(f"holds must be True or False for a claim of kind {kind!r}; got {holds!r}")
     if bool(holds):

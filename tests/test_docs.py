@@ -22,7 +22,8 @@ THEORY = ROOT / "docs" / "theory.md"
 DERIVATIONS = ROOT / "docs" / "derivations"
 
 #: The topics of `initbounds derive`, one generated Markdown file each.
-TOPICS = ("width", "gradient", "moment", "death", "variance", "resnet", "regions", "certify", "sphere", "wnorm")
+TOPICS = ("width", "gradient", "moment", "death", "variance", "resnet", "regions", "certify", "sphere", "wnorm",
+          "refine")
 
 #: The numbered sections of docs/theory.md, exactly as other files cite them.
 SECTIONS = {
@@ -38,7 +39,8 @@ SECTIONS = {
     10: "Certified width for a data set",
     11: "Infinitely many inputs (AB19)",
     12: "Weight-normalized networks (AB19 v1)",
-    13: "Sources",
+    13: "Iterative refinement in residual networks (J18)",
+    14: "Sources",
 }
 
 #: Where citations are looked for: these folders (recursively) and the root's own .py/.md files.

@@ -92,6 +92,8 @@ SMALL = {
                 "--input-dim": ["1", "2", "3", "8"]},
     "trainability": {"--configs": ["2x1", "4x2", "1x1"], "--seeds": ["1"], "--epochs": ["1"],
                      "--depths": ["1", "2", "1,2"], "--width": ["2", "4"], "--batch-size": ["8", "64", "4096"]},
+    "refine": {"--steps": ["1", "2", "4"], "--seeds": ["1", "2"], "--blocks": ["1", "2", "3"],
+               "--width": ["1", "2", "4", "8"]},
     "validate": {"--trials": ["10", "20", "50"]},
     "figure": {"--trials": ["100"]},
     "figures": {"--scale": ["0.01"]},
@@ -103,7 +105,7 @@ SMALL = {
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
                "validate": ["--trials"], "figure": ["--trials"], "figures": ["--scale"], "certify": ["--budget-seconds"],
-               "sphere": ["--trials", "--steps", "--width"]}
+               "sphere": ["--trials", "--steps", "--width"], "refine": ["--steps", "--seeds", "--blocks", "--width"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -252,6 +254,14 @@ NULLABLE = {
                "at_width", "eps"},
     "trainability": {"median_epochs_reached", "median_epochs_reached_ci", "median_epochs_all",
                      "median_epochs_all_ci", "epochs_to_threshold", "rho", "p_value"},
+    # sim.refine: diverged_at[k] "None if it never happened"; a comparison net that diverged has no
+    # accuracies ("None: this training diverged") and no gap summaries; a block where no probe example
+    # has a cosine (a zero norm) has no mean ("NaN: no probe example has a cosine"), nor ‖F‖/‖h‖ where
+    # "every norm overflowed", and seed_ci is "None when a value is missing"; findings' estimate "None
+    # when not measured"
+    "refine": {"diverged_at", "train_acc", "test_acc", "train_loss", "test_loss", "acc_gap", "loss_gap",
+               "cos_backprop", "cos_head_at_h", "cos_backprop_end", "cos_head_at_h_end", "ratio", "ratio_init",
+               "ratio_end", "drop_loss", "drop_acc", "estimate", "sharing_last", "test_acc"},
 }
 
 
@@ -290,7 +300,7 @@ def _bad_nulls(obj, name: str) -> list:
 
 
 #: Share of the examples per command (a trainability call trains networks: ~1.5 s each).
-WEIGHT = {"trainability": 0.4, "figure": 0.6, "figures": 0.3}
+WEIGHT = {"trainability": 0.4, "figure": 0.6, "figures": 0.3, "refine": 0.4}
 
 
 def examples_for(name: str) -> int:

@@ -31,6 +31,7 @@ BASE = {
     "trainability": [],
     "variance": ["--widths", "4,4"],
     "resnet": ["--blocks", "3", "--width", "4", "--branch-width", "4", "--eta", "0.5"],
+    "refine": ["--blocks", "2", "--width", "4", "--steps", "2", "--seeds", "1"],
     "validate": [],
     "check": [],
     "certify": ["--dataset", "iris", "--depth", "1", "--delta", "0.2", "--eps", "0.5"],
@@ -188,7 +189,7 @@ def test_every_plot_option_is_the_one_rule():
     file is overwritten); no command has a --plot the rule does not cover."""
     from initbounds.commands._options import PlotFile
 
-    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "sphere"}
+    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "sphere", "refine"}
     for name in cli.COMMANDS:
         for p in _command(name).params:
             if "--plot" in p.opts:
