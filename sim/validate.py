@@ -6,13 +6,13 @@ order of :data:`TOPICS`.
 """
 from __future__ import annotations
 
-from . import claims, death, moments, regions, resnet, variance, width
+from . import claims, death, moments, noise, regions, resnet, variance, width
 from .claims import Claim, ClaimResult
 
 __all__ = ["TOPICS", "CLAIMS", "run_claims"]
 
 #: The topics whose claims ``validate`` runs, in order.
-TOPICS = (width, death, moments, variance, resnet, regions)
+TOPICS = (width, death, moments, variance, resnet, regions, noise)
 
 #: Every claim by name.
 CLAIMS: dict[str, Claim] = {c.name: c for t in TOPICS for c in t.CLAIMS}
