@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -107,6 +109,15 @@ class DiagonalQuadratic(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * (x * self.theta**2).sum(dim=1)
+
+
+@contextmanager
+def _quiet_forward_ad():
+    """Forward-mode AD loads torch's jvp decompositions through ``torch.jit.script`` on first use,
+    which warns (DeprecationWarning, torch 2.x) once per process: that one warning is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
+        yield
 
 
 def _as_data(x, y) -> tuple:
@@ -221,7 +232,7 @@ def hvp_operator(fm: FlatModel, x, y, *, chunk: Optional[int] = None):
 
     def matvec(v):
         counter.calls += 1
-        with thread_policy(n * q):
+        with thread_policy(n * q), _quiet_forward_ad():
             return hv(torch.as_tensor(np.asarray(v, dtype=np.float64).ravel())).numpy()
 
     return matvec, counter
@@ -289,7 +300,8 @@ def dense_hessian(fm: FlatModel, x, y) -> torch.Tensor:
         raise CostLimitError(f"a dense Hessian is built for at most {DENSE_MAX_PARAMS} parameters; got {fm.params}")
     from torch.func import hessian
 
-    return hessian(lambda th: fm.loss_sum(th, x, y) / x.shape[0])(fm.theta)
+    with _quiet_forward_ad():
+        return hessian(lambda th: fm.loss_sum(th, x, y) / x.shape[0])(fm.theta)
 
 
 def hutchinson_trace(fm: FlatModel, x, y, probes: int, *, stream: Stream, level: float = 0.95,
@@ -328,8 +340,9 @@ def curvature_spread(fm: FlatModel, x, y, direction: torch.Tensor, *, chunk: Opt
 
     hv = vmap(h_one)
     h = torch.empty(n, dtype=torch.float64)
-    for a in range(0, n, c):
-        h[a:a + c] = hv(x[a:a + c], y[a:a + c])
+    with _quiet_forward_ad():
+        for a in range(0, n, c):
+            h[a:a + c] = hv(x[a:a + c], y[a:a + c])
     hbar = h.mean()
     return h, float(((h - hbar) ** 2).mean())
 
