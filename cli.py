@@ -26,6 +26,7 @@ _state = {"debug": False}
 #: (then ``derive``, a group).
 COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
             "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
+            "noise": "noise", "breakeven": "noise", "three-factors": "noise",
             "validate": "validate", "check": "check"}
 
 

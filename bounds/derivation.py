@@ -21,6 +21,8 @@ CITATIONS = {
     "H18": "Hanin, arXiv 1801.03744",
     "HR19": "Hanin & Rolnick, arXiv 1906.00904",
     "RR20": "Rister & Rubin, arXiv 2007.06192",
+    "J17": "Jastrzębski et al., arXiv 1711.04623",
+    "J20": "Jastrzębski et al., arXiv 2002.09572",
 }
 
 

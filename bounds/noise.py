@@ -223,13 +223,14 @@ def _g(x) -> str:
 def noise_report(measured: dict, *, lr: float, batch: int) -> Report:
     """What ``initbounds noise`` prints, from the quantities :func:`sim.noise.measure_noise` measured.
 
-    ``measured`` holds (floats): ``n`` examples, ``params`` q, ``trace_k`` Tr K (1/N), ``lambda_k``
+    ``measured`` holds (floats): ``n`` examples measured on (``n_train``, the training set's size
+    N that batches are drawn from, when it differs), ``params`` q, ``trace_k`` Tr K (1/N), ``lambda_k``
     (top-k of K, descending), ``lambda_h`` (top-k of H, largest algebraic first), ``trace_h`` and
     ``trace_h_ci`` (Hutchinson), ``s2`` (1/N), ``grad_sq`` = ‖ḡ‖², ``loss``, ``accuracy``, ``step``.
     Adds the derived columns: E‖g_S − ḡ‖² both ways, Tr K/λ_K¹, η/S, J17's n, B_simple, the
     stability LHS, 2/η and the largest stable η.
     """
-    n, batch = _check_batch(measured["n"], batch)
+    n, batch = _check_batch(measured.get("n_train", measured["n"]), batch)
     lr = Interval(Real, 0, None, closed="neither").validate("lr", lr)
     tk, lk, lh = measured["trace_k"], measured["lambda_k"], measured["lambda_h"]
     sigma2 = isotropic_sigma2(tk, measured["params"])
@@ -249,7 +250,7 @@ def noise_report(measured: dict, *, lr: float, batch: int) -> Report:
     })
     lo, hi = measured["trace_h_ci"]
     rows = (
-        ("examples N, parameters q", f"{n}, {measured['params']}", "data, model"),
+        ("examples N (measured on), parameters q", f"{n} ({measured['n']}), {measured['params']}", "data, model"),
         ("loss, training accuracy", f"{measured['loss']:.4g}, {measured['accuracy']:.4f}", f"measured (step {measured['step']})"),
         ("Tr K (K with 1/N)", f"{tk:.6g}", "measured (per-example gradients, vmap)"),
         ("λ_K top-k", ", ".join(f"{v:.4g}" for v in lk), "measured (N×N centred Gram matrix)"),

@@ -24,6 +24,7 @@ DERIVATIONS = {
     "variance": ("initbounds.bounds.variance", "derive_variance", "variance", "HR18, H18"),
     "resnet": ("initbounds.bounds.resnet", "derive_resnet", "resnet", "HR18"),
     "regions": ("initbounds.bounds.regions", "derive_regions", "regions", "HR19"),
+    "noise": ("initbounds.bounds.noise", "derive_noise", "noise", "J17, J20"),
 }
 
 app = typer.Typer(help="Print a derivation (text, LaTeX or Markdown).", no_args_is_help=True)

@@ -560,3 +560,509 @@ def _stability(ctx):
                     f"N = {n}, S = {s}, η = {lr:.4g}, λ_H¹ = {top.values[0]:.5g} (Lanczos), s² = {s2:.5g} "
                     f"(per-example curvature, 1/N): LHS = {th:.5g} vs E ψ′²/ψ² = {m:.5g} [{lo:.5g}, {hi:.5g}]",
                     ctx.trials, path="exact")
+
+
+# --- the `noise` command: a model on digits, measured at init and after a run -----------------------
+#: The models of the commands: the digits MLP and the small CNN of the training core.
+MODELS = ("mlp", "cnn")
+#: Digits: 8×8 = 64 features, 10 classes.
+_DIGITS_DIM, _DIGITS_CLASSES = 64, 10
+#: The most SGD steps the commands run (each ~1 ms on the default MLP; a limit on time, not memory).
+MAX_STEPS = 10**5
+
+
+def model_params(model: str, width: int, depth: int, *, input_dim: int = _DIGITS_DIM,
+                 classes: int = _DIGITS_CLASSES) -> int:
+    """q, the parameters of ``mlp(input_dim, width, depth, classes)`` or ``small_cnn(classes,
+    channels=width)`` of :mod:`sim.training`, counted without building the model (the cost model)."""
+    if model == "mlp":
+        dims = [input_dim] + [width] * depth + [classes]
+        return sum(a * b + b for a, b in zip(dims[:-1], dims[1:]))
+    c = width
+    return (9 * c + c) + 2 * (9 * c * c + c) + (c * classes + classes)
+
+
+def check_noise_cost(model: str, width: int, depth: int, examples: int) -> int:
+    """Refuse, before any work, a design whose per-example gradient matrix (examples × q float64)
+    exceeds :data:`sim.core.MEMORY_BUDGET`: CostLimitError naming the options that drive it. Returns q."""
+    q = model_params(model, width, depth)
+    need = _grads_bytes(examples, q)
+    if need > MEMORY_BUDGET:
+        raise CostLimitError("{width}" + (" and {depth}" if model == "mlp" else "") +
+                             f" give q = {q:,} parameters: the per-example gradients of {examples} examples need "
+                             f"{need / 2**30:.3g} GiB, over the memory budget of {MEMORY_BUDGET / 2**30:g} GiB "
+                             "(sim.core.MEMORY_BUDGET)", names=("width", "depth") if model == "mlp" else ("width",))
+    return q
+
+
+def build_model(model: str, width: int, depth: int, *, generator: torch.Generator) -> torch.nn.Module:
+    """The digits model: ``mlp(64, width, depth, 10)`` or ``small_cnn(10, channels=width)`` (training core)."""
+    from .training import mlp, small_cnn
+
+    if model == "mlp":
+        return mlp(_DIGITS_DIM, width, depth, _DIGITS_CLASSES, generator=generator)
+    return small_cnn(_DIGITS_CLASSES, channels=width, generator=generator)
+
+
+def _digits(model: str, seed: int):
+    from .training import load_dataset
+
+    return load_dataset("digits", seed=seed, images=(model == "cnn"))
+
+
+def _check_run(model, width, depth, batch, lr, steps, examples, n_train):
+    from ..bounds.errors import check_choice, check_real
+
+    check_choice("model", model, MODELS)
+    width = check_int("width", width, lo=1)
+    depth = check_int("depth", depth, lo=0)
+    batch = check_int("batch", batch, lo=1, hi=n_train)
+    check_real("lr", lr, lo=0.0, lo_open=True)
+    steps = check_int("steps", steps, lo=0, hi=MAX_STEPS)
+    examples = n_train if examples is None else check_int("examples", examples, lo=2, hi=n_train)
+    check_noise_cost(model, width, depth, examples)
+    return examples
+
+
+def noise_run(*, model: str = "mlp", width: int = 64, depth: int = 2, batch: int = 32, lr: float = 0.1,
+              steps: int = 0, seed: int = 0, k: int = 3, probes: int = 30, examples: Optional[int] = None,
+              progress: Optional[Callable[[str], None]] = None) -> dict:
+    """``initbounds noise``: the model on digits (training split of ``load_dataset("digits", seed)``,
+    N = 1347), measured by :func:`measure_noise` at initialization and, if ``steps`` > 0, after
+    ``steps`` SGD steps (``train`` of the training core: batches of ``batch`` without replacement
+    within an epoch, learning rate ``lr``). The measurements use the first ``examples`` training
+    examples (default all); N in the noise formulas is the whole training set.
+
+    Seeds: the split and the batch order from ``seed``; the weights from
+    ``Stream(seed, "noise").child("init").generator()``; Lanczos and Hutchinson from children of
+    ``Stream(seed, "noise")``. Returns {"init": measured, "final": measured or None, "train": …}.
+    """
+    from .training import train
+
+    data = _digits(model, seed)
+    n_train = len(data.y_train)
+    examples = _check_run(model, width, depth, batch, lr, steps, examples, n_train)
+    k = check_int("k", k, lo=1, hi=20)
+    probes = check_int("probes", probes, lo=2)
+    stream = Stream(seed, "noise")
+    net = build_model(model, width, depth, generator=stream.child("init").generator())
+    x, y = data.x_train[:examples], data.y_train[:examples]
+    say = progress or (lambda s: None)
+
+    def measure(step, m):
+        out = measure_noise(m, x, y, k=k, probes=probes, stream=stream.child(f"step={step}"), step=step,
+                            progress=lambda s: say(f"step {step}: {s}"))
+        out["n_train"] = n_train
+        return out
+
+    init = measure(0, net)
+    final, tr = None, None
+    if steps:
+        say("training")
+        res = train(net, data, steps=steps, lr=lr, batch=batch, seed=seed)
+        tr = res.as_dict()
+        if res.diverged_at is None:
+            final = measure(steps, net)
+    return {"model": model, "width": width, "depth": depth, "init": init, "final": final, "train": tr}
+
+
+# --- J20: the break-even experiment ---------------------------------------------------------------
+#: The quantities recorded along a trajectory (J20 §4), in the order of the figure.
+TRAJECTORY_KEYS = ("lambda_h", "lambda_k", "trace_k", "trace_k_over_lambda_k", "stability_lhs", "train_acc")
+#: J20's statements (arXiv 2002.09572, §3 Conjectures 1 and 2), each as (key, the paper's words,
+#: direction: +1 if the paper says max over the run is smaller for the larger η, −1 if larger).
+J20_STATEMENTS = (
+    ("lambda_k", "Conjecture 1: max λ_K¹ along the run is smaller for the larger η", +1),
+    ("lambda_h", "Conjecture 1: max λ_H¹ along the run is smaller for the larger η", +1),
+    ("trace_k_over_lambda_k", "Conjecture 2: max Tr K/λ_K¹ (conditioning of K) is larger for the larger η", -1),
+    ("trace_k", "Conjecture 2: max Tr K (gradient variance) is smaller for the larger η", +1),
+)
+#: α* search grid: α = 2^{j/4}, j = 0 … 48 (1 to 4096).
+ALPHA_GRID = tuple(2.0 ** (j / 4) for j in range(49))
+
+
+def alpha_star(fm: FlatModel, x, y, x_batch, y_batch, lr: float) -> Optional[float]:
+    """J20's proxy α*: the smallest α on :data:`ALPHA_GRID` such that a step of α times the SGD
+    step on the batch (x_batch, y_batch), θ − α η ∇L_S(θ), raises the loss on (x, y) by
+    ``bounds.noise.LOSS_FACTOR`` − 1 = 20 %; None when no α ≤ 4096 does (censored)."""
+    from ..bounds.noise import LOSS_FACTOR
+
+    th = fm.theta.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(fm.loss_sum(th, x_batch, y_batch) / len(y_batch), th)
+    with torch.no_grad():
+        l0 = float(fm.loss_sum(fm.theta, x, y)) / len(y)
+        for a in ALPHA_GRID:
+            if float(fm.loss_sum(fm.theta - a * lr * g, x, y)) / len(y) >= LOSS_FACTOR * l0:
+                return a
+    return None
+
+
+def trajectory_point(model: torch.nn.Module, x, y, *, lr: float, batch: int, n_train: int, stream: Stream,
+                     with_alpha: bool = False) -> dict:
+    """One recorded point of a run: λ_H¹ (Lanczos), λ_K¹ and Tr K (Gram matrix), Tr K/λ_K¹, s² and
+    J20's stability LHS (``bounds.noise.stability_lhs`` with N = ``n_train``), and optionally α*."""
+    from ..bounds.noise import stability_lhs
+
+    fm = FlatModel(model)
+    cov = gradient_covariance(per_example_grads(fm, x, y), 1)
+    top = hessian_top(fm, x, y, 1, stream=stream.child("lanczos"))
+    _, s2 = curvature_spread(fm, x, y, top.vector)
+    out = {"lambda_h": top.values[0], "lambda_k": cov.top[0], "trace_k": cov.trace,
+           "trace_k_over_lambda_k": cov.trace / cov.top[0] if cov.top[0] > 0 else None, "s2": s2,
+           "stability_lhs": stability_lhs(lr, top.values[0], s2, n_train, batch), "hvps": top.hvps}
+    if with_alpha:
+        idx = torch.randperm(len(y), generator=stream.child("alpha").generator())[:batch]
+        out["alpha_star"] = alpha_star(fm, x, y, x[idx], y[idx], lr)
+    return out
+
+
+def _t_interval(d: np.ndarray, level: float) -> tuple:
+    """(mean, lo, hi): Student-t interval of the mean of ``d`` (≥ 2 values; a point when all equal)."""
+    from scipy import stats as st
+
+    m = float(d.mean())
+    if d.size < 2:
+        return m, -math.inf, math.inf
+    se = float(d.std(ddof=1) / math.sqrt(d.size))
+    if se == 0:
+        return m, m, m
+    t = float(st.t.ppf(0.5 + level / 2, d.size - 1))
+    return m, m - t * se, m + t * se
+
+
+def _run_max(run: dict, key: str) -> Optional[float]:
+    """The maximum of a recorded curve over the steps after 0: every η starts from the same
+    initialization (a paired design), so step 0 would tie the maxima whenever the curve peaks there
+    (it does on digits for λ_K¹ and Tr K: the largest gradient variance is at initialization)."""
+    vals = [v for s, v in zip(run["steps"], run["curves"][key]) if s > 0 and v is not None and math.isfinite(v)]
+    return max(vals) if vals else None
+
+
+def _decide(lo: float, hi: float, direction: int) -> str:
+    """'reproduced' when the interval of log(small-η max / large-η max)·direction is above 0,
+    'contradicted' when below, 'inconclusive' otherwise."""
+    lo, hi = (lo, hi) if direction > 0 else (-hi, -lo)
+    return "reproduced" if lo > 0 else ("contradicted" if hi < 0 else "inconclusive")
+
+
+def breakeven_run(*, lrs=(0.01, 0.1), model: str = "mlp", width: int = 64, depth: int = 2, batch: int = 32,
+                  steps: int = 300, record_every: int = 25, seeds: int = 3, examples: int = 512, seed: int = 0,
+                  alpha: bool = False, level: float = 0.95,
+                  progress: Optional[Callable[[int, int], None]] = None) -> dict:
+    """J20's experiment: the same initializations (one per seed) trained with each learning rate
+    in ``lrs``; every ``record_every`` steps :func:`trajectory_point` on the first ``examples``
+    training digits. Then, per statement of :data:`J20_STATEMENTS`, the per-seed log ratio of the
+    run maxima over the steps after 0 (:func:`_run_max`; smallest η over largest η) with a Student-t ``level`` interval across seeds
+    (Bonferroni over the statements), and the verdict of :func:`_decide`.
+
+    Seeds: run r (r = 0 … seeds − 1) uses the split of ``seed``, initial weights from
+    ``Stream(seed, "breakeven").child(f"seed={r}/init")`` (the same for every η: a paired design)
+    and the batch order ``seed·1000 + r``; the Lanczos starts from children of that stream.
+    """
+    from ..bounds.errors import check_real
+    from .training import train
+
+    lrs = tuple(sorted(check_real("lrs", v, lo=0.0, lo_open=True) for v in lrs))
+    if len(lrs) < 2 or len(set(lrs)) != len(lrs):
+        raise DomainError("{lrs} must list at least two different learning rates; got " + repr(list(lrs)),
+                          param="lrs")
+    data = _digits(model, seed)
+    n_train = len(data.y_train)
+    examples = _check_run(model, width, depth, batch, lrs[-1], steps, examples, n_train)
+    seeds = check_int("seeds", seeds, lo=1)
+    record_every = check_int("record_every", record_every, lo=1)
+    stream = Stream(seed, "breakeven")
+    x, y = data.x_train[:examples], data.y_train[:examples]
+    total = len(lrs) * seeds * (steps // record_every + 2)
+    done = [0]
+    runs = []
+    for r in range(seeds):
+        for lr in lrs:
+            net = build_model(model, width, depth, generator=stream.child(f"seed={r}/init").generator())
+            rs = stream.child(f"seed={r}/lr={lr!r}")
+
+            def record(step, m, _lr=lr, _rs=rs):
+                p = trajectory_point(m, x, y, lr=_lr, batch=batch, n_train=n_train, stream=_rs.child(f"step={step}"),
+                                     with_alpha=alpha)
+                done[0] += 1
+                if progress:
+                    progress(done[0], total)
+                return p
+
+            res = train(net, data, steps=steps, lr=lr, batch=batch, seed=seed * 1000 + r, record_every=record_every,
+                        record=record)
+            pts = res.records
+            curves = {kk: [p[kk] for p in pts] for kk in pts[0]}
+            curves["train_acc"] = list(res.train_acc)
+            curves["test_acc"] = list(res.test_acc)
+            lhs = curves["stability_lhs"]
+            first = next((s for s, v in zip(res.steps, lhs) if v >= 1.0), None)
+            sharp = next((s for s, v in zip(res.steps, curves["lambda_h"]) if v >= 2.0 / lr), None)
+            run = {"seed": r, "lr": lr, "steps": list(res.steps), "curves": curves, "diverged_at": res.diverged_at,
+                   "breakeven_step": first, "lambda_h_reaches_2_over_lr": sharp}
+            run["max_after_init"] = {kk: _run_max(run, kk) for kk, _, _ in J20_STATEMENTS}
+            runs.append(run)
+            if progress:
+                done[0] = (r * len(lrs) + lrs.index(lr) + 1) * (steps // record_every + 2)
+                progress(done[0], total)
+    claims = []
+    lvl = 1 - (1 - level) / len(J20_STATEMENTS)
+    small, large = lrs[0], lrs[-1]
+    for key, text, direction in J20_STATEMENTS:
+        d = []
+        for r in range(seeds):
+            a, b = (next(u for u in runs if u["seed"] == r and u["lr"] == v)["max_after_init"][key] for v in (small, large))
+            d.append(math.log(a / b) if a and b else 0.0)
+        d = np.array(d)
+        m, lo, hi = _t_interval(d, lvl)
+        agree = int(np.sum(d * direction > 0))
+        claims.append({"quantity": key, "paper": text, "lr_small": small, "lr_large": large,
+                       "ratio_small_over_large": math.exp(m),
+                       "ratio_ci": [math.exp(lo) if math.isfinite(lo) else None,
+                                    math.exp(hi) if math.isfinite(hi) else None],
+                       "seeds_agreeing": agree, "seeds": seeds, "level": lvl,
+                       "verdict": _decide(lo, hi, direction) if seeds >= 2 else "inconclusive"})
+    return {"settings": {"lrs": list(lrs), "model": model, "width": width, "depth": depth, "batch": batch,
+                         "steps": steps, "record_every": record_every, "seeds": seeds, "examples": examples,
+                         "n_train": n_train, "seed": seed, "alpha": alpha, "level": level},
+            "runs": runs, "claims": claims}
+
+
+def plot_breakeven(result: dict, path: str) -> None:
+    """J20's figure: λ_H¹ (with 2/η dashed), λ_K¹, Tr K/λ_K¹, Tr K, the stability LHS (with 1
+    dotted) and training accuracy against the step, one colour per η: the median over seeds and
+    the band between the smallest and largest seed."""
+    from .plots import headless_pyplot
+
+    plt = headless_pyplot()
+    lrs = result["settings"]["lrs"]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    titles = {"lambda_h": "λ_H¹ (top Hessian eigenvalue)", "lambda_k": "λ_K¹ (top gradient-covariance eigenvalue)",
+              "trace_k_over_lambda_k": "Tr K / λ_K¹", "trace_k": "Tr K", "stability_lhs": "stability LHS",
+              "train_acc": "training accuracy"}
+    fig, axes = plt.subplots(3, 2, figsize=(11, 10))
+    for ax, key in zip(axes.ravel(), ("lambda_h", "lambda_k", "trace_k_over_lambda_k", "trace_k", "stability_lhs",
+                                      "train_acc")):
+        for i, lr in enumerate(lrs):
+            runs = [u for u in result["runs"] if u["lr"] == lr]
+            n = min(len(u["steps"]) for u in runs)
+            steps = runs[0]["steps"][:n]
+            vals = np.array([[np.nan if v is None else v for v in u["curves"][key][:n]] for u in runs], dtype=float)
+            col = colors[i % len(colors)]
+            ax.plot(steps, np.nanmedian(vals, axis=0), color=col, label=f"η = {lr:g}")
+            if len(runs) > 1:
+                ax.fill_between(steps, np.nanmin(vals, axis=0), np.nanmax(vals, axis=0), color=col, alpha=0.2)
+            if key == "lambda_h":
+                ax.axhline(2 / lr, color=col, ls="--", lw=0.8, label=f"2/η = {2 / lr:g}")
+        if key == "stability_lhs":
+            ax.axhline(1.0, color="k", ls=":", lw=0.8, label="break-even (LHS = 1)")
+        if key in ("lambda_h", "lambda_k", "trace_k", "stability_lhs"):
+            ax.set_yscale("log")
+        ax.set_title(titles[key])
+        ax.set_xlabel("SGD step")
+        ax.set_ylabel(titles[key].split(" (")[0])
+        ax.legend(fontsize=7)
+    s = result["settings"]
+    fig.suptitle(f"J20 break-even on digits: {s['model']} (width {s['width']}, depth {s['depth']}), S = {s['batch']}, "
+                 f"{s['seeds']} seeds (median, band = min–max)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110 if path.lower().endswith(".png") else None)
+    plt.close(fig)
+
+
+# --- J17: the three-factors grid -------------------------------------------------------------------
+#: J17's statement (arXiv 1711.04623, abstract and §4): the ratio η/S sets the dynamics and the
+#: width of the minimum SGD finds; a larger η/S gives flatter (lower-sharpness) minima.
+J17_STATEMENT = ("J17: runs with the same η/S reach minima of the same sharpness (the grid collapses onto η/S), "
+                 "and a larger η/S gives a flatter minimum")
+#: Bootstrap resamples of the seeds for the collapse intervals.
+BOOTSTRAP = 2000
+
+
+def _diag(lr: float, batch: int) -> float:
+    return round(math.log2(lr / batch), 6)
+
+
+def _collapse_stats(means: dict) -> tuple:
+    """(within, across, deviations) of per-config means {(lr, S): m}: the pooled standard deviation
+    of the configs around their diagonal's mean (diagonals with ≥ 2 configs) and the standard
+    deviation of the diagonal means; ``deviations`` m_c − mean of its diagonal."""
+    groups: dict = {}
+    for (lr, s), m in means.items():
+        groups.setdefault(_diag(lr, s), []).append(((lr, s), m))
+    ss, dof, dev, dmeans = 0.0, 0, {}, []
+    for d, items in groups.items():
+        vals = np.array([m for _, m in items])
+        mu = float(vals.mean())
+        dmeans.append(mu)
+        for c, m in items:
+            dev[c] = m - mu if len(items) >= 2 else math.nan     # a diagonal of one config: no deviation
+        if len(items) >= 2:
+            ss += float(((vals - mu) ** 2).sum())
+            dof += len(items) - 1
+    within = math.sqrt(ss / dof) if dof else math.nan
+    across = float(np.std(dmeans, ddof=1)) if len(dmeans) >= 2 else math.nan
+    return within, across, dev
+
+
+def three_factors_run(*, lrs=(0.025, 0.05, 0.1, 0.2, 0.4), batches=(16, 32, 64, 128), epochs: int = 10,
+                      seeds: int = 3, model: str = "mlp", width: int = 64, depth: int = 2, examples: int = 512,
+                      seed: int = 0, level: float = 0.95,
+                      progress: Optional[Callable[[int, int], None]] = None) -> dict:
+    """J17's grid: every (η, S) of ``lrs`` × ``batches`` trained for ``epochs`` epochs (⌊N/S⌋ steps
+    each, so runs on one diagonal η/S = const cover the same SDE time η·steps), from ``seeds``
+    initializations shared by the whole grid. Per run: final λ_H¹ (Lanczos on the first
+    ``examples`` training digits), test accuracy, divergence.
+
+    Collapse onto η/S, for log λ_H¹ and for test accuracy: *within* = the pooled standard deviation
+    of the per-config means (over seeds) around their diagonal's mean, *across* = the standard
+    deviation of the diagonal means; within ≪ across is a collapse. Intervals: percentile bootstrap
+    (``BOOTSTRAP`` resamples of the seeds, the same resampled seeds for every config; draws from
+    ``Stream(seed, "three-factors").child("bootstrap").numpy()``; with a handful of seeds the
+    percentile bootstrap is optimistic: it sees only the seeds' spread). Where it breaks: each
+    config's deviation from its diagonal's mean (None on a diagonal of one config) with its
+    bootstrap interval; configs whose interval excludes 0 are listed (``off_diagonal``), and the
+    mean |deviation| per η shows whether the collapse degrades as η grows. The trend: least-squares slope of log λ_H¹ on log₂(η/S), with its interval.
+    Diverged runs (non-finite loss) are reported and left out of the statistics.
+    """
+    from ..bounds.errors import check_real
+    from .training import train
+
+    lrs = tuple(sorted({check_real("lrs", v, lo=0.0, lo_open=True) for v in lrs}))
+    data = _digits(model, seed)
+    n_train = len(data.y_train)
+    batches = tuple(sorted({check_int("batches", b, lo=1, hi=n_train) for b in batches}))
+    if len(lrs) * len(batches) < 2:
+        raise DomainError("{lrs} and {batches} must give at least two configurations", names=("lrs", "batches"))
+    examples = _check_run(model, width, depth, batches[0], lrs[-1], 0, examples, n_train)
+    epochs = check_int("epochs", epochs, lo=1)
+    total_steps = epochs * sum(n_train // b for b in batches) * len(lrs) * seeds
+    if total_steps > MAX_STEPS * 10:
+        raise CostLimitError("{epochs} × the grid give " + f"{total_steps:,} SGD steps in all, over the limit of "
+                             f"{MAX_STEPS * 10:,} (about 1.5 ms each on the default MLP)", names=("epochs",))
+    seeds = check_int("seeds", seeds, lo=1)
+    stream = Stream(seed, "three-factors")
+    x, y = data.x_train[:examples], data.y_train[:examples]
+    runs, done, total = [], 0, len(lrs) * len(batches) * seeds
+    for r in range(seeds):
+        for lr in lrs:
+            for b in batches:
+                net = build_model(model, width, depth, generator=stream.child(f"seed={r}/init").generator())
+                steps = epochs * (n_train // b)
+                res = train(net, data, steps=steps, lr=lr, batch=b, seed=seed * 1000 + r)
+                run = {"seed": r, "lr": lr, "batch": b, "lr_over_batch": lr / b, "steps": steps,
+                       "diverged_at": res.diverged_at, "lambda_h": None, "test_acc": None, "train_acc": None}
+                if res.diverged_at is None:
+                    fm = FlatModel(net)
+                    top = hessian_top(fm, x, y, 1, stream=stream.child(f"seed={r}/lr={lr!r}/S={b}/lanczos"))
+                    run.update(lambda_h=top.values[0], test_acc=res.test_acc[-1], train_acc=res.train_acc[-1])
+                    if not (top.values[0] > 0):
+                        run["lambda_h"] = None
+                runs.append(run)
+                done += 1
+                if progress:
+                    progress(done, total)
+    analysis = _three_factors_analysis(runs, lrs, batches, seeds, level, stream.child("bootstrap").numpy())
+    return {"settings": {"lrs": list(lrs), "batches": list(batches), "epochs": epochs, "seeds": seeds, "model": model,
+                         "width": width, "depth": depth, "examples": examples, "n_train": n_train, "seed": seed,
+                         "level": level, "bootstrap": BOOTSTRAP},
+            "paper": J17_STATEMENT, "runs": runs, **analysis}
+
+
+def _three_factors_analysis(runs, lrs, batches, seeds, level, rng) -> dict:
+    configs = [(lr, b) for lr in lrs for b in batches]
+    ok = [c for c in configs if all(u["lambda_h"] is not None for u in runs if (u["lr"], u["batch"]) == c)]
+    table = {c: {u["seed"]: u for u in runs if (u["lr"], u["batch"]) == c} for c in ok}
+    lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
+    out = {"diverged_or_negative": [list(c) for c in configs if c not in ok]}
+    for name, f in (("log_sharpness", lambda u: math.log(u["lambda_h"])), ("test_acc", lambda u: u["test_acc"])):
+        vals = {c: np.array([f(table[c][r]) for r in range(seeds)]) for c in ok}
+        if len(ok) < 2:
+            out[name] = None
+            continue
+        w, a, dev = _collapse_stats({c: float(v.mean()) for c, v in vals.items()})
+        boots_w, boots_a, boots_dev = [], [], {c: [] for c in ok}
+        if seeds >= 2:
+            for _ in range(BOOTSTRAP):
+                idx = rng.integers(0, seeds, seeds)
+                bw, ba, bdev = _collapse_stats({c: float(v[idx].mean()) for c, v in vals.items()})
+                boots_w.append(bw)
+                boots_a.append(ba)
+                for c in ok:
+                    boots_dev[c].append(bdev[c])
+
+        def ci(xs):
+            xs = np.array([v for v in xs if math.isfinite(v)])
+            return [float(np.percentile(xs, lo_q)), float(np.percentile(xs, hi_q))] if xs.size else [None, None]
+
+        ratio = [bw / ba for bw, ba in zip(boots_w, boots_a) if ba > 0 and math.isfinite(bw)]
+        devs = []
+        for c in ok:
+            single = not math.isfinite(dev[c])
+            dci = [None, None] if single else ci(boots_dev[c])
+            off = dci[0] is not None and (dci[0] > 0 or dci[1] < 0)
+            devs.append({"lr": c[0], "batch": c[1], "lr_over_batch": c[0] / c[1], "mean": float(vals[c].mean()),
+                         "deviation": None if single else dev[c], "deviation_ci": dci, "off_diagonal": bool(off)})
+        xs = np.array([math.log2(c[0] / c[1]) for c in ok])
+        ys = np.array([float(vals[c].mean()) for c in ok])
+        slope = float(np.polyfit(xs, ys, 1)[0]) if np.ptp(xs) > 0 else None
+        bslopes = []
+        if seeds >= 2 and slope is not None:
+            for _ in range(BOOTSTRAP):
+                idx = rng.integers(0, seeds, seeds)
+                bslopes.append(float(np.polyfit(xs, np.array([float(vals[c][idx].mean()) for c in ok]), 1)[0]))
+        by_lr = {}
+        for d in devs:
+            if d["deviation"] is not None:
+                by_lr.setdefault(d["lr"], []).append(abs(d["deviation"]))
+        out[name] = {"within": w if math.isfinite(w) else None, "within_ci": ci(boots_w),
+                     "across": a if math.isfinite(a) else None, "across_ci": ci(boots_a),
+                     "within_over_across": (w / a) if math.isfinite(w) and math.isfinite(a) and a > 0 else None,
+                     "within_over_across_ci": ci(ratio), "slope_per_doubling": slope,
+                     "slope_ci": ci(bslopes) if bslopes else [None, None], "configs": devs,
+                     "mean_abs_deviation_by_lr": {f"{k:g}": float(np.mean(v)) for k, v in sorted(by_lr.items())},
+                     "off_diagonal": [[d["lr"], d["batch"]] for d in devs if d["off_diagonal"]]}
+    return out
+
+
+def plot_three_factors(result: dict, path: str) -> None:
+    """J17's figure: final λ_H¹ and test accuracy against η/S (log axes), one marker per batch size
+    and one colour per η, the mean over seeds with the min–max range; diagonals η/S = const are
+    vertical lines of points."""
+    from .plots import headless_pyplot
+
+    plt = headless_pyplot()
+    s = result["settings"]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = "osD^vP*X"
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, key, label in ((axes[0], "lambda_h", "final λ_H¹ (sharpness)"), (axes[1], "test_acc", "test accuracy")):
+        for i, lr in enumerate(s["lrs"]):
+            for j, b in enumerate(s["batches"]):
+                vals = [u[key] for u in result["runs"] if u["lr"] == lr and u["batch"] == b]
+                xv = lr / b
+                if any(v is None for v in vals):
+                    ax.plot([xv], [np.nan], marker="x")
+                    ax.annotate("div.", (xv, ax.get_ylim()[0]), fontsize=6, color=colors[i % len(colors)])
+                    continue
+                m = float(np.mean(vals))
+                ax.errorbar([xv], [m], yerr=[[m - min(vals)], [max(vals) - m]], color=colors[i % len(colors)],
+                            marker=markers[j % len(markers)], ms=5, capsize=2, ls="none",
+                            label=(f"η = {lr:g}" if j == 0 else None))
+        for j, b in enumerate(s["batches"]):
+            ax.plot([], [], color="gray", marker=markers[j % len(markers)], ls="none", label=f"S = {b}")
+        ax.set_xscale("log")
+        if key == "lambda_h":
+            ax.set_yscale("log")
+        ax.set_xlabel("η / S")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} vs η/S")
+        ax.legend(fontsize=7, ncol=2)
+    ls = result.get("log_sharpness") or {}
+    ratio = ls.get("within_over_across")
+    fig.suptitle(f"J17 three factors on digits: {s['model']} (width {s['width']}, depth {s['depth']}), {s['epochs']} "
+                 f"epochs, {s['seeds']} seeds (mean, bar = min–max); log-sharpness spread within/across diagonals = "
+                 f"{'—' if ratio is None else f'{ratio:.2f}'}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110 if path.lower().endswith(".png") else None)
+    plt.close(fig)
