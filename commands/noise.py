@@ -63,13 +63,14 @@ STEPS = Interval(Integral, 0, 10**5)
 TOPK = Interval(Integral, 1, 20)
 PROBES = Interval(Integral, 2, 10**4)
 EXAMPLES = Interval(Integral, 2, None, closed="left")
+DEPTH = Interval(Integral, 0, 1000)
 
 
 @command()
 def noise(
     model: str = option("mlp", help="Model: mlp (digits MLP) or cnn (small CNN on 8×8 images).", constraint=MODEL),
     width: int = option(64, help="Hidden width of the MLP, or channels of the CNN ({range}).", constraint=COUNT),
-    depth: int = option(2, help="Hidden layers of the MLP ({range}; ignored by the CNN).", constraint=NONNEGATIVE_INT),
+    depth: int = option(2, help="Hidden layers of the MLP ({range}; ignored by the CNN).", constraint=DEPTH),
     batch: int = option(32, help="Batch size S ({range}, at most the 1347 training digits).", constraint=COUNT),
     lr: float = option(0.1, help="Learning rate η ({range}).", constraint=POSITIVE),
     steps: int = option(0, help="SGD steps before the second measurement ({range}; 0: at initialization only).",
@@ -133,7 +134,7 @@ def breakeven(
     seeds: int = option(5, help="Initializations (paired across the learning rates) ({range}).", constraint=SEEDS),
     model: str = option("mlp", help="Model: mlp or cnn.", constraint=MODEL),
     width: int = option(64, help="MLP width or CNN channels ({range}).", constraint=COUNT),
-    depth: int = option(2, help="MLP hidden layers ({range}).", constraint=NONNEGATIVE_INT),
+    depth: int = option(2, help="MLP hidden layers ({range}).", constraint=DEPTH),
     batch: int = option(32, help="Batch size S ({range}, at most 1347).", constraint=COUNT),
     examples: int = option(512, help="Measure on the first M training examples ({range}).", constraint=EXAMPLES),
     alpha: bool = typer_flag("--alpha", "Also record J20's proxy α* (smallest multiple of an SGD step raising the "
@@ -214,7 +215,7 @@ def three_factors(
     seeds: int = option(3, help="Initializations, shared by the whole grid ({range}).", constraint=SEEDS),
     model: str = option("mlp", help="Model: mlp or cnn.", constraint=MODEL),
     width: int = option(64, help="MLP width or CNN channels ({range}).", constraint=COUNT),
-    depth: int = option(2, help="MLP hidden layers ({range}).", constraint=NONNEGATIVE_INT),
+    depth: int = option(2, help="MLP hidden layers ({range}).", constraint=DEPTH),
     examples: int = option(512, help="Measure λ_H¹ on the first M training examples ({range}).", constraint=EXAMPLES),
     seed: int = option(0, help="Seed of the split and of every draw ({range}).", constraint=NONNEGATIVE_INT),
     plot: Optional[str] = plot_option("J17's figure (final λ_H¹ and test accuracy vs η/S)"),

@@ -635,7 +635,10 @@ def noise_run(*, model: str = "mlp", width: int = 64, depth: int = 2, batch: int
 
     Seeds: the split and the batch order from ``seed``; the weights from
     ``Stream(seed, "noise").child("init").generator()``; Lanczos and Hutchinson from children of
-    ``Stream(seed, "noise")``. Returns {"init": measured, "final": measured or None, "train": …}.
+    ``Stream(seed, "noise")``. Returns {"init": measured, "final": measured or None, "train": …};
+    ``final`` is None at ``steps`` = 0 or when training diverged (then ``train["diverged_at"]`` is
+    the step). In the reports, ``trace_k_over_lambda_k1`` is None when λ_K¹ = 0, ``max_stable_lr``
+    when λ_H¹ ≤ 0 (no edge of stability), ``critical_batch_simple`` when ḡ = 0.
     """
     from .training import train
 
@@ -695,6 +698,10 @@ def alpha_star(fm: FlatModel, x, y, x_batch, y_batch, lr: float) -> Optional[flo
             if float(fm.loss_sum(fm.theta - a * lr * g, x, y)) / len(y) >= LOSS_FACTOR * l0:
                 return a
     return None
+
+
+#: The keys of :func:`trajectory_point` (each None at a point recorded after a divergence).
+_POINT_KEYS = ("lambda_h", "lambda_k", "trace_k", "trace_k_over_lambda_k", "s2", "stability_lhs", "hvps")
 
 
 def trajectory_point(model: torch.nn.Module, x, y, *, lr: float, batch: int, n_train: int, stream: Stream,
@@ -758,6 +765,12 @@ def breakeven_run(*, lrs=(0.01, 0.1), model: str = "mlp", width: int = 64, depth
     Seeds: run r (r = 0 … seeds − 1) uses the split of ``seed``, initial weights from
     ``Stream(seed, "breakeven").child(f"seed={r}/init")`` (the same for every η: a paired design)
     and the batch order ``seed·1000 + r``; the Lanczos starts from children of that stream.
+
+    JSON nulls: a curve's value at a point recorded after the run diverged (non-finite weights;
+    ``diverged_at`` is then the step, else None); ``trace_k_over_lambda_k`` where λ_K¹ = 0;
+    ``alpha_star`` where no α ≤ 4096 raises the loss by 20 %; ``breakeven_step`` and
+    ``lambda_h_reaches_2_over_lr`` when the run never gets there; ``max_after_init`` values when
+    nothing was measured after step 0; an end of ``ratio_ci`` that is unbounded (one seed).
     """
     from ..bounds.errors import check_real
     from .training import train
@@ -782,8 +795,11 @@ def breakeven_run(*, lrs=(0.01, 0.1), model: str = "mlp", width: int = 64, depth
             rs = stream.child(f"seed={r}/lr={lr!r}")
 
             def record(step, m, _lr=lr, _rs=rs):
-                p = trajectory_point(m, x, y, lr=_lr, batch=batch, n_train=n_train, stream=_rs.child(f"step={step}"),
-                                     with_alpha=alpha)
+                if all(bool(torch.isfinite(q).all()) for q in m.parameters()):
+                    p = trajectory_point(m, x, y, lr=_lr, batch=batch, n_train=n_train,
+                                         stream=_rs.child(f"step={step}"), with_alpha=alpha)
+                else:                     # after a divergence (non-finite weights): nothing to measure
+                    p = {kk: None for kk in _POINT_KEYS + (("alpha_star",) if alpha else ())}
                 done[0] += 1
                 if progress:
                     progress(done[0], total)
@@ -796,8 +812,8 @@ def breakeven_run(*, lrs=(0.01, 0.1), model: str = "mlp", width: int = 64, depth
             curves["train_acc"] = list(res.train_acc)
             curves["test_acc"] = list(res.test_acc)
             lhs = curves["stability_lhs"]
-            first = next((s for s, v in zip(res.steps, lhs) if v >= 1.0), None)
-            sharp = next((s for s, v in zip(res.steps, curves["lambda_h"]) if v >= 2.0 / lr), None)
+            first = next((s for s, v in zip(res.steps, lhs) if v is not None and v >= 1.0), None)
+            sharp = next((s for s, v in zip(res.steps, curves["lambda_h"]) if v is not None and v >= 2.0 / lr), None)
             run = {"seed": r, "lr": lr, "steps": list(res.steps), "curves": curves, "diverged_at": res.diverged_at,
                    "breakeven_step": first, "lambda_h_reaches_2_over_lr": sharp}
             run["max_after_init"] = {kk: _run_max(run, kk) for kk, _, _ in J20_STATEMENTS}
@@ -924,6 +940,13 @@ def three_factors_run(*, lrs=(0.025, 0.05, 0.1, 0.2, 0.4), batches=(16, 32, 64, 
     bootstrap interval; configs whose interval excludes 0 are listed (``off_diagonal``), and the
     mean |deviation| per η shows whether the collapse degrades as η grows. The trend: least-squares slope of log λ_H¹ on log₂(η/S), with its interval.
     Diverged runs (non-finite loss) are reported and left out of the statistics.
+
+    JSON nulls: a run's ``lambda_h``, ``test_acc``, ``train_acc`` when it diverged (``diverged_at``
+    is the step, else None) or, for ``lambda_h``, when λ_H¹ ≤ 0 (no log); the statistics
+    (``within``, ``across``, their ratio, the slope, interval ends) when the grid leaves too little
+    to compute them (no diagonal with two configurations, one seed for the bootstrap); a config's
+    ``deviation`` on a diagonal of one configuration; ``log_sharpness`` / ``test_acc`` themselves when
+    fewer than two configurations trained.
     """
     from ..bounds.errors import check_real
     from .training import train

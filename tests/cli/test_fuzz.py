@@ -94,10 +94,19 @@ SMALL = {
                      "--depths": ["1", "2", "1,2"], "--width": ["2", "4"], "--batch-size": ["8", "64", "4096"]},
     "validate": {"--trials": ["10", "20", "50"]},
     "figure": {"--trials": ["100"]},
+    # issue 14: measurements on a few digits with small models (a default run measures 1347 examples)
+    "noise": {"--examples": ["8", "30"], "--width": ["2", "4", "8"], "--probes": ["2", "4"], "--steps": ["0", "3"]},
+    "breakeven": {"--examples": ["8", "30"], "--width": ["2", "4"], "--steps": ["0", "4"], "--seeds": ["1", "2"],
+                  "--record-every": ["2", "5"]},
+    "three-factors": {"--examples": ["8", "30"], "--width": ["2", "4"], "--epochs": ["1"], "--seeds": ["1", "2"],
+                      "--batches": ["128", "256,512"], "--lrs": ["0.1,0.2", "0.05,5"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
-               "validate": ["--trials"], "figure": ["--trials"]}
+               "validate": ["--trials"], "figure": ["--trials"],
+               "noise": ["--examples", "--width", "--probes", "--steps"],
+               "breakeven": ["--examples", "--width", "--steps", "--seeds", "--record-every"],
+               "three-factors": ["--examples", "--width", "--epochs", "--seeds", "--batches", "--lrs"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -231,6 +240,16 @@ NULLABLE = {
     # sim.trainability: the median among nets that reached the threshold "None if none did"; a censored
     # end of a median's interval "as None (no finite bound)"; epochs_to_threshold[k] "is None when
     # censored"; Spearman's "rho and p_value are None when x or the epochs are constant"
+    # sim.noise.noise_run: "final is None at steps = 0 or when training diverged"; in the reports
+    # "trace_k_over_lambda_k1 is None when λ_K¹ = 0, max_stable_lr when λ_H¹ ≤ 0, critical_batch_simple when ḡ = 0"
+    "noise": {"final", "diverged_at", "trace_k_over_lambda_k1", "max_stable_lr", "critical_batch_simple"},
+    # sim.noise.breakeven_run's "JSON nulls" paragraph
+    "breakeven": {"lambda_h", "lambda_k", "trace_k", "trace_k_over_lambda_k", "s2", "stability_lhs", "hvps",
+                  "alpha_star", "diverged_at", "breakeven_step", "lambda_h_reaches_2_over_lr", "ratio_ci"},
+    # sim.noise.three_factors_run's "JSON nulls" paragraph
+    "three-factors": {"lambda_h", "test_acc", "train_acc", "diverged_at", "within", "across", "within_over_across",
+                      "slope_per_doubling", "within_ci", "across_ci", "within_over_across_ci", "slope_ci", "deviation",
+                      "deviation_ci", "log_sharpness"},
     "trainability": {"median_epochs_reached", "median_epochs_reached_ci", "median_epochs_all",
                      "median_epochs_all_ci", "epochs_to_threshold", "rho", "p_value"},
 }
@@ -271,7 +290,7 @@ def _bad_nulls(obj, name: str) -> list:
 
 
 #: Share of the examples per command (a trainability call trains networks: ~1.5 s each).
-WEIGHT = {"trainability": 0.4, "figure": 0.6}
+WEIGHT = {"trainability": 0.4, "figure": 0.6, "noise": 0.5, "breakeven": 0.3, "three-factors": 0.3}
 
 
 def examples_for(name: str) -> int:
