@@ -2,7 +2,7 @@
 
 * ``docs/derivations/<topic>.md`` is byte for byte what ``initbounds derive <topic> --format
   markdown`` prints today (the files are generated, never edited by hand);
-* ``docs/theory.md`` has its ten numbered sections, so "docs/theory.md §k" citations are stable;
+* ``docs/theory.md`` has its eleven numbered sections, so "docs/theory.md §k" citations are stable;
 * every "docs/theory.md §k" cited in code or docs names one of those sections, and every cited
   ``docs/derivations/<topic>.md`` exists.
 """
@@ -22,7 +22,7 @@ THEORY = ROOT / "docs" / "theory.md"
 DERIVATIONS = ROOT / "docs" / "derivations"
 
 #: The topics of `initbounds derive`, one generated Markdown file each.
-TOPICS = ("width", "moment", "death", "variance", "resnet", "regions")
+TOPICS = ("width", "moment", "death", "variance", "resnet", "regions", "noise")
 
 #: The numbered sections of docs/theory.md, exactly as other files cite them.
 SECTIONS = {
@@ -35,7 +35,8 @@ SECTIONS = {
     7: "Residual networks (HR18)",
     8: "Activation regions (HR19)",
     9: "Exact reduced samplers",
-    10: "Sources",
+    10: "SGD noise, curvature and the break-even point (J17, J20)",
+    11: "Sources",
 }
 
 #: Where citations are looked for: these folders (recursively) and the root's own .py/.md files.
@@ -109,8 +110,8 @@ def test_theory_citations_name_existing_sections():
     existing = {int(k) for k, _ in _theory_headings()}
     sections, _ = _citations()
     assert sections, "no 'docs/theory.md §k' citation found anywhere: the search pattern or the walk is broken"
-    bad = [f"{where}: §{k}" for where, k in sections if k not in existing or not 1 <= k <= 10]
-    assert not bad, f"citations of docs/theory.md sections that do not exist (§1..§10): {bad}"
+    bad = [f"{where}: §{k}" for where, k in sections if k not in existing or not 1 <= k <= len(SECTIONS)]
+    assert not bad, f"citations of docs/theory.md sections that do not exist (§1..§{len(SECTIONS)}): {bad}"
 
 
 def test_cited_derivation_files_exist():
