@@ -427,9 +427,11 @@ LANCZOS_RTOL = 1e-6
 
 
 def _claim_setup(stream: Stream, *, width: int = CLAIM_WIDTH, examples: int = CLAIM_EXAMPLES):
+    """The claims' model and data; ``examples`` (a claim's --trials) is clipped to [2, 1347]."""
     from .training import load_dataset, mlp
 
     data = load_dataset("digits", seed=0)
+    examples = max(2, min(int(examples), len(data.y_train)))
     model = mlp(data.input_dim, width, 1, data.classes, generator=stream.generator())
     return FlatModel(model), data.x_train[:examples], data.y_train[:examples]
 
@@ -484,7 +486,7 @@ def _gram(ctx):
 def _hutch(ctx):
     fm, x, y = _claim_setup(ctx.stream.child("model"))
     exact = float(torch.trace(dense_hessian(fm, x, y)))
-    m, lo, hi, _ = hutchinson_trace(fm, x, y, ctx.trials, stream=ctx.stream.child("probes"), level=ctx.level)
+    m, lo, hi, _ = hutchinson_trace(fm, x, y, max(2, ctx.trials), stream=ctx.stream.child("probes"), level=ctx.level)
     return Evidence(exact, m, (lo, hi), lo <= exact <= hi,
                     f"Tr H = {exact:.6g} (dense) vs Hutchinson {m:.6g} [{lo:.6g}, {hi:.6g}] from {ctx.trials} "
                     f"Rademacher probes (q = {fm.params})", ctx.trials, path="exact")
@@ -504,7 +506,8 @@ def _minibatch(ctx):
     oks, parts, first = [], [], None
     for rep in (False, True):
         th = minibatch_noise(tk, n, s, replacement=rep)
-        v = sample_minibatch_noise(g, s, ctx.trials, replacement=rep, stream=ctx.stream.child(f"replacement={rep}"))
+        v = sample_minibatch_noise(g, s, max(2, ctx.trials), replacement=rep,
+                                   stream=ctx.stream.child(f"replacement={rep}"))
         m, lo, hi = stats.mean_ci(v, level, lo=0.0)
         oks.append(lo <= th <= hi)
         parts.append(f"{'with' if rep else 'without'}: {th:.5g} vs {m:.5g} [{lo:.5g}, {hi:.5g}]")
@@ -554,7 +557,7 @@ def _stability(ctx):
     n, s = x.shape[0], 4
     lr = 1.6 / top.values[0]                   # near the edge, where the s² term matters
     th = stability_lhs(lr, top.values[0], s2, n, s)
-    v = sample_quadratic_step(model, x, top.vector, lr, s, ctx.trials, stream=ctx.stream.child("batches"))
+    v = sample_quadratic_step(model, x, top.vector, lr, s, max(2, ctx.trials), stream=ctx.stream.child("batches"))
     m, lo, hi = stats.mean_ci(v, ctx.level, lo=0.0)
     return Evidence(th, m, (lo, hi), lo <= th <= hi,
                     f"N = {n}, S = {s}, η = {lr:.4g}, λ_H¹ = {top.values[0]:.5g} (Lanczos), s² = {s2:.5g} "
