@@ -211,7 +211,7 @@ def derive_noise():
              "by a fifth, L(θ − α η g_S) ≥ (1 + r) L(θ), with",
              sy.Eq(sy.Symbol("r"), LOSS_RISE), source="paper", citation="J20"),
         Step("Extension (not J17/J20): the simple critical batch size of McCandlish et al. (arXiv 1812.06162)",
-             sy.Eq(sy.Symbol("B_simple"), _T / sy.Symbol("‖ḡ‖²")), citation="J17"),
+             sy.Eq(sy.Symbol("B_simple"), _T / sy.Symbol("‖ḡ‖²")), citation="extension, arXiv 1812.06162"),
     )
     return Derivation("SGD noise, curvature and the break-even point (J17, J20)", steps)
 
