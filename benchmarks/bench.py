@@ -165,8 +165,9 @@ def naive_loop(torch, n, L, N, T, x):
 
 def _peak_rss_mib(code: str) -> float:
     """Peak resident memory (MiB) of a fresh interpreter running ``code``: the child prints its own
-    ``ru_maxrss`` (Linux: KiB) when it is done."""
-    tail = "; import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    VmHWM from /proc/self/status (Linux; ``ru_maxrss`` would carry the forking parent's peak across
+    exec)."""
+    tail = ("; print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
     r = subprocess.run([sys.executable, "-c", code + tail], check=True, capture_output=True, text=True)
     return int(r.stdout.strip().splitlines()[-1]) / 1024
 
@@ -202,11 +203,16 @@ def noise_bench() -> dict:
     per_example_grads(fm, x[:64], y[:64])                     # warm-up (torch.func's first call)
     tv = _best(lambda: gradient_covariance(per_example_grads(fm, x, y)).trace, reps=3)
     tl = _best(lambda: gradient_covariance(per_example_grads_loop(fm, x, y)).trace, reps=1)
+    tk = _best(lambda: gradient_covariance(per_example_grads(fm, x, y), 3).top, reps=1)
+    tkd = _best(lambda: gradient_covariance(per_example_grads(fm, x, y), 3, method="dense").top, reps=1)
     a = gradient_covariance(per_example_grads(fm, x, y)).trace
     b = gradient_covariance(per_example_grads_loop(fm, x, y)).trace
     out["trace_k"] = {"vmap_s": tv, "loop_s": tl, "speedup": tl / tv, "trace_k": a, "rel_diff": abs(a - b) / abs(b)}
+    out["lambda_k"] = {"lanczos_s": tk, "dense_gram_s": tkd}
     print(f"per-example Tr K: vmap {tv:.3f} s, loop {tl:.3f} s, speedup {tl / tv:.1f}× (target ≥ 20×); "
           f"Tr K = {a:.6g}, |vmap − loop|/loop = {abs(a - b) / abs(b):.1e}")
+    print(f"top-3 λ_K (with the gradients): Lanczos on the implicit Gram operator {tk:.2f} s, dense "
+          f"{len(y)}×{len(y)} Gram eigvalsh {tkd:.2f} s")
     out["lambda_h"] = {}
     for label in ("init", "after 200 SGD steps"):
         if label != "init":

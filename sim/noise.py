@@ -41,7 +41,7 @@ from .core import MEMORY_BUDGET, Stream, _check_stream, thread_policy
 
 __all__ = ["FlatModel", "per_example_grads", "per_example_grads_loop", "gradient_covariance", "hvp_operator",
            "hessian_top", "power_iteration", "dense_hessian", "hutchinson_trace", "curvature_spread",
-           "measure_noise", "sample_minibatch_noise", "quadratic_problem", "sample_quadratic_step", "CLAIMS", "quadratic_loss", "DiagonalQuadratic", "DENSE_MAX_PARAMS", "HESSIAN_TOL"]
+           "measure_noise", "sample_minibatch_noise", "GRAM_DENSE_MAX", "quadratic_problem", "sample_quadratic_step", "CLAIMS", "quadratic_loss", "DiagonalQuadratic", "DENSE_MAX_PARAMS", "HESSIAN_TOL"]
 
 #: The most parameters :func:`dense_hessian` builds a q×q Hessian for (its check against Lanczos).
 DENSE_MAX_PARAMS = 2000
@@ -193,20 +193,41 @@ class Covariance:
     grad_sq: float
 
 
-def gradient_covariance(grads: torch.Tensor, k: int = 1) -> Covariance:
-    """Tr K and the top-``k`` eigenvalues of K = (1/N) G_cᵀG_c from the N×N Gram matrix G_c G_cᵀ/N.
+#: Up to this many examples :func:`gradient_covariance` diagonalizes the whole N×N Gram matrix
+#: (N²q flops to form it); beyond, Lanczos on the implicit Gram operator (2Nq flops per product).
+GRAM_DENSE_MAX = 512
+
+
+def gradient_covariance(grads: torch.Tensor, k: int = 1, *, method: str = "auto") -> Covariance:
+    """Tr K and the top-``k`` eigenvalues of K = (1/N) G_cᵀG_c, through the N×N Gram matrix G_c G_cᵀ/N.
 
     G_c = G − ḡ (rows centred). The two matrices share their nonzero eigenvalues (singular values
-    of G_c/√N squared), so the q×q matrix is never formed. K has rank ≤ N − 1; eigenvalues beyond
-    the rank are 0. ``k`` ≤ N.
+    of G_c/√N squared), so the q×q matrix is never formed. Tr K = ‖G_c‖²_F/N directly. ``method``:
+    "dense" (``eigvalsh`` of the formed Gram matrix), "lanczos" (``eigsh``, largest algebraic,
+    tol 1e-10, on v ↦ G_c(G_cᵀv)/N, never forming it) or "auto" (dense up to
+    :data:`GRAM_DENSE_MAX` examples). K has rank ≤ N − 1; eigenvalues beyond the rank are 0. ``k`` ≤ N.
     """
+    from ..bounds.errors import check_choice
+
     n = grads.shape[0]
     k = check_int("k", k, lo=1, hi=n)
+    method = check_choice("method", method, ("auto", "dense", "lanczos"))
     mean = grads.mean(dim=0)
     gc = grads - mean
-    gram = gc @ gc.T / n
-    ev = torch.linalg.eigvalsh(gram).flip(0)[:k].clamp_min(0.0)
-    return Covariance(float(torch.trace(gram)), tuple(float(v) for v in ev), mean, float(mean @ mean))
+    trace = float((gc * gc).sum()) / n
+    if method == "dense" or (method == "auto" and (n <= GRAM_DENSE_MAX or k >= n - 1)):
+        ev = torch.linalg.eigvalsh(gc @ gc.T / n).flip(0)[:k].clamp_min(0.0)
+        top = tuple(float(v) for v in ev)
+    else:
+        from scipy.sparse.linalg import LinearOperator, eigsh
+
+        g = gc.numpy()
+        op = LinearOperator((n, n), matvec=lambda v: g @ (g.T @ np.ravel(v)) / n, dtype=np.float64)
+        with thread_policy(g.size):
+            vals = eigsh(op, k=min(k, n - 1), which="LA", tol=1e-10, v0=np.ones(n) / math.sqrt(n),
+                         ncv=min(n, max(2 * k + 1, 20)), return_eigenvectors=False)
+        top = tuple(float(max(v, 0.0)) for v in sorted(vals, reverse=True)) + (0.0,) * (k - min(k, n - 1))
+    return Covariance(trace, top, mean, float(mean @ mean))
 
 
 class _Counter:

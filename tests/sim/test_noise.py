@@ -58,6 +58,13 @@ def test_gram_spectrum_equals_covariance_spectrum(digits):
     assert cov.grad_sq == pytest.approx(float(g.mean(0) @ g.mean(0)), rel=1e-13)
 
 
+def test_gram_lanczos_path_equals_dense(digits):
+    fm = FlatModel(_mlp(4, seed=7))
+    g = per_example_grads(fm, digits.x_train[:600], digits.y_train[:600])
+    a, b = gradient_covariance(g, 4, method="lanczos"), gradient_covariance(g, 4, method="dense")
+    assert np.allclose(a.top, b.top, rtol=1e-8) and a.trace == b.trace
+
+
 def test_lanczos_top_k_is_largest_algebraic_and_power_iteration_is_largest_magnitude(digits):
     fm = FlatModel(_mlp(10, seed=2))
     x, y = digits.x_train[:80], digits.y_train[:80]
