@@ -190,7 +190,7 @@ def noise_bench() -> dict:
 
     from initbounds.sim.core import MEMORY_BUDGET, Stream
     from initbounds.sim.noise import (FlatModel, gradient_covariance, hessian_top, per_example_grads,
-                                      per_example_grads_loop, power_iteration)
+                                      per_example_grads_loop, power_iteration, trace_k)
     from initbounds.sim.training import load_dataset, mlp, train
 
     d = load_dataset("digits", seed=0)
@@ -201,12 +201,12 @@ def noise_bench() -> dict:
     print(f"== noise (issue 14): N = {len(y)} digits, MLP 64-64-64-10, q = {fm.params}, float64, "
           f"{torch.get_num_threads()} torch threads")
     per_example_grads(fm, x[:64], y[:64])                     # warm-up (torch.func's first call)
-    tv = _best(lambda: gradient_covariance(per_example_grads(fm, x, y)).trace, reps=3)
-    tl = _best(lambda: gradient_covariance(per_example_grads_loop(fm, x, y)).trace, reps=1)
+    tv = _best(lambda: trace_k(per_example_grads(fm, x, y)), reps=3)
+    tl = _best(lambda: trace_k(per_example_grads_loop(fm, x, y)), reps=1)
     tk = _best(lambda: gradient_covariance(per_example_grads(fm, x, y), 3).top, reps=1)
     tkd = _best(lambda: gradient_covariance(per_example_grads(fm, x, y), 3, method="dense").top, reps=1)
-    a = gradient_covariance(per_example_grads(fm, x, y)).trace
-    b = gradient_covariance(per_example_grads_loop(fm, x, y)).trace
+    a = trace_k(per_example_grads(fm, x, y))
+    b = trace_k(per_example_grads_loop(fm, x, y))
     out["trace_k"] = {"vmap_s": tv, "loop_s": tl, "speedup": tl / tv, "trace_k": a, "rel_diff": abs(a - b) / abs(b)}
     out["lambda_k"] = {"lanczos_s": tk, "dense_gram_s": tkd}
     print(f"per-example Tr K: vmap {tv:.3f} s, loop {tl:.3f} s, speedup {tl / tv:.1f}× (target ≥ 20×); "

@@ -41,7 +41,7 @@ from .core import MEMORY_BUDGET, Stream, _check_stream, thread_policy
 
 __all__ = ["FlatModel", "per_example_grads", "per_example_grads_loop", "gradient_covariance", "hvp_operator",
            "hessian_top", "power_iteration", "dense_hessian", "hutchinson_trace", "curvature_spread",
-           "measure_noise", "sample_minibatch_noise", "GRAM_DENSE_MAX", "quadratic_problem", "sample_quadratic_step", "CLAIMS", "quadratic_loss", "DiagonalQuadratic", "DENSE_MAX_PARAMS", "HESSIAN_TOL"]
+           "measure_noise", "sample_minibatch_noise", "GRAM_DENSE_MAX", "trace_k", "quadratic_problem", "sample_quadratic_step", "CLAIMS", "quadratic_loss", "DiagonalQuadratic", "DENSE_MAX_PARAMS", "HESSIAN_TOL"]
 
 #: The most parameters :func:`dense_hessian` builds a q×q Hessian for (its check against Lanczos).
 DENSE_MAX_PARAMS = 2000
@@ -128,11 +128,23 @@ def _as_data(x, y) -> tuple:
     return x, y
 
 
+#: Examples per vmapped chunk at most (256 was fastest on the digits MLP, 2 cores: 0.36 s for all
+#: 1797 per-example gradients against 0.52 s in one chunk and 0.42 s in chunks of 64).
+CHUNK_EXAMPLES = 256
+
+
 def _chunk(q: int, n: int, chunk: Optional[int], per_example: int = 4) -> int:
-    """Examples per vmapped chunk: each holds about ``per_example`` q-vectors (gradient, graph)."""
+    """Examples per vmapped chunk: at most :data:`CHUNK_EXAMPLES`, and each chunk's ``per_example``
+    q-vectors (gradient, graph) within an eighth of the memory budget. Never changes a result."""
     if chunk is not None:
         return check_int("chunk", chunk, lo=1)
-    return max(1, min(n, int(MEMORY_BUDGET // (8 * 4 * per_example * q))))
+    return max(1, min(n, CHUNK_EXAMPLES, int(MEMORY_BUDGET // (8 * 8 * per_example * q))))
+
+
+def trace_k(grads: torch.Tensor) -> float:
+    """Tr K = (1/N) Σ ‖g_i − ḡ‖² of per-example gradients (N, q) (K with 1/N)."""
+    gc = grads - grads.mean(dim=0)
+    return float((gc * gc).sum()) / grads.shape[0]
 
 
 def _grads_bytes(n: int, q: int) -> int:
@@ -214,7 +226,7 @@ def gradient_covariance(grads: torch.Tensor, k: int = 1, *, method: str = "auto"
     method = check_choice("method", method, ("auto", "dense", "lanczos"))
     mean = grads.mean(dim=0)
     gc = grads - mean
-    trace = float((gc * gc).sum()) / n
+    trace = trace_k(grads)
     if method == "dense" or (method == "auto" and (n <= GRAM_DENSE_MAX or k >= n - 1)):
         ev = torch.linalg.eigvalsh(gc @ gc.T / n).flip(0)[:k].clamp_min(0.0)
         top = tuple(float(v) for v in ev)
