@@ -77,8 +77,8 @@ def noise(
                         constraint=STEPS),
     k: int = option(3, help="Top eigenvalues of K and H to report ({range}).", constraint=TOPK),
     probes: int = option(30, help="Hutchinson probes for Tr H ({range}).", constraint=PROBES),
-    examples: Optional[int] = option(None, help="Measure on the first M training examples ({range}) "
-                                                "[default: all 1347].", constraint=EXAMPLES),
+    examples: Optional[int] = option(None, help="Measure on the first M training examples ({range}; default: all "
+                                                "1347).", constraint=EXAMPLES),
     seed: int = option(0, help="Seed of the split, weights, batches, Lanczos start and probes ({range}).",
                        constraint=NONNEGATIVE_INT),
     as_json: bool = json_option(),
