@@ -118,6 +118,17 @@ def test_sampled_minibatch_noise_both_schemes(digits):
         assert lo <= minibatch_noise(tk, 25, 5, replacement=rep) <= hi
 
 
+def test_sampled_batch_noise_equals_the_direct_batch_mean():
+    g = torch.randn(12, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for rep in (False, True):
+        v = sample_minibatch_noise(g, 4, 50, replacement=rep, stream=Stream(3, "direct"))
+        gen = Stream(3, "direct").generator()          # the same indices, redrawn
+        idx = (torch.randint(0, 12, (50, 4), generator=gen) if rep else
+               torch.rand((50, 12), generator=gen, dtype=torch.float64).argsort(dim=1)[:, :4])
+        d = g[idx].mean(dim=1) - g.mean(dim=0)
+        assert np.allclose(v, (d * d).sum(dim=1).numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_stability_lhs_on_the_quadratic_model():
     model, x, y = quadratic_problem(Stream(13, "quad"), examples=20, dim=4)
     fm = FlatModel(model, loss=quadratic_loss)
