@@ -54,6 +54,11 @@ class IntList(RealList):
 MODEL = Options(("mlp", "cnn"))
 
 
+def _width(model: str, width: Optional[int]) -> int:
+    """The default width: 64 hidden units for the MLP, 16 channels for the CNN (the training core's)."""
+    return width if width is not None else (64 if model == "mlp" else 16)
+
+
 def typer_flag(flag: str, help: str):
     import typer
 
@@ -69,7 +74,8 @@ DEPTH = Interval(Integral, 0, 1000)
 @command()
 def noise(
     model: str = option("mlp", help="Model: mlp (digits MLP) or cnn (small CNN on 8×8 images).", constraint=MODEL),
-    width: int = option(64, help="Hidden width of the MLP, or channels of the CNN ({range}).", constraint=COUNT),
+    width: Optional[int] = option(None, help="Hidden width of the MLP, or channels of the CNN ({range}) "
+                                             "[default: 64 for the MLP, 16 for the CNN].", constraint=COUNT),
     depth: int = option(2, help="Hidden layers of the MLP ({range}; ignored by the CNN).", constraint=DEPTH),
     batch: int = option(32, help="Batch size S ({range}, at most the 1347 training digits).", constraint=COUNT),
     lr: float = option(0.1, help="Learning rate η ({range}).", constraint=POSITIVE),
@@ -88,6 +94,7 @@ def noise(
     from ..bounds.noise import noise_report
     from ..sim.noise import noise_run
 
+    width = _width(model, width)
     with progress(disable=as_json, count="") as bar:
         task = bar.add_task("measuring", total=None)
         out = noise_run(model=model, width=width, depth=depth, batch=batch, lr=lr, steps=steps, seed=seed, k=k,
@@ -133,7 +140,8 @@ def breakeven(
     record_every: int = option(25, help="Record every this many steps ({range}).", constraint=RECORD),
     seeds: int = option(5, help="Initializations (paired across the learning rates) ({range}).", constraint=SEEDS),
     model: str = option("mlp", help="Model: mlp or cnn.", constraint=MODEL),
-    width: int = option(64, help="MLP width or CNN channels ({range}).", constraint=COUNT),
+    width: Optional[int] = option(None, help="MLP width or CNN channels ({range}) [default: 64 for the MLP, 16 for "
+                                             "the CNN].", constraint=COUNT),
     depth: int = option(2, help="MLP hidden layers ({range}).", constraint=DEPTH),
     batch: int = option(32, help="Batch size S ({range}, at most 1347).", constraint=COUNT),
     examples: int = option(512, help="Measure on the first M training examples ({range}).", constraint=EXAMPLES),
@@ -147,6 +155,7 @@ def breakeven(
     learning rates, the stability condition, and Conjectures 1 and 2 as measurement claims."""
     from ..sim.noise import breakeven_run, plot_breakeven
 
+    width = _width(model, width)
     lrs = (0.01, 0.1) if lrs is None else lrs
     with progress(disable=as_json, description="recorded points") as bar:
         task = bar.add_task("recorded points", total=None)
@@ -214,7 +223,8 @@ def three_factors(
     epochs: int = option(10, help="Epochs per run ({range}); ⌊N/S⌋ steps each.", constraint=EPOCHS),
     seeds: int = option(3, help="Initializations, shared by the whole grid ({range}).", constraint=SEEDS),
     model: str = option("mlp", help="Model: mlp or cnn.", constraint=MODEL),
-    width: int = option(64, help="MLP width or CNN channels ({range}).", constraint=COUNT),
+    width: Optional[int] = option(None, help="MLP width or CNN channels ({range}) [default: 64 for the MLP, 16 for "
+                                             "the CNN].", constraint=COUNT),
     depth: int = option(2, help="MLP hidden layers ({range}).", constraint=DEPTH),
     examples: int = option(512, help="Measure λ_H¹ on the first M training examples ({range}).", constraint=EXAMPLES),
     seed: int = option(0, help="Seed of the split and of every draw ({range}).", constraint=NONNEGATIVE_INT),
@@ -225,6 +235,7 @@ def three_factors(
     sharpness and test accuracy against η/S, and whether the runs collapse onto η/S."""
     from ..sim.noise import plot_three_factors, three_factors_run
 
+    width = _width(model, width)
     lrs = (0.025, 0.05, 0.1, 0.2, 0.4) if lrs is None else lrs
     batches = (16, 32, 64, 128) if batches is None else batches
     with progress(disable=as_json, description="runs") as bar:
