@@ -51,6 +51,9 @@ class IntList(RealList):
     def parse(self, text: str):
         return [int(p.strip()) for p in str(text).split(",")]
 
+    def invalid_example(self):
+        return [0]
+
 MODEL = Options(("mlp", "cnn"))
 
 
