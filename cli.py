@@ -26,7 +26,8 @@ _state = {"debug": False}
 #: (then ``derive``, a group).
 COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
             "figures": "figure", "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
-            "certify": "certify", "refine": "refine", "validate": "validate", "check": "check", "sphere": "sphere"}
+            "certify": "certify", "refine": "refine", "noise": "noise", "breakeven": "noise", "three-factors": "noise",
+            "validate": "validate", "check": "check", "sphere": "sphere"}
 
 
 @functools.lru_cache(maxsize=None)

@@ -16,6 +16,8 @@ Options: `--cases-only` runs part 4 alone; `--baseline REV` adds REV's column to
 `--refine` runs only :func:`refine_bench` (issue 13; prints, writes nothing): the time of the
 default `initbounds refine` run (cold, and in process) and the cost of the per-block measurements
 as a fraction of plain training time.
+`--noise` runs :func:`noise_bench` alone (issue 14; prints, writes nothing):
+`.venv/bin/python benchmarks/bench.py --noise`.
 """
 from __future__ import annotations
 
@@ -204,6 +206,93 @@ def refine_bench(reps: int = 2) -> dict:
     print(f"one training of the default design: plain {plain:.2f} s; with the J18 measurements at "
           f"{out['records']} records ({c.probe} probe examples) {measured:.2f} s: overhead "
           f"{100 * out['metric_overhead_fraction']:.0f}% of plain training")
+def _peak_rss_mib(code: str) -> float:
+    """Peak resident memory (MiB) of a fresh interpreter running ``code``: the child prints its own
+    VmHWM from /proc/self/status (Linux; ``ru_maxrss`` would carry the forking parent's peak across
+    exec)."""
+    tail = ("; print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
+    r = subprocess.run([sys.executable, "-c", code + tail], check=True, capture_output=True, text=True)
+    return int(r.stdout.strip().splitlines()[-1]) / 1024
+
+
+def noise_bench() -> dict:
+    """Issue 14, side by side in one run on all N = 1797 digits with the digits MLP
+    (64 → 64 → 64 → 10, He, q = 8970, float64):
+
+    1. per-example gradients and Tr K: ``sim.noise.per_example_grads`` (vmap over grad, chunked)
+       against the loop of one forward and backward per example that papers use (target ≥ 20×);
+    2. λ_H¹: Lanczos (``eigsh``, ARPACK tol 1e-6) against power iteration, HVPs and seconds until
+       the relative error to a tight reference (eigsh, tol 1e-12) is ≤ 1e-6, at initialization and
+       after 200 SGD steps (η = 0.1, S = 32); power iteration converges to the eigenvalue of largest
+       magnitude, which is printed beside λ_H¹;
+    3. the peak resident memory of ``measure_noise`` on N = 1797 in a fresh process, beside the same
+       process without the measurement; stated budget: sim.core.MEMORY_BUDGET (1 GiB) above it.
+    """
+    import numpy as np
+    import torch
+
+    from initbounds.sim.core import MEMORY_BUDGET, Stream
+    from initbounds.sim.noise import (FlatModel, gradient_covariance, hessian_top, per_example_grads,
+                                      per_example_grads_loop, power_iteration, trace_k)
+    from initbounds.sim.training import load_dataset, mlp, train
+
+    d = load_dataset("digits", seed=0)
+    x, y = torch.cat([d.x_train, d.x_test]), torch.cat([d.y_train, d.y_test])
+    net = mlp(64, 64, 2, 10, generator=torch.Generator().manual_seed(0))
+    fm = FlatModel(net)
+    out: dict = {"n": len(y), "params": fm.params, "threads": torch.get_num_threads()}
+    print(f"== noise (issue 14): N = {len(y)} digits, MLP 64-64-64-10, q = {fm.params}, float64, "
+          f"{torch.get_num_threads()} torch threads")
+    per_example_grads(fm, x[:64], y[:64])                     # warm-up (torch.func's first call)
+    tv = _best(lambda: trace_k(per_example_grads(fm, x, y)), reps=3)
+    tl = _best(lambda: trace_k(per_example_grads_loop(fm, x, y)), reps=1)
+    tk = _best(lambda: gradient_covariance(per_example_grads(fm, x, y), 3).top, reps=1)
+    tkd = _best(lambda: gradient_covariance(per_example_grads(fm, x, y), 3, method="dense").top, reps=1)
+    a = trace_k(per_example_grads(fm, x, y))
+    b = trace_k(per_example_grads_loop(fm, x, y))
+    out["trace_k"] = {"vmap_s": tv, "loop_s": tl, "speedup": tl / tv, "trace_k": a, "rel_diff": abs(a - b) / abs(b)}
+    out["lambda_k"] = {"lanczos_s": tk, "dense_gram_s": tkd}
+    print(f"per-example Tr K: vmap {tv:.3f} s, loop {tl:.3f} s, speedup {tl / tv:.1f}× (target ≥ 20×); "
+          f"Tr K = {a:.6g}, |vmap − loop|/loop = {abs(a - b) / abs(b):.1e}")
+    print(f"top-3 λ_K (with the gradients): Lanczos on the implicit Gram operator {tk:.2f} s, dense "
+          f"{len(y)}×{len(y)} Gram eigvalsh {tkd:.2f} s")
+    out["lambda_h"] = {}
+    for label in ("init", "after 200 SGD steps"):
+        if label != "init":
+            train(net, d, steps=200, lr=0.1, batch=32, seed=0)
+            fm = FlatModel(net)
+        ref = hessian_top(fm, x, y, 1, stream=Stream(0, "bench/ref"), tol=1e-12).values[0]
+        t0 = time.perf_counter()
+        lz = hessian_top(fm, x, y, 1, stream=Stream(0, "bench/lanczos"), tol=1e-6)
+        t_lz = time.perf_counter() - t0
+        from scipy.sparse.linalg import LinearOperator, eigsh
+
+        from initbounds.sim.noise import hvp_operator
+
+        mv, _ = hvp_operator(fm, x, y)
+        lm = float(eigsh(LinearOperator((fm.params,) * 2, matvec=mv, dtype=np.float64), k=1, which="LM", tol=1e-12,
+                         v0=Stream(0, "bench/lm").numpy().standard_normal(fm.params))[0][0])
+        t0 = time.perf_counter()
+        pw = power_iteration(fm, x, y, stream=Stream(0, "bench/power"), reference=lm, rtol=1e-6, max_iter=5000)
+        t_pw = time.perf_counter() - t0
+        row = {"lambda_h1": ref, "largest_magnitude": lm, "lanczos_hvps": lz.hvps, "lanczos_s": t_lz,
+               "lanczos_rel_err": abs(lz.values[0] - ref) / abs(ref), "power_hvps": pw["hvps"], "power_s": t_pw,
+               "power_converged": pw["converged"], "power_value": pw["value"]}
+        out["lambda_h"][label] = row
+        print(f"λ_H¹ {label}: {ref:.8g} (largest magnitude {lm:.8g}); Lanczos {lz.hvps} HVPs, {t_lz:.2f} s, "
+              f"rel. err {row['lanczos_rel_err']:.1e}; power iteration "
+              f"{pw['hvps']} HVPs, {t_pw:.2f} s, {'converged' if pw['converged'] else 'NOT converged'} to "
+              f"{pw['value']:.8g} ({'= λ_H¹' if abs(lm - ref) <= 1e-6 * abs(ref) else 'the largest magnitude, not λ_H¹'})")
+    base = ("import torch; from initbounds.sim.training import load_dataset, mlp; from initbounds.sim import noise; "
+            "d = load_dataset('digits', seed=0); x = torch.cat([d.x_train, d.x_test]); y = torch.cat([d.y_train, d.y_test]); "
+            "net = mlp(64, 64, 2, 10, generator=torch.Generator().manual_seed(0))")
+    idle = _peak_rss_mib(base)
+    full = _peak_rss_mib(base + "; noise.measure_noise(net, x, y, k=3, probes=30, stream=noise.Stream(0, 'bench'))")
+    out["memory"] = {"baseline_mib": idle, "measure_noise_mib": full, "extra_mib": full - idle,
+                     "budget_mib": MEMORY_BUDGET / 2**20, "gradient_matrix_mib": 8 * len(y) * fm.params / 2**20}
+    print(f"memory, measure_noise on N = {len(y)}: peak RSS {full:.0f} MiB vs {idle:.0f} MiB without "
+          f"(+{full - idle:.0f} MiB; the N×q gradient matrix alone is {8 * len(y) * fm.params / 2**20:.0f} MiB); "
+          f"budget {MEMORY_BUDGET / 2**20:.0f} MiB above the baseline: {'within' if full - idle <= MEMORY_BUDGET / 2**20 else 'OVER'}")
     return out
 
 
@@ -214,10 +303,13 @@ def main() -> None:
     ap.add_argument("--baseline", metavar="REV", help="also run part 4 on this git revision")
     ap.add_argument("--cases-only", action="store_true", help="run part 4 only (keeps the other results)")
     ap.add_argument("--refine", action="store_true", help="run refine_bench only (issue 13; prints, writes nothing)")
+    ap.add_argument("--noise", action="store_true", help="run the SGD-noise benchmark (issue 14) alone; prints only")
     opts = ap.parse_args()
     if opts.refine:
         print("== initbounds refine (issue 13)")
         refine_bench()
+    if opts.noise:
+        noise_bench()
         return
     if opts.cases_only:
         path = HERE / "results.json"

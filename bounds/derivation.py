@@ -23,6 +23,8 @@ CITATIONS = {
     "RR20": "Rister & Rubin, arXiv 2007.06192",
     "DS01": "Davidson & Szarek, Handbook of the Geometry of Banach Spaces I (2001), Thm II.13",
     "J18": "Jastrzębski et al., arXiv 1710.04773",
+    "J17": "Jastrzębski et al., arXiv 1711.04623",
+    "J20": "Jastrzębski et al., arXiv 2002.09572",
 }
 
 

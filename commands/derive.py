@@ -29,6 +29,7 @@ DERIVATIONS = {
     "sphere": ("initbounds.bounds.sphere", "derive_sphere", "sphere", "AB19"),
     "wnorm": ("initbounds.bounds.wnorm", "derive_wnorm", "width --weight-norm", "AB19 v1"),
     "refine": ("initbounds.bounds.refine", "derive_refine", "refine", "J18"),
+    "noise": ("initbounds.bounds.noise", "derive_noise", "noise", "J17, J20"),
 }
 
 app = typer.Typer(help="Print a derivation (text, LaTeX or Markdown).", no_args_is_help=True)

@@ -23,7 +23,7 @@ DERIVATIONS = ROOT / "docs" / "derivations"
 
 #: The topics of `initbounds derive`, one generated Markdown file each.
 TOPICS = ("width", "gradient", "moment", "death", "variance", "resnet", "regions", "certify", "sphere", "wnorm",
-          "refine")
+          "refine", "noise")
 
 #: The numbered sections of docs/theory.md, exactly as other files cite them.
 SECTIONS = {
@@ -40,7 +40,8 @@ SECTIONS = {
     11: "Infinitely many inputs (AB19)",
     12: "Weight-normalized networks (AB19 v1)",
     13: "Iterative refinement in residual networks (J18)",
-    14: "Sources",
+    14: "SGD noise, curvature and the break-even point (J17, J20)",
+    15: "Sources",
 }
 
 #: Where citations are looked for: these folders (recursively) and the root's own .py/.md files.

@@ -19,7 +19,7 @@ runner = CliRunner()
 
 #: The commands of `initbounds --help`, in its order (the order before the split into commands/).
 ORDER = ["width", "prob", "death", "moment", "figure", "figures", "regions", "trainability", "variance", "resnet", "certify",
-         "refine", "validate", "check", "sphere", "derive"]
+         "refine", "noise", "breakeven", "three-factors", "validate", "check", "sphere", "derive"]
 
 
 def run(*args):
@@ -29,7 +29,7 @@ def run(*args):
 def test_help_lists_the_commands_in_order():
     r = run("--help")
     assert r.exit_code == 0, r.output
-    listed = re.findall(r"^│ (\w+) ", r.output.split("Commands")[1], flags=re.M)
+    listed = re.findall(r"^│ ([\w-]+) ", r.output.split("Commands")[1], flags=re.M)
     assert listed == ORDER
     assert "Minimum width for ‖h_l‖ ≈ ‖x‖ (within ε) with probability ≥ 1" in r.output
     assert "Print a derivation (text, LaTeX or Markdown)." in r.output

@@ -101,11 +101,20 @@ SMALL = {
                 "--depth": ["1", "2"]},
     "sphere": {"--trials": ["1", "2", "5"], "--steps": ["1", "5", "20"], "--restarts": ["2", "4"],
                "--width": ["1", "2", "16", "64"]},
+    # issue 14: measurements on a few digits with small models (a default run measures 1347 examples)
+    "noise": {"--examples": ["8", "30"], "--width": ["2", "4", "8"], "--probes": ["2", "4"], "--steps": ["0", "3"]},
+    "breakeven": {"--examples": ["8", "30"], "--width": ["2", "4"], "--steps": ["0", "4"], "--seeds": ["1", "2"],
+                  "--record-every": ["2", "5"]},
+    "three-factors": {"--examples": ["8", "30"], "--width": ["2", "4"], "--epochs": ["1"], "--seeds": ["1", "2"],
+                      "--batches": ["128", "256,512"], "--lrs": ["0.1,0.2", "0.05,5"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
                "validate": ["--trials"], "figure": ["--trials"], "figures": ["--scale"], "certify": ["--budget-seconds"],
-               "sphere": ["--trials", "--steps", "--width"], "refine": ["--steps", "--seeds", "--blocks", "--width"]}
+               "sphere": ["--trials", "--steps", "--width"], "refine": ["--steps", "--seeds", "--blocks", "--width"],
+               "noise": ["--examples", "--width", "--probes", "--steps"],
+               "breakeven": ["--examples", "--width", "--steps", "--seeds", "--record-every"],
+               "three-factors": ["--examples", "--width", "--epochs", "--seeds", "--batches", "--lrs"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -252,6 +261,16 @@ NULLABLE = {
     # is None without --width
     "sphere": {"samples", "min_width", "median_ci", "bound_eps_at_width", "eps_over_worst", "bound_eps_over_worst",
                "at_width", "eps"},
+    # sim.noise.noise_run: "final is None at steps = 0 or when training diverged"; in the reports
+    # "trace_k_over_lambda_k1 is None when λ_K¹ = 0, max_stable_lr when λ_H¹ ≤ 0, critical_batch_simple when ḡ = 0"
+    "noise": {"final", "diverged_at", "trace_k_over_lambda_k1", "max_stable_lr", "critical_batch_simple"},
+    # sim.noise.breakeven_run's "JSON nulls" paragraph
+    "breakeven": {"lambda_h", "lambda_k", "trace_k", "trace_k_over_lambda_k", "s2", "stability_lhs", "hvps",
+                  "alpha_star", "diverged_at", "breakeven_step", "lambda_h_reaches_2_over_lr", "ratio_ci"},
+    # sim.noise.three_factors_run's "JSON nulls" paragraph
+    "three-factors": {"lambda_h", "test_acc", "train_acc", "diverged_at", "within", "across", "within_over_across",
+                      "slope_per_doubling", "within_ci", "across_ci", "within_over_across_ci", "slope_ci", "deviation",
+                      "deviation_ci", "log_sharpness"},
     "trainability": {"median_epochs_reached", "median_epochs_reached_ci", "median_epochs_all",
                      "median_epochs_all_ci", "epochs_to_threshold", "rho", "p_value"},
     # sim.refine: diverged_at[k] "None if it never happened"; a comparison net that diverged has no
@@ -300,7 +319,8 @@ def _bad_nulls(obj, name: str) -> list:
 
 
 #: Share of the examples per command (a trainability call trains networks: ~1.5 s each).
-WEIGHT = {"trainability": 0.4, "figure": 0.6, "figures": 0.3, "refine": 0.4}
+WEIGHT = {"trainability": 0.4, "figure": 0.6, "figures": 0.3, "refine": 0.4, "noise": 0.5, "breakeven": 0.3,
+          "three-factors": 0.3}
 
 
 def examples_for(name: str) -> int:

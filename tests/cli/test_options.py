@@ -36,6 +36,9 @@ BASE = {
     "check": [],
     "certify": ["--dataset", "iris", "--depth", "1", "--delta", "0.2", "--eps", "0.5"],
     "sphere": ["--input-dim", "4", "--depth", "1", "--delta", "0.1", "--eps", "0.5"],
+    "noise": [],
+    "breakeven": [],
+    "three-factors": [],
 }
 
 
@@ -189,7 +192,8 @@ def test_every_plot_option_is_the_one_rule():
     file is overwritten); no command has a --plot the rule does not cover."""
     from initbounds.commands._options import PlotFile
 
-    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "sphere", "refine"}
+    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "sphere", "refine", "breakeven",
+                             "three-factors"}
     for name in cli.COMMANDS:
         for p in _command(name).params:
             if "--plot" in p.opts:
