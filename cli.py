@@ -26,7 +26,7 @@ _state = {"debug": False}
 #: (then ``derive``, a group).
 COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
             "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
-            "validate": "validate", "check": "check"}
+            "validate": "validate", "check": "check", "audit": "audit"}
 
 
 @functools.lru_cache(maxsize=None)

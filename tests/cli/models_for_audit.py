@@ -1,0 +1,84 @@
+"""Example factories for the audit tests (``initbounds audit tests/cli/models_for_audit.py:NAME``).
+
+Each builds a fresh model with torch's global RNG (the audit calls a factory under seeds)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def default_mlp(width: int = 64, depth: int = 3, input_dim: int = 32):
+    """nn.Sequential MLP with torch's default init (uniform weights, c = 1/3; uniform biases)."""
+    layers, d = [], input_dim
+    for _ in range(depth):
+        layers += [nn.Linear(d, width), nn.ReLU()]
+        d = width
+    return nn.Sequential(*layers, nn.Linear(d, 10))
+
+
+def kaiming_mlp(width: int = 64, depth: int = 3, input_dim: int = 32):
+    """The same MLP with kaiming_normal_(mode='fan_in', nonlinearity='relu') weights and zero biases."""
+    model = default_mlp(width, depth, input_dim)
+    for m in model:
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def narrow_mlp():
+    """A narrow deep MLP: 6 ReLU layers of width 30, He (kaiming) init, zero biases."""
+    return kaiming_mlp(width=30, depth=6, input_dim=16)
+
+
+class ResidualMLP(nn.Module):
+    """x ← x + W₂ ReLU(W₁ x) with default-init branches, after a default-init stem."""
+
+    def __init__(self, input_dim: int = 16, width: int = 32, blocks: int = 4):
+        super().__init__()
+        self.stem = nn.Linear(input_dim, width)
+        self.branches = nn.ModuleList(nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))
+                                      for _ in range(blocks))
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for b in self.branches:
+            x = x + b(x)
+        return self.head(x)
+
+
+def residual_mlp():
+    return ResidualMLP()
+
+
+def small_cnn():
+    """A small CNN for 1×8×8 images (default init)."""
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(16 * 8 * 8, 10))
+
+
+def batchnorm_mlp():
+    return nn.Sequential(nn.Linear(32, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                         nn.Linear(64, 10))
+
+
+def gelu_mlp():
+    return nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.GELU(), nn.Linear(64, 64), nn.ReLU(),
+                         nn.Linear(64, 10))
+
+
+def raising():
+    raise RuntimeError("this factory fails on purpose")
+
+
+def not_a_module():
+    return 42
+
+
+def no_layers():
+    return nn.Sequential(nn.ReLU())
+
+
+def float64_mlp():
+    return default_mlp().to(torch.float64)
