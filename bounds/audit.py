@@ -94,19 +94,23 @@ class GainMatch:
     c: float              # the rule's c if matched, else the measured c
     measured: float
     rel_se: float
+    alternatives: tuple = ()
 
 
 @constrain(measured=POSITIVE, rel_se=NONNEGATIVE, z=_Z)
-def match_gain(measured, rel_se, rules: dict, *, z: float = 5.0) -> GainMatch:
+def match_gain(measured, rel_se, rules: dict, *, z: float = 5.0, prefer: str | None = None) -> GainMatch:
     """The rule of ``rules`` (name → c) whose c is within ``z`` standard errors of the measured c
-    (the nearest if several), or none. The standard error is ``rel_se`` × the rule's c.
+    (``prefer`` if it is among them, else the nearest), or none. The standard error is ``rel_se`` × the
+    rule's c. ``alternatives`` lists the other rules within ``z`` (a small layer may not tell them apart).
 
     >>> match_gain(0.34, 0.05, init_rules(8, 8)).rule
     'torch_default'
     """
-    best, dist = None, math.inf
+    within = {}
     for name, c in rules.items():
         d = abs(measured - c) / max(rel_se * c, 1e-300)
-        if d <= z and d < dist:
-            best, dist = name, d
-    return GainMatch(best, float(rules[best]) if best else float(measured), float(measured), float(rel_se))
+        if d <= z:
+            within[name] = d
+    best = prefer if prefer in within else (min(within, key=within.get) if within else None)
+    others = tuple(sorted(n for n in within if n != best))
+    return GainMatch(best, float(rules[best]) if best else float(measured), float(measured), float(rel_se), others)

@@ -276,7 +276,9 @@ def _layer_info(name: str, m: nn.Module) -> LayerInfo:
     c = m2 * fan_in
     rel = baudit.gain_standard_error(law.law or law.nearest, n)
     z = 4.0
-    match = baudit.match_gain(c, rel, baudit.init_rules(fan_in, fan_out))
+    # torch's default is the one uniform rule: a uniform layer is matched with it first
+    match = baudit.match_gain(c, rel, baudit.init_rules(fan_in, fan_out), z=z,
+                              prefer="torch_default" if law.law == "uniform" else None)
     bias_var = bias_law = None
     if getattr(m, "bias", None) is not None:
         b = m.bias.detach().to(torch.float64).flatten()
@@ -355,6 +357,10 @@ def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
     for L in layers:
         if L.name in in_blocks:
             L.role = "branch"
+    if blocks:
+        first = next((i for i, L in enumerate(layers) if L.role == "branch"), len(layers))
+        for L in layers[:first]:
+            L.role = "stem"
     last = layers[-1]
     if last.role != "branch" and (last.act is None or last.act[0] == "linear") and not last.norm:
         last.role = "head"
@@ -456,7 +462,7 @@ class AuditReport:
             rows.append([L.name, L.kind, L.fan_in, L.width, L.law or f"other (κ−3 = {L.excess_kurtosis:.2f})",
                          f"{L.c:.4g}", L.rule or "custom", _fmt(p.get("c_he")), _fmt(p.get("c_sigma_s")),
                          _fmt(p.get("fm1_rate")), "none" if L.bias_var is None else f"{L.bias_var * L.fan_in:.3g}",
-                         L.activation or "none", L.role if L.in_theory or L.role == "head" else
+                         L.activation or "none", L.role if L.in_theory or L.role in ("head", "branch", "stem") else
                          "outside: " + "; ".join(L.outside or ["no activation"])])
         return head, rows
 

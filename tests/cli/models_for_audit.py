@@ -82,3 +82,42 @@ def no_layers():
 
 def float64_mlp():
     return default_mlp().to(torch.float64)
+
+
+class ResidualHe(nn.Module):
+    """x ← x + η W₂ ReLU(W₁ x), W₁ He (c = 2), W₂ LeCun (c = 1), no biases: the exact setting of bounds.resnet."""
+
+    def __init__(self, width: int = 32, branch_width: int = 24, blocks: int = 4, eta: float = 0.5):
+        super().__init__()
+        self.eta = eta
+        self.w1 = nn.ModuleList(nn.Linear(width, branch_width, bias=False) for _ in range(blocks))
+        self.w2 = nn.ModuleList(nn.Linear(branch_width, width, bias=False) for _ in range(blocks))
+        for a, b in zip(self.w1, self.w2):
+            nn.init.kaiming_normal_(a.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.kaiming_normal_(b.weight, mode="fan_in", nonlinearity="linear")
+
+    def forward(self, x):
+        for a, b in zip(self.w1, self.w2):
+            x = x + self.eta * b(torch.relu(a(x)))
+        return x
+
+
+def residual_he():
+    return ResidualHe()
+
+
+class Untraceable(nn.Module):
+    """Data-dependent control flow: torch.fx cannot trace it (the audit falls back to hooks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = kaiming_mlp(width=48, depth=2, input_dim=16)
+
+    def forward(self, x):
+        if x.sum() > -1e30:
+            return self.net(x)
+        return x
+
+
+def untraceable():
+    return Untraceable()
