@@ -94,10 +94,11 @@ SMALL = {
                      "--depths": ["1", "2", "1,2"], "--width": ["2", "4"], "--batch-size": ["8", "64", "4096"]},
     "validate": {"--trials": ["10", "20", "50"]},
     "figure": {"--trials": ["100"]},
+    "audit": {"--networks": ["2", "5"], "--points": ["1", "4"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
-               "validate": ["--trials"], "figure": ["--trials"]}
+               "validate": ["--trials"], "figure": ["--trials"], "audit": ["--networks"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -347,7 +348,8 @@ def _names_option(line: str, name: str, argv: list) -> bool:
     named = set(re.findall(r"--[a-z][a-z0-9-]*", line))
     if named & REAL_OPTIONS.get(name, {"--format"}):
         return True
-    if name == "figure" and "FIGURE" in line or name == "validate" and "CLAIM" in line:
+    if name == "figure" and "FIGURE" in line or name == "validate" and "CLAIM" in line or name == "audit" and \
+            "MODEL" in line:
         return True
     given = [a for a in argv if a.startswith("--")]
     if "--no-such-option" in argv and "--no-such-option" in line:
