@@ -38,6 +38,29 @@ class _Text(Constraint):
         return ""
 
 
+class _PtFile(_Text):
+    """A .pt file to write: its directory must exist and be writable (checked before any work)."""
+
+    def __init__(self):
+        super().__init__("a .pt file in an existing, writable directory", "OUT.pt")
+
+    def validate(self, name: str, value, *, item: str = ""):
+        from pathlib import Path
+
+        from ._options import _writable_dir
+
+        text = super().validate(name, value, item=item)
+        p = Path(text)
+        why = ("its name must end in .pt" if p.suffix != ".pt" or not p.stem else
+               "it is a directory" if p.is_dir() else _writable_dir(p.parent if str(p.parent) else Path(".")))
+        if why is not None:
+            raise _fail(name, item, self.describe(), f"{value!r} ({why})")
+        return text
+
+    def invalid_example(self):
+        return "out.txt"
+
+
 NETWORKS = Interval(Integral, 2, 100000)
 POINTS = Interval(Integral, 1, 4096)
 SHAPE = IntegerList(Interval(Integral, 1, 4096), example="1,28,28", what="dimension")
@@ -75,6 +98,9 @@ def audit(
     networks: int = option(200, help="Re-initializations in the spot-check ({range}).", constraint=NETWORKS),
     seed: int = option(0, help="Seed of the inputs and the spot-check ({range}).", constraint=NONNEGATIVE_INT),
     plot: Optional[str] = plot_option("predicted against measured E M_j/M_0 per layer"),
+    fix: Optional[str] = option(None, help="Apply the He recommendation to the model, save its state_dict to this "
+                                           ".pt file and audit the fixed model (its layers re-drawn from their laws).",
+                                constraint=OrNone(_PtFile())),
     as_json: bool = json_option(),
 ):
     """Audit a PyTorch model: layers, init laws, exact predictions, and a spot-check on the model itself.
@@ -103,8 +129,19 @@ def audit(
         rep = sa.audit(net, x, factory=factory, s=s, networks=networks, seed=seed)
         if plot:
             rep.plot().savefig(plot)
+        fixed = None
+        if fix:
+            import torch
+
+            done = sa.apply_fix(net, rep, generator=torch.Generator().manual_seed(seed))
+            torch.save(net.state_dict(), fix)
+            after = sa.audit(net, x, factory=None, s=s, networks=networks, seed=seed) if done else None
+            fixed = {"path": fix, "applied": done, "after": None if after is None else {
+                "predictions": {k: after.predictions.get(k) for k in ("fm1_rate", "fm1", "mean_ratio", "var_ratio")},
+                "checks": [c.as_dict() for c in after.checks]}}
     if as_json:
         out = rep.to_dict()
+        out["fix"] = fixed
         out["inputs"] = {"model": model, "args": kwargs, "input_shape": list(input_shape) if input_shape else None,
                          "data": data, "dataset": dataset, "points": int(x.shape[0]), "s": s, "networks": networks,
                          "seed": seed, "plot": plot}
@@ -116,6 +153,9 @@ def audit(
         t.add_row(*[str(v) for v in r])
     c.print(t)
     p = rep.predictions
+    if p.get("not_he"):
+        c.print("init: not He on " + ", ".join(f"{d['layer']} (c = {d['c']:.4g}, {d['rule'] or 'custom'}; He {d['c_he']:g})"
+                                              for d in p["not_he"]))
     if p.get("segment"):
         c.print(f"theory chain: {len(p['segment'])} hidden layer(s) {', '.join(p['segment'])}; FM1 rate "
                 f"{p['fm1_rate']:+.4g}/layer ({p['fm1']}); E M_d/M_0 = {p['mean_ratio']:.4g}; β = {p['beta']:.4g}")
@@ -147,6 +187,17 @@ def audit(
         c.print(f"recommendation: {r['text']}")
     if plot:
         c.print(f"wrote {plot}")
+    if fixed is not None:
+        if not fixed["applied"]:
+            c.print(f"--fix: no re-initialization recommended; saved the model unchanged to {fix}")
+        else:
+            a = fixed["after"]
+            c.print(f"--fix: {len(fixed['applied'])} layer(s) re-initialized (kaiming_normal_ fan-in, zero biases); "
+                    f"saved to {fix}; re-audit: FM1 rate {a['predictions']['fm1_rate']:+.4g}/layer, E M_d/M_0 = "
+                    f"{a['predictions']['mean_ratio']:.4g}")
+            for chk in a["checks"]:
+                c.print(f"  after fix: {chk['quantity']}: predicted {chk['predicted']:.4g}, measured "
+                        f"{chk['measured']:.4g} [{chk['interval'][0]:.4g}, {chk['interval'][1]:.4g}] {chk['verdict']}")
 
 
 COMMANDS = (audit,)

@@ -558,6 +558,8 @@ def _predict(struct: ModelStructure, x0: torch.Tensor, s: float, samples: int) -
         widths = [L.width for L in seg]
         s2m = [v / m0 for v in s2s]
         lm = length_moments(widths, weight_var=list(cs), bias_var=s2m)
+        out["not_he"] = [{"layer": L.name, "c": L.c_used, "rule": L.rule, "c_he": per_layer[L.name]["c_he"]}
+                         for L in seg if not math.isclose(L.c_used, per_layer[L.name]["c_he"], rel_tol=1e-9)]
         out["fm1_rate"] = lm.fm1_rate
         out["fm1"] = lm.fm1
         out["mean_ratio"] = lm.mean_with_bias
@@ -761,13 +763,15 @@ def _recommend(struct, pred, model, x, *, networks, stream, factory, alpha) -> l
         v = [float(r[seg[-1].probe][0][0]) / pred["input_m0"] for r in rows]
         mean, lo, hi = stats.mean_ci(np.asarray(v), 1 - alpha, lo=0)
         names = ", ".join(L.name for L in off)
+        verdict = "agrees" if lo <= 1 <= hi else (
+            "DISAGREES" if all(L.kind == "linear" for L in seg) else "differs (approximation: convolutions)")
         nl = "relu" if all(L.act[0] == "relu" for L in seg) else "leaky_relu"
         recs.append({
             "action": "he_init", "layers": [L.name for L in off],
             "text": (f"kaiming_normal_(mode='fan_in', nonlinearity='{nl}') and zero biases on {len(off)} layer(s) "
                      f"({names}): FM1 rate {pred['fm1_rate']:+.3g}/layer → 0, E M_d/M_0 "
                      f"{pred['mean_ratio']:.4g} → 1; re-measured after applying: {mean:.4g} "
-                     f"[{lo:.4g}, {hi:.4g}] ({'agrees' if lo <= 1 <= hi else 'DISAGREES'})"),
+                     f"[{lo:.4g}, {hi:.4g}] ({verdict})"),
             "before": pred["mean_ratio"], "after_predicted": 1.0, "after_measured": [mean, lo, hi]})
     if seg and pred["width_for_var_le_1"] > pred["min_model_width"]:
         recs.append({"action": "width", "text": (
@@ -939,3 +943,29 @@ def example_input(model: nn.Module, *, input_shape=None, data=None, dataset=None
         return t
     except Exception:  # noqa: BLE001 — try the digits as 1×8×8 images
         return t.reshape(-1, 1, 8, 8)
+
+
+@torch.no_grad()
+def apply_fix(model: nn.Module, report: AuditReport, *, generator: torch.Generator | None = None) -> list:
+    """Apply the report's He recommendation in place: the listed layers get
+    ``fractional_moment_normal_(s=2, mode='fan_in', nonlinearity=<their activation>)`` (kaiming_normal_'s law)
+    and zero biases. Returns what was done per layer ([] when the report recommends no re-initialization)."""
+    from .init import fractional_moment_normal_
+
+    rec = [r for r in report.recommendations if r["action"] == "he_init"]
+    if not rec:
+        return []
+    by = {L.name: L for L in report.layers}
+    mods = dict(model.named_modules())
+    done = []
+    for name in rec[0]["layers"]:
+        L, m = by[name], mods[name]
+        kind, a, lo, up = L.act
+        nl = {"relu": "relu", "leaky": "leaky_relu", "linear": "linear", "rrelu": "rrelu"}[kind]
+        fractional_moment_normal_(m.weight, s=2.0, mode="fan_in", nonlinearity=nl, activation=None, a=a, lower=lo,
+                                  upper=up, generator=generator)
+        if m.bias is not None:
+            m.bias.zero_()
+        done.append({"layer": name, "init": f"kaiming_normal_(mode='fan_in', nonlinearity='{nl}')",
+                     "bias": "zeroed" if m.bias is not None else "none"})
+    return done

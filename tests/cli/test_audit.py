@@ -91,3 +91,28 @@ def test_input_shape_that_does_not_fit():
     line = r.output.strip()
     assert "\n" not in line and line.startswith("Error: --input-shape must give inputs the model accepts; got inputs "
                                                 "of shape (16, 5) (RuntimeError: ")
+
+
+def test_fix_applies_he_saves_and_reaudits(tmp_path):
+    import torch
+
+    out = tmp_path / "fixed.pt"
+    r = run("audit", f"{MODELS}:default_mlp", "--input-shape", "32", "--points", "8", "--networks", "60",
+            "--fix", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    assert [d["layer"] for d in obj["fix"]["applied"]] == ["0", "2", "4"]
+    after = obj["fix"]["after"]
+    assert after["predictions"]["fm1_rate"] == 0.0 and after["predictions"]["mean_ratio"] == 1.0
+    assert all(c["verdict"] == "agrees" for c in after["checks"])       # re-measured after applying
+    state = torch.load(out, weights_only=True)
+    assert float(state["0.bias"].abs().sum()) == 0.0
+    assert [d["layer"] for d in obj["predictions"]["not_he"]] == ["0", "2", "4"]
+
+
+@pytest.mark.parametrize("path, why", [("out.txt", "its name must end in .pt"),
+                                       ("/nonexistent-dir/out.pt", "no directory")])
+def test_fix_path_checked_before_work(path, why):
+    r = run("audit", f"{MODELS}:default_mlp", "--input-shape", "32", "--fix", path)
+    assert r.exit_code == 2 and r.output.count("\n") == 1
+    assert r.output.startswith("Error: --fix must be a .pt file in an existing, writable directory; got") and why in r.output
