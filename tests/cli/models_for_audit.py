@@ -121,3 +121,8 @@ class Untraceable(nn.Module):
 
 def untraceable():
     return Untraceable()
+
+
+def very_narrow_mlp():
+    """Width 2, 8 ReLU layers, He: P(a point alive) = (3/4)^8 ≈ 0.1 — sign flipping matters."""
+    return kaiming_mlp(width=2, depth=8, input_dim=4)

@@ -168,3 +168,14 @@ def test_bad_models_and_inputs():
         audit(42, torch.randn(4, 5))
     with pytest.raises(DomainError, match="float tensor"):
         audit(nn.Linear(3, 4), [1, 2, 3])
+
+
+def test_very_narrow_mlp_death_and_sign_flip_remeasured():
+    """Width 2, depth 8: P(x alive) = (3/4)^8 exactly (bounds.death.liveness); the spot-check's live fraction
+    interval must cover it, and sign_flip_ applied to every re-initialized network keeps ≥ 2^-8."""
+    rep = _run("very_narrow_mlp", (32, 4), seed=13)
+    assert rep.predictions["expected_live_fraction"] == pytest.approx(0.75**8, rel=1e-12)
+    (live,) = [c for c in rep.checks if c.quantity.startswith("live fraction")]
+    assert live.agrees and live.exactness == "exact"
+    (flip,) = [r for r in rep.recommendations if r["action"] == "sign_flip"]
+    assert flip["guarantee_held"] and flip["after_measured"][0] > rep.predictions["expected_live_fraction"]
