@@ -81,6 +81,7 @@ class LayerInfo:
     outside: list = field(default_factory=list)   # what puts it outside the theory (GELU, BatchNorm…)
     norm: str | None = None
     role: str = "hidden"         # "hidden", "head", "branch", "stem"
+    pooled: int = 1              # model instances the law, rule, c_used and bias law were fitted from
     probe: str = ""              # where its output (after activation/norm) is recorded
     module: object = None
 
@@ -112,13 +113,16 @@ class Check:
     hi: float
     exactness: str               # "exact", "approximation (...)", "leading order"
     source: str
+    undecided: str | None = None  # why no decision is made (heavy tails: the interval is not trustworthy)
 
     @property
     def agrees(self) -> bool:
-        return self.lo <= self.predicted <= self.hi
+        return self.undecided is not None or self.lo <= self.predicted <= self.hi
 
     @property
     def verdict(self) -> str:
+        if self.undecided is not None:
+            return f"undecided ({self.undecided})"
         if self.agrees:
             return "agrees"
         return "DISAGREES" if self.exactness == "exact" else "differs (approximation)"
@@ -263,25 +267,24 @@ def _events_hooks(model: nn.Module, x: torch.Tensor):
     return events
 
 
-def _layer_info(name: str, m: nn.Module) -> LayerInfo:
-    w = m.weight.detach().to(torch.float64).flatten()
-    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight)
+_Z_GAIN = 4.0
+
+
+def _fit(name: str, w: torch.Tensor, b, fan_in: int, fan_out: int) -> dict:
+    """Law, gain, rule and bias law from flattened float64 weights ``w`` and biases ``b`` (None: no bias)."""
     n = w.numel()
     m2 = float((w * w).mean())
     if m2 <= 0 or not math.isfinite(m2):
         raise DomainError(f"layer {name!r} has all-zero or non-finite weights; the audit needs a random init")
-    m4 = float((w**4).mean())
-    exk = m4 / m2**2 - 3.0
+    exk = float((w**4).mean()) / m2**2 - 3.0
     law = baudit.classify_weight_law(exk, n)
     c = m2 * fan_in
     rel = baudit.gain_standard_error(law.law or law.nearest, n)
-    z = 4.0
     # torch's default is the one uniform rule: a uniform layer is matched with it first
-    match = baudit.match_gain(c, rel, baudit.init_rules(fan_in, fan_out), z=z,
+    match = baudit.match_gain(c, rel, baudit.init_rules(fan_in, fan_out), z=_Z_GAIN,
                               prefer="torch_default" if law.law == "uniform" else None)
     bias_var = bias_law = None
-    if getattr(m, "bias", None) is not None:
-        b = m.bias.detach().to(torch.float64).flatten()
+    if b is not None:
         bias_var = float((b * b).mean())
         if bias_var == 0.0:
             bias_law = "zero"
@@ -292,13 +295,55 @@ def _layer_info(name: str, m: nn.Module) -> LayerInfo:
             bk = float((b**4).mean()) / bias_var**2 - 3.0
             bl = baudit.classify_weight_law(bk, b.numel())
             bias_law = bl.law or bl.nearest
-    kind = {nn.Linear: "linear", nn.Conv1d: "conv1d", nn.Conv2d: "conv2d"}[type(m)] if type(m) in (
-        nn.Linear, nn.Conv1d, nn.Conv2d) else ("conv2d" if isinstance(m, nn.Conv2d) else
-                                              "conv1d" if isinstance(m, nn.Conv1d) else "linear")
+    return {"c": c, "rel": rel, "exk": exk, "law": law.law, "rule": match.rule, "c_used": match.c,
+            "bias_var": bias_var, "bias_law": bias_law}
+
+
+def _flat(t) -> torch.Tensor:
+    return t.detach().to(torch.float64).flatten()
+
+
+def _layer_info(name: str, m: nn.Module) -> LayerInfo:
+    fan_in, fan_out = (int(v) for v in nn.init._calculate_fan_in_and_fan_out(m.weight))
+    f = _fit(name, _flat(m.weight), _flat(m.bias) if getattr(m, "bias", None) is not None else None, fan_in, fan_out)
+    kind = "conv2d" if isinstance(m, nn.Conv2d) else "conv1d" if isinstance(m, nn.Conv1d) else "linear"
     width = m.out_features if kind == "linear" else m.out_channels
-    return LayerInfo(name, kind, int(fan_in), int(fan_out), int(width), n, c,
-                     (c * max(0.0, 1 - z * rel), c * (1 + z * rel)), exk, law.law, match.rule, match.c, bias_var,
-                     bias_law, module=m)
+    c, rel = f["c"], f["rel"]
+    return LayerInfo(name, kind, fan_in, fan_out, int(width), m.weight.numel(), c,
+                     (c * max(0.0, 1 - _Z_GAIN * rel), c * (1 + _Z_GAIN * rel)), f["exk"], f["law"], f["rule"],
+                     f["c_used"], f["bias_var"], f["bias_law"], module=m)
+
+
+#: With a factory, the law, rule and bias law the predictions use are fitted from the weights of enough
+#: fresh instances to pool at least this many weights per layer (at most :data:`POOL_MAX` instances): a
+#: layer of a few weights cannot tell He from LeCun on its own.
+POOL_WEIGHTS = 4096
+POOL_MAX = 40
+
+
+def _pool(struct: "ModelStructure", factory, stream: Stream) -> int:
+    """Refit each layer's law, rule, gain used and bias law from the model plus fresh factory instances
+    (``stream.seed_of(k)``). The layer's own measured c and kurtosis stay as read. Returns the instance count."""
+    need = max(math.ceil(POOL_WEIGHTS / min(L.weight_count for L in struct.layers)), 1)
+    extra = min(need, POOL_MAX) - 1
+    if extra <= 0:
+        return 1
+    ws = {L.name: [_flat(L.module.weight)] for L in struct.layers}
+    bs = {L.name: [_flat(L.module.bias)] for L in struct.layers if getattr(L.module, "bias", None) is not None}
+    for k in range(extra):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stream.seed_of(k) % 2**63)
+            mods = dict(factory().named_modules())
+        for L in struct.layers:
+            m = mods[L.name]
+            ws[L.name].append(_flat(m.weight))
+            if L.name in bs:
+                bs[L.name].append(_flat(m.bias))
+    for L in struct.layers:
+        f = _fit(L.name, torch.cat(ws[L.name]), torch.cat(bs[L.name]) if L.name in bs else None, L.fan_in, L.fan_out)
+        L.law, L.rule, L.c_used, L.bias_var, L.bias_law = f["law"], f["rule"], f["c_used"], f["bias_var"], f["bias_law"]
+        L.pooled = extra + 1
+    return extra + 1
 
 
 @dataclass
@@ -703,23 +748,38 @@ def _ci(values, level):
     return stats.mean_ci(v, level)
 
 
+#: A mean of M_d/M_0 is decided only where its law's Var/mean² (He, Gaussian: Π(1 + 5/n_j) − 1, bounds.variance)
+#: is at most this; beyond it the sample mean of a few hundred networks is dominated by rare large values and
+#: the normal interval does not hold its level. The second moment needs the fourth: a stricter limit.
+MAX_NV_MEAN = 5.0
+MAX_NV_SECOND = 2.0
+
+
+def _heavy(nv, limit):
+    if nv is None or nv > limit:
+        return f"heavy tails: Var/mean² = {nv:.3g} > {limit:g}" if nv is not None else "heavy tails"
+    return None
+
+
 def _checks(struct, pred, x, rows, alpha) -> tuple:
     seg = [L for L in struct.layers if L.name in pred.get("segment", [])]
     m0 = pred["input_m0"]
     items = []     # (quantity, predicted, sample, exactness, source, support)
     if seg:
+        widths = [L.width for L in seg]
+        nv = [length_moments(widths[:j + 1]).normalized_var for j in range(len(seg))]   # Π(1 + 5/n) − 1
         exact_all = all(L.kind == "linear" for L in seg)
         ex = "exact" if exact_all else "approximation (channels as width)"
         for j, L in enumerate(seg):
             v = [float(r[L.probe][0][0]) / m0 for r in rows]
             items.append((f"E M/M_0 after {L.name}", pred["mean_ratio_per_layer"][j], v,
                           ex if L.kind == "linear" else "approximation (zero-padded edges)",
-                          "FM1, bounds.variance.length_moments", (0, None)))
+                          "FM1, bounds.variance.length_moments", (0, None), _heavy(nv[j], MAX_NV_MEAN)))
         last = seg[-1]
         if pred.get("second_moment") is not None:
             v = [(float(r[last.probe][0][0]) / m0) ** 2 for r in rows]
             items.append((f"E (M_d/M_0)² after {last.name}", pred["second_moment"], v, ex,
-                          "bounds.variance.second_moment (detected laws)", (0, None)))
+                          "bounds.variance.second_moment (detected laws)", (0, None), _heavy(nv[-1], MAX_NV_SECOND)))
         if "expected_live_fraction" in pred:
             relu = [L for L in seg if L.act[0] == "relu"]
             fr = []
@@ -729,26 +789,26 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
                     alive &= r[L.probe][1]
                 fr.append(float(alive.double().mean()))
             items.append(("live fraction (point alive through every ReLU layer)", pred["expected_live_fraction"], fr,
-                          ex, "bounds.death.liveness", (0, 1)))
+                          ex, "bounds.death.liveness", (0, 1), None))
     res = pred.get("residual")
     if res and "mean_ratio" in res:
         b0, bl = struct.blocks[0], struct.blocks[-1]
         v = [float(r[bl.out][0][0] / r[b0.skip][0][0]) for r in rows]
         items.append((f"E ‖x_B‖²/‖x_0‖² over {res['blocks']} residual blocks", res["mean_ratio"], v,
                       res["exactness"].split(" (")[0] if not res["biases"] else res["exactness"],
-                      "bounds.resnet.residual_moments", (0, None)))
-    m = max(1, len(items))
+                      "bounds.resnet.residual_moments", (0, None), None))
+    m = max(1, sum(1 for it in items if it[6] is None))
     level = 1 - alpha / m
     checks = []
-    for q, p, v, ex, src, (lo, hi) in items:
+    for q, p, v, ex, src, (lo, hi), why in items:
         mean, a, b = stats.mean_ci(np.asarray(v, dtype=float), level, lo=lo, hi=hi)
-        checks.append(Check(q, float(p), float(mean), float(a), float(b), ex, src))
+        checks.append(Check(q, float(p), float(mean), float(a), float(b), ex, src, why))
     measured_only = []
     for L in struct.layers:
         if L in seg or L.probe not in rows[0]:
             continue
         v = np.asarray([float(r[L.probe][0][0]) / m0 for r in rows])
-        mean, a, b = stats.mean_ci(v, 1 - alpha)
+        mean, a, b = stats.mean_ci(v, 1 - alpha, lo=0)
         measured_only.append((L.name, float(mean), (float(a), float(b))))
     return checks, measured_only
 
@@ -793,7 +853,8 @@ def _recommend(struct, pred, model, x, *, networks, stream, factory, alpha) -> l
         v = [float(r[seg[-1].probe][0][0]) / pred["input_m0"] for r in rows]
         mean, lo, hi = stats.mean_ci(np.asarray(v), 1 - alpha, lo=0)
         names = ", ".join(L.name for L in off)
-        verdict = "agrees" if lo <= 1 <= hi else (
+        heavy = _heavy(length_moments([L.width for L in seg]).normalized_var, MAX_NV_MEAN)
+        verdict = f"undecided, {heavy}" if heavy else "agrees" if lo <= 1 <= hi else (
             "DISAGREES" if all(L.kind == "linear" for L in seg) else "differs (approximation: convolutions)")
         nl = "relu" if all(L.act[0] == "relu" for L in seg) else "leaky_relu"
         recs.append({
@@ -853,8 +914,10 @@ def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: flo
         raise DomainError(f"example_input of shape {tuple(x.shape)} does not fit the model: "
                           f"{str(e).splitlines()[0] if str(e) else type(e).__name__}", param="example_input")
     struct = read_model(model, x)
-    pred = _predict(struct, x[0], s, int(x.shape[0]))
     stream = Stream(seed, "audit")
+    if factory is not None:
+        _pool(struct, factory, stream.child("pool"))
+    pred = _predict(struct, x[0], s, int(x.shape[0]))
     probes = [L.probe for L in struct.layers]
     for b in struct.blocks:
         probes += [b.skip, b.out]

@@ -174,6 +174,8 @@ def test_very_narrow_mlp_death_and_sign_flip_remeasured():
     """Width 2, depth 8: P(x alive) = (3/4)^8 exactly (bounds.death.liveness); the spot-check's live fraction
     interval must cover it, and sign_flip_ applied to every re-initialized network keeps ≥ 2^-8."""
     rep = _run("very_narrow_mlp", (32, 4), seed=13)
+    # 4–8 weights per layer cannot name a rule; the factory's fresh instances pool enough weights to
+    assert all(L.rule == "he_fan_in" and L.law == "gaussian" and L.pooled > 1 for L in rep.layers)
     assert rep.predictions["expected_live_fraction"] == pytest.approx(0.75**8, rel=1e-12)
     (live,) = [c for c in rep.checks if c.quantity.startswith("live fraction")]
     assert live.agrees and live.exactness == "exact"
