@@ -19,7 +19,7 @@ runner = CliRunner()
 
 #: The commands of `initbounds --help`, in its order (the order before the split into commands/).
 ORDER = ["width", "prob", "death", "moment", "figure", "regions", "trainability", "variance", "resnet",
-         "validate", "check", "derive"]
+         "validate", "check", "audit", "derive"]
 
 
 def run(*args):
