@@ -32,6 +32,8 @@ BASE = {
     "resnet": ["--blocks", "3", "--width", "4", "--branch-width", "4", "--eta", "0.5"],
     "validate": [],
     "check": [],
+    "audit": [f"{__import__('pathlib').Path(__file__).resolve().parent / 'models_for_audit.py'}:default_mlp",
+              "--input-shape", "32", "--networks", "2", "--points", "2"],
 }
 
 
@@ -185,7 +187,7 @@ def test_every_plot_option_is_the_one_rule():
     file is overwritten); no command has a --plot the rule does not cover."""
     from initbounds.commands._options import PlotFile
 
-    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet"}
+    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "audit"}
     for name in cli.COMMANDS:
         for p in _command(name).params:
             if "--plot" in p.opts:
