@@ -113,7 +113,7 @@ def audit(
 
     kwargs = _json_args(args)
     factory = sa.load_factory(model, kwargs)
-    net = sa.build_model(factory)
+    net = sa.build_model(factory, seed=seed)
     x = sa.example_input(net, input_shape=input_shape, data=data, dataset=dataset, points=points, seed=seed)
     try:
         import torch

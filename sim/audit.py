@@ -977,10 +977,16 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0][:200] if text else "(no message)"
 
 
-def build_model(factory) -> nn.Module:
-    """Call ``factory`` once (DomainError naming ``model`` when it raises or returns no nn.Module)."""
+def build_model(factory, *, seed: int | None = None) -> nn.Module:
+    """Call ``factory`` once (DomainError naming ``model`` when it raises or returns no nn.Module); with
+    ``seed``, under torch's global RNG forked and seeded from ``Stream(seed, "audit/model")`` (reproducible)."""
     try:
-        model = factory()
+        if seed is None:
+            model = factory()
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(Stream(seed, "audit/model").seed_of(0) % 2**63)
+                model = factory()
     except Exception as e:  # noqa: BLE001 — the user's factory failing
         raise DomainError(f"MODEL factory raised {type(e).__name__}: {_first_line(e)}", param="model")
     if not isinstance(model, nn.Module):
