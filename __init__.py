@@ -40,6 +40,9 @@ _API = {
     # torch side: simulation and the initializers (import torch on first use)
     "sample_networks": "sim.engine", "run_claims": "sim.validate",
     "fractional_moment_normal_": "sim.init", "init_sequential_": "sim.init", "sign_flip_": "sim.death",
+    "init_model_": "sim.init",
+    # audit a user's model (issue 15)
+    "audit": "sim.audit", "AuditReport": "sim.audit",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -27,7 +27,7 @@ _state = {"debug": False}
 COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
             "figures": "figure", "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
             "certify": "certify", "refine": "refine", "noise": "noise", "breakeven": "noise", "three-factors": "noise",
-            "validate": "validate", "check": "check", "sphere": "sphere"}
+            "validate": "validate", "check": "check", "sphere": "sphere", "audit": "audit"}
 
 
 @functools.lru_cache(maxsize=None)

@@ -185,8 +185,45 @@ def living_fraction(model: nn.Sequential, data: torch.Tensor) -> list:
     return out
 
 
+def _flip_targets(model: nn.Module, data: torch.Tensor):
+    """(the Linear layers followed by ReLU, None) for a plain Sequential of Linear/ReLU pairs, else
+    (those layers found by the audit's reader, a function giving a layer's pre-activations by a hooked
+    forward pass of the whole model)."""
+    if isinstance(model, nn.Sequential) and all(isinstance(m, (nn.Linear, nn.ReLU)) for m in model):
+        return _relu_linears(model), None
+    from .audit import read_model
+
+    try:
+        with torch.no_grad():
+            model(data)
+    except Exception as e:  # noqa: BLE001 — the user's forward on this data
+        raise DomainError(f"data of shape {tuple(data.shape)} does not fit the model: "
+                          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", param="data")
+    struct = read_model(model, data)
+    mods = dict(model.named_modules())
+    linears = [mods[L.name] for L in struct.layers if L.kind == "linear" and L.act is not None and L.act[0] == "relu"
+               and not L.outside and L.role != "branch"]
+    if not linears:
+        raise DomainError("model must have at least one Linear layer followed directly by a ReLU (outside residual "
+                          "branches); found none", param="model")
+
+    def z_of(lin):
+        cap = []
+        hook = lin.register_forward_hook(lambda m, i, o: cap.append(o.detach()) if not cap else None)
+        try:
+            model(data)
+        finally:
+            hook.remove()
+        if cap[0].ndim != 2:
+            raise DomainError(f"sign_flip_ needs (points, units) pre-activations; got shape {tuple(cap[0].shape)}",
+                              param="model")
+        return cap[0]
+
+    return linears, z_of
+
+
 @torch.no_grad()
-def sign_flip_(model: nn.Sequential, data: torch.Tensor, *, mode: str = "unit") -> SignFlipReport:
+def sign_flip_(model: nn.Module, data: torch.Tensor, *, mode: str = "unit") -> SignFlipReport:
     """Flip signs of the model's Linear layers, in place, to keep the data alive.
 
     mode "layer": flip (W, b) → (−W, −b) if that keeps more living points alive;
@@ -194,17 +231,27 @@ def sign_flip_(model: nn.Sequential, data: torch.Tensor, *, mode: str = "unit") 
     positive; mode "greedy": go through the rows and give each the sign that covers the most living
     points not yet covered by earlier rows (ties keep the sign). Each keeps ≥ ½ of the living
     points per layer, hence ≥ 2^{−k} after k layers.
-    Args: ``model`` an ``nn.Sequential``; ``data`` a (m, n_0) batch of training inputs.
+    Args: ``model`` any ``nn.Module`` (an ``nn.Sequential`` of Linear/ReLU pairs is walked directly; any
+    other model through forward hooks: each Linear layer followed by a ReLU — module or functional, read
+    by :func:`sim.audit.read_model` — gets its pre-activations from a forward pass of the whole model
+    after the earlier flips); ``data`` a (m, n_0) float batch of training inputs (cast to the model's dtype).
     Returns a :class:`SignFlipReport`. Source: RR20 (arXiv 2007.06192), scheme as in docs/theory.md §5.
     """
     mode = check_choice("mode", mode, ("layer", "unit", "greedy"))
-    if data.ndim != 2:
-        raise DomainError(f"data must be a (points, features) matrix; got shape {tuple(data.shape)}")
+    if not isinstance(model, nn.Module):
+        raise DomainError(f"model must be a torch.nn.Module; got {type(model).__name__}", param="model")
+    if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.ndim != 2:
+        got = (f"shape {tuple(data.shape)}, {data.dtype}" if isinstance(data, torch.Tensor) else type(data).__name__)
+        raise DomainError(f"data must be a (points, features) float matrix; got {got}")
+    params = list(model.parameters())
+    if params:
+        data = data.to(params[0].dtype)        # float64 data for a float32 model (issue 15)
+    linears, z_of = _flip_targets(model, data)
     h = data
     alive = torch.ones(data.shape[0], dtype=torch.bool, device=data.device)
     fracs, flips, guar = [], [], []
-    for l, lin in enumerate(_relu_linears(model)):
-        z = lin(h)                                              # (m, n)
+    for l, lin in enumerate(linears):
+        z = lin(h) if z_of is None else z_of(lin)               # (m, n)
         za = z[alive]
         if mode == "layer":
             plus = (za > 0).any(dim=1).sum()

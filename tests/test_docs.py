@@ -41,7 +41,8 @@ SECTIONS = {
     12: "Weight-normalized networks (AB19 v1)",
     13: "Iterative refinement in residual networks (J18)",
     14: "SGD noise, curvature and the break-even point (J17, J20)",
-    15: "Sources",
+    15: "Auditing a PyTorch model",
+    16: "Sources",
 }
 
 #: Where citations are looked for: these folders (recursively) and the root's own .py/.md files.

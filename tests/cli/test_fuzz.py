@@ -107,6 +107,7 @@ SMALL = {
                   "--record-every": ["2", "5"]},
     "three-factors": {"--examples": ["8", "30"], "--width": ["2", "4"], "--epochs": ["1"], "--seeds": ["1", "2"],
                       "--batches": ["128", "256,512"], "--lrs": ["0.1,0.2", "0.05,5"]},
+    "audit": {"--networks": ["2", "5"], "--points": ["1", "4"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
@@ -114,7 +115,8 @@ FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": [
                "sphere": ["--trials", "--steps", "--width"], "refine": ["--steps", "--seeds", "--blocks", "--width"],
                "noise": ["--examples", "--width", "--probes", "--steps"],
                "breakeven": ["--examples", "--width", "--steps", "--seeds", "--record-every"],
-               "three-factors": ["--examples", "--width", "--epochs", "--seeds", "--batches", "--lrs"]}
+               "three-factors": ["--examples", "--width", "--epochs", "--seeds", "--batches", "--lrs"],
+               "audit": ["--networks"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -400,7 +402,8 @@ def _names_option(line: str, name: str, argv: list) -> bool:
     named = set(re.findall(r"--[a-z][a-z0-9-]*", line))
     if named & REAL_OPTIONS.get(name, {"--format"}):
         return True
-    if name == "figure" and "FIGURE" in line or name == "validate" and "CLAIM" in line:
+    if name == "figure" and "FIGURE" in line or name == "validate" and "CLAIM" in line or name == "audit" and \
+            "MODEL" in line:
         return True
     given = [a for a in argv if a.startswith("--")]
     if "--no-such-option" in argv and "--no-such-option" in line:

@@ -39,6 +39,8 @@ BASE = {
     "noise": [],
     "breakeven": [],
     "three-factors": [],
+    "audit": [f"{__import__('pathlib').Path(__file__).resolve().parent / 'models_for_audit.py'}:default_mlp",
+              "--input-shape", "32", "--networks", "2", "--points", "2"],
 }
 
 
@@ -193,7 +195,7 @@ def test_every_plot_option_is_the_one_rule():
     from initbounds.commands._options import PlotFile
 
     assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "sphere", "refine", "breakeven",
-                             "three-factors"}
+                             "three-factors", "audit"}
     for name in cli.COMMANDS:
         for p in _command(name).params:
             if "--plot" in p.opts:

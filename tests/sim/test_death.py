@@ -80,3 +80,45 @@ def test_direction_spread_shapes_and_nan_for_dead_sets():
     assert d.shape == (200, 2)
     ok = d[~np.isnan(d)]
     assert np.all((ok >= -1e-12) & (ok <= 1 + 1e-12)) and np.isnan(d[:, 1]).any()
+
+
+class _Custom(nn.Module):
+    """The same layers as a Sequential, in a custom module with functional ReLUs (issue 15: raw TypeError before)."""
+
+    def __init__(self, seq):
+        super().__init__()
+        self.layers = nn.ModuleList(m for m in seq if isinstance(m, nn.Linear))
+
+    def forward(self, x):
+        for lin in self.layers[:-1]:
+            x = torch.relu(lin(x))
+        return self.layers[-1](x)
+
+
+@pytest.mark.parametrize("mode", ["layer", "unit", "greedy"])
+def test_sign_flip_on_a_custom_module_matches_the_sequential_path(mode):
+    """Hooks path (seed 12): the same flips and living fractions as the Sequential walk of the same weights."""
+    import copy
+
+    s = Stream(12, "tests/sim/test_death/custom")
+    data = torch.randn(200, 6, generator=s.child("data").generator(), dtype=torch.float64)
+    for k in range(5):
+        seq = make_mlp(6, [3] * 6, 2, stream=s, index=k)
+        custom = _Custom(copy.deepcopy(seq))
+        a = sign_flip_(seq, data, mode=mode)
+        b = sign_flip_(custom, data.float(), mode=mode)      # float32 data for a float64 model: cast, no dtype error
+        assert a.living_fraction == b.living_fraction and a.flipped == b.flipped
+        assert all(torch.equal(p, q) for p, q in zip(seq.parameters(), custom.parameters()))
+
+
+def test_sign_flip_clear_errors():
+    from initbounds.bounds.errors import DomainError
+
+    with pytest.raises(DomainError, match="does not fit the model"):
+        sign_flip_(_Custom(nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2))), torch.ones(2, 5))
+    with pytest.raises(DomainError, match="found none"):
+        sign_flip_(nn.Sequential(nn.Linear(3, 3), nn.GELU(), nn.Linear(3, 2)), torch.randn(4, 3))
+    with pytest.raises(DomainError, match="torch.nn.Module"):
+        sign_flip_(42, torch.ones(2, 3))
+    with pytest.raises(DomainError, match="float matrix"):
+        sign_flip_(nn.Sequential(nn.Linear(3, 3), nn.ReLU()), torch.ones(2, 3, dtype=torch.int64))

@@ -13,7 +13,7 @@ from initbounds.bounds.moments import activation, sigma2
 from initbounds.sim import stats
 from initbounds.sim.core import Stream
 from initbounds.sim.engine import sample_networks
-from initbounds.sim.init import fractional_moment_normal_, fractional_moment_std, init_sequential_
+from initbounds.sim.init import fractional_moment_normal_, fractional_moment_std, init_model_, init_sequential_
 
 ALPHA = 1e-4
 
@@ -84,3 +84,64 @@ def test_linear_small_output_exact_law_against_real_networks():
         lo, hi = stats.clopper_pearson(hits, 40000, 1 - ALPHA / 2)
         assert lo <= th <= hi
     assert so.p_exact < so.p_exact_he   # s < 2 avoids small outputs
+
+
+# --- torch's conventions, convolutions, init_model_ (issue 15) -------------------------------------
+@pytest.mark.parametrize("shape", [(64, 16), (16, 8, 3, 3), (12, 3, 5), (7, 9)])
+@pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
+@pytest.mark.parametrize("nonlinearity, a", [("relu", None), ("leaky_relu", 0.2), ("linear", None)])
+def test_s2_is_kaiming_normal_in_torchs_conventions(shape, mode, nonlinearity, a):
+    """At s = 2 the std equals torch's kaiming_normal_ std (gain/√fan, torch's fans) for every mode and shape."""
+    w = torch.empty(shape)
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(w)
+    gain = nn.init.calculate_gain(nonlinearity, a if a is not None else 0.01)
+    want = gain / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+    got = fractional_moment_std(shape, s=2.0, mode=mode, nonlinearity=nonlinearity, a=a, activation=None)
+    assert got == pytest.approx(want, rel=1e-12)
+    # our own names are aliases of torch's
+    ours = {"relu": "relu", "leaky_relu": "leaky", "linear": "linear"}[nonlinearity]
+    assert fractional_moment_std(shape, s=2.0, fan=mode[4:], activation=ours, slope=a) == got
+
+
+def test_conv_weights_any_float_dtype_and_clear_errors():
+    gen = torch.Generator().manual_seed(4)
+    for dt in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        w = torch.empty(32, 16, 3, 3, dtype=dt)
+        fractional_moment_normal_(w, s=1.0, mode="fan_in", nonlinearity="relu", activation=None, generator=gen)
+        assert w.dtype == dt and torch.isfinite(w.float()).all()
+    with pytest.raises(DomainError, match="floating-point"):
+        fractional_moment_normal_(torch.zeros(3, 3, dtype=torch.int64), s=1.0, fan="in")
+    with pytest.raises(DomainError, match="disagree"):
+        fractional_moment_normal_(torch.empty(3, 3), s=1.0, fan="in", mode="fan_out")
+    with pytest.raises(DomainError, match="never a silent default"):
+        fractional_moment_normal_(torch.empty(3, 3), s=1.0)
+
+
+def test_conv_weight_variance_monte_carlo():
+    """Var W = σ² for a 4-D weight: 64·32·3·3 = 18432 draws (seed 6); the chi-square interval at α = 1e-4
+    on the sample variance covers σ² (Gaussian weights)."""
+    from scipy.stats import chi2
+
+    w = torch.empty(64, 32, 3, 3, dtype=torch.float64)
+    fractional_moment_normal_(w, s=2.0, mode="fan_in", nonlinearity="relu", activation=None,
+                              generator=torch.Generator().manual_seed(6))
+    n = w.numel()
+    ss = float((w**2).sum())            # mean known (0): ss/σ² ~ χ²_n
+    lo, hi = ss / chi2.ppf(1 - ALPHA / 2, n), ss / chi2.ppf(ALPHA / 2, n)
+    assert lo <= 2 / (32 * 9) <= hi
+
+
+def test_init_model_covers_every_layer_and_says_what_it_did():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 8),
+                          nn.ReLU(), nn.Linear(8, 3))
+    before = model[4].bias.detach().clone()
+    done = init_model_(model, mode="fan_in", nonlinearity="relu", generator=torch.Generator().manual_seed(0))
+    by = {d["name"]: d for d in done}
+    assert [by[n]["nonlinearity"] for n in ("0", "4", "6")] == ["relu", "relu", "linear"]   # the head: linear rule
+    assert by["6"]["std"] == pytest.approx(1 / math.sqrt(8))
+    assert by["0"]["fan_in"] == 9 and by["0"]["bias"] == "kept" and torch.equal(model[4].bias, before)
+    assert by["1"]["action"].startswith("left as is")
+    init_model_(model, mode="fan_in", nonlinearity="relu", zero_bias=True)
+    assert all(float(model[i].bias.detach().abs().sum()) == 0 for i in (0, 4, 6))
+    with pytest.raises(DomainError, match="no Linear, Conv1d or Conv2d"):
+        init_model_(nn.Sequential(nn.ReLU()))

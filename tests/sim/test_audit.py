@@ -1,0 +1,183 @@
+"""The model audit (issue 15) on realistic models: each report is checked against its own spot-check.
+
+Every spot-check here is a statistical decision at the suite's α = 1e-4 (Bonferroni over the quantities
+of one audit, intervals from sim.stats.mean_ci), with a written seed; ``networks`` re-initializations
+per audit (standard errors ∝ 1/√networks; 150 resolve E M_d/M_0 to about ±10% at these widths).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from initbounds.bounds.errors import DomainError
+from initbounds.bounds.resnet import residual_moments
+from initbounds.bounds.variance import min_width_for_variance
+from initbounds.sim.audit import audit, build_model, load_factory
+
+MODELS = Path(__file__).resolve().parents[1] / "cli" / "models_for_audit.py"
+ALPHA = 1e-4
+NETWORKS = 150
+
+
+def _run(name: str, shape, *, seed: int, networks: int = NETWORKS, **kw):
+    factory = load_factory(f"{MODELS}:{name}")
+    torch.manual_seed(seed)
+    model = build_model(factory)
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return audit(model, x, factory=factory, networks=networks, seed=seed, alpha=ALPHA, **kw)
+
+
+def _exact_checks_agree(rep):
+    exact = [c for c in rep.checks if c.exactness == "exact"]
+    assert exact, "no exact prediction was checked"
+    bad = [(c.quantity, c.predicted, c.lo, c.hi) for c in exact if not c.agrees]
+    assert bad == []
+
+
+def test_default_mlp_is_not_he_and_the_vanishing_is_quantified():
+    """nn.Sequential with default init: uniform weights, c = 1/3 (torch_default), FM1 rate log(1/6) per layer."""
+    rep = _run("default_mlp", (16, 32), seed=1)
+    hidden = [L for L in rep.layers if L.role == "hidden"]
+    assert len(hidden) == 3 and rep.layers[-1].role == "head"
+    for L in rep.layers:
+        assert (L.law, L.rule, L.c_used) == ("uniform", "torch_default", 1 / 3)
+        assert L.c_ci[0] <= 1 / 3 <= L.c_ci[1]
+        assert L.bias_law == "uniform" and math.isclose(L.bias_var * L.fan_in, 1 / 3)
+    assert rep.predictions["fm1"] == "vanishing"
+    assert math.isclose(rep.fm1_rate, math.log(1 / 6), rel_tol=1e-12)
+    assert rep.predictions["mean_ratio"] < 0.02            # (1/6)³ plus the biases' share
+    assert all(rep.predictions["per_layer"][L.name]["c_he"] == 2.0 for L in hidden)
+    _exact_checks_agree(rep)
+    (he,) = [r for r in rep.recommendations if r["action"] == "he_init"]
+    assert he["layers"] == [L.name for L in hidden] and "-1.79/layer → 0" in he["text"]
+    mean, lo, hi = he["after_measured"]          # re-measured on the model after applying the fix
+    assert lo <= 1.0 <= hi
+
+
+def test_kaiming_mlp_preserves_and_needs_no_fix():
+    rep = _run("kaiming_mlp", (16, 32), seed=2)
+    assert all(L.law == "gaussian" and L.rule == "he_fan_in" for L in rep.layers)
+    assert rep.fm1_rate == 0.0 and rep.predictions["fm1"] == "preserved"
+    assert rep.predictions["mean_ratio"] == 1.0
+    _exact_checks_agree(rep)
+    assert not [r for r in rep.recommendations if r["action"] == "he_init"]
+
+
+def test_narrow_deep_mlp_variance_and_width_recommendation():
+    rep = _run("narrow_mlp", (16, 16), seed=3)
+    assert len(rep.segment) == 6
+    assert rep.predictions["width_for_var_le_1"] == min_width_for_variance(6, 1.0) > 30
+    assert rep.predictions["var_ratio"] > 1.0      # (1 + 5/30)^6 − 1 ≈ 1.52 at He, zero bias
+    _exact_checks_agree(rep)
+    assert [r for r in rep.recommendations if r["action"] == "width"]
+
+
+def test_residual_default_init_branches_are_labelled_approximate():
+    """Default-init branches: η_eff = √(c₁c₂/2) = √(1/18); their biases put the formula out of its exact setting."""
+    rep = _run("residual_mlp", (16, 16), seed=4)
+    res = rep.predictions["residual"]
+    assert res["blocks"] == 4 and math.isclose(res["eta_eff"], math.sqrt(1 / 18), rel_tol=1e-9)
+    assert res["mean_ratio"] == residual_moments(4, 32, 32, res["eta_eff"]).mean_ratio
+    (chk,) = [c for c in rep.checks if "residual" in c.quantity]
+    assert chk.exactness.startswith("approximation")
+    assert chk.verdict in ("agrees", "differs (approximation)")
+    assert rep.segment == []
+
+
+def test_residual_he_branches_agree_exactly():
+    """η = 0.5, W₁ He, W₂ LeCun, no biases: bounds.resnet's exact setting; the spot-check must agree."""
+    rep = _run("residual_he", (16, 32), seed=5)
+    res = rep.predictions["residual"]
+    assert res["eta"] == 0.5 and math.isclose(res["eta_eff"], 0.5, rel_tol=1e-9)
+    _exact_checks_agree(rep)
+
+
+def test_small_cnn_fans_and_labels():
+    rep = _run("small_cnn", (8, 1, 8, 8), seed=6)
+    convs = [L for L in rep.layers if L.kind == "conv2d"]
+    assert [(L.fan_in, L.width) for L in convs] == [(9, 8), (72, 16)]      # in_channels × 3 × 3
+    assert all(L.rule == "torch_default" for L in convs)
+    assert all(c.exactness.startswith("approximation") for c in rep.checks)
+    assert any("channels as width" in n for n in rep.notes)
+    # c = Var W · fan-in is exact for convolutions: the FM1 rate is still log(1/6)
+    assert math.isclose(rep.fm1_rate, math.log(1 / 6), rel_tol=1e-12)
+
+
+def test_batchnorm_is_recorded_and_not_predicted():
+    rep = _run("batchnorm_mlp", (16, 32), seed=7)
+    assert rep.layers[0].norm == "BatchNorm1d" and not rep.layers[0].in_theory
+    assert rep.segment == [] and rep.checks == []
+    assert len(rep.measured_only) == 3
+
+
+def test_gelu_is_outside_never_treated_as_relu():
+    rep = _run("gelu_mlp", (16, 32), seed=8)
+    gelu = rep.layers[1]
+    assert "GELU" in gelu.activation and "outside" in gelu.activation and not gelu.in_theory
+    assert rep.segment == [rep.layers[0].name]      # the chain stops before the GELU layer
+    _exact_checks_agree(rep)
+    assert {m[0] for m in rep.measured_only} == {L.name for L in rep.layers[1:]}
+
+
+def test_untraceable_model_falls_back_to_hooks():
+    rep = _run("untraceable", (16, 16), seed=9)
+    assert rep.method.startswith("forward hooks")
+    assert len(rep.segment) == 2
+    _exact_checks_agree(rep)
+
+
+def test_python_api_without_factory_redraws_detected_laws():
+    """No factory: each layer is re-drawn from its detected law and matched gain; float64 inputs to a float32 model."""
+    torch.manual_seed(10)
+    model = nn.Sequential(nn.Linear(24, 48), nn.ReLU(), nn.Linear(48, 48), nn.LeakyReLU(0.2), nn.Linear(48, 5))
+    x = torch.randn(12, 24, generator=torch.Generator().manual_seed(10), dtype=torch.float64)
+    rep = audit(model, x, networks=NETWORKS, seed=10, alpha=ALPHA)
+    assert rep.reinit.startswith("re-drawn")
+    assert rep.layers[1].act == ("leaky", 0.2, None, None)
+    # leaky layer: FM1 factor c(1 + a²)/2
+    assert math.isclose(rep.predictions["per_layer"]["2"]["fm1_rate"], math.log(1.04 / 6), rel_tol=1e-12)
+    _exact_checks_agree(rep)
+
+
+def test_report_outputs_are_notebook_friendly():
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    rep = _run("default_mlp", (8, 32), seed=11, networks=40)
+    d = rep.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["spot_check"]["checks"][0]["verdict"] == "agrees"
+    assert "<table>" in rep._repr_html_()
+    from matplotlib.figure import Figure
+
+    assert isinstance(rep.plot(), Figure)
+    assert matplotlib.get_backend() == backend
+
+
+def test_bad_models_and_inputs():
+    with pytest.raises(DomainError, match="no Linear, Conv1d or Conv2d"):
+        audit(nn.Sequential(nn.ReLU()), torch.randn(4, 3))
+    with pytest.raises(DomainError, match="does not fit the model"):
+        audit(nn.Sequential(nn.Linear(3, 4)), torch.randn(4, 5))
+    with pytest.raises(DomainError, match="torch.nn.Module"):
+        audit(42, torch.randn(4, 5))
+    with pytest.raises(DomainError, match="float tensor"):
+        audit(nn.Linear(3, 4), [1, 2, 3])
+
+
+def test_very_narrow_mlp_death_and_sign_flip_remeasured():
+    """Width 2, depth 8: P(x alive) = (3/4)^8 exactly (bounds.death.liveness); the spot-check's live fraction
+    interval must cover it, and sign_flip_ applied to every re-initialized network keeps ≥ 2^-8."""
+    rep = _run("very_narrow_mlp", (32, 4), seed=13)
+    # 4–8 weights per layer cannot name a rule; the factory's fresh instances pool enough weights to
+    assert all(L.rule == "he_fan_in" and L.law == "gaussian" and L.pooled > 1 for L in rep.layers)
+    assert rep.predictions["expected_live_fraction"] == pytest.approx(0.75**8, rel=1e-12)
+    (live,) = [c for c in rep.checks if c.quantity.startswith("live fraction")]
+    assert live.agrees and live.exactness == "exact"
+    (flip,) = [r for r in rep.recommendations if r["action"] == "sign_flip"]
+    assert flip["guarantee_held"] and flip["after_measured"][0] > rep.predictions["expected_live_fraction"]
