@@ -32,6 +32,7 @@ BASE = {
     "resnet": ["--blocks", "3", "--width", "4", "--branch-width", "4", "--eta", "0.5"],
     "validate": [],
     "check": [],
+    "sphere": ["--input-dim", "4", "--depth", "1", "--delta", "0.1", "--eps", "0.5"],
 }
 
 
@@ -185,7 +186,7 @@ def test_every_plot_option_is_the_one_rule():
     file is overwritten); no command has a --plot the rule does not cover."""
     from initbounds.commands._options import PlotFile
 
-    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet"}
+    assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "sphere"}
     for name in cli.COMMANDS:
         for p in _command(name).params:
             if "--plot" in p.opts:
