@@ -883,19 +883,18 @@ def breakeven_run(*, lrs=(0.01, 0.1), model: str = "mlp", width: int = 64, depth
             "runs": runs, "claims": claims}
 
 
-def plot_breakeven(result: dict, path: str) -> None:
+def plot_breakeven(result: dict, path: str):
     """J20's figure: λ_H¹ (with 2/η dashed), λ_K¹, Tr K/λ_K¹, Tr K, the stability LHS (with 1
     dotted) and training accuracy against the step, one colour per η: the median over seeds and
     the band between the smallest and largest seed."""
-    from .plots import headless_pyplot
+    from .plots import new_figure, save_figure
 
-    plt = headless_pyplot()
     lrs = result["settings"]["lrs"]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = __import__("matplotlib").rcParams["axes.prop_cycle"].by_key()["color"]
     titles = {"lambda_h": "λ_H¹ (top Hessian eigenvalue)", "lambda_k": "λ_K¹ (top gradient-covariance eigenvalue)",
               "trace_k_over_lambda_k": "Tr K / λ_K¹", "trace_k": "Tr K", "stability_lhs": "stability LHS",
               "train_acc": "training accuracy"}
-    fig, axes = plt.subplots(3, 2, figsize=(11, 10))
+    fig, axes = new_figure(2, 3, width=5.5, height=10 / 3)
     for ax, key in zip(axes.ravel(), ("lambda_h", "lambda_k", "trace_k_over_lambda_k", "trace_k", "stability_lhs",
                                       "train_acc")):
         for i, lr in enumerate(lrs):
@@ -920,9 +919,8 @@ def plot_breakeven(result: dict, path: str) -> None:
     s = result["settings"]
     fig.suptitle(f"J20 break-even on digits: {s['model']} (width {s['width']}, depth {s['depth']}), S = {s['batch']}, "
                  f"{s['seeds']} seeds (median, band = min–max)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110 if path.lower().endswith(".png") else None)
-    plt.close(fig)
+    save_figure(fig, path)
+    return fig
 
 
 # --- J17: the three-factors grid -------------------------------------------------------------------
@@ -1087,17 +1085,16 @@ def _three_factors_analysis(runs, lrs, batches, seeds, level, rng) -> dict:
     return out
 
 
-def plot_three_factors(result: dict, path: str) -> None:
+def plot_three_factors(result: dict, path: str):
     """J17's figure: final λ_H¹ and test accuracy against η/S (log axes), one marker per batch size
     and one colour per η, the mean over seeds with the min–max range; diagonals η/S = const are
     vertical lines of points."""
-    from .plots import headless_pyplot
+    from .plots import new_figure, save_figure
 
-    plt = headless_pyplot()
     s = result["settings"]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = __import__("matplotlib").rcParams["axes.prop_cycle"].by_key()["color"]
     markers = "osD^vP*X"
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, axes = new_figure(2, width=6.0, height=4.8)
     for ax, key, label in ((axes[0], "lambda_h", "final λ_H¹ (sharpness)"), (axes[1], "test_acc", "test accuracy")):
         for i, lr in enumerate(s["lrs"]):
             for j, b in enumerate(s["batches"]):
@@ -1125,6 +1122,5 @@ def plot_three_factors(result: dict, path: str) -> None:
     fig.suptitle(f"J17 three factors on digits: {s['model']} (width {s['width']}, depth {s['depth']}), {s['epochs']} "
                  f"epochs, {s['seeds']} seeds (mean, bar = min–max); log-sharpness spread within/across diagonals = "
                  f"{'—' if ratio is None else f'{ratio:.2f}'}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110 if path.lower().endswith(".png") else None)
-    plt.close(fig)
+    save_figure(fig, path)
+    return fig

@@ -838,19 +838,18 @@ def _err(cis):
     return m, np.vstack([m - np.array([t[1] for t in cis]), np.array([t[2] for t in cis]) - m])
 
 
-def plot_refine(result: RefineResult, path: str) -> None:
+def plot_refine(result: RefineResult, path: str):
     """The J18 figure of a run: cosine heatmaps (block × step; backprop and head_at_h), ‖F‖/‖h‖ by
     block at init and end, block dropping, ‖h_i‖/‖h_0‖ for unshared / shared / remedy at init,
     and the train/test accuracy of the equal-size comparison. Error bars: Student-t intervals
     across seeds at the result's level (one seed: intervals across the probe examples)."""
-    from .plots import headless_pyplot
+    from .plots import new_figure, save_figure
 
-    plt = headless_pyplot()
     c, s = result.config, result.summary()
     K = len(result.cos_backprop)
     B = c.blocks
     blocks = np.arange(1, B + 1)
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    fig, axes = new_figure(3, 2, width=16 / 3, height=4.5)
     across = f"{int(round(result.level * 100))} % CI across {K} seeds" if K > 1 else \
         f"{int(round(result.level * 100))} % CI across probe examples (one seed)"
     for ax, key, title in ((axes[0, 0], "cos_backprop", "backprop"), (axes[0, 1], "cos_head_at_h", "head_at_h")):
@@ -929,6 +928,5 @@ def plot_refine(result: RefineResult, path: str) -> None:
     fig.suptitle(f"J18 on digits: residual MLP, B = {B}, n = {c.width}, α = {c.alpha:g}, "
                  f"{'shared' if c.shared else 'unshared'}, norm {c.norm}, {c.variant}-activation; SGD lr {c.lr:g}, "
                  f"batch {c.batch}, {c.steps} steps, {K} seeds")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110 if path.lower().endswith(".png") else None)
-    plt.close(fig)
+    save_figure(fig, path)
+    return fig

@@ -305,15 +305,14 @@ def _sphere_exact(ctx) -> Evidence:
 
 
 # --- the figure ------------------------------------------------------------------------------------
-def plot_sphere(report: Report, path: str) -> None:
+def plot_sphere(report: Report, path: str):
     """``initbounds sphere --plot``: with a search, the per-network worst deviations found (a
     histogram), the median's 95 % interval, ε and the ε the bound certifies at that width; without,
     the bound's failure probability against the width (from n*/8 to 8n*), for the sphere and the
     subspace, with the level δ."""
-    from .plots import headless_pyplot
+    from .plots import new_figure, save_figure
 
-    plt = headless_pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure(width=7.0, height=4.5)
     d = report.as_dict()
     inp = d["inputs"]
     if "search" in d:
@@ -346,6 +345,5 @@ def plot_sphere(report: Report, path: str) -> None:
         ax.set_ylabel("log10 of the failure bound (a computed bound: no interval)")
         ax.set_title(f"Sphere bound, L = {inp['depth']}, ε = {inp['eps']:g}")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
+    return fig
