@@ -24,7 +24,7 @@ class GalleryFigure:
 GALLERY = (
     GalleryFigure("gh21_sigma_vs_s", "GH21: the weight scale σ_s that preserves E‖h‖^s",
                   "the simulated σ̂_s (points, 95% intervals) sit on the exact curves for every width d, and σ_s "
-                  "rises to He's √(2/d) at s = 2."),
+                  "falls to He's √(2/d) at s = 2."),
     GalleryFigure("gh21_slope", "GH21: σ_s² − 2/d against the width",
                   "the exact gap to He decays like 1/d² (fitted slope −2), as the sympy series 5(2−s)/(2d²) says."),
     GalleryFigure("gh21_lognorm_density", "GH21: the log-norm after 100 layers, He against s = 1",
