@@ -58,7 +58,7 @@ import numpy as np
 from . import rho
 from .errors import WIDTHS, DomainError, Interval, Real, constrain
 
-__all__ = ["GradientLaw", "gradient_law", "gradient_moments", "derive_gradient"]
+__all__ = ["GradientLaw", "gradient_law", "gradient_moments", "log_moment_he", "derive_gradient"]
 
 _VARIANCE = Interval(Real, 0, None, closed="neither")
 _LOG2 = math.log(2.0)
@@ -122,6 +122,15 @@ def gradient_law(widths, *, variances=None) -> GradientLaw:
                     for l in range(1, L + 1))
     log_alive = math.log1p(-math.exp(-w[-1] * _LOG2)) if w[-1] < 1100 else 0.0
     return GradientLaw(w, v, factors, log_alive)
+
+
+def log_moment_he(width: int, depth: int, p: float) -> float:
+    """log E G_l^p for ``depth`` He layers of equal ``width`` (the same for every l): by
+    :func:`gradient_law`, log(1 − 2^{−n}) + (L − 1)·log E ρ_n^p, in O(1) for any depth (the general
+    :meth:`GradientLaw.log_moment` lists every factor). Tested equal to it."""
+    n, L = int(width), int(depth)
+    alive = math.log1p(-math.exp(-n * _LOG2)) if n < 1100 else 0.0
+    return alive + (L - 1) * rho.log_moment(n, p) if L > 1 else alive
 
 
 @dataclass(frozen=True)

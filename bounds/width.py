@@ -743,17 +743,14 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared") -> Report:
         "chernoff_product": min(1.0, math.exp(product)),
         "tolerance": max(stay.tolerance, last.tolerance),
     }
-    # property (ii), one input: each G_l is B·ρ_1⋯ρ_{L−1} (bounds.gradient), whose band probability is
-    # p_last at depth L − 1 (depth 1: G_1 = B)
-    death = -width * math.log(2.0)
-    if depth > 1:
-        prev = band_probability(width, depth - 1, lo, hi, layers="last", rtol=1e-6)
-        log_grad = float(np.logaddexp(death, math.log1p(-math.exp(death)) + prev.logp_fail))
-    else:
-        log_grad = death
+    # property (ii), one input: P(G_l ∉ band) is the exact_union gradient bound with N = 1 at the last layer
+    # (every l has the same law: bounds.gradient), and E G_l² from bounds.gradient
+    from .gradient import log_moment_he
+
+    log_grad = _log_fail_gradients("exact_union", width, depth, 1, eps, norm, "last", 1e-6)
     data["log_p_fail_gradient_layer"] = log_grad
     data["p_fail_gradient_layer"] = math.exp(log_grad)
-    log_g2 = math.log(-math.expm1(death)) + (depth - 1) * math.log1p(5.0 / width)
+    log_g2 = log_moment_he(width, depth, 2)
     data["log_gradient_second_moment"] = log_g2
     data["gradient_second_moment"] = math.exp(log_g2) if log_g2 < 709.0 else None   # beyond doubles: the log
     rows = (

@@ -503,3 +503,11 @@ def test_prob_report_gradient_rows():
     far = prob_report(1, 1000, 0.5).as_dict()          # (1 + 5)^999 is beyond doubles: null beside its log
     assert far["gradient_second_moment"] is None
     assert far["log_gradient_second_moment"] == pytest.approx(math.log(0.5) + 999 * math.log(6.0))
+
+
+@pytest.mark.parametrize("n, L", [(1, 1), (3, 4), (64, 5), (2000, 3)])
+@pytest.mark.parametrize("p", [1.0, 2.0, 0.5])
+def test_log_moment_he_equals_the_general_law(n, L, p):
+    law = gradient.gradient_law([n] * L, variances=[2.0 / n] * L)
+    for l in range(1, L + 1):
+        assert gradient.log_moment_he(n, L, p) == pytest.approx(law.log_moment(l, p), rel=1e-12, abs=1e-14)
