@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from enum import Enum
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,18 @@ import typer
 from ..bounds.errors import (Constraint, DomainError, InitBoundsError, IntegerList, Options, OrNone, Pair, PerLayer,
                              constraints_of)
 from ._render import click
+
+
+class Norm(str, Enum):
+    """--norm of the band commands (width, prob, certify): the squared or the plain norm ratio."""
+    squared = "squared"
+    plain = "plain"
+
+
+class Layers(str, Enum):
+    """--layers of the band commands (width, certify, sphere): every layer, or the last only."""
+    all = "all"
+    last = "last"
 
 __all__ = ["option", "command", "spell_error", "json_option", "PlotFile", "PLOT_SUFFIXES", "plot_option", "OutDir",
            "check_device"]

@@ -8,7 +8,7 @@ import typer
 
 from ..bounds.certify import BUDGET_SECONDS, certify_inputs, data_path
 from ..bounds.errors import Constraint, InitBoundsError, Options
-from ._options import check_device, command, json_option, option
+from ._options import Layers, Norm, check_device, command, json_option, option
 from ._render import console, emit_json, progress, table
 
 __all__ = ["certify", "COMMANDS"]
@@ -31,16 +31,6 @@ class DataFile(Constraint):
 
     def invalid_example(self):
         return "missing-file.npy"
-
-
-class Norm(str, Enum):
-    squared = "squared"
-    plain = "plain"
-
-
-class Layers(str, Enum):
-    all = "all"
-    last = "last"
 
 
 class Spending(str, Enum):

@@ -10,7 +10,7 @@ import typer
 
 from ..bounds.errors import COUNT, NONNEGATIVE_INT, OrNone
 from ..bounds.sphere import RESTARTS, SEARCH_TRIALS, STEPS, sphere_report
-from ._options import command, json_option, option, plot_option
+from ._options import Layers, command, json_option, option, plot_option
 from ._render import emit_json, progress, show
 
 __all__ = ["sphere", "COMMANDS"]
@@ -19,11 +19,6 @@ __all__ = ["sphere", "COMMANDS"]
 class Method(str, Enum):
     chernoff_per_layer = "chernoff_per_layer"
     chernoff_product = "chernoff_product"
-
-
-class Layers(str, Enum):
-    all = "all"
-    last = "last"
 
 
 @command(sphere_report)

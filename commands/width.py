@@ -9,20 +9,10 @@ import typer
 from ..bounds import wnorm
 from ..bounds.errors import DomainError, constraints_of
 from ..bounds.width import prob_report, width_report
-from ._options import command, json_option, option
+from ._options import Layers, Norm, command, json_option, option
 from ._render import emit_json, show
 
 __all__ = ["width", "prob", "COMMANDS"]
-
-
-class Norm(str, Enum):
-    squared = "squared"
-    plain = "plain"
-
-
-class Layers(str, Enum):
-    all = "all"
-    last = "last"
 
 
 class Property(str, Enum):
