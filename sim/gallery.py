@@ -99,14 +99,12 @@ def _gradient(out, fmt, seed, scale, progress):
     from ..bounds.band import product_law
     from .core import Stream
     from .plots import caption, figure_name, histogram_bins, new_figure, save_figure, style
-    from .width import sample_gradient_ratios
+    from .width import _gradient_cdf, sample_gradient_ratios
 
     n, L = 16, 4
     T = max(1000, int(20000 * scale))
     G = sample_gradient_ratios([n] * L, T, stream=Stream(seed, "gallery/gradient_law"))
-    law = product_law([n] * (L - 1))
-    alive = 1.0 - 2.0**-n
-    x, f = law.density()
+    x, f = product_law([n] * (L - 1)).density()
     with style():
         fig, ax = new_figure(width=7.0, height=4.6)
         for l in range(L):
@@ -120,7 +118,7 @@ def _gradient(out, fmt, seed, scale, progress):
         ax.set_title(f"Weight-gradient norms at init: {L} ReLU layers of width {n}, He, one input")
         ax.legend()
         caption(fig, f"{T:,} real networks differentiated by torch.autograd, seed {seed}; P(G_l = 0) = "
-                     f"{1 - alive * (1 - law.p_dead):.2e} exactly")
+                     f"{float(_gradient_cdf(n, L)(0.0)[0]):.2e} exactly")
         path = str(Path(out) / figure_name("gradient_law", fmt))
         save_figure(fig, path)
     return [path]
