@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..bounds import wnorm
-from ..bounds.band import band_for_eps, band_probability
+from ..bounds.band import band_for_eps
 from ..bounds.errors import DomainError, check_int
 from . import stats
 from .claims import ClaimSet, Evidence
@@ -177,20 +177,19 @@ CLAIMS.claim("wnorm_gain_one_halves", "identity", "gain 1 halves E‖h‖² per 
 _BAND = {"width": 48, "depth": 6, "eps": 0.5}
 
 
+def _wnorm_ratios(ctx, n, L):
+    return sample_wnorm_ratios([n] * L, _ones(n), ctx.trials, stream=ctx.stream.child("net"), dtype=torch.float32,
+                               device=ctx.device)[:, :, 0]
+
+
 def _band_claim(layers):
-    def run(ctx):
-        n, L, eps = _BAND["width"], _BAND["depth"], _BAND["eps"]
-        lo, hi = band_for_eps(eps, "squared")
-        exact = band_probability(n, L, lo, hi, layers=layers, rtol=1e-6, law=wnorm.wnorm_law(n, n))
-        r = sample_wnorm_ratios([n] * L, _ones(n), ctx.trials, stream=ctx.stream.child("net"), dtype=torch.float32,
-                                device=ctx.device)[:, :, 0]
-        inside = (r >= lo) & (r <= hi)
-        hit = inside.all(axis=1) if layers == "all" else inside[:, -1]
-        k, T = int(hit.sum()), len(hit)
-        a, b = stats.clopper_pearson(k, T, ctx.level)
-        ok = a - exact.tolerance <= exact.p_in <= b + exact.tolerance
-        return Evidence(exact.p_in, k / T, (a, b), ok,
-                        f"weight-normalized width {n}, depth {L}, ε = {eps}; stated tolerance {exact.tolerance:.1e}", T)
+    from .width import band_claim
+
+    inner = band_claim(layers, _wnorm_ratios, law=lambda n: wnorm.wnorm_law(n, n), what="weight-normalized width",
+                       design=_BAND)
+
+    def run(ctx):          # (declared here: a topic's claims run from its own module)
+        return inner(ctx)
     return run
 
 
