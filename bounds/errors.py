@@ -44,6 +44,7 @@ __all__ = [
     "Flag",
     "OrNone",
     "IntegerList",
+    "IntegerGrid",
     "PerLayer",
     "Pair",
     "constrain",
@@ -379,6 +380,51 @@ class IntegerList(Constraint):
 
     def invalid_example(self):
         return [1, self.item.invalid_example()]
+
+
+class IntegerGrid(IntegerList):
+    """An axis of a sweep: integers each satisfying ``item``, written on the command line as a
+    comma list (``4,8,16``), a geometric range ``a:b:xK`` (a, a·K, a·K², … up to b, K ≥ 2) or
+    an arithmetic range ``a:b:+K`` (a, a + K, … up to b, K ≥ 1). The range ends at the last term
+    ≤ b, and at most ``max_points`` points are accepted (a sweep is a product of axes).
+
+    >>> IntegerGrid(COUNT).parse("16:4096:x2")
+    [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    >>> IntegerGrid(COUNT).parse("2:9:+3")
+    [2, 5, 8]
+    """
+
+    def __init__(self, item: "Interval", *, example: str = "16:4096:x2", what: str = "value", max_points: int = 1000):
+        super().__init__(item, example=example, what=what)
+        self.max_points = max_points
+
+    def expects(self) -> str:
+        return (f"comma-separated integers or a range a:b:xK (geometric) or a:b:+K (arithmetic), each "
+                f"{self.item.range_text()} (e.g. {self.example})")
+
+    def parse(self, text: str):
+        parts = str(text).split(":")
+        if len(parts) == 1:
+            return super().parse(text)
+        if len(parts) != 3 or parts[2][:1] not in ("x", "+"):
+            raise ValueError(self.expects())
+        a, b, k = int(parts[0]), int(parts[1]), int(parts[2][1:])
+        geometric = parts[2][0] == "x"
+        if (geometric and (a < 1 or k < 2)) or k < 1 or b < a:
+            raise ValueError(self.expects())
+        out, v = [], a
+        while v <= b and len(out) <= self.max_points:
+            out.append(v)
+            v = v * k if geometric else v + k
+        return out
+
+    def validate(self, name: str, value, *, item: str = ""):
+        out = super().validate(name, value, item=item)
+        if len(out) > self.max_points:
+            raise _fail(name, item, f"list at most {self.max_points} {self.what}s", f"{len(out)}")
+        if len(set(out)) != len(out):
+            raise _fail(name, item, f"list each {self.what} once", repr(list(value)))
+        return out
 
 
 class PerLayer(Constraint):

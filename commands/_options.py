@@ -36,7 +36,7 @@ class Layers(str, Enum):
     all = "all"
     last = "last"
 
-__all__ = ["option", "command", "spell_error", "json_option", "PlotFile", "PLOT_SUFFIXES", "plot_option", "OutDir",
+__all__ = ["option", "command", "spell_error", "json_option", "PlotFile", "PLOT_SUFFIXES", "plot_option", "OutDir", "scheduler_option",
            "check_device"]
 
 
@@ -244,6 +244,15 @@ class OutDir(Constraint):
 
     def invalid_example(self):
         return ""
+
+
+def scheduler_option():
+    """The one --scheduler option (validate, certify, sweep): where the simulation's tasks run."""
+    from ..sim.scheduler import SCHEDULER
+
+    return option("inprocess", help="Where the simulation's tasks run: inprocess (default; no Dask), local:K "
+                  "(a Dask LocalCluster of K worker processes) or tcp://host:port (a running Dask scheduler); "
+                  "the same numbers on each ({range}).", constraint=SCHEDULER)
 
 
 def check_device(device: str) -> None:

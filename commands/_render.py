@@ -4,6 +4,7 @@ Nothing here computes: a :class:`bounds.report.Report` arrives with its rows wri
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -18,7 +19,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
     import click
     from click.exceptions import Abort, Exit
 
-__all__ = ["click", "Abort", "Exit", "console", "table", "show", "print_lines", "emit_json", "progress"]
+__all__ = ["click", "Abort", "Exit", "console", "table", "show", "print_lines", "emit_json", "progress", "cluster"]
 
 
 def console() -> Console:
@@ -82,6 +83,22 @@ def _json_default(o):
         if isinstance(v, (int, float, bool)):
             return v
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+@contextlib.contextmanager
+def cluster(spec: str, bar: "progress", *, quiet: bool):
+    """:func:`sim.scheduler.connect` for a command: with a Dask cluster, its dashboard link goes to
+    stderr (unless ``quiet``) and a "tasks" row of ``bar`` counts tasks done out of submitted."""
+    from ..sim.scheduler import connect
+
+    with connect(spec) as ex:
+        if ex.distributed:
+            if not quiet:
+                Console(stderr=True, highlight=False).print(
+                    f"Dask: {ex.scheduler} with {ex.workers} workers; dashboard {ex.dashboard or '(none)'}")
+            row = bar.add_task("tasks", total=None)
+            ex.listener = lambda done, total: bar.update(row, completed=done, total=total)
+        yield ex
 
 
 class progress:

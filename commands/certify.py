@@ -8,8 +8,8 @@ import typer
 
 from ..bounds.certify import BUDGET_SECONDS, certify_inputs, data_path
 from ..bounds.errors import Constraint, InitBoundsError, Options
-from ._options import Layers, Norm, check_device, command, json_option, option
-from ._render import console, emit_json, progress, table
+from ._options import Layers, Norm, check_device, command, json_option, option, scheduler_option
+from ._render import cluster, console, emit_json, progress, table
 
 __all__ = ["certify", "COMMANDS"]
 
@@ -68,6 +68,7 @@ def certify(
     seed: int = option(0, help="Seed ({range})."),
     precision: Precision = typer.Option(Precision.float32, "--precision", help="Arithmetic of the Gram sampler."),
     device: str = typer.Option("cpu", "--device", help="Torch device for the simulation (cpu, cuda, cuda:1, ...)."),
+    scheduler: str = scheduler_option(),
     as_json: bool = json_option(),
 ):
     """The smallest width certified (confidence 1 − α) to keep every point of a data set in the ε-band
@@ -81,7 +82,8 @@ def certify(
         X, name = lib.load_data(data), str(data)
     else:
         X, name = lib.load_dataset(dataset), dataset
-    with progress(disable=as_json, description="{task.description}", count="{task.completed:,.0f}/{task.total:,}") as bar:
+    with (progress(disable=as_json, description="{task.description}", count="{task.completed:,.0f}/{task.total:,}")
+          as bar, cluster(scheduler, bar, quiet=as_json) as ex):
         tasks: dict = {}
 
         def report(j, n, done, total):
@@ -91,7 +93,8 @@ def certify(
 
         rep = lib.certify(X, depth=depth, delta=delta, eps=eps, confidence=confidence, norm=norm.value,
                           layers=layers.value, trials=trials, budget_seconds=budget_seconds, spending=spending.value,
-                          seed=seed, precision=precision.value, device=device, name=name, progress=report)
+                          seed=seed, precision=precision.value, device=device, name=name, progress=report,
+                          executor=ex)
     if as_json:
         return emit_json(rep.as_dict())
     _show(rep)

@@ -7,8 +7,8 @@ from typing import List, Optional
 import typer
 
 from ..bounds.errors import NONNEGATIVE_INT, InitBoundsError, Integral, Interval
-from ._options import check_device, command, json_option, option, plot_option
-from ._render import console, emit_json, progress, table
+from ._options import check_device, command, json_option, option, plot_option, scheduler_option
+from ._render import cluster, console, emit_json, progress, table
 
 __all__ = ["validate", "COMMANDS"]
 
@@ -24,6 +24,7 @@ def validate(
     list_: bool = typer.Option(False, "--list", help="List the claims and exit."),
     real: bool = typer.Option(False, "--real", help="Force real networks everywhere (default: the fastest exact sampler)."),
     device: str = typer.Option("cpu", "--device", help="Torch device, e.g. cpu or cuda."),
+    scheduler: str = scheduler_option(),
 ):
     """Check the toolkit's claims against Monte Carlo simulations of networks."""
     check_device(device)
@@ -42,7 +43,7 @@ def validate(
     for n in names:
         if n not in CLAIMS:
             raise InitBoundsError(f"CLAIM must be one of {', '.join(CLAIMS)}; got {n!r}")
-    with progress(disable=as_json) as bar:
+    with progress(disable=as_json) as bar, cluster(scheduler, bar, quiet=as_json) as ex:
         tasks: dict = {}
 
         def advance(name, done, total):
@@ -51,10 +52,10 @@ def validate(
             bar.update(tasks[name], completed=done, total=total)
 
         results = run_claims(names, trials=trials, seed=seed, progress=advance,
-                             path="real" if real else "auto", device=device)
+                             path="real" if real else "auto", device=device, executor=ex)
     failed = [r for r in results if r.toolkit_failure]
     if as_json:
-        emit_json({"seed": seed, "claims": [r.as_dict() for r in results]})
+        emit_json({"seed": seed, "scheduler": scheduler, "claims": [r.as_dict() for r in results]})
     else:
         _show(results, failed, seed)
     if plot:

@@ -30,6 +30,7 @@ real data), float64 on request.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ from ..bounds.errors import CostLimitError, DomainError, Options
 from . import stats
 from .claims import ClaimSet, Evidence
 from .core import Stream
-from .engine import sample_networks
+from .engine import chunk_blocks, count_band_failures, plan_chunks, sample_networks
 
 __all__ = ["DATASETS", "PRECISIONS", "load_dataset", "load_data", "seconds_per_network", "certify",
            "CertifyReport", "CertifyTest", "CLAIMS", "TRIALS_FACTOR", "BUDGET_SECONDS"]
@@ -237,7 +238,7 @@ def _monotonicity(tests, level: float) -> dict:
 
 def certify(data, *, depth, delta, eps, confidence=0.95, norm="squared", layers="all", trials=None,
             budget_seconds=BUDGET_SECONDS, spending="basel", seed=0, precision="float32", device="cpu",
-            name: str = "data", progress: Optional[Callable] = None) -> CertifyReport:
+            name: str = "data", progress: Optional[Callable] = None, executor=None) -> CertifyReport:
     r"""The smallest width certified to keep every data point in the ε-band with probability ≥ 1 − δ.
 
     Arguments: ``data`` an N × n0 array (numpy, torch, nested lists) or the path of a .npy, .csv
@@ -252,7 +253,10 @@ def certify(data, *, depth, delta, eps, confidence=0.95, norm="squared", layers=
     depend on the machine's load); ``spending`` the rule α_j (:func:`bounds.certify.spent_level`);
     ``seed`` the run seed: test j draws from ``Stream(seed, "certify").child("test<j>")``, so a
     seed gives the same result whatever the chunking and memory budget; ``precision`` float32
-    or float64; ``progress(j, width, done, total)`` is called as networks are simulated.
+    or float64; ``progress(j, width, done, total)`` is called as networks are simulated;
+    ``executor`` (:func:`sim.scheduler.connect`) runs each test's networks as its tasks, blocks of
+    whole chunks named ``certify/test<j>/<first>-<last>`` (the counts, hence the result, are the
+    same on every executor and in any task order).
 
     Estimator: at each tested width, the frequency k/T of networks in which some data point leaves
     the band; the decision is the one-sided Clopper–Pearson upper bound at level 1 − α_j against δ.
@@ -322,8 +326,12 @@ def certify(data, *, depth, delta, eps, confidence=0.95, norm="squared", layers=
             return None
         spent[0] += m
         a_j = spent_level(j, alpha, spending)
-        k, ts = _failures(x, n, L, T, lo_b, hi_b, layers, root.child(f"test{j}"), dtype, device,
-                          None if progress is None else (lambda done, total: progress(j, n, done, total)))
+        cb = None if progress is None else (lambda done, total: progress(j, n, done, total))
+        if executor is None:
+            k, ts = _failures(x, n, L, T, lo_b, hi_b, layers, root.child(f"test{j}"), dtype, device, cb)
+        else:
+            k, ts = _failures_on(executor, x, n, L, T, lo_b, hi_b, layers, root.child(f"test{j}"), dtype, device,
+                                 precision, cb)
         u = stats.clopper_pearson_upper(k, T, 1.0 - a_j)
         tests.append(CertifyTest(j, n, "", a_j, k, T, u, u <= delta, ts, m))
         return u <= delta
@@ -397,6 +405,30 @@ def _failures(x, n, L, T, lo, hi, layers, stream, dtype, device, progress) -> tu
             progress(done, T)
     return k, time.perf_counter() - t0
 
+
+def _failures_on(executor, x, n, L, T, lo, hi, layers, stream, dtype, device, precision, progress) -> tuple:
+    """:func:`_failures` as tasks of ``executor``: blocks of whole chunks of about
+    :data:`sim.scheduler.TASK_SECONDS` each by the cost model; integer counts, so the total is
+    the same whatever runs them and in whatever order."""
+    from .scheduler import TASK_SECONDS, Task
+
+    t0 = time.perf_counter()
+    N = x.shape[0]
+    xc = x.detach().cpu()
+    _, chunk, n_chunks = plan_chunks([n] * L, xc, T, fan="out", stream=stream, dtype=dtype, path="gram")
+    blocks = chunk_blocks(n_chunks, chunk, seconds_per_network([n] * L, N, x.shape[1], precision), TASK_SECONDS)
+    kw = dict(layers=layers, fan="out", stream=stream, dtype=dtype, device=device, path="gram")
+    tasks = [Task(f"{stream.name}/{b[0]}-{b[-1]}", functools.partial(count_band_failures, block=b, **kw),
+                  ([n] * L, xc, T, lo, hi)) for b in blocks]
+    done = [0]
+
+    def on_result(_, r):
+        done[0] += r[1]
+        if progress:
+            progress(done[0], T)
+
+    results = executor.map(tasks, on_result=on_result)
+    return sum(r[0] for r in results.values()), time.perf_counter() - t0
 
 # --- claims ---------------------------------------------------------------------------------------------
 CLAIMS = ClaimSet()

@@ -35,7 +35,7 @@ from ..bounds.errors import DomainError, check_choice
 
 from . import stats
 from .core import Stream
-from .engine import sample_networks
+from .engine import sample_networks, sample_networks_on
 
 __all__ = ["KINDS", "verdict", "Evidence", "Claim", "ClaimSet", "ClaimResult", "Ctx", "run"]
 
@@ -163,20 +163,25 @@ class Ctx:
     path: str = "auto"
     device: str = "cpu"
     paths_used: list = field(default_factory=list)   # the samplers that actually ran
+    executor: Optional[object] = None                # a sim.scheduler.Executor: sample() runs as its tasks
 
     def sample(self, widths, x, trials=None, *, label: str = "networks", **kw):
         """:func:`~initbounds.sim.engine.sample_networks` on ``x`` (n0 = its width; ``widths``
         the layer widths) with the stream ``stream.child(label)``: give each call of a claim its
-        own label."""
-        s = sample_networks(widths, x.to(self.device), trials or self.trials, stream=self.stream.child(label),
-                            progress=self.progress, device=self.device,
-                            path="real" if kw.get("grads") else self.path, **kw)
+        own label. With an ``executor`` the networks are sampled as its tasks
+        (:func:`~initbounds.sim.engine.sample_networks_on`: the same numbers)."""
+        kw = dict(kw, stream=self.stream.child(label), progress=self.progress, device=self.device,
+                  path="real" if kw.get("grads") else self.path)
+        if self.executor is not None:
+            s = sample_networks_on(self.executor, widths, x, trials or self.trials, **kw)
+        else:
+            s = sample_networks(widths, x.to(self.device), trials or self.trials, **kw)
         self.paths_used.append(s.path)
         return s
 
 
 def run(registry: dict, names=None, *, trials: int | None = None, seed: int = 0, alpha: float = 1e-3,
-        progress=None, path: str = "auto", device: str = "cpu") -> list[ClaimResult]:
+        progress=None, path: str = "auto", device: str = "cpu", executor=None) -> list[ClaimResult]:
     """Run claims of ``registry`` (name -> :class:`Claim`; all by default); claim ``name`` draws
     from ``Stream(seed, name)`` (a BLAKE2b hash of the name and the run seed through a
     ``SeedSequence``: independent of the other claims and of which claims run).
@@ -185,7 +190,10 @@ def run(registry: dict, names=None, *, trials: int | None = None, seed: int = 0,
     family-wise error level; each claim uses confidence level 1 − alpha/m (Bonferroni).
     ``path="real"`` forces real networks everywhere (default: the fastest exact sampler, which
     the ``sampler_*_vs_real`` claims check against real networks). ``device`` is a torch device.
-    ``progress(name, done, total)`` is called as simulations advance.
+    ``progress(name, done, total)`` is called as simulations advance. ``executor`` (a
+    :class:`~initbounds.sim.scheduler.Executor`) runs the networks of every ``ctx.sample`` as its
+    tasks, with the same numbers; claims whose simulation is not a ``ctx.sample`` (training runs,
+    region counts, custom samplers) run in this process.
     """
     names = list(registry) if not names else list(names)
     unknown = [n for n in names if n not in registry]
@@ -197,7 +205,7 @@ def run(registry: dict, names=None, *, trials: int | None = None, seed: int = 0,
     for name in names:
         c = registry[name]
         cb = (lambda done, total, _n=name: progress(_n, done, total)) if progress else None
-        ctx = Ctx(trials or c.default_trials, Stream(seed, name), level, cb, path, device)
+        ctx = Ctx(trials or c.default_trials, Stream(seed, name), level, cb, path, device, executor=executor)
         t0 = time.perf_counter()
         ev = c.run(ctx)
         used = ev.path or "+".join(dict.fromkeys(ctx.paths_used))

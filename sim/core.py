@@ -56,7 +56,7 @@ from ..bounds.moments import Activation, sigma2_he
 from ..bounds.variance import WEIGHT_LAWS
 
 __all__ = [
-    "HE_GAIN", "MEMORY_BUDGET", "require_memory", "CHUNK_ELEMENTS", "CHUNK_NETWORKS", "PROGRESS_STEPS",
+    "HE_GAIN", "MEMORY_BUDGET", "require_memory", "CHUNK_ELEMENTS", "CHUNK_NETWORKS",
     "THREADS_ENV", "PARALLEL_ELEMENTS", "policy_threads", "thread_policy", "gain_for",
     "stable_hash", "Stream", "Chunk", "Batch", "Run", "chunk_size",
     "NetworkSpec", "Layer", "fill_weights_", "iter_params", "draw_params", "apply_activation", "forward",
@@ -93,8 +93,6 @@ CHUNK_ELEMENTS = 2**20
 #: ... and at most this many networks: enough chunks to spread a run over workers.
 CHUNK_NETWORKS = 1024
 
-#: A run with a progress callback reports at least about this many times (see :class:`Run`).
-PROGRESS_STEPS = 20
 
 # --- threads ---------------------------------------------------------------------------------------
 #: Environment variable overriding the thread policy: a positive integer (that many torch threads
@@ -135,7 +133,8 @@ def policy_threads(elements: float) -> Optional[int]:
     (CPUs minus the 1-minute load average, this process counted back): on a loaded machine,
     one thread. Threads never change a result: every sampler's numbers come from per-chunk
     generators, and tests/sim/test_core.py checks the samplers give the same bits at 1 and 2
-    threads.
+    threads; the Gram sampler, whose QR factor differs with the thread count, always runs on one
+    (``Run(parallel=False)``).
 
     >>> policy_threads(1000) if THREADS_ENV not in os.environ else 1
     1
@@ -164,9 +163,10 @@ _DEFAULT: Optional[int] = None
 
 
 @contextmanager
-def thread_policy(elements: float):
-    """Run the body with :func:`policy_threads` (``elements``) torch threads and restore torch's
-    setting afterwards (even on an error). Yields the number of threads in force.
+def thread_policy(elements: float, parallel: bool = True):
+    """Run the body with :func:`policy_threads` (``elements``) torch threads — one thread, whatever
+    ``$INITBOUNDS_THREADS`` says, when ``parallel`` is False — and restore torch's setting
+    afterwards (even on an error). Yields the number of threads in force.
 
     >>> before = torch.get_num_threads()
     >>> with thread_policy(10) as n:
@@ -174,7 +174,7 @@ def thread_policy(elements: float):
     >>> torch.get_num_threads() == before
     True
     """
-    want = policy_threads(elements)
+    want = policy_threads(elements) if parallel else 1
     before = torch.get_num_threads()
     if want is None or want == before:
         yield before
@@ -360,19 +360,23 @@ class Run:
     ``chunk_size(network_elements)``): chunk k holds networks k·chunk .. min((k+1)·chunk, T) − 1.
     ``chunks`` (default all, ascending) selects which chunks run and in which order; result rows
     always follow ascending chunk index, so results of disjoint subsets concatenate to the whole.
-    Batches take consecutive chunks (in run order) while their networks times
-    ``network_elements · itemsize`` bytes fit ``memory_budget`` (default :data:`MEMORY_BUDGET`),
-    at least one chunk each. Iterating yields :class:`Batch` objects and calls
-    ``progress(done, rows)`` once before the first (done = 0: a bar shows while the first batch
-    runs) and after each one; with a ``progress`` callback a batch also holds at most about
-    1/:data:`PROGRESS_STEPS` of the rows (whole chunks, at least one), so that a run that fits one
-    batch still reports as it goes. Neither changes a result (batches never do).
+    Each batch is one chunk: batched BLAS and LAPACK kernels give different last bits for the same
+    matrix in batches of different sizes (measured on the Gram sampler in float32 and float64), so
+    a batch never mixes chunks and a chunk's numbers — bit for bit, not only their law — do not
+    depend on which other chunks run, in which order, in which task or process, on the progress
+    callback or on ``memory_budget``. A chunk (at most :data:`CHUNK_ELEMENTS` elements of working
+    set, or one network) is the unit of memory; ``memory_budget`` is checked and kept for the
+    callers that pass it (it changed only the grouping of chunks, which no longer happens).
+    Iterating yields :class:`Batch` objects and calls ``progress(done, rows)`` once before the
+    first (done = 0: a bar shows while the first batch runs) and after each one. Each batch runs
+    under :func:`thread_policy`, or on one thread when ``parallel`` is False (a sampler whose draws
+    would depend on the thread count).
     """
 
     def __init__(self, stream: Stream, trials: int, *, network_elements: int, itemsize: int = 8,
                  chunk: Optional[int] = None, memory_budget: Optional[float] = None,
                  chunks: Optional[Sequence[int]] = None, device="cpu",
-                 progress: Optional[Callable[[int, int], None]] = None):
+                 progress: Optional[Callable[[int, int], None]] = None, parallel: bool = True):
         self.stream = _check_stream(stream)
         self.trials = check_int("trials", trials, lo=1)
         self.network_elements = max(1, int(network_elements))
@@ -401,6 +405,7 @@ class Run:
         if progress is not None and not callable(progress):
             raise DomainError(f"progress must be a callable progress(done, total) or None; got {progress!r}")
         self.progress = progress
+        self.parallel = parallel
 
     @property
     def chunks(self) -> tuple:
@@ -408,18 +413,8 @@ class Run:
         return tuple(sorted(self.order, key=lambda c: c.index))
 
     def _groups(self):
-        group, size = [], 0
-        cap = self.per_batch
-        if self.progress is not None:
-            cap = min(cap, max(1, -(-self.rows // PROGRESS_STEPS)))
         for c in self.order:
-            if group and size + c.size > cap:
-                yield group
-                group, size = [], 0
-            group.append(c)
-            size += c.size
-        if group:
-            yield group
+            yield [c]
 
     def __iter__(self) -> Iterator[Batch]:
         done = 0
@@ -431,7 +426,7 @@ class Run:
                 parts.append((c, o))
                 o += c.size
             batch = Batch(self.stream, parts, self.device)
-            with thread_policy(batch.size * self.network_elements if self.device == "cpu" else 0):
+            with thread_policy(batch.size * self.network_elements if self.device == "cpu" else 0, self.parallel):
                 yield batch
             done += batch.size
             if self.progress is not None:

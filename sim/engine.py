@@ -7,6 +7,7 @@ budget. Nothing touches global RNG state, and a result does not depend on the bu
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ import torch
 
 from ..bounds.errors import DomainError, check_choice, check_int, check_real
 
-from .core import HE_GAIN, Batch, NetworkSpec, Run, Stream, _check_stream, forward, iter_params, draw_params
+from .core import (HE_GAIN, Batch, NetworkSpec, Run, Stream, _check_stream, chunk_size, draw_params, forward,
+                   iter_params)
 
-__all__ = ["NetworkSample", "sample_networks", "sample_inputs", "choose_path", "estimate_seconds", "PATHS"]
+__all__ = ["NetworkSample", "sample_networks", "sample_networks_on", "plan_chunks", "chunk_blocks", "count_band_failures", "join_samples", "sample_inputs", "choose_path", "estimate_seconds", "PATHS"]
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,138 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
     >>> bool(abs(s.layer_ratio.mean() - 1.0) < 4 * (5 / 64 / 200) ** 0.5)  # E ρ = 1, Var ρ = 5/n
     True
     """
+    widths, T, spec, path, elements = _checked(widths, inputs, trials, fan, weight_var, variances, stream, dtype,
+                                               grads, last_gram, path, act)
+    N, n0 = inputs.shape
+    # The Gram sampler runs on one thread: LAPACK's QR returns different (equally valid) factors
+    # on one and two threads, and the sampler multiplies the factor by the drawn Gaussian matrix,
+    # so the thread count would change which networks a seed draws (measured: ratios 0.02 apart).
+    run = Run(stream, T, network_elements=elements, itemsize=torch.tensor([], dtype=dtype).element_size(),
+              memory_budget=memory_budget, chunks=chunks, device=device, progress=progress,
+              parallel=path != "gram")
+    t0 = time.perf_counter()
+    x = inputs.to(dtype=dtype, device=device)
+    rec = _Records(run.rows, len(widths), N, grads, last_gram)
+    sampler = {"norm": _batch_norm, "gram": _batch_gram, "real": _batch_real}[path]
+    state: dict = {}
+    for batch in run:
+        sampler(spec, x, batch, rec, dtype=dtype, grads=grads, last_gram=last_gram, state=state)
+    if path == "norm":
+        # once a layer kills the input, later ratios are 0/0 := 0
+        lr = rec.lr[:, :, 0]
+        lr[np.cumprod(lr > 0, axis=1) == 0] = 0.0
+        rec.sq[:] = np.cumprod(rec.lr, axis=1)
+    return NetworkSample(n0, widths, fan, None if variances is not None else spec.weight_var, run.rows, rec.sq,
+                         rec.lr, rec.gr, path, str(dtype).replace("torch.", ""), str(device),
+                         time.perf_counter() - t0, rec.gl, run.chunk, tuple(c.index for c in run.chunks))
+
+
+def chunk_blocks(n_chunks: int, chunk: int, seconds_per_network: float, task_seconds: float) -> list:
+    """Consecutive chunk indices cut into tasks of about ``task_seconds`` each by the cost model
+    (at least one chunk per task). A function of the design only, never of the scheduler, so a
+    task's key names the same networks on every run.
+
+    >>> chunk_blocks(5, 100, 0.01, 2.0)
+    [[0, 1], [2, 3], [4]]
+    """
+    per = max(1, int(task_seconds // max(chunk * seconds_per_network, 1e-12)))
+    return [list(range(a, min(n_chunks, a + per))) for a in range(0, n_chunks, per)]
+
+
+def join_samples(parts: Sequence[NetworkSample]) -> NetworkSample:
+    """One :class:`NetworkSample` from samples of disjoint chunk sets of one run (same design,
+    stream and path), rows in ascending chunk order: equal, array for array, to one call that ran
+    all those chunks (each chunk draws from its own generator)."""
+    parts = sorted(parts, key=lambda s: s.chunks[0])
+    first = parts[0]
+
+    def cat(name):
+        arrays = [getattr(s, name) for s in parts]
+        return None if arrays[0] is None else np.concatenate(arrays, axis=0)
+
+    return dataclasses.replace(
+        first, trials=sum(s.trials for s in parts), sq_ratio=cat("sq_ratio"), layer_ratio=cat("layer_ratio"),
+        grad_ratio=cat("grad_ratio"), last_gram=cat("last_gram"), seconds=sum(s.seconds for s in parts),
+        chunks=tuple(k for s in parts for k in s.chunks))
+
+
+def plan_chunks(widths, inputs: torch.Tensor, trials: int, **kwargs) -> tuple:
+    """(path, chunk, n_chunks) of ``sample_networks(widths, inputs, trials, **kwargs)`` without
+    running it: the sampler that would run and how its networks are cut into chunks."""
+    k = dict(kwargs)
+    path = check_choice("path", k.pop("path", "auto"), PATHS)
+    widths, T, spec, path, elements = _checked(
+        widths, inputs, trials, k.get("fan"), k.get("weight_var", HE_GAIN), k.get("variances"), k.get("stream"),
+        k.get("dtype", torch.float64), k.get("grads", False), k.get("last_gram", False), path, k.get("act"))
+    chunk = chunk_size(elements)
+    return path, chunk, -(-T // chunk)
+
+
+def count_band_failures(widths, inputs: torch.Tensor, trials: int, lo: float, hi: float, *, layers: str = "all",
+                        block: Sequence[int], **kwargs) -> tuple:
+    """(failures, networks) among the chunks ``block`` of ``sample_networks(widths, inputs,
+    trials, **kwargs)``: a network fails when some input's ‖h_l‖²/‖x‖² leaves [lo, hi] at some
+    layer (``layers="all"``) or at the last (``"last"``). Integer counts: the counts of disjoint
+    blocks add up to the whole run's, in any order (certify's and sweep's tasks)."""
+    s = sample_networks(widths, inputs, trials, chunks=list(block), **kwargs)
+    r = s.sq_ratio if layers == "all" else s.sq_ratio[:, -1:, :]
+    return int((~((r >= lo) & (r <= hi)).all(axis=(1, 2))).sum()), s.trials
+
+
+def _sample_block(widths, inputs, trials, kwargs, block):
+    """One task of :func:`sample_networks_on` (module level: Dask workers import it by name)."""
+    return sample_networks(widths, inputs, trials, chunks=block, **kwargs)
+
+
+def sample_networks_on(executor, widths: Sequence[int], inputs: torch.Tensor, trials: int, *, stream: Stream,
+                       progress: Optional[Callable[[int, int], None]] = None, task_seconds: Optional[float] = None,
+                       **kwargs) -> NetworkSample:
+    """:func:`sample_networks` run as tasks on ``executor`` (:func:`sim.scheduler.connect`): the
+    run's chunks are cut into tasks of about ``task_seconds`` (default
+    :data:`sim.scheduler.TASK_SECONDS`) by :func:`chunk_blocks`, task k named
+    ``"<stream name>/<first chunk>-<last chunk>"``, and the results joined in chunk order
+    (:func:`join_samples`). The result equals ``sample_networks(widths, inputs, trials,
+    stream=stream, **kwargs)`` array for array, whatever the executor and the task order;
+    ``progress(done, total)`` counts networks. ``memory_budget`` and ``chunks`` are not taken
+    (tasks are whole chunk blocks); the inputs travel to the workers on the CPU.
+
+    >>> from initbounds.sim.scheduler import connect
+    >>> x = torch.ones(1, 8, dtype=torch.float64)
+    >>> with connect() as ex:
+    ...     a = sample_networks_on(ex, [8, 8], x, 3000, fan="in", stream=Stream(0, "doc"), task_seconds=1e-9)
+    >>> b = sample_networks([8, 8], x, 3000, fan="in", stream=Stream(0, "doc"))
+    >>> bool((a.sq_ratio == b.sq_ratio).all()), len(a.chunks) > 1
+    (True, True)
+    """
+    from .scheduler import TASK_SECONDS, Task
+
+    for bad in ("chunks", "memory_budget"):
+        if bad in kwargs:
+            raise DomainError(f"{bad} is not taken by sample_networks_on (its tasks are whole chunk blocks)")
+    k = dict(kwargs)
+    path, chunk, n_chunks = plan_chunks(widths, inputs, trials, stream=stream, **k)
+    k.pop("path", None)
+    widths, T = tuple(widths), int(trials)
+    per_net = estimate_seconds(widths, inputs.shape[0], path, input_dim=inputs.shape[1])
+    blocks = chunk_blocks(n_chunks, chunk, per_net, TASK_SECONDS if task_seconds is None else task_seconds)
+    device = k.pop("device", "cpu")
+    k.update(stream=stream, path=path)
+    x = inputs.detach().cpu()
+    tasks = [Task(f"{stream.name}/{b[0]}-{b[-1]}", _sample_block, (widths, x, T, {**k, "device": device}, b))
+             for b in blocks]
+    sizes = {t.key: sum(min(chunk, T - c * chunk) for c in b) for t, b in zip(tasks, blocks)}
+    done = [0]
+
+    def on_result(task, _):
+        done[0] += sizes[task.key]
+
+    results = executor.map(tasks, on_result=on_result,
+                           progress=None if progress is None else (lambda i, n: progress(done[0], T)))
+    return join_samples(list(results.values()))
+
+
+def _checked(widths, inputs, trials, fan, weight_var, variances, stream, dtype, grads, last_gram, path, act) -> tuple:
+    """The checked arguments of :func:`sample_networks`: (widths, T, spec, path, network_elements)."""
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
         raise DomainError(f"widths must be a sequence of layer widths n_1, ..., n_L; got {widths!r}")
     widths = tuple(check_int(f"widths[{i}]", w, lo=1) for i, w in enumerate(widths))
@@ -210,7 +344,7 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
         raise DomainError("widths must list ≥ 1 layer width (n_1, ..., n_L; n_0 comes from the inputs); got ()")
     T = check_int("trials", trials, lo=1)
     fan = check_choice("fan", fan, ("in", "out"))
-    n0 = _check_inputs(inputs)
+    _check_inputs(inputs)
     _check_stream(stream)
     if dtype not in _DTYPES:
         raise DomainError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}")
@@ -218,7 +352,14 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
         if not isinstance(flag, bool):
             raise DomainError(f"{name} must be True or False; got {flag!r}")
     path = check_choice("path", path, PATHS)
-    N = inputs.shape[0]
+    spec, path, elements = _design(widths, inputs, fan, weight_var, variances, grads, path, act)
+    return widths, T, spec, path, elements
+
+
+def _design(widths, inputs, fan, weight_var, variances, grads, path, act) -> tuple:
+    """(spec, path, network_elements) of a checked :func:`sample_networks` call: the network, the
+    sampler that runs ("auto" resolved) and one network's working set, which fixes the chunk size."""
+    N, n0 = inputs.shape
     spec_kw = {} if act is None else {"act": act}
     spec = NetworkSpec(n0, widths, fan=fan, weight_var=weight_var, variances=variances, **spec_kw)
     non_relu = spec.act.kind != "relu"
@@ -242,23 +383,7 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
         elements = max(a * b for a, b in zip(dims[:-1], dims[1:])) + 3 * N * max(dims)
         if grads:
             elements += spec.weights_per_network + N * sum(widths)
-    run = Run(stream, T, network_elements=elements, itemsize=torch.tensor([], dtype=dtype).element_size(),
-              memory_budget=memory_budget, chunks=chunks, device=device, progress=progress)
-    t0 = time.perf_counter()
-    x = inputs.to(dtype=dtype, device=device)
-    rec = _Records(run.rows, len(widths), N, grads, last_gram)
-    sampler = {"norm": _batch_norm, "gram": _batch_gram, "real": _batch_real}[path]
-    state: dict = {}
-    for batch in run:
-        sampler(spec, x, batch, rec, dtype=dtype, grads=grads, last_gram=last_gram, state=state)
-    if path == "norm":
-        # once a layer kills the input, later ratios are 0/0 := 0
-        lr = rec.lr[:, :, 0]
-        lr[np.cumprod(lr > 0, axis=1) == 0] = 0.0
-        rec.sq[:] = np.cumprod(rec.lr, axis=1)
-    return NetworkSample(n0, widths, fan, None if variances is not None else spec.weight_var, run.rows, rec.sq,
-                         rec.lr, rec.gr, path, str(dtype).replace("torch.", ""), str(device),
-                         time.perf_counter() - t0, rec.gl, run.chunk, tuple(c.index for c in run.chunks))
+    return spec, path, elements
 
 
 class _Records:

@@ -462,3 +462,19 @@ def test_wide_layers_stay_within_the_memory_budget():
     assert s.sq_ratio.shape == (3, 1, 1) and np.all(np.isfinite(s.sq_ratio))
     # E ratio = 1 with sd √(5/8192) ≈ 0.025: three draws lie within ±0.2 with overwhelming probability
     assert np.all(np.abs(s.sq_ratio - 1.0) < 0.2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_chunk_gives_the_same_bits_alone_or_among_others(dtype):
+    """Bit for bit (not only in law): chunk 3 of a Gram run on 12 inputs, run alone, in a block of
+    two, or among all chunks, with or without a progress callback. Batching chunks together changed
+    the last bits (batched BLAS/QR kernels depend on the batch size), so batches are single chunks."""
+    x = torch.randn(12, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    kw = dict(fan="out", stream=gen(11), dtype=dtype, path="gram")
+    whole = sample_networks([40, 40], x, 2000, progress=lambda d, t: None, **kw)
+    c = whole.chunk
+    assert whole.chunks[-1] >= 4
+    alone = sample_networks([40, 40], x, 2000, chunks=[3], **kw)
+    pair = sample_networks([40, 40], x, 2000, chunks=[4, 3], memory_budget=2**40, **kw)
+    np.testing.assert_array_equal(alone.sq_ratio, whole.sq_ratio[3 * c:4 * c])
+    np.testing.assert_array_equal(pair.sq_ratio, whole.sq_ratio[3 * c:5 * c])
