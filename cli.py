@@ -26,7 +26,7 @@ _state = {"debug": False}
 #: (then ``derive``, a group).
 COMMANDS = {"width": "width", "prob": "width", "death": "death", "moment": "moments", "figure": "figure",
             "figures": "figure", "regions": "regions", "trainability": "trainability", "variance": "variance", "resnet": "resnet",
-            "certify": "certify", "refine": "refine", "noise": "noise", "breakeven": "noise", "three-factors": "noise",
+            "certify": "certify", "sweep": "sweep", "refine": "refine", "noise": "noise", "breakeven": "noise", "three-factors": "noise",
             "validate": "validate", "check": "check", "sphere": "sphere", "audit": "audit"}
 
 

@@ -23,10 +23,35 @@ from dataclasses import dataclass, field
 import mpmath as mp
 
 from .band import LAYERS, NORMS, band_for_eps, band_probability
-from .errors import COUNT, OPEN_UNIT, CostLimitError, IntegerList, constrain
+from .errors import (COUNT, NONNEGATIVE_INT, OPEN_UNIT, CostLimitError, IntegerGrid, IntegerList, Integral, Interval,
+                     OrNone, Real, constrain)
 from .width import METHODS, log_failure_bound, min_widths
 
-__all__ = ["BOUND_METHODS", "CellBounds", "authors_delta", "cell_bounds", "min_width_curves"]
+__all__ = ["BOUND_METHODS", "CellBounds", "authors_delta", "cell_bounds", "min_width_curves", "sweep_inputs", "GRID",
+           "BUDGET_SECONDS"]
+
+#: A sweep axis: 16:4096:x2, 2:64:+2 or a comma list (at most 64 points).
+GRID = IntegerGrid(COUNT, max_points=64)
+#: Default ceiling on a sweep's simulation seconds by the cost model (refused before any work).
+BUDGET_SECONDS = 3600.0
+
+
+@constrain(widths=GRID, depths=GRID, samples=OrNone(COUNT), correlation=Interval(Real, 0, 1, closed="left"),
+           input_dim=Interval(Integral, 1, 10**6, closed="both"), delta=OPEN_UNIT, eps=OPEN_UNIT,
+           trials=Interval(Integral, 1, 10**9, closed="both"), seed=NONNEGATIVE_INT, norm=NORMS, layers=LAYERS,
+           confidence=OPEN_UNIT, budget_seconds=Interval(Real, 0, None, closed="neither"))
+def sweep_inputs(*, widths, depths, delta, eps, trials, samples=None, correlation=0.0, input_dim=64, norm="squared",
+                 layers="all", seed=0, confidence=0.95, budget_seconds=BUDGET_SECONDS) -> dict:
+    """The design of :func:`initbounds.sim.sweep.sweep`, checked (one declaration of its
+    constraints, shared with ``initbounds sweep``), as a dict.
+
+    >>> sweep_inputs(widths="16:64:x2", depths=[2], delta=0.05, eps=0.3, trials=100)["widths"]
+    (16, 32, 64)
+    """
+    return {"widths": widths, "depths": depths, "delta": delta, "eps": eps, "trials": trials, "samples": samples,
+            "correlation": correlation, "input_dim": input_dim, "norm": norm, "layers": layers, "seed": seed,
+            "confidence": confidence, "budget_seconds": budget_seconds}
+
 
 #: The methods whose failure bound at a given width a sweep records (the authors' formula is a
 #: curve, recorded as :func:`authors_delta`).

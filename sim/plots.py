@@ -3,7 +3,7 @@ without pyplot, returns it, and writes a file only when given a path; the user's
 settings are never changed)."""
 from __future__ import annotations
 
-__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth", "curve_points", "headless_pyplot",
+__all__ = ["plot_validation", "plot_length_density", "plot_residual_growth", "plot_sweep", "curve_points", "headless_pyplot",
            "FIGURE_FORMATS", "figure_name", "new_figure", "save_figure", "caption", "style", "histogram_bins"]
 
 #: The file formats every figure may be written in (the same rule as every --plot: commands._options.PLOT_SUFFIXES).
@@ -268,5 +268,69 @@ def plot_residual_growth(blocks: int, width: int, branch_width: int, eta: float,
         trials = next(iter(sim.values())).shape[0] if sim else 0
         caption(fig, f"lines: exact (bounds.resnet); points: {trials:,} simulated networks per schedule"
                      + (f", seed {seed}" if seed is not None else "") if sim else "lines: exact (bounds.resnet); no simulation")
+        save_figure(fig, path)
+    return fig
+
+
+def plot_sweep(result, path: str | None = None):
+    """The phase diagram of a sweep (:class:`sim.sweep.SweepResult`): the simulated failure
+    probability over widths × depths (log₂ axes), each method's minimum width at δ as a curve over
+    the depths, and a mark on every cell whose Clopper–Pearson interval lies wholly below δ (●)
+    or wholly above it (×). Returns the Figure."""
+    import math
+
+    import matplotlib.colors as mcolors
+    import numpy as np
+
+    inp = result.inputs
+    widths, depths = list(inp["widths"]), list(inp["depths"])
+    freq = np.full((len(depths), len(widths)), np.nan)
+    below, above = [], []
+    for r in result.rows:
+        i, j = depths.index(r["depth"]), widths.index(r["width"])
+        freq[i, j] = r["frequency"]
+        if r["ci_high"] <= inp["delta"]:
+            below.append((r["width"], r["depth"]))
+        elif r["ci_low"] > inp["delta"]:
+            above.append((r["width"], r["depth"]))
+
+    def edges(v):
+        v = np.asarray(v, dtype=float)
+        if len(v) == 1:
+            return np.array([v[0] / math.sqrt(2), v[0] * math.sqrt(2)])
+        mid = np.sqrt(v[:-1] * v[1:])
+        return np.concatenate([[v[0] ** 2 / mid[0]], mid, [v[-1] ** 2 / mid[-1]]])
+
+    with style():
+        fig, ax = new_figure(width=7.2, height=5.2)
+        xe, ye = edges(widths), edges(depths)
+        mesh = ax.pcolormesh(xe, ye, freq, cmap="magma_r", norm=mcolors.Normalize(0.0, 1.0), shading="flat")
+        fig.colorbar(mesh, ax=ax, label="simulated failure probability")
+        lo_w, hi_w = xe[0], xe[-1]
+        colors = {"authors_formula": "tab:gray", "chernoff_per_layer": "tab:blue", "chernoff_product": "tab:green",
+                  "exact_union": "tab:cyan"}
+        for m, ws in result.curves.items():
+            pts = [(w, L) for w, L in zip(ws, depths) if w is not None]
+            inside = any(lo_w <= w <= hi_w for w, _ in pts)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", ms=3, lw=1.8, color=colors.get(m),
+                    label=f"{m}" + ("" if inside else " (beyond the grid)"))
+        if below:
+            ax.plot(*zip(*below), "o", ms=4, mfc="white", mec="black", ls="none",
+                    label=f"{int(inp['confidence'] * 100)}% CI below δ")
+        if above:
+            ax.plot(*zip(*above), "X", ms=6, mfc="white", mec="black", mew=0.6, ls="none",
+                    label=f"{int(inp['confidence'] * 100)}% CI above δ")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
+        ax.set_xlim(xe[0], xe[-1])
+        ax.set_ylim(ye[0], ye[-1])
+        ax.set_xlabel("width n (every layer)")
+        ax.set_ylabel("depth L")
+        ax.set_title(f"P(some of {inp['samples']:,} input{'s' if inp['samples'] > 1 else ''} leaves the ε = "
+                     f"{inp['eps']:g} band), {inp['trials']:,} networks per cell; curves: min width at δ = "
+                     f"{inp['delta']:g}", fontsize=9.5)
+        ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, frameon=False)
+        caption(fig, f"He fan-out ReLU nets, zero bias, {inp['norm']} norm, {inp['layers']} layers; {inp['inputs']}; "
+                     f"seed {inp['seed']}; marks: Clopper–Pearson intervals vs δ")
         save_figure(fig, path)
     return fig

@@ -33,29 +33,17 @@ import numpy as np
 import torch
 
 from ..bounds.band import band_for_eps
-from ..bounds.errors import (COUNT, NONNEGATIVE_INT, OPEN_UNIT, CostLimitError, DomainError, IntegerGrid, Integral,
-                             Interval, Real, constrain)
-from ..bounds.band import LAYERS, NORMS
-from ..bounds.sweep import BOUND_METHODS, cell_bounds, min_width_curves
+from ..bounds.errors import CostLimitError, DomainError
+from ..bounds.sweep import BOUND_METHODS, BUDGET_SECONDS, cell_bounds, min_width_curves, sweep_inputs
 from . import stats
 from .core import Stream
 from .engine import (chunk_blocks, count_band_failures, estimate_seconds, plan_chunks, sample_inputs)
 from .scheduler import TASK_SECONDS, Task
 
-__all__ = ["sweep", "SweepResult", "GRID", "FORMAT", "BUDGET_SECONDS", "sweep_cost"]
+__all__ = ["sweep", "SweepResult", "FORMAT", "COLUMNS", "sweep_cost", "read_table"]
 
 #: Version of the task plan and task-file layout: files of another version are recomputed.
 FORMAT = 1
-#: A sweep axis: 16:4096:x2, 2:64:+2 or a comma list (at most 64 points).
-GRID = IntegerGrid(COUNT, max_points=64)
-#: Default ceiling on the simulation's total seconds by the cost model (refused before any work).
-BUDGET_SECONDS = 3600.0
-_CORRELATION = Interval(Real, 0, 1, closed="left")
-_TRIALS = Interval(Integral, 1, 10**9, closed="both")
-_BUDGET = Interval(Real, 0, None, closed="neither")
-_CONFIDENCE = Interval(Real, 0, 1, closed="neither")
-_INPUT_DIM = Interval(Integral, 1, 10**6, closed="both")
-
 #: The table's columns, in order.
 COLUMNS = ("width", "depth", "samples", "eps", "delta", "trials", "failures", "frequency", "ci_low", "ci_high",
            "exact_single", *(f"bound_{m}" for m in BOUND_METHODS), "authors_formula_delta", "tasks")
@@ -104,6 +92,8 @@ def _inputs_array(data, samples, correlation, input_dim, seed) -> tuple:
     if samples is None:
         raise DomainError("give samples (with correlation) or data", param="samples")
     x = sample_inputs(input_dim, samples, correlation=correlation, stream=Stream(seed, "sweep"))
+    if samples == 1:
+        return x, f"one input in R^{input_dim}"
     return x, f"{samples} inputs in R^{input_dim}, pairwise correlation ≈ {correlation:g}"
 
 
@@ -171,8 +161,6 @@ def _task(widths, x, trials, lo, hi, layers, stream, path, block):
                                path=path)
 
 
-@constrain(widths=GRID, depths=GRID, delta=OPEN_UNIT, eps=OPEN_UNIT, trials=_TRIALS, seed=NONNEGATIVE_INT,
-           norm=NORMS, layers=LAYERS, budget_seconds=_BUDGET, confidence=_CONFIDENCE, input_dim=_INPUT_DIM)
 def sweep(widths, depths, *, delta, eps, trials, out, samples=None, correlation=0.0, data=None, input_dim=64,
           norm="squared", layers="all", seed=0, confidence=0.95, budget_seconds=BUDGET_SECONDS, executor=None,
           progress: Optional[Callable[[str, int, int], None]] = None) -> SweepResult:
@@ -195,11 +183,14 @@ def sweep(widths, depths, *, delta, eps, trials, out, samples=None, correlation=
     at δ (:func:`bounds.sweep.min_width_curves`). Returns a :class:`SweepResult`.
     """
     t0 = time.perf_counter()
+    d = sweep_inputs(widths=widths, depths=depths, delta=delta, eps=eps, trials=trials, samples=samples,
+                     correlation=correlation, input_dim=input_dim, norm=norm, layers=layers, seed=seed,
+                     confidence=confidence, budget_seconds=budget_seconds)
+    widths, depths, delta, eps, trials, samples, correlation, input_dim, norm, layers, seed, confidence, \
+        budget_seconds = d.values()
     if (data is None) == (samples is None):
-        raise DomainError("give samples (with correlation) or data, not both", param="samples")
-    if samples is not None:
-        samples = COUNT.validate("samples", samples)
-        correlation = _CORRELATION.validate("correlation", correlation)
+        raise DomainError("give {samples} (with {correlation}) or {data}" + ("" if data is None else ", not both"),
+                          param="samples", names=("samples", "correlation", "data"))
     out = Path(out)
     x, source = _inputs_array(data, samples, correlation, input_dim, seed)
     N, n0 = x.shape

@@ -19,7 +19,7 @@ runner = CliRunner()
 
 #: The commands of `initbounds --help`, in its order (the order before the split into commands/).
 ORDER = ["width", "prob", "death", "moment", "figure", "figures", "regions", "trainability", "variance", "resnet", "certify",
-         "refine", "noise", "breakeven", "three-factors", "validate", "check", "sphere", "audit", "derive"]
+         "sweep", "refine", "noise", "breakeven", "three-factors", "validate", "check", "sphere", "audit", "derive"]
 
 
 def run(*args):
