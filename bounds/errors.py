@@ -382,6 +382,14 @@ class IntegerList(Constraint):
         return [1, self.item.invalid_example()]
 
 
+class _Points(list):
+    """A range too long to build: its first point and its length (refused by IntegerGrid.validate)."""
+
+    def __init__(self, head, count: int):
+        super().__init__(head)
+        self.count = count
+
+
 class IntegerGrid(IntegerList):
     """An axis of a sweep: integers each satisfying ``item``, written on the command line as a
     comma list (``4,8,16``), a geometric range ``a:b:xK`` (a, a·K, a·K², … up to b, K ≥ 2) or
@@ -408,17 +416,31 @@ class IntegerGrid(IntegerList):
             return super().parse(text)
         if len(parts) != 3 or parts[2][:1] not in ("x", "+"):
             raise ValueError(self.expects())
-        a, b, k = int(parts[0]), int(parts[1]), int(parts[2][1:])
+        try:
+            a, b, k = int(parts[0]), int(parts[1]), int(parts[2][1:])
+        except ValueError:
+            raise ValueError(self.expects()) from None
         geometric = parts[2][0] == "x"
         if (geometric and (a < 1 or k < 2)) or k < 1 or b < a:
             raise ValueError(self.expects())
-        out, v = [], a
-        while v <= b and len(out) <= self.max_points:
-            out.append(v)
-            v = v * k if geometric else v + k
-        return out
+        if geometric:
+            count, v = 0, a
+            while v <= b:
+                count, v = count + 1, v * k
+        else:
+            count = (b - a) // k + 1
+        if count > self.max_points:              # refused by validate, without building the list
+            return _Points([a], count)
+        return [a * k ** i if geometric else a + i * k for i in range(count)]
 
     def validate(self, name: str, value, *, item: str = ""):
+        if isinstance(value, str):               # the library takes the command line's text too
+            try:
+                value = self.parse(value)
+            except ValueError:
+                raise _fail(name, item, f"be {self.expects()}", repr(value)) from None
+        if isinstance(value, _Points):
+            raise _fail(name, item, f"list at most {self.max_points} {self.what}s", f"{value.count}")
         out = super().validate(name, value, item=item)
         if len(out) > self.max_points:
             raise _fail(name, item, f"list at most {self.max_points} {self.what}s", f"{len(out)}")

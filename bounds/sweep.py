@@ -1,5 +1,5 @@
 r"""A phase diagram over widths × depths: each width method's failure bound, the exact one-input
-failure probability and each method's minimum-width curve (docs/theory.md §17).
+failure probability and each method's minimum-width curve (docs/theory.md §16).
 
 For a grid cell (width n, depth L) with N inputs and the band |‖h_l‖²/‖x‖² − 1| ≤ ε (or the plain
 norm's), the derived side of a sweep is:

@@ -19,7 +19,7 @@ __all__ = ["sweep", "COMMANDS"]
 def sweep(
     widths: Any = option(help="Widths: {range}."),
     depths: Any = option(help="Depths: {range}."),
-    samples: Optional[int] = option(None, help="N correlated random inputs ({range}); or --data."),
+    samples: Optional[int] = option(None, help="N correlated random inputs ({range}; default 1); or --data."),
     correlation: float = option(0.0, help="Their pairwise correlation c, {range}."),
     input_dim: int = option(64, help="Their dimension n0 ({range})."),
     data: Optional[str] = option(None, help="Or the inputs from a data file: {range}.", constraint=DataFile()),
@@ -40,8 +40,8 @@ def sweep(
 ):
     """Phase diagram: simulated failure probability (with intervals) over widths × depths, beside each
     method's failure bound, the exact one-input probability and the minimum-width curves."""
-    if (data is None) == (samples is None):
-        raise InitBoundsError("give one of --samples N or --data FILE" + ("" if data is None else ", not both"))
+    if data is not None and samples is not None:
+        raise InitBoundsError("give one of --samples N or --data FILE, not both")
     from ..sim import sweep as lib
 
     with progress(disable=as_json) as bar, cluster(scheduler, bar, quiet=as_json) as ex:
@@ -60,7 +60,7 @@ def sweep(
     if plot:
         res.plot(plot)
     if as_json:
-        return emit_json({**res.as_dict(), "scheduler": scheduler, "plot": plot})
+        return emit_json({**res.as_dict(), "scheduler": scheduler, **({"plot": plot} if plot else {})})
     _show(res, plot)
 
 
@@ -85,7 +85,7 @@ def _show(res, plot):
     for m, ws in res.curves.items():
         w.add_row(m, *("—" if x is None else f"{x:,}" for x in ws))
     c.print(w)
-    c.print(f"Tasks: {res.tasks} ({res.reused} reused from {inp.get('out', 'the output directory')}, "
+    c.print(f"Tasks: {res.tasks} ({res.reused} reused from {res.out}, "
             f"{res.corrupt} corrupt files recomputed, {res.computed} computed now); {res.seconds:.1f} s "
             f"({res.model_seconds:.1f} s of one core by the cost model).")
     c.print("Files: " + ", ".join(res.files.values()) + (f", {plot}" if plot else ""))

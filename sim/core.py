@@ -51,7 +51,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Sequence
 import numpy as np
 import torch
 
-from ..bounds.errors import CostLimitError, DomainError, check_choice, check_int, check_real
+from ..bounds.errors import COUNT, CostLimitError, DomainError, Interval, Real, check_choice, check_int, check_real
 from ..bounds.moments import Activation, sigma2_he
 from ..bounds.variance import WEIGHT_LAWS
 
@@ -445,11 +445,12 @@ class Run:
 def _per_layer(name: str, value, L: int, *, positive: bool) -> tuple:
     if isinstance(value, (str, bytes)):
         raise DomainError(f"{name} must be a real number or one per layer; got {value!r}")
-    vals = list(value) if hasattr(value, "__iter__") else [value] * L
+    if not hasattr(value, "__iter__"):                 # one value for every layer: checked once
+        return (check_real(name, value, lo=0.0, lo_open=positive),) * L
+    vals = tuple(value)
     if len(vals) != L:
         raise DomainError(f"{name} must give one value per layer ({L}); got {len(vals)}")
-    return tuple(check_real(f"{name}[{i}]" if hasattr(value, "__iter__") else name, v, lo=0.0, lo_open=positive)
-                 for i, v in enumerate(vals))
+    return Interval(Real, 0.0, None, closed="right" if positive else "both").validate_all(name, vals)
 
 
 @dataclass(frozen=True)
@@ -500,7 +501,7 @@ class NetworkSpec:
         n0 = check_int("input_dim", self.input_dim, lo=1)
         if isinstance(self.widths, (str, bytes)) or not hasattr(self.widths, "__iter__"):
             raise DomainError(f"widths must be a sequence of integers ≥ 1; got {self.widths!r}")
-        w = tuple(check_int(f"widths[{i}]", v, lo=1) for i, v in enumerate(self.widths))
+        w = COUNT.validate_all("widths", self.widths)        # fast for long lists of ints (depth 10^6)
         if not w:
             raise DomainError("widths must list at least one layer width; got ()")
         L = len(w)

@@ -1,6 +1,6 @@
 """``initbounds sweep``: a phase diagram of the failure probability over widths × depths, run as
 tasks on any executor (in-process, ``local:K``, ``tcp://host:port``), written as it goes and
-resumable (docs/theory.md §17, docs/guide/sweep.md).
+resumable (docs/theory.md §16, docs/guide/sweep.md).
 
 Each cell (width n, depth L) simulates T He-initialized ReLU networks (fan-out, zero bias, every
 layer of width n) on the sweep's N inputs and counts those in which some input leaves the ε-band
@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from ..bounds.band import band_for_eps
 from ..bounds.errors import CostLimitError, DomainError
 from ..bounds.sweep import BOUND_METHODS, BUDGET_SECONDS, cell_bounds, min_width_curves, sweep_inputs
 from . import stats
+from .claims import ClaimSet, Evidence
 from .core import Stream
 from .engine import (chunk_blocks, count_band_failures, estimate_seconds, plan_chunks, sample_inputs)
 from .scheduler import TASK_SECONDS, Task
@@ -67,9 +69,10 @@ class SweepResult:
     seconds: float
     model_seconds: float
     notes: tuple = field(default_factory=tuple)
+    out: str = ""
 
     def as_dict(self) -> dict:
-        return {"inputs": self.inputs, "cells": self.rows, "min_width_curves": self.curves, "files": self.files,
+        return {"inputs": self.inputs, "out": self.out, "cells": self.rows, "min_width_curves": self.curves, "files": self.files,
                 "tasks": {"total": self.tasks, "reused": self.reused, "corrupt_recomputed": self.corrupt,
                           "computed": self.computed},
                 "seconds": round(self.seconds, 3), "model_seconds": self.model_seconds, "notes": list(self.notes)}
@@ -168,7 +171,8 @@ def sweep(widths, depths, *, delta, eps, trials, out, samples=None, correlation=
 
     Arguments: ``widths``, ``depths`` the grid (integers ≥ 1; a sequence, or :data:`GRID`'s
     text such as "16:4096:x2"); the inputs are ``samples`` N unit vectors in R^``input_dim``
-    with pairwise ``correlation`` c ∈ [0, 1) (drawn from ``Stream(seed, "sweep")``), or ``data``
+    with pairwise ``correlation`` c ∈ [0, 1) (drawn from ``Stream(seed, "sweep")``; default one
+    input), or ``data``
     (an N × n0 array or a .npy/.csv/.pt file, as ``certify``); ``delta`` δ, ``eps`` ε in (0, 1);
     ``norm``/``layers`` as ``width``; ``trials`` T networks per cell; ``out`` the directory
     (created if missing); ``confidence`` of the two-sided Clopper–Pearson intervals;
@@ -188,9 +192,11 @@ def sweep(widths, depths, *, delta, eps, trials, out, samples=None, correlation=
                      confidence=confidence, budget_seconds=budget_seconds)
     widths, depths, delta, eps, trials, samples, correlation, input_dim, norm, layers, seed, confidence, \
         budget_seconds = d.values()
-    if (data is None) == (samples is None):
-        raise DomainError("give {samples} (with {correlation}) or {data}" + ("" if data is None else ", not both"),
-                          param="samples", names=("samples", "correlation", "data"))
+    if data is not None and samples is not None:
+        raise DomainError("give {samples} (with {correlation}) or {data}, not both", param="samples",
+                          names=("samples", "correlation", "data"))
+    if data is None and samples is None:
+        samples = 1
     out = Path(out)
     x, source = _inputs_array(data, samples, correlation, input_dim, seed)
     N, n0 = x.shape
@@ -276,7 +282,7 @@ def sweep(widths, depths, *, delta, eps, trials, out, samples=None, correlation=
     files = _write_table(out, rows)
     notes = tuple(note for c in cells for note in bounds[c].notes)
     return SweepResult(rows, curves, inputs, files, len(plan), reused, corrupt, len(todo),
-                       time.perf_counter() - t0, model_total, notes)
+                       time.perf_counter() - t0, model_total, notes, str(out))
 
 
 def _open_store(out: Path, ident: dict, run: str) -> Path:
@@ -332,3 +338,38 @@ def read_table(path) -> list:
         return [{k: (None if v == "" else int(v) if k in ints else float(v)) for k, v in r.items()}
                 for r in csv.DictReader(fh)]
 
+
+
+# --- claims ---------------------------------------------------------------------------------------------
+CLAIMS = ClaimSet()
+
+#: The claim's design: one input, so every cell's failure probability is the exact p(n, L).
+EXACT_DESIGN = {"widths": (16, 64, 256), "depths": (2, 6), "eps": 0.3}
+
+
+@CLAIMS.claim("sweep_exact_single", "identity",
+              "sweep: each cell's simulated one-input failure frequency = exact p(n, L) (Clopper–Pearson per cell)",
+              "derived (docs/theory.md §16)", trials=4000)
+def _exact_single(ctx):
+    import tempfile
+
+    d = EXACT_DESIGN
+    m = len(d["widths"]) * len(d["depths"])
+    level = 1.0 - (1.0 - ctx.level) / m                 # Bonferroni over the cells
+    with tempfile.TemporaryDirectory(prefix="initbounds-sweep-") as out:
+        r = sweep(d["widths"], d["depths"], samples=1, delta=0.05, eps=d["eps"], trials=ctx.trials, out=out,
+                  seed=ctx.stream.seed_of(0) % 2**62, confidence=level, executor=ctx.executor)
+    worst, misses = None, []
+    for row in r.rows:
+        p = row["exact_single"]
+        if not row["ci_low"] <= p <= row["ci_high"]:
+            misses.append(f"n={row['width']}, L={row['depth']}")
+        z = abs(row["frequency"] - p) / max(math.sqrt(p * (1 - p) / row["trials"]), 1e-300)
+        if worst is None or z > worst[0]:
+            worst = (z, row)
+    row = worst[1]
+    return Evidence(row["exact_single"], row["frequency"], (row["ci_low"], row["ci_high"]), not misses,
+                    f"{m} cells (widths {d['widths']}, depths {d['depths']}, ε = {d['eps']}), {ctx.trials} networks "
+                    f"each; farthest cell n={row['width']}, L={row['depth']} ({worst[0]:.2f} standard errors); "
+                    + (f"outside: {', '.join(misses)}" if misses else "every exact p inside its interval"),
+                    ctx.trials * m, path="norm")

@@ -6,13 +6,13 @@ order of :data:`TOPICS`.
 """
 from __future__ import annotations
 
-from . import certify, claims, death, moments, noise, refine, regions, resnet, sphere, variance, width, wnorm
+from . import certify, claims, death, moments, noise, refine, regions, resnet, sphere, sweep, variance, width, wnorm
 from .claims import Claim, ClaimResult
 
 __all__ = ["TOPICS", "CLAIMS", "run_claims"]
 
 #: The topics whose claims ``validate`` runs, in order.
-TOPICS = (width, death, moments, variance, resnet, regions, certify, sphere, wnorm, refine, noise)
+TOPICS = (width, death, moments, variance, resnet, regions, certify, sweep, sphere, wnorm, refine, noise)
 
 #: Every claim by name.
 CLAIMS: dict[str, Claim] = {c.name: c for t in TOPICS for c in t.CLAIMS}

@@ -42,7 +42,8 @@ SECTIONS = {
     13: "Iterative refinement in residual networks (J18)",
     14: "SGD noise, curvature and the break-even point (J17, J20)",
     15: "Auditing a PyTorch model",
-    16: "Sources",
+    16: "Phase diagrams and distributed runs",
+    17: "Sources",
 }
 
 #: Where citations are looked for: these folders (recursively) and the root's own .py/.md files.

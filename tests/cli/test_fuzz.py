@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import itertools
 import json
 import math
 import os
@@ -108,6 +109,9 @@ SMALL = {
     "three-factors": {"--examples": ["8", "30"], "--width": ["2", "4"], "--epochs": ["1"], "--seeds": ["1", "2"],
                       "--batches": ["128", "256,512"], "--lrs": ["0.1,0.2", "0.05,5"]},
     "audit": {"--networks": ["2", "5"], "--points": ["1", "4"]},
+    # issue 16: a small grid (the --widths/--depths extremes still come as #wide values)
+    "sweep": {"--trials": ["10", "50"], "--widths": ["4", "16:64:x2", "8,16"], "--depths": ["1", "2:4:x2", "3"],
+              "--samples": ["1", "3"], "--out": ["{tmp}/sweep-{call}", "{tmp}/sweep-{call}", "{tmp}/shared"]},
 }
 #: Simulation commands whose calls must carry their small options (a default call runs for minutes).
 FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": ["--configs", "--seeds", "--epochs"],
@@ -116,7 +120,7 @@ FORCE_SMALL = {"check": ["--trials"], "regions": ["--trials"], "trainability": [
                "noise": ["--examples", "--width", "--probes", "--steps"],
                "breakeven": ["--examples", "--width", "--steps", "--seeds", "--record-every"],
                "three-factors": ["--examples", "--width", "--epochs", "--seeds", "--batches", "--lrs"],
-               "audit": ["--networks"]}
+               "audit": ["--networks"], "sweep": ["--trials"]}
 #: Fast claims of `validate` (a default run of all claims takes minutes).
 CLAIMS = ["rho_mean", "death_point", "width_authors_formula", "moment_relu"]
 
@@ -224,6 +228,10 @@ REAL_OPTIONS = {name: {f.split("#")[0] for f in spec[1]} for name, spec in ALL_S
 #: the remaining entries are optional parts of a report documented in its command's docstring
 #: (a mode or option that does not apply). Any other null fails the call.
 NULLABLE = {
+    # sim.sweep: a method's bound, the exact one-input probability or a minimum width is null where that
+    # method's cost model refuses (the reason is in "notes"); "correlation" is null for --data inputs
+    "sweep": {"exact_single", "bound_chernoff_per_layer", "bound_chernoff_product", "bound_exact_union", "correlation",
+              "authors_formula", "chernoff_per_layer", "chernoff_product", "exact_union"},
     "*": set(),
     # README: the law is "null unless the weights are Gaussian without bias"; exact_second_moment only for
     # non-Gaussian or biased designs; the bracket, log-normal and Jacobian values are Gaussian-only
@@ -419,9 +427,13 @@ def _names_option(line: str, name: str, argv: list) -> bool:
 LAST_EXIT = [None]
 
 
+_CALLS = itertools.count()
+
+
 def run_one(argv: list, tmp: str) -> tuple[str | None, float, str]:
     """Run one call; (failure kind or None, seconds, output)."""
-    argv = [a.replace("{tmp}", tmp) for a in argv]
+    call = str(next(_CALLS))     # {call}: a fresh name per call (sweep's --out resumes a directory of the same sweep)
+    argv = [a.replace("{tmp}", tmp).replace("{call}", call) for a in argv]
     budget = FIGURE_BUDGET if argv[0] in ("figure", "figures") else BUDGET
     stop = budget + (HARD_STOP - BUDGET)
     old = signal.signal(signal.SIGALRM, _alarm)

@@ -35,6 +35,8 @@ BASE = {
     "validate": [],
     "check": [],
     "certify": ["--dataset", "iris", "--depth", "1", "--delta", "0.2", "--eps", "0.5"],
+    "sweep": ["--widths", "8", "--depths", "1", "--samples", "1", "--delta", "0.1", "--eps", "0.5", "--trials", "10",
+              "--out", __import__("tempfile").mkdtemp(prefix="initbounds-sweep-")],
     "sphere": ["--input-dim", "4", "--depth", "1", "--delta", "0.1", "--eps", "0.5"],
     "noise": [],
     "breakeven": [],
@@ -195,7 +197,7 @@ def test_every_plot_option_is_the_one_rule():
     from initbounds.commands._options import PlotFile
 
     assert set(PLOTTING) == {"check", "validate", "trainability", "variance", "resnet", "sphere", "refine", "breakeven",
-                             "three-factors", "audit"}
+                             "three-factors", "audit", "sweep"}
     for name in cli.COMMANDS:
         for p in _command(name).params:
             if "--plot" in p.opts:

@@ -23,13 +23,14 @@ def test_registry_has_the_issue_claims():
 def test_every_topic_declares_its_claims_next_to_its_simulation():
     """Each claim's run function is defined in the topic module that declares it."""
     assert {t.__name__.rsplit(".", 1)[1] for t in TOPICS} == {"width", "death", "moments", "variance", "resnet",
-                                                             "regions", "certify", "sphere", "wnorm", "refine", "noise"}
+                                                             "regions", "certify", "sweep", "sphere", "wnorm", "refine",
+                                                             "noise"}
     for t in TOPICS:
         assert len(t.CLAIMS) > 0
         for c in t.CLAIMS:
             assert c.run.__module__ == t.__name__, c.name
             assert c.kind in C.KINDS and c.source and c.description and c.default_trials >= 1
-    assert len(CLAIMS) == sum(len(t.CLAIMS) for t in TOPICS) == 73
+    assert len(CLAIMS) == sum(len(t.CLAIMS) for t in TOPICS) == 74
 
 
 @pytest.mark.parametrize("kind, holds, expected", [
