@@ -183,15 +183,22 @@ class Executor:
         from distributed import as_completed
 
         run = uuid.uuid4().hex[:8]
-        futures = {}
-        for t in tasks:
-            f = self.client.submit(t.fn, *t.args, key=f"initbounds-{run}-{t.key}", pure=False, retries=0)
-            futures[f] = t
+        futures, groups = {}, {}
+        for t in tasks:                      # one client.map per function and arity: one message, not one per task
+            groups.setdefault((t.fn, len(t.args)), []).append(t)
+        for (fn, arity), ts in groups.items():
+            keys = [f"initbounds-{run}-{t.key}" for t in ts]
+            columns = [[t.args[i] for t in ts] for i in range(arity)]
+            fs = self.client.map(fn, *columns, key=keys, pure=False, retries=0) if arity else \
+                [self.client.submit(fn, key=k, pure=False, retries=0) for k in keys]
+            for f, t in zip(fs, ts):
+                futures[f.key] = (f, t)
         try:
-            for f in as_completed(futures):
-                yield futures[f], f.result()
+            # results come back in batches as they complete (one round trip per batch, not per task)
+            for f, result in as_completed([f for f, _ in futures.values()], with_results=True):
+                yield futures[f.key][1], result
         finally:
-            for f in futures:
+            for f, _ in futures.values():
                 f.release()
 
 
@@ -209,6 +216,20 @@ def _quiet():
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+#: What Dask's nanny sets in a worker's environment before starting it, less its
+#: ``MALLOC_TRIM_THRESHOLD_=65536``: with it glibc hands freed memory back to the system at once and
+#: the samplers, which allocate and free large tensors in every layer, ran 40% slower (measured:
+#: one Gram task 0.80 s in a process, 1.15 s on a worker and 1.13 s in a process with that variable).
+WORKER_ENVIRON = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+
+
+def dask_config_for_workers():
+    """A ``dask.config.set`` context giving the nanny :data:`WORKER_ENVIRON` for new workers."""
+    import dask
+
+    return dask.config.set({"distributed.nanny.pre-spawn-environ": dict(WORKER_ENVIRON)})
 
 
 def _import_distributed():
@@ -236,6 +257,7 @@ def connect(spec="inprocess", *, order: Optional[Callable] = None, timeout: floa
     distributed = _import_distributed()
     with _quiet(), contextlib.ExitStack() as stack:
         if sched.kind == "local":
+            stack.enter_context(dask_config_for_workers())
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=sched.workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                 silence_logs=logging.CRITICAL, env={"INITBOUNDS_THREADS": "1"}))
