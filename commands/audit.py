@@ -172,8 +172,10 @@ def audit(
     res = p.get("residual")
     if res:
         if "mean_ratio" in res:
+            bias = (f", branch bias variances {res['bias_var1']:.3g}, {res['bias_var2']:.3g}; E M_B/E M_0 = "
+                    f"{res['growth']:.4g}" if res["biases"] else "")
             c.print(f"residual: {res['blocks']} blocks, η = {res['eta']:.4g}, η_eff = η·√(c₁c₂/2) = "
-                    f"{res['eta_eff']:.4g}; E‖x_B‖²/‖x_0‖² = {res['mean_ratio']:.4g} ({res['exactness']})")
+                    f"{res['eta_eff']:.4g}{bias}; E {res['quantity']} = {res['mean_ratio']:.4g} ({res['exactness']})")
         else:
             c.print(f"residual: {res['reason']}")
     head, rows = rep.check_table()

@@ -41,7 +41,7 @@ from ..bounds.death import liveness
 from ..bounds.errors import DomainError, InitBoundsError
 from ..bounds.moments import activation as make_activation
 from ..bounds.moments import sigma2, unit_moments_xi
-from ..bounds.resnet import residual_moments
+from ..bounds.resnet import residual_bias_moments
 from ..bounds.variance import length_moments, min_width_for_variance, second_moment, weight_kurtosis
 from . import stats
 from .core import Stream, thread_policy
@@ -210,6 +210,7 @@ class _Block:
     layers: list       # module targets on the branch, in order
     eta: float         # constant branch scale (1 if none)
     extra: list        # other branch operations (outside the theory's block)
+    skip_input: bool = False   # the skip input is the model's input (a placeholder node)
 
 
 def _residual_blocks(adds) -> list:
@@ -243,7 +244,7 @@ def _residual_blocks(adds) -> list:
                 layers.append(f"relu@{n.name}")
             else:
                 extra.append(n.name)
-        blocks.append(_Block(skip.name, node.name, layers, eta, extra))
+        blocks.append(_Block(skip.name, node.name, layers, eta, extra, skip.op == "placeholder"))
     return blocks
 
 
@@ -648,19 +649,53 @@ def _predict(struct: ModelStructure, x0: torch.Tensor, s: float, samples: int) -
             out["ab19_design"] = {"method": "chernoff_per_layer", "samples": samples, "delta": 0.05, "eps": 0.5}
         except InitBoundsError as e:
             out["ab19_width"], out["ab19_reason"] = None, str(e)
-    blocks = _block_theory(struct)
+    blocks = _block_theory(struct, x0, m0)
     if blocks is not None:
         out["residual"] = blocks
     return out
 
 
-def _block_theory(struct: ModelStructure):
-    """The resnet prediction when every block is Linear → ReLU → Linear with equal gains:
-    η_eff = η·√(c₁c₂/2) (W₁ of gain c₁ scales the branch variance by c₁/2 against He, W₂ by c₂)."""
+def _stem_moments(struct: ModelStructure, x0: torch.Tensor, m_in: float):
+    """(E M_0, E M_0² or None, why not) of the first residual block's input, for the example point x0 of
+    M = m_in: the input itself, or a stem of Linear layers inside the theory (an identity activation when
+    none follows). E M_0 by the FM1 recursion M ← m₁(cM + s²) (any symmetric laws); E M_0² for a single
+    linear stem h = Wx + b of named laws: E h_i⁴ = 3q² + (κ_W − 3)(c/n₀)²Σx_j⁴ + (κ_b − 3)s⁴, q = cM + s²,
+    and E M_0² = q²(1 − 1/n) + E h_i⁴/n (rows independent). Returns None when the stem is not predictable."""
+    b0 = struct.blocks[0]
+    stem = [L for L in struct.layers if L.role == "stem"]
+    if not stem:
+        return (m_in, m_in * m_in, None) if b0.skip_input else None
+    if stem[-1].probe != b0.skip or any(L.kind != "linear" or L.outside or L.norm for L in stem):
+        return None
+    mean = m_in
+    for L in stem:
+        kind, a, lo, up = L.act or ("linear", None, None, None)
+        m1 = float(unit_moments_xi(make_activation(kind, slope=a, lower=lo, upper=up))[0])
+        mean = m1 * (L.c_used * mean + (L.bias_var or 0.0))
+    (L,) = stem if len(stem) == 1 else (None,)
+    if L is None or (L.act and L.act[0] != "linear") or L.law is None:
+        return mean, None, "the stem's E M_0² is derived here for one linear layer of a named law"
+    bias_law = L.bias_law if L.bias_law not in (None, "zero") else "gaussian"
+    if bias_law not in ("gaussian", "uniform", "rademacher", "laplace"):
+        return mean, None, f"the stem's bias law ({L.bias_law}) is not a named law"
+    kw, kb = (float(k.p) / float(k.q) for k in (weight_kurtosis(L.law), weight_kurtosis(bias_law)))
+    s2, c, n0 = L.bias_var or 0.0, L.c_used, L.fan_in
+    flat = x0.to(torch.float64).flatten()
+    q = c * m_in + s2
+    h4 = 3 * q * q + (kw - 3) * (c / n0) ** 2 * float((flat**4).sum()) + (kb - 3) * s2 * s2
+    return mean, q * q * (1 - 1 / L.width) + h4 / L.width, None
+
+
+def _block_theory(struct: ModelStructure, x0: torch.Tensor, m_in: float):
+    """The residual prediction when every block is Linear → ReLU → Linear with the same shapes, gains and bias
+    variances: bounds.resnet.residual_bias_moments (docs/theory.md §15), whose zero-bias case is §7's block with
+    η_eff = η·√(c₁c₂/2). Without branch biases the checked quantity is ‖x_B‖²/‖x_0‖² (its law is free of x_0);
+    with them the blocks are affine in (E M², E M), so the checked quantity is M_B/M_in, M_in the example
+    point's, through the stem's moments (:func:`_stem_moments`)."""
     if not struct.blocks:
         return None
     by = {L.name: L for L in struct.layers}
-    shapes = []
+    shapes, laws = [], set()
     for b in struct.blocks:
         mods = [t for t in b.layers if t in by]
         acts = [t for t in b.layers if t not in by]
@@ -669,16 +704,42 @@ def _block_theory(struct: ModelStructure):
         L1, L2 = by[mods[0]], by[mods[1]]
         if not (L1.act and L1.act[0] == "relu") and not any("relu" in a for a in acts):
             return {"reason": f"block {b.out}: the branch activation is not ReLU"}
-        shapes.append((L1.fan_in, L1.width, round(b.eta * math.sqrt(L1.c_used * L2.c_used / 2), 12),
-                       bool(L1.bias_var or L2.bias_var)))
-    if len(set(shapes)) != 1:
-        return {"reason": "blocks differ in widths or gains (the exact product needs one block law)"}
-    n, m, eta, bias = shapes[0]
-    r = residual_moments(len(struct.blocks), n, m, eta)
-    return {"blocks": len(struct.blocks), "width": n, "branch_width": m, "eta": struct.blocks[0].eta,
-            "eta_eff": eta, "mean_ratio": r.mean_ratio, "second_moment_ratio": r.second_moment_ratio,
-            "biases": bias, "exactness": "approximation (biases on the branch; the formula has none)" if bias else
-            "exact (Gaussian weights; mean exact for any symmetric law)"}
+        if L2.width != L1.fan_in or L2.fan_in != L1.width:
+            return {"reason": f"block {b.out}: the branch does not map width n → m → n"}
+        shapes.append((L1.fan_in, L1.width, b.eta, L1.c_used, L2.c_used, L1.bias_var or 0.0, L2.bias_var or 0.0))
+        laws |= {L1.law, L2.law} | {L.bias_law for L in (L1, L2) if L.bias_law not in (None, "zero")}
+    if len({tuple(round(v, 12) for v in sh) for sh in shapes}) != 1:
+        return {"reason": "blocks differ in widths, scales, gains or bias variances (the product needs one block law)"}
+    n, m, eta, c1, c2, s1, s2 = shapes[0]
+    B = len(struct.blocks)
+    eta_eff = eta * math.sqrt(c1 * c2 / 2)
+    biases = bool(s1 or s2)
+    gauss = laws == {"gaussian"}
+    kw = dict(c1=c1, c2=c2, bias_var1=s1, bias_var2=s2)
+    out = {"blocks": B, "width": n, "branch_width": m, "eta": eta, "eta_eff": round(eta_eff, 12), "c1": c1,
+           "c2": c2, "bias_var1": s1, "bias_var2": s2, "biases": biases,
+           "second_exactness": "exact" if gauss else "approximation (the block's second moment is exact for "
+                                                         "Gaussian weights and biases)"}
+    if not biases:
+        r = residual_bias_moments(B, n, m, eta, **kw)
+        out.update(quantity="‖x_B‖²/‖x_0‖²", mean_ratio=r.mean_ratio, growth=r.mean_ratio,
+                   second_moment=r.second_ratio, normalized_second=r.normalized_second,
+                   exactness="exact (any symmetric law)")
+        return out
+    stem = _stem_moments(struct, x0, m_in)
+    if stem is None:
+        return dict(out, reason="branch biases make the blocks affine in E M_0, and the first block's input "
+                                "(after the stem) is not predicted here")
+    m0, m0_sq, why = stem
+    r = residual_bias_moments(B, n, m, eta, m0=m0, **kw)
+    out.update(quantity="M_B/M_in", mean_ratio=r.mean / m_in, growth=r.mean_ratio, m0=m0 / m_in,
+               exactness="exact (any symmetric law; branch biases included)")
+    if m0_sq is not None:
+        r2 = residual_bias_moments(B, n, m, eta, m0=m0, m0_second=max(m0_sq, m0 * m0), **kw)
+        out.update(second_moment=r2.second / m_in**2, normalized_second=r2.normalized_second)
+    else:
+        out["second_reason"] = why
+    return out
 
 
 # --- the spot-check -------------------------------------------------------------------------------
@@ -793,10 +854,18 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
     res = pred.get("residual")
     if res and "mean_ratio" in res:
         b0, bl = struct.blocks[0], struct.blocks[-1]
-        v = [float(r[bl.out][0][0] / r[b0.skip][0][0]) for r in rows]
-        items.append((f"E ‖x_B‖²/‖x_0‖² over {res['blocks']} residual blocks", res["mean_ratio"], v,
-                      res["exactness"].split(" (")[0] if not res["biases"] else res["exactness"],
-                      "bounds.resnet.residual_moments", (0, None), None))
+        if res["biases"]:
+            v = [float(r[bl.out][0][0]) / m0 for r in rows]
+            label = f"E M_B/M_in over {res['blocks']} residual blocks (M_in: the input's)"
+        else:
+            v = [float(r[bl.out][0][0] / r[b0.skip][0][0]) for r in rows]
+            label = f"E ‖x_B‖²/‖x_0‖² over {res['blocks']} residual blocks"
+        items.append((label, res["mean_ratio"], v, res["exactness"].split(" (")[0],
+                      "bounds.resnet.residual_bias_moments", (0, None), None))
+        if res.get("second_moment") is not None:
+            items.append((label.replace("E ", "E (", 1).replace(" over", ")² over", 1), res["second_moment"],
+                          [t * t for t in v], res["second_exactness"], "bounds.resnet.residual_bias_moments",
+                          (0, None), _heavy(res["normalized_second"] - 1, MAX_NV_SECOND)))
     m = max(1, sum(1 for it in items if it[6] is None))
     level = 1 - alpha / m
     checks = []

@@ -77,15 +77,26 @@ def test_narrow_deep_mlp_variance_and_width_recommendation():
     assert [r for r in rep.recommendations if r["action"] == "width"]
 
 
-def test_residual_default_init_branches_are_labelled_approximate():
-    """Default-init branches: η_eff = √(c₁c₂/2) = √(1/18); their biases put the formula out of its exact setting."""
+def test_residual_default_init_branches_with_biases_are_predicted_exactly():
+    """Default-init branches: c₁ = c₂ = 1/3, branch biases of variance 1/(3·32), η_eff = √(c₁c₂/2) = √(1/18).
+    With the biases the blocks are affine in E M (bounds.resnet.residual_bias_moments), so the audit predicts
+    M_B/M_in through the default-init stem: exact for the mean (any symmetric law), an approximation for the
+    second moment (uniform weights); both must agree with the spot-check."""
+    from initbounds.bounds.resnet import residual_bias_moments
+
     rep = _run("residual_mlp", (16, 16), seed=4)
     res = rep.predictions["residual"]
     assert res["blocks"] == 4 and math.isclose(res["eta_eff"], math.sqrt(1 / 18), rel_tol=1e-9)
-    assert res["mean_ratio"] == residual_moments(4, 32, 32, res["eta_eff"]).mean_ratio
-    (chk,) = [c for c in rep.checks if "residual" in c.quantity]
-    assert chk.exactness.startswith("approximation")
-    assert chk.verdict in ("agrees", "differs (approximation)")
+    assert res["biases"] and math.isclose(res["bias_var1"] * 32, 1 / 3) and math.isclose(res["bias_var2"] * 32, 1 / 3)
+    m_in = rep.predictions["input_m0"]
+    m0 = m_in / 3 + 1 / (3 * 16)                      # the default-init stem: E M_0 = c M_in + s²
+    assert res["m0"] == pytest.approx(m0 / m_in, rel=1e-12)
+    want = residual_bias_moments(4, 32, 32, 1.0, c1=1 / 3, c2=1 / 3, bias_var1=1 / 96, bias_var2=1 / 96, m0=m0)
+    assert res["mean_ratio"] == pytest.approx(want.mean / m_in, rel=1e-12)
+    assert res["growth"] > residual_moments(4, 32, 32, res["eta_eff"]).mean_ratio     # the biases' share
+    mean_chk, second_chk = [c for c in rep.checks if "residual" in c.quantity]
+    assert mean_chk.exactness == "exact" and mean_chk.agrees
+    assert second_chk.exactness.startswith("approximation") and second_chk.agrees
     assert rep.segment == []
 
 
