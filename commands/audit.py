@@ -161,7 +161,8 @@ def audit(
                 f"{p['fm1_rate']:+.4g}/layer ({p['fm1']}); E M_d/M_0 = {p['mean_ratio']:.4g}; β = {p['beta']:.4g}")
         if p.get("second_moment") is not None:
             c.print(f"Var M_d/M_0² = {p['var_ratio']:.4g} (exact, {p['weight_law']} weights, the biases' law); "
-                    f"log-norm spread sd log(M_d/M_0) ≈ {p['log_norm_spread']:.4g} (leading order √(5β))")
+                    f"log-norm spread sd log(M_d/M_0) ≈ {p['log_norm_spread']:.4g} (leading order √(5β)), "
+                    f"{p['log_norm_spread_matched']:.4g} (lognormal with the exact moments; checked below)")
         if "p_dead_point" in p:
             c.print(f"P(a point is dead) = {p['p_dead_point']:.4g}; expected live fraction "
                     f"{p['expected_live_fraction']:.4g}")

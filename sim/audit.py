@@ -633,6 +633,9 @@ def _predict(struct: ModelStructure, x0: torch.Tensor, s: float, samples: int) -
             out["second_moment_reason"] = ("exact E M_d² needs ReLU layers of one named weight law and one bias law "
                                            "here")
         out["log_norm_spread"] = math.sqrt(lm.lognormal[1])      # leading order: sd of log(M_d/M_0) = √(5β)
+        if out.get("second_moment") and out["mean_ratio"]:
+            # the lognormal law with the exact E M_d and E M_d² (weight law and biases included): σ² = log(E M²/(E M)²)
+            out["log_norm_spread_matched"] = math.sqrt(max(math.log(out["second_moment"] / out["mean_ratio"] ** 2), 0.0))
         if any(L.act[0] == "relu" for L in seg):
             relu_w = [L.width for L in seg if L.act[0] == "relu"]
             lv = liveness(relu_w, bias=any(L.bias_var for L in seg))
@@ -708,38 +711,48 @@ def _block_theory(struct: ModelStructure, x0: torch.Tensor, m_in: float):
             return {"reason": f"block {b.out}: the branch does not map width n → m → n"}
         shapes.append((L1.fan_in, L1.width, b.eta, L1.c_used, L2.c_used, L1.bias_var or 0.0, L2.bias_var or 0.0))
         laws |= {L1.law, L2.law} | {L.bias_law for L in (L1, L2) if L.bias_law not in (None, "zero")}
-    if len({tuple(round(v, 12) for v in sh) for sh in shapes}) != 1:
-        return {"reason": "blocks differ in widths, scales, gains or bias variances (the product needs one block law)"}
+    if len({sh[0] for sh in shapes}) != 1:
+        return {"reason": "the blocks' residual widths differ"}
     n, m, eta, c1, c2, s1, s2 = shapes[0]
     B = len(struct.blocks)
-    eta_eff = eta * math.sqrt(c1 * c2 / 2)
-    biases = bool(s1 or s2)
+    biases = any(sh[5] or sh[6] for sh in shapes)
     gauss = laws == {"gaussian"}
-    kw = dict(c1=c1, c2=c2, bias_var1=s1, bias_var2=s2)
-    out = {"blocks": B, "width": n, "branch_width": m, "eta": eta, "eta_eff": round(eta_eff, 12), "c1": c1,
-           "c2": c2, "bias_var1": s1, "bias_var2": s2, "biases": biases,
+    same = len({tuple(round(v, 12) for v in sh) for sh in shapes}) == 1
+    out = {"blocks": B, "width": n, "branch_width": m, "eta": eta, "eta_eff": round(eta * math.sqrt(c1 * c2 / 2), 12),
+           "c1": c1, "c2": c2, "bias_var1": s1, "bias_var2": s2, "biases": biases, "shapes": shapes,
+           "same_blocks": same,
            "second_exactness": "exact" if gauss else "approximation (the block's second moment is exact for "
                                                          "Gaussian weights and biases)"}
     if not biases:
-        r = residual_bias_moments(B, n, m, eta, **kw)
-        out.update(quantity="‖x_B‖²/‖x_0‖²", mean_ratio=r.mean_ratio, growth=r.mean_ratio,
-                   second_moment=r.second_ratio, normalized_second=r.normalized_second,
-                   exactness="exact (any symmetric law)")
+        mean, second = _chain_blocks(shapes, 1.0, 1.0)
+        out.update(quantity="‖x_B‖²/‖x_0‖²", mean_ratio=mean, growth=mean, second_moment=second,
+                   normalized_second=second / mean**2, exactness="exact (any symmetric law)")
         return out
     stem = _stem_moments(struct, x0, m_in)
     if stem is None:
         return dict(out, reason="branch biases make the blocks affine in E M_0, and the first block's input "
                                 "(after the stem) is not predicted here")
     m0, m0_sq, why = stem
-    r = residual_bias_moments(B, n, m, eta, m0=m0, **kw)
-    out.update(quantity="M_B/M_in", mean_ratio=r.mean / m_in, growth=r.mean_ratio, m0=m0 / m_in,
+    mean, second = _chain_blocks(shapes, m0, m0 * m0 if m0_sq is None else max(m0_sq, m0 * m0))
+    out.update(quantity="M_B/M_in", mean_ratio=mean / m_in, growth=mean / m0, m0=m0 / m_in,
                exactness="exact (any symmetric law; branch biases included)")
     if m0_sq is not None:
-        r2 = residual_bias_moments(B, n, m, eta, m0=m0, m0_second=max(m0_sq, m0 * m0), **kw)
-        out.update(second_moment=r2.second / m_in**2, normalized_second=r2.normalized_second)
+        out.update(second_moment=second / m_in**2, normalized_second=second / mean**2)
     else:
         out["second_reason"] = why
     return out
+
+
+def _chain_blocks(shapes, m0: float, m0_second: float, scale=lambda b: 1.0) -> tuple:
+    """(E M_B, E M_B²) through the blocks ``shapes`` = [(n, m, η, c₁, c₂, s₁², s₂²), …] one at a time
+    (bounds.resnet.residual_bias_moments with B = 1 from the previous block's moments; exact: each block is
+    linear on (E M², E M, 1)), block b's η multiplied by ``scale(b)`` (b = 1..B)."""
+    mean, second = m0, m0_second
+    for b, (n, m, eta, c1, c2, s1, s2) in enumerate(shapes, start=1):
+        r = residual_bias_moments(1, n, m, eta * scale(b), c1=c1, c2=c2, bias_var1=s1, bias_var2=s2, m0=mean,
+                                  m0_second=max(second, mean * mean))
+        mean, second = r.mean, r.second
+    return mean, second
 
 
 # --- the spot-check -------------------------------------------------------------------------------
@@ -771,12 +784,13 @@ def _fill(t: torch.Tensor, law: str, var: float, gen: torch.Generator) -> None:
         t.normal_(0.0, sd, generator=gen)
 
 
-def _spot(model, struct, x, *, networks, stream, factory, overrides, probes):
-    """Per network: {probe: per-point M} for the probes, and alive masks."""
+def _spot(model, struct, x, *, networks, stream, factory, overrides, probes, mutate=None):
+    """Per network: {probe: per-point M} for the probes, and alive masks. ``mutate(net)``, if given, changes
+    each re-initialized network in place before it is forwarded (a recommendation applied to it)."""
     names = set(probes)
     elements = sum(p.numel() for p in model.parameters()) * max(1, x.shape[0])
     with thread_policy(elements):
-        return _spot_rows(model, struct, x, networks, stream, factory, overrides, names)
+        return _spot_rows(model, struct, x, networks, stream, factory, overrides, names, mutate)
 
 
 def _network(k, model, struct, stream, factory, overrides, base):
@@ -792,11 +806,13 @@ def _network(k, model, struct, stream, factory, overrides, base):
     return base, base
 
 
-def _spot_rows(model, struct, x, networks, stream, factory, overrides, names):
+def _spot_rows(model, struct, x, networks, stream, factory, overrides, names, mutate=None):
     rows = []
     base = None
     for k in range(networks):
         net, base = _network(k, model, struct, stream, factory, overrides, base)
+        if mutate is not None:
+            mutate(net)
         xx = x.to(next(net.parameters()).dtype)
         rec = _record(net, xx, names, struct.graph)
         rows.append({n: (_per_point_m(t), (t.reshape(t.shape[0], -1) != 0).any(dim=1)) for n, t in rec.items()
@@ -841,6 +857,17 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
             v = [(float(r[last.probe][0][0]) / m0) ** 2 for r in rows]
             items.append((f"E (M_d/M_0)² after {last.name}", pred["second_moment"], v, ex,
                           "bounds.variance.second_moment (detected laws)", (0, None), _heavy(nv[-1], MAX_NV_SECOND)))
+        matched = pred.get("log_norm_spread_matched")
+        if pred.get("log_norm_spread") is not None:
+            lv = np.log([t for t in (float(r[last.probe][0][0]) / m0 for r in rows) if t > 0])
+            if lv.size >= 2:
+                dev = (lv - lv.mean()) ** 2 * lv.size / (lv.size - 1)       # mean: the unbiased sample variance
+                items.append((f"sd log(M_d/M_0) after {last.name} (log-norm spread; {lv.size} networks where the "
+                              "point lives)", pred["log_norm_spread"] if matched is None else matched, dev,
+                              ("lognormal approximation (σ² = log E M_d²/(E M_d)², the exact moments)"
+                               if matched is not None else "leading order (√(5β): zero bias, Gaussian weights)")
+                              if exact_all else "approximation (channels as width; lognormal)", "bounds.variance.length_moments (lognormal)", (0, None), None,
+                              math.sqrt))
         if "expected_live_fraction" in pred:
             relu = [L for L in seg if L.act[0] == "relu"]
             fr = []
@@ -869,8 +896,10 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
     m = max(1, sum(1 for it in items if it[6] is None))
     level = 1 - alpha / m
     checks = []
-    for q, p, v, ex, src, (lo, hi), why in items:
+    for q, p, v, ex, src, (lo, hi), why, *post in items:
         mean, a, b = stats.mean_ci(np.asarray(v, dtype=float), level, lo=lo, hi=hi)
+        if post:                     # an interval for a transform of the mean (the sd from the variance)
+            mean, a, b = (post[0](max(t, 0.0)) for t in (mean, a, b))
         checks.append(Check(q, float(p), float(mean), float(a), float(b), ex, src, why))
     measured_only = []
     for L in struct.layers:
@@ -906,6 +935,105 @@ def _sign_flip_rec(model, struct, pred, x, *, networks, stream, factory, alpha) 
                    f"{hi:.3g}], minimum {min(fr):.3g} ({'the guarantee held in every network' if ok else 'GUARANTEE BROKEN'})")
     return rec
 
+#: The width recommendation's rebuilt chains: 20 per spot-check network (a variance needs more than a mean),
+#: within about 2·10^9 multiply-adds, drawn in chunks of this many (chunk k from ``stream.generator(k)``).
+_CHAIN_CHUNK = 500
+
+
+def _width_chains(networks: int, width: int, depth: int, n0: int) -> int:
+    per_chain = width * (n0 + (depth - 1) * width)
+    return int(max(networks, min(20 * networks, 2e9 // per_chain)))
+
+
+def _width_rec(seg, pred, x, *, networks, stream, alpha) -> dict:
+    """The width recommendation, re-measured: the theory chain rebuilt at the recommended width W (same depth and
+    activations, He fan-in Gaussian weights, zero biases; W₁ ∈ R^{W×n₀}), :func:`_width_chains` of them drawn in chunks and forwarded on the example point; Var M_d/M_0² is estimated as the mean of
+    (M_d/M_0 − 1)² (E M_d/M_0 = 1 exactly here), with its interval. Predicted: (1 + 5/W)^d − 1 (§6, exact for
+    ReLU; the leaky factor differs, labelled)."""
+    d, W = len(seg), pred["width_for_var_le_1"]
+    predicted = length_moments([W] * d).normalized_var
+    before = pred.get("var_ratio")
+    rec = {"action": "width", "width": W, "depth": d, "before": before, "after_predicted": predicted}
+    head = (f"width ≥ {W} for Var M_d/M_0² ≤ 1 at depth {d} (He, zero bias; the narrowest layer here is "
+            f"{pred['min_model_width']}{'' if before is None else f', Var here {before:.4g}'}): Var → {predicted:.4g}")
+    if x.ndim != 2 or any(L.kind != "linear" for L in seg):
+        rec["text"] = head + "; predicted only (the rebuilt chain takes Linear layers and (points, features) data)"
+        return rec
+    x0 = x[0].detach().to(torch.float64)
+    m0 = float((x0 * x0).mean())
+    chains = _width_chains(networks, W, d, int(x0.numel()))
+    v = []
+    for k, start in enumerate(range(0, chains, _CHAIN_CHUNK)):       # chunk k draws from stream.generator(k)
+        g, t = stream.generator(k), min(_CHAIN_CHUNK, chains - start)
+        with torch.no_grad():
+            h = x0.expand(t, -1)
+            for L in seg:
+                kind, a, lo, up = L.act
+                m1 = float(unit_moments_xi(make_activation(kind, slope=a, lower=lo, upper=up))[0])
+                w = torch.randn(t, W, h.shape[1], generator=g, dtype=torch.float64) * math.sqrt(1 / m1 / h.shape[1])
+                z = torch.einsum("twn,tn->tw", w, h)
+                if kind == "rrelu":
+                    slope = torch.rand(z.shape, generator=g, dtype=torch.float64) * (up - lo) + lo
+                    h = torch.where(z > 0, z, slope * z)
+                else:
+                    h = torch.where(z > 0, z, (a or 0.0) * z) if kind != "linear" else z
+            v.append(((h * h).mean(dim=1) / m0).numpy())
+    v = np.concatenate(v)
+    exact = all(L.act[0] == "relu" for L in seg)
+    mean, lo_, hi_ = stats.mean_ci((v - 1.0) ** 2, 1 - alpha, lo=0)
+    ok = lo_ <= predicted <= hi_
+    verdict = "agrees" if ok else ("DISAGREES" if exact else "differs (approximation: the (1 + 5/n) factor is ReLU's)")
+    rec["after_measured"] = [mean, lo_, hi_]
+    rec["verdict"] = verdict
+    rec["chains"] = chains
+    rec["text"] = (head + f"; re-measured on {chains} rebuilt chains of width {W}: Var {mean:.4g} [{lo_:.4g}, "
+                   f"{hi_:.4g}] ({verdict})")
+    return rec
+
+
+def _scale_branches(struct, eta_of):
+    """mutate(net) for _spot: multiply block b's last branch layer (weight and bias) by eta_of(b), b = 1..B, so
+    that its branch output is scaled by that factor (the branch ends in that Linear layer)."""
+    by = {L.name: L for L in struct.layers}
+    last = [[t for t in b.layers if t in by][-1] for b in struct.blocks]
+
+    @torch.no_grad()
+    def mutate(net):
+        mods = dict(net.named_modules())
+        for b, name in enumerate(last, start=1):
+            m = mods[name]
+            m.weight.mul_(eta_of(b))
+            if m.bias is not None:
+                m.bias.mul_(eta_of(b))
+    return mutate
+
+
+def _branch_rec(struct, pred, model, x, *, networks, stream, factory, alpha) -> dict:
+    """The branch-scale recommendation η_b = η/b, re-measured: every re-initialized network gets block b's last
+    branch layer (weights and bias) multiplied by 1/b, and the residual quantity of the spot-check is measured
+    again; predicted by bounds.resnet.residual_bias_moments with schedule 'inv'."""
+    res = pred["residual"]
+    m_in = pred["input_m0"]
+    m0 = res["m0"] * m_in if res["biases"] else 1.0
+    mean, _ = _chain_blocks(res["shapes"], m0, m0 * m0, scale=lambda b: 1.0 / b)
+    after, growth = (mean / m_in, mean / m0) if res["biases"] else (mean, mean)
+    rec = {"action": "branch_scale", "schedule": "inv", "before": res["mean_ratio"], "after_predicted": after,
+           "growth_before": res["growth"], "growth_after": growth}
+    b0, bl = struct.blocks[0], struct.blocks[-1]
+    rows = _spot(model, struct, x, networks=networks, stream=stream.child("branch_scale"), factory=factory,
+                 overrides={}, probes=[b0.skip, bl.out], mutate=_scale_branches(struct, lambda b: 1.0 / b))
+    v = [float(r_[bl.out][0][0]) / m_in if res["biases"] else float(r_[bl.out][0][0] / r_[b0.skip][0][0])
+         for r_ in rows]
+    mean, lo, hi = stats.mean_ci(np.asarray(v), 1 - alpha, lo=0)
+    verdict = "agrees" if lo <= after <= hi else "DISAGREES"
+    rec["after_measured"] = [mean, lo, hi]
+    rec["verdict"] = verdict
+    rec["text"] = (f"branch scale η_b = η/b (schedule 'inv'; multiply block b's last branch layer by 1/b): "
+                   f"E‖x_B‖²/E‖x_0‖² {res['growth']:.4g} → {growth:.4g}, bounded as blocks are added (Σ η_b² < ∞); "
+                   f"E {res['quantity']} {res['mean_ratio']:.4g} → {after:.4g} predicted, re-measured after applying "
+                   f"it to {networks} networks: {mean:.4g} [{lo:.4g}, {hi:.4g}] ({verdict})")
+    return rec
+
 
 def _recommend(struct, pred, model, x, *, networks, stream, factory, alpha) -> list:
     recs = []
@@ -934,19 +1062,14 @@ def _recommend(struct, pred, model, x, *, networks, stream, factory, alpha) -> l
                      f"[{lo:.4g}, {hi:.4g}] ({verdict})"),
             "before": pred["mean_ratio"], "after_predicted": 1.0, "after_measured": [mean, lo, hi]})
     if seg and pred["width_for_var_le_1"] > pred["min_model_width"]:
-        recs.append({"action": "width", "text": (
-            f"width ≥ {pred['width_for_var_le_1']} for Var M_d/M_0² ≤ 1 at depth {len(seg)} (He, zero bias; the "
-            f"narrowest layer here is {pred['min_model_width']}); predicted only: changing widths changes the "
-            "architecture, which the spot-check does not rebuild"),
-            "after_predicted": pred["width_for_var_le_1"]})
+        recs.append(_width_rec(seg, pred, x, networks=networks, stream=stream.child("width"), alpha=alpha))
     if seg and pred.get("expected_live_fraction") is not None and pred["expected_live_fraction"] < 0.99:
         recs.append(_sign_flip_rec(model, struct, pred, x, networks=networks, stream=stream.child("sign_flip"),
                                    factory=factory, alpha=alpha))
     res = pred.get("residual")
-    if res and "mean_ratio" in res and res["mean_ratio"] > 2:
-        recs.append({"action": "branch_scale", "text": (
-            f"branch scale η_b = η/b (schedule 'inv'): E ‖x_B‖²/‖x_0‖² = {res['mean_ratio']:.4g} stays bounded "
-            f"as blocks are added (Σ η_b² < ∞); predicted only"), "before": res["mean_ratio"]})
+    if res and "mean_ratio" in res and res["growth"] > 2:
+        recs.append(_branch_rec(struct, pred, model, x, networks=networks, stream=stream, factory=factory,
+                                alpha=alpha))
     return recs
 
 

@@ -74,7 +74,16 @@ def test_narrow_deep_mlp_variance_and_width_recommendation():
     assert rep.predictions["width_for_var_le_1"] == min_width_for_variance(6, 1.0) > 30
     assert rep.predictions["var_ratio"] > 1.0      # (1 + 5/30)^6 − 1 ≈ 1.52 at He, zero bias
     _exact_checks_agree(rep)
-    assert [r for r in rep.recommendations if r["action"] == "width"]
+    (w,) = [r for r in rep.recommendations if r["action"] == "width"]
+    # re-measured: the chain rebuilt at the recommended width; Var M_d/M_0² = (1 + 5/W)^6 − 1 ≤ 1 in its interval
+    assert w["after_predicted"] == pytest.approx((1 + 5 / w["width"]) ** 6 - 1, rel=1e-12) and w["after_predicted"] <= 1
+    mean, lo, hi = w["after_measured"]
+    assert lo <= w["after_predicted"] <= hi and w["verdict"] == "agrees" and w["chains"] >= NETWORKS
+    # the log-norm spread (lognormal with the exact moments) is compared with the measured sd of log(M_d/M_0)
+    (spread,) = [c for c in rep.checks if c.quantity.startswith("sd log(M_d/M_0)")]
+    sm = rep.predictions["second_moment"]      # E (M_d/M_0)², exact; E M_d/M_0 = 1 here
+    assert spread.predicted == pytest.approx(math.sqrt(math.log(sm))) and spread.exactness.startswith("lognormal")
+    assert spread.agrees
 
 
 def test_residual_default_init_branches_with_biases_are_predicted_exactly():
@@ -105,7 +114,32 @@ def test_residual_he_branches_agree_exactly():
     rep = _run("residual_he", (16, 32), seed=5)
     res = rep.predictions["residual"]
     assert res["eta"] == 0.5 and math.isclose(res["eta_eff"], 0.5, rel_tol=1e-9)
+    want = residual_moments(4, 32, 24, 0.5)
+    assert res["mean_ratio"] == pytest.approx(want.mean_ratio, rel=1e-12)
+    assert res["second_moment"] == pytest.approx(want.second_moment_ratio, rel=1e-12)
+    assert len([c for c in rep.checks if "residual" in c.quantity and c.exactness == "exact"]) == 2
     _exact_checks_agree(rep)
+    # the branch-scale recommendation is applied (block b's last layer × 1/b) and re-measured
+    (br,) = [r for r in rep.recommendations if r["action"] == "branch_scale"]
+    assert br["after_predicted"] == pytest.approx(residual_moments(4, 32, 24, 0.5, schedule="inv").mean_ratio, rel=1e-12)
+    mean, lo, hi = br["after_measured"]
+    assert lo <= br["after_predicted"] <= hi and br["verdict"] == "agrees"
+
+
+def test_residual_he_branches_with_gaussian_biases_and_branch_scale():
+    """Gaussian branch biases (variance 0.05), no stem: mean and second moment of M_B/M_in are exact
+    (residual_bias_moments with the pooled bias variances); η_b = η/b is applied and re-measured."""
+    rep = _run("residual_he_bias", (16, 24), seed=14)
+    res = rep.predictions["residual"]
+    assert res["biases"] and res["m0"] == 1.0 and res["second_exactness"] == "exact"
+    assert all(abs(sh[5] - 0.05) < 0.02 and abs(sh[6] - 0.05) < 0.02 for sh in res["shapes"])
+    assert res["growth"] > residual_moments(4, 24, 16, 0.6).mean_ratio        # the biases add to the growth
+    assert len([c for c in rep.checks if "residual" in c.quantity and c.exactness == "exact"]) == 2
+    _exact_checks_agree(rep)
+    (br,) = [r for r in rep.recommendations if r["action"] == "branch_scale"]
+    assert br["after_predicted"] < br["before"]
+    mean, lo, hi = br["after_measured"]
+    assert lo <= br["after_predicted"] <= hi
 
 
 def test_small_cnn_fans_and_labels():
