@@ -1073,15 +1073,50 @@ def _recommend(struct, pred, model, x, *, networks, stream, factory, alpha) -> l
     return recs
 
 
+#: The certified width's default budget (seconds by sim.certify's cost model, checked before any sampling).
+CERTIFY_BUDGET = 10.0
+#: Its design: the AB19 row's δ and ε, confidence 0.95, the squared-norm band at every layer.
+CERTIFY_DESIGN = {"delta": 0.05, "eps": 0.5, "confidence": 0.95, "norm": "squared", "layers": "all"}
+
+
+def _certified(struct: ModelStructure, pred: dict, x: torch.Tensor, budget: float, seed: int) -> dict:
+    """sim.certify.certify on the example batch (rows flattened) for the theory chain's depth, or the reason it
+    is not run (a refusal of its cost model included: raised before the work)."""
+    from .certify import certify
+
+    seg = [L for L in struct.layers if L.name in pred.get("segment", [])]
+    design = dict(CERTIFY_DESIGN, budget_seconds=budget, seed=seed)
+    if not seg:
+        return {"reason": "no theory chain (the certificate is for a He ReLU chain of the model's depth)",
+                "design": design}
+    if any(L.kind != "linear" or L.act[0] != "relu" for L in seg):
+        return {"reason": "the certificate is for dense ReLU layers on the flattened inputs (this chain has "
+                          "convolutions or other activations)", "design": design}
+    X = x.detach().to(torch.float64).reshape(x.shape[0], -1).numpy()
+    design["depth"] = len(seg)
+    try:
+        r = certify(X, depth=len(seg), budget_seconds=budget, seed=seed, name="the example batch",
+                    **CERTIFY_DESIGN)
+    except InitBoundsError as e:
+        return {"reason": f"sim.certify refused: {e}", "design": design}
+    return {"width": r.certified_width, "certified_by": r.certified_by, "trials": r.trials,
+            "single_width": r.single_width, "union_width": r.union_width, "samples": r.samples,
+            "model_seconds": r.estimate["model_seconds_spent"], "notes": list(r.notes), "design": design}
+
+
 def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: float = 1.0, networks: int = 200,
-          seed: int = 0, alpha: float = ALPHA) -> AuditReport:
+          seed: int = 0, alpha: float = ALPHA, certify: bool = False,
+          certify_budget: float = CERTIFY_BUDGET) -> AuditReport:
     """Audit ``model`` on ``example_input`` (a batch, first axis = points): read it, predict, spot-check.
 
     ``factory``: a callable returning a fresh model of the same architecture and init (the spot-check calls
     it under seeds); None re-draws each layer from its detected law. ``s``: the order of the moment the
     σ_s column preserves (GH21). ``networks``: re-initializations in the spot-check (its standard errors
     shrink as 1/√networks). ``seed``: the spot-check's stream (``Stream(seed, "audit")``). ``alpha``:
-    family-wise error rate of the decisions (Bonferroni over the quantities compared).
+    family-wise error rate of the decisions (Bonferroni over the quantities compared). ``certify``: also find the
+    certified width for the example batch as data (:func:`sim.certify.certify` for the theory chain's depth,
+    :data:`CERTIFY_DESIGN`, at most ``certify_budget`` seconds by its cost model, refused before any sampling
+    when its first test does not fit); the command does this when ``--data`` or ``--dataset`` is given.
 
     Returns an :class:`AuditReport`. Raises :class:`DomainError` for a model without Linear/Conv layers
     or an input that does not fit it.
@@ -1096,6 +1131,10 @@ def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: flo
     for name, val, lo in (("networks", networks, 2), ("seed", seed, 0)):
         if isinstance(val, bool) or not isinstance(val, int) or val < lo:
             raise DomainError(f"{{{name}}} must be an integer ≥ {lo}; got {val!r}", param=name)
+    if isinstance(certify_budget, bool) or not isinstance(certify_budget, (int, float)) or not (
+            0 < certify_budget < math.inf):
+        raise DomainError(f"{{certify_budget}} must be a number of seconds > 0; got {certify_budget!r}",
+                          param="certify_budget")
     params = list(model.parameters())
     dtype = params[0].dtype if params else torch.float32
     x = example_input.detach().to(dtype)
@@ -1110,6 +1149,8 @@ def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: flo
     if factory is not None:
         _pool(struct, factory, stream.child("pool"))
     pred = _predict(struct, x[0], s, int(x.shape[0]))
+    if certify:
+        pred["certified"] = _certified(struct, pred, x, float(certify_budget), seed)
     probes = [L.probe for L in struct.layers]
     for b in struct.blocks:
         probes += [b.skip, b.out]
