@@ -84,6 +84,8 @@ class LayerInfo:
     pooled: int = 1              # model instances the law, rule, c_used and bias law were fitted from
     probe: str = ""              # where its output (after activation/norm) is recorded
     module: object = None
+    norm_module: object = None
+    norm_after_act: bool = False         # the normalization runs after the activation (else before it)
 
     @property
     def in_theory(self) -> bool:
@@ -95,7 +97,7 @@ class LayerInfo:
         return "approximation (channels as width; FM1 also loses the zero-padded edges)"
 
     def as_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("module", "probe", "act")}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("module", "probe", "act", "norm_module")}
         d["c_ci"] = list(self.c_ci)
         d["in_theory"] = self.in_theory
         d["exactness"] = self.exactness()
@@ -248,14 +250,37 @@ def _residual_blocks(adds) -> list:
     return blocks
 
 
+_ADD_FUNCS = {torch.add, torch.Tensor.add, torch.Tensor.add_, torch.Tensor.__add__, torch.Tensor.__radd__,
+              torch.Tensor.__iadd__}
+
+
 def _events_hooks(model: nn.Module, x: torch.Tensor):
-    """Leaf modules in the order they ran (forward hooks)."""
-    order, handles = [], []
+    """Leaf modules in the order they ran (forward hooks), and the number of tensor + tensor additions of equal
+    shapes seen outside the modules (a torch function mode: the hooks themselves cannot see additions)."""
+    from torch.overrides import TorchFunctionMode
+
+    order, handles, adds, depth = [], [], [0], [0]
+
+    class _Adds(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if depth[0] == 0 and func in _ADD_FUNCS and len(args) >= 2 and all(
+                    isinstance(a, torch.Tensor) for a in args[:2]) and args[0].shape == args[1].shape:
+                adds[0] += 1
+            return func(*args, **(kwargs or {}))
+
+    def pre(mod, i):
+        depth[0] += 1
+
+    def post(mod, i, o, name):
+        depth[0] -= 1
+        order.append(name)
+
     for name, m in model.named_modules():
         if len(list(m.children())) == 0:
-            handles.append(m.register_forward_hook(lambda mod, i, o, name=name: order.append(name)))
+            handles.append(m.register_forward_pre_hook(pre))
+            handles.append(m.register_forward_hook(lambda mod, i, o, name=name: post(mod, i, o, name)))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _Adds():
             model(x)
     finally:
         for h in handles:
@@ -265,7 +290,7 @@ def _events_hooks(model: nn.Module, x: torch.Tensor):
     for name in order:
         kind, info = _classify_module(mods[name])
         events.append((kind, name, mods[name], info, name))
-    return events
+    return events, adds[0]
 
 
 _Z_GAIN = 4.0
@@ -354,6 +379,7 @@ class ModelStructure:
     blocks: list
     notes: list
     graph: object = None
+    hook_adds: int = 0           # additions seen by the hook fallback (then no chain is predicted)
 
 
 def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
@@ -363,12 +389,17 @@ def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
         gm, events, adds = _events_fx(model)
         method = "torch.fx"
         blocks = _residual_blocks(adds)
+        hook_adds = 0
     except Exception as e:  # noqa: BLE001 — any tracing failure falls back to hooks
         gm, blocks = None, []
-        events = _events_hooks(model, x)
+        events, hook_adds = _events_hooks(model, x)
         method = f"forward hooks (torch.fx did not trace: {type(e).__name__})"
-        notes.append("residual additions and functional activations are invisible to forward hooks; "
-                     "predictions assume a plain chain of the modules in the order they ran")
+        notes.append("functional activations and residual structure are invisible to forward hooks; predictions "
+                     "assume a plain chain of the modules in the order they ran")
+        if hook_adds:
+            notes.append(f"{hook_adds} tensor addition(s) of equal shapes ran outside the modules (residual "
+                         "connections?): the hooks cannot tell skip from branch, so nothing is predicted (measured "
+                         "only)")
     layers: list = []
     cur = None
     for kind, name, m, info, probe in events:
@@ -386,7 +417,9 @@ def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
             else:
                 cur.outside.append(f"second activation {name}")
         elif kind == "norm":
-            cur.norm = type(m).__name__
+            if cur.norm is not None:
+                cur.outside.append(f"second normalization {name}")
+            cur.norm, cur.norm_module, cur.norm_after_act = type(m).__name__, m, cur.act is not None
             cur.outside.append(f"{type(m).__name__} ({name}) resets the length")
             cur.probe = probe
         elif kind == "outside":
@@ -411,7 +444,7 @@ def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
     if last.role != "branch" and (last.act is None or last.act[0] == "linear") and not last.norm:
         last.role = "head"
         last.outside = [o for o in last.outside]
-    return ModelStructure(layers, method, blocks, notes, gm)
+    return ModelStructure(layers, method, blocks, notes, gm, hook_adds)
 
 
 # --- recording values -----------------------------------------------------------------------------
@@ -562,7 +595,7 @@ def plot_audit(report: AuditReport):
 # --- predictions ----------------------------------------------------------------------------------
 def _segment(struct: ModelStructure) -> list:
     """The hidden layers of a plain chain the theory covers: the prefix of in-theory hidden layers."""
-    if struct.blocks:
+    if struct.blocks or struct.hook_adds:
         return []
     seg = []
     for L in struct.layers:
@@ -652,6 +685,14 @@ def _predict(struct: ModelStructure, x0: torch.Tensor, s: float, samples: int) -
             out["ab19_design"] = {"method": "chernoff_per_layer", "samples": samples, "delta": 0.05, "eps": 0.5}
         except InitBoundsError as e:
             out["ab19_width"], out["ab19_reason"] = None, str(e)
+    if seg and len(struct.layers) > len(seg):
+        H = struct.layers[len(seg)]
+        if H.role == "head" and not H.outside and not H.norm and (H.act is None or H.act[0] == "linear"):
+            # a linear head: E M = c·E M_d + s² (any symmetric law), in units of M_0
+            out["head"] = {"layer": H.name, "mean_ratio": H.c_used * out["mean_ratio"] + (H.bias_var or 0.0) / m0}
+    post = _post_norm(struct)
+    if post:
+        out["post_norm"] = post
     blocks = _block_theory(struct, x0, m0)
     if blocks is not None:
         out["residual"] = blocks
@@ -687,6 +728,68 @@ def _stem_moments(struct: ModelStructure, x0: torch.Tensor, m_in: float):
     q = c * m_in + s2
     h4 = 3 * q * q + (kw - 3) * (c / n0) ** 2 * float((flat**4).sum()) + (kb - 3) * s2 * s2
     return mean, q * q * (1 - 1 / L.width) + h4 / L.width, None
+
+
+#: Normalization layers whose output at init is odd in their input and has mean square 1 − O(ε/Var) (γ = 1,
+#: β = 0 or no affine): over the batch per feature (BatchNorm, train mode), over each point's features
+#: (LayerNorm, GroupNorm) or each point's positions (InstanceNorm).
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def _norm_at_init(m) -> str | None:
+    """None when ``m`` normalizes as at init (see above), else why not."""
+    if isinstance(m, _BATCH_NORMS) and not m.training:
+        return f"{type(m).__name__} in eval mode (running statistics, not the batch's)"
+    if isinstance(m, (nn.InstanceNorm1d, nn.InstanceNorm2d)) and m.track_running_stats and not m.training:
+        return f"{type(m).__name__} in eval mode with running statistics"
+    w, b = getattr(m, "weight", None), getattr(m, "bias", None)
+    if w is not None and not bool((w == 1).all()) or b is not None and not bool((b == 0).all()):
+        return f"{type(m).__name__}'s affine parameters are not at init (γ = 1, β = 0)"
+    return None
+
+
+def _post_norm(struct: ModelStructure) -> list:
+    """Predictions of the batch-averaged M̄ (the mean over the batch of ‖h‖²/numel) after each normalization layer
+    at init and the layers inside the theory that follow it (docs/theory.md §15). After the norm M̄ = 1 − O(ε/Var):
+    each feature (or point) is centred and scaled to mean square v/(v + ε). The norm is odd in its input and the
+    weights and biases before it are symmetric, so its output has a symmetric law and an activation φ after it
+    keeps E φ(y)² = m₁ E y² (ReLU: 1/2). Each following layer: M̄ ← m₁(c M̄ + s²), exact for any symmetric laws
+    (a mean over the batch of the per-point FM1 recursion). Convolutions: channels as width."""
+    out, cur = [], None
+    if struct.hook_adds:
+        return out
+    for L in struct.layers:
+        why = None
+        if L.norm is not None:
+            why = _norm_at_init(L.norm_module)
+            extra = [o for o in L.outside if "resets the length" not in o]
+            if why is None and not extra and (L.act is None or L.act in _inside_act(L)):
+                m1 = 1.0 if (L.act is None or L.norm_after_act) else _m1(L.act)
+                cur = m1 * 1.0
+                out.append({"layer": L.name, "probe": L.probe, "mean": cur, "after": L.norm,
+                            "exactness": "exact as ε/Var → 0 (the norm's ε)" + (
+                                "" if L.kind == "linear" else "; channels as width")})
+                continue
+            cur = None
+            continue
+        if cur is not None and not L.outside and L.role in ("hidden", "head") and (
+                L.act is not None or L.role == "head"):
+            cur = _m1(L.act or ("linear", None, None, None)) * (L.c_used * cur + (L.bias_var or 0.0))
+            out.append({"layer": L.name, "probe": L.probe, "mean": cur, "after": out[-1]["after"],
+                        "exactness": out[-1]["exactness"] if L.kind == "linear" else
+                        "exact as ε/Var → 0; approximation (channels as width)"})
+        else:
+            cur = None
+    return out
+
+
+def _inside_act(L):
+    return (L.act,) if L.act is not None and L.act[0] in ("relu", "leaky", "rrelu", "linear") else ()
+
+
+def _m1(act) -> float:
+    kind, a, lo, up = act
+    return float(unit_moments_xi(make_activation(kind, slope=a, lower=lo, upper=up))[0])
 
 
 def _block_theory(struct: ModelStructure, x0: torch.Tensor, m_in: float):
@@ -857,6 +960,12 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
             v = [(float(r[last.probe][0][0]) / m0) ** 2 for r in rows]
             items.append((f"E (M_d/M_0)² after {last.name}", pred["second_moment"], v, ex,
                           "bounds.variance.second_moment (detected laws)", (0, None), _heavy(nv[-1], MAX_NV_SECOND)))
+        if "head" in pred:
+            H = next(L for L in struct.layers if L.name == pred["head"]["layer"])
+            v = [float(r[H.probe][0][0]) / m0 for r in rows]
+            items.append((f"E M/M_0 after {H.name} (linear head)", pred["head"]["mean_ratio"], v,
+                          ex if H.kind == "linear" else "approximation (zero-padded edges)",
+                          "FM1 (a linear layer: E M = c E M_d + s²)", (0, None), _heavy(nv[-1], MAX_NV_MEAN)))
         matched = pred.get("log_norm_spread_matched")
         if pred.get("log_norm_spread") is not None:
             lv = np.log([t for t in (float(r[last.probe][0][0]) / m0 for r in rows) if t > 0])
@@ -878,6 +987,11 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
                 fr.append(float(alive.double().mean()))
             items.append(("live fraction (point alive through every ReLU layer)", pred["expected_live_fraction"], fr,
                           ex, "bounds.death.liveness", (0, 1), None))
+    for p in pred.get("post_norm", []):
+        v = [float(r[p["probe"]][0].mean()) for r in rows if p["probe"] in r]
+        if len(v) >= 2:
+            items.append((f"E M̄ after {p['layer']} (batch mean; {p['after']} restarts the chain)", p["mean"], v,
+                          p["exactness"], "normalization at init + FM1", (0, None), None))
     res = pred.get("residual")
     if res and "mean_ratio" in res:
         b0, bl = struct.blocks[0], struct.blocks[-1]
@@ -902,8 +1016,9 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
             mean, a, b = (post[0](max(t, 0.0)) for t in (mean, a, b))
         checks.append(Check(q, float(p), float(mean), float(a), float(b), ex, src, why))
     measured_only = []
+    predicted = {p["layer"] for p in pred.get("post_norm", [])} | ({pred["head"]["layer"]} if "head" in pred else set())
     for L in struct.layers:
-        if L in seg or L.probe not in rows[0]:
+        if L in seg or L.name in predicted or L.probe not in rows[0]:
             continue
         v = np.asarray([float(r[L.probe][0][0]) / m0 for r in rows])
         mean, a, b = stats.mean_ci(v, 1 - alpha, lo=0)
@@ -952,10 +1067,11 @@ def _width_rec(seg, pred, x, *, networks, stream, alpha) -> dict:
     ReLU; the leaky factor differs, labelled)."""
     d, W = len(seg), pred["width_for_var_le_1"]
     predicted = length_moments([W] * d).normalized_var
-    before = pred.get("var_ratio")
+    before = pred["var_ratio"] / pred["mean_ratio"] ** 2 if pred.get("var_ratio") is not None else None
     rec = {"action": "width", "width": W, "depth": d, "before": before, "after_predicted": predicted}
     head = (f"width ≥ {W} for Var M_d/M_0² ≤ 1 at depth {d} (He, zero bias; the narrowest layer here is "
-            f"{pred['min_model_width']}{'' if before is None else f', Var here {before:.4g}'}): Var → {predicted:.4g}")
+            f"{pred['min_model_width']}{'' if before is None else f', Var M_d/(E M_d)² here {before:.4g}'}): Var → "
+            f"{predicted:.4g}")
     if x.ndim != 2 or any(L.kind != "linear" for L in seg):
         rec["text"] = head + "; predicted only (the rebuilt chain takes Linear layers and (points, features) data)"
         return rec

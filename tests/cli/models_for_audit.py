@@ -145,3 +145,32 @@ class ResidualHeBias(ResidualHe):
 
 def residual_he_bias():
     return ResidualHeBias()
+
+
+def layernorm_mlp():
+    """Linear → LayerNorm → ReLU blocks (default init) before a linear head."""
+    return nn.Sequential(nn.Linear(32, 48), nn.LayerNorm(48), nn.ReLU(), nn.Linear(48, 48), nn.ReLU(),
+                         nn.Linear(48, 48), nn.LayerNorm(48), nn.LeakyReLU(0.2), nn.Linear(48, 10))
+
+
+def conv1d_net():
+    """A small Conv1d net for (2, 16) signals (default init): fans in_channels × kernel size."""
+    return nn.Sequential(nn.Conv1d(2, 8, 3, padding=1), nn.ReLU(), nn.Conv1d(8, 12, 5, padding=2), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(12 * 16, 10))
+
+
+class ResidualHooks(nn.Module):
+    """A residual MLP torch.fx cannot trace (data-dependent branch): forward hooks see no additions."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = ResidualHe(width=16, branch_width=16, blocks=2)
+
+    def forward(self, x):
+        if x.sum() > -1e30:
+            return self.inner(x)
+        return x
+
+
+def residual_hooks():
+    return ResidualHooks()

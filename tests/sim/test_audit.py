@@ -52,6 +52,11 @@ def test_default_mlp_is_not_he_and_the_vanishing_is_quantified():
     assert math.isclose(rep.fm1_rate, math.log(1 / 6), rel_tol=1e-12)
     assert rep.predictions["mean_ratio"] < 0.02            # (1/6)³ plus the biases' share
     assert all(rep.predictions["per_layer"][L.name]["c_he"] == 2.0 for L in hidden)
+    # the linear head: E M = c·E M_d + s² (exact for the mean), so nothing is left measured only
+    head = rep.predictions["head"]
+    assert head["layer"] == "6" and head["mean_ratio"] == pytest.approx(
+        rep.predictions["mean_ratio"] / 3 + 1 / (3 * 64) / rep.predictions["input_m0"], rel=1e-12)
+    assert rep.measured_only == []
     _exact_checks_agree(rep)
     (he,) = [r for r in rep.recommendations if r["action"] == "he_init"]
     assert he["layers"] == [L.name for L in hidden] and "-1.79/layer → 0" in he["text"]
@@ -153,11 +158,47 @@ def test_small_cnn_fans_and_labels():
     assert math.isclose(rep.fm1_rate, math.log(1 / 6), rel_tol=1e-12)
 
 
-def test_batchnorm_is_recorded_and_not_predicted():
+def test_batchnorm_restarts_the_chain_for_the_batch_mean():
+    """Linear → BatchNorm1d → ReLU (train mode, γ = 1, β = 0): the batch mean of M after the norm is 1 − O(ε/Var),
+    and the norm's output has a symmetric law, so after the ReLU E M̄ = 1/2; the default-init layers after it follow
+    M̄ ← m₁(cM̄ + s²) (the head: cM̄ + s²). The per-point chain is not predicted (the norm couples the points)."""
     rep = _run("batchnorm_mlp", (16, 32), seed=7)
-    assert rep.layers[0].norm == "BatchNorm1d" and not rep.layers[0].in_theory
-    assert rep.segment == [] and rep.checks == []
-    assert len(rep.measured_only) == 3
+    assert rep.layers[0].norm == "BatchNorm1d" and not rep.layers[0].in_theory and not rep.layers[0].norm_after_act
+    assert rep.segment == [] and rep.measured_only == []
+    post = rep.predictions["post_norm"]
+    m1 = 0.5 * (1 / 3 * 0.5 + 1 / (3 * 64))                 # default init: c = 1/3, s² = 1/(3·64)
+    assert [p["mean"] for p in post] == pytest.approx([0.5, m1, 1 / 3 * m1 + 1 / (3 * 64)], rel=1e-12)
+    checks = [c for c in rep.checks if c.quantity.startswith("E M̄")]
+    assert len(checks) == 3 and all(c.agrees and c.exactness.startswith("exact as ε/Var → 0") for c in checks)
+
+
+def test_layernorm_and_leaky_relu_after_it():
+    """LayerNorm (per point) then ReLU, and a second LayerNorm then LeakyReLU(0.2): E M̄ = (1 + a²)/2 = 0.52."""
+    rep = _run("layernorm_mlp", (16, 32), seed=15)
+    post = {p["layer"]: p["mean"] for p in rep.predictions["post_norm"]}
+    assert post["0"] == 0.5 and post["5"] == pytest.approx(0.52, rel=1e-12)
+    assert len(rep.checks) == 4 and all(c.agrees for c in rep.checks)
+
+
+def test_conv1d_fans_labels_and_head():
+    """Conv1d: fan-in = in_channels × kernel size (2·3, 8·5); FM1 from c exactly (default init: log(1/6)); the
+    checks are labelled approximations (zero-padded edges, channels as width)."""
+    rep = _run("conv1d_net", (8, 2, 16), seed=16)
+    convs = [L for L in rep.layers if L.kind == "conv1d"]
+    assert [(L.fan_in, L.width) for L in convs] == [(6, 8), (40, 12)] and all(L.rule == "torch_default" for L in convs)
+    assert math.isclose(rep.fm1_rate, math.log(1 / 6), rel_tol=1e-12)
+    assert rep.checks and all(c.exactness.startswith("approximation") for c in rep.checks)
+    means = [c for c in rep.checks if c.quantity.startswith("E M/M_0")]
+    assert len(means) == 3 and all(c.agrees for c in means)        # FM1 (and the head) hold away from the edges
+
+
+def test_hook_fallback_sees_additions_and_predicts_nothing():
+    """A residual model torch.fx cannot trace: the hooks cannot see skip and branch, but a torch function mode counts
+    the additions, so no plain chain is (wrongly) predicted: everything is measured only, and the notes say why."""
+    rep = _run("residual_hooks", (16, 16), seed=17, networks=20)
+    assert rep.method.startswith("forward hooks")
+    assert any("2 tensor addition(s)" in n for n in rep.notes)
+    assert rep.segment == [] and rep.checks == [] and len(rep.measured_only) == 4
 
 
 def test_gelu_is_outside_never_treated_as_relu():
@@ -172,7 +213,7 @@ def test_gelu_is_outside_never_treated_as_relu():
 def test_untraceable_model_falls_back_to_hooks():
     rep = _run("untraceable", (16, 16), seed=9)
     assert rep.method.startswith("forward hooks")
-    assert len(rep.segment) == 2
+    assert len(rep.segment) == 2 and not any("addition" in n for n in rep.notes)
     _exact_checks_agree(rep)
 
 
