@@ -10,13 +10,16 @@ to it, and check every prediction on the model itself (docs/theory.md §15).
 ('torch_default', True)
 
 Reading the model: :func:`torch.fx.symbolic_trace` where it traces (modules, functional ReLUs, residual
-additions ``x + f(x)`` and their constant branch scale), forward hooks otherwise (modules only; additions
-are then invisible, and the report says so). Each Linear / Conv1d / Conv2d layer gets torch's own fans
+additions ``x + f(x)`` and their constant branch scale), forward hooks otherwise (modules only; a torch
+function mode counts the tensor additions outside the modules, and when there are any nothing is predicted:
+skip and branch cannot be told apart). Each Linear / Conv1d / Conv2d layer gets torch's own fans
 (``torch.nn.init._calculate_fan_in_and_fan_out``: in_channels × kernel size), its gain c = fan-in ·
 mean(W²), the excess kurtosis of its weights (:func:`bounds.audit.classify_weight_law`) and its bias
 variance. Activations inside the theory: ReLU, LeakyReLU(a), RReLU(l, u) (train mode; in eval mode it
-is LeakyReLU((l + u)/2)), Identity. Everything else (GELU, SiLU, Tanh, pooling, normalization…) is
-outside it: the layers from there on are measured only, never treated as ReLU.
+is LeakyReLU((l + u)/2)), Identity. Everything else (GELU, SiLU, Tanh, pooling…) is outside it: the layers
+from there on are measured only, never treated as ReLU. A normalization layer at init (BatchNorm in train mode,
+LayerNorm, GroupNorm, InstanceNorm; γ = 1, β = 0) ends the per-point chain but restarts a prediction of the
+batch mean of ‖h‖²/numel (:func:`_post_norm`).
 
 The spot-check re-initializes the same architecture ``networks`` times, forwards the example input and
 compares each prediction with its measurement through an interval at level 1 − α/m (Bonferroni over the
@@ -1278,9 +1281,12 @@ def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: flo
         notes.append("convolutions: fans are torch's (in_channels × kernel size) and c = Var W · fan-in is exact; "
                      "FM1 is exact away from zero-padded edges; FM2, the variance and death treat channels as width "
                      "(an approximation: positions average, so the measured variance is smaller)")
+    restarted = {p["layer"] for p in pred.get("post_norm", [])}
     for L in struct.layers:
         if L.outside and L.role != "head":
-            notes.append(f"{L.name}: outside the theory ({'; '.join(L.outside)}): measured only from here on")
+            notes.append(f"{L.name}: outside the per-point theory ({'; '.join(L.outside)}): " + (
+                "the batch mean of ‖h‖²/numel is predicted from here on (a normalization at init)"
+                if L.name in restarted else "measured only from here on"))
     reinit = ("factory called under seeds (the model's own init)" if factory is not None
               else "re-drawn from the detected laws and gains")
     return AuditReport(struct.method, struct.layers, notes, s, pred.get("segment", []), pred, checks, measured_only,
