@@ -156,6 +156,9 @@ def test_small_cnn_fans_and_labels():
     assert any("channels as width" in n for n in rep.notes)
     # c = Var W · fan-in is exact for convolutions: the FM1 rate is still log(1/6)
     assert math.isclose(rep.fm1_rate, math.log(1 / 6), rel_tol=1e-12)
+    # the width recommendation is re-measured on rebuilt convolution chains (channels as width: labelled)
+    (w,) = [r for r in rep.recommendations if r["action"] == "width"]
+    assert w["chains"] == NETWORKS and w["exactness"].startswith("approximation") and len(w["after_measured"]) == 3
 
 
 def test_batchnorm_restarts_the_chain_for_the_batch_mean():
@@ -267,3 +270,17 @@ def test_very_narrow_mlp_death_and_sign_flip_remeasured():
     assert live.agrees and live.exactness == "exact"
     (flip,) = [r for r in rep.recommendations if r["action"] == "sign_flip"]
     assert flip["guarantee_held"] and flip["after_measured"][0] > rep.predictions["expected_live_fraction"]
+
+
+def test_conv_width_rebuild_is_the_dense_chain_for_one_position():
+    """Kernel-1 Conv1d on length-1 signals is a dense chain, so the rebuilt convolution chains (one grouped call per
+    chunk of networks) must reproduce Var M_d/M_0² = (1 + 5/W)² − 1 exactly in law: seed 18, 600 chains, the
+    interval at α = 1e-4 must cover it (a mix-up of networks inside a grouped call would not)."""
+    torch.manual_seed(18)
+    model = nn.Sequential(nn.Conv1d(4, 3, 1), nn.ReLU(), nn.Conv1d(3, 3, 1), nn.ReLU())
+    x = torch.randn(8, 4, 1, generator=torch.Generator().manual_seed(18), dtype=torch.float64)
+    rep = audit(model, x, networks=600, seed=18, alpha=ALPHA)
+    (w,) = [r for r in rep.recommendations if r["action"] == "width"]
+    assert w["after_predicted"] == pytest.approx((1 + 5 / w["width"]) ** 2 - 1, rel=1e-12)
+    mean, lo, hi = w["after_measured"]
+    assert w["chains"] == 600 and lo <= w["after_predicted"] <= hi
