@@ -15,13 +15,14 @@ from functools import lru_cache
 import mpmath as mp
 import numpy as np
 
-from .errors import COUNT, NONNEGATIVE, CostLimitError, Integral, Interval, Options, constrain
+from .errors import COUNT, NONNEGATIVE, CostLimitError, DomainError, Integral, Interval, Options, OrNone, Real, constrain
 from .report import Report, fmt_v
 from .variance import _f
 
 __all__ = ["ResidualMoments", "residual_moments", "residual_block_exprs", "residual_growth",
            "derive_resnet", "resnet_report", "check_curve_blocks", "SCHEDULES", "MAX_BLOCKS",
-           "MAX_CURVE_BLOCKS"]
+           "MAX_CURVE_BLOCKS", "ResidualBiasMoments", "residual_bias_moments", "residual_bias_block_exprs",
+           "MAX_BIAS_BLOCKS"]
 
 #: How the branch scale changes with the block b: η (const), η/b (inv) or η/√b (invsqrt).
 SCHEDULES = Options(("const", "inv", "invsqrt"))
@@ -282,3 +283,109 @@ def resnet_report(blocks, width, branch_width, eta, *, schedule: str = "const") 
                   rows=rows, data=out, lines=(out["fm1_statement"], f"convention: {out['convention']}"),
                   assumptions=("Gaussian weights", "zero bias", "W₁ of variance 2/n, W₂ of variance 1/m",
                                "η scales the branch"))
+
+
+# --- residual blocks with biases and any gains (the audit's block; docs/theory.md §15) -------------
+#: The most blocks :func:`residual_bias_moments` answers for under the "inv" and "invsqrt" schedules
+#: (one 3 × 3 update per block in mpmath, about 10 µs each); "const" is a matrix power, O(log B).
+MAX_BIAS_BLOCKS = 10**5
+_GAIN = Interval(Real, 0, 1e300, closed="neither")
+_BIAS_VAR = Interval(Real, 0, 1e300, closed="left")
+_M0 = Interval(Real, 0, 1e300, closed="neither")
+
+
+@dataclass(frozen=True)
+class ResidualBiasMoments:
+    blocks: int
+    mean: float | None              # E M_B, M = ‖x‖²/n (per coordinate)
+    second: float | None            # E M_B²
+    mean_ratio: float | None        # E M_B / E M_0
+    second_ratio: float | None      # E M_B² / E M_0²
+    normalized_second: float | None  # E M_B² / (E M_B)²
+    block_matrix: tuple             # the first block's 3 × 3 matrix on (E M², E M, 1)
+    log_mean: float = 0.0
+    log_second: float = 0.0
+    schedule: str = "const"
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["block_matrix"] = [list(r) for r in self.block_matrix]
+        return d
+
+
+def residual_bias_block_exprs():
+    r"""(E[M′ | M], E[M′² | M]) of one block x′ = x + η(W₂ relu(W₁x + b₁) + b₂) as sympy expressions in
+    M = ‖x‖²/n, η, n, m, c₁, c₂, s₁², s₂² (docs/theory.md §15, [derived]). W₁ ∈ R^{m×n} of variance c₁/n,
+    W₂ ∈ R^{n×m} of variance c₂/m, Var b₁ = s₁², Var b₂ = s₂². With q = c₁M + s₁² (the pre-activation
+    variance) and P = c₂q/2 + s₂² (the variance of one branch output coordinate):
+
+    .. math:: E[M' \mid M] = M + \eta^2 P,\qquad
+              E[M'^2 \mid M] = M^2 + 2\eta^2(1 + 2/n) M P + \eta^4 (1 + 2/n)\bigl(P^2 + \tfrac{5}{m}(c_2 q/2)^2\bigr).
+
+    The mean holds for any zero-mean symmetric laws; the second moment for Gaussian weights and biases.
+    """
+    import sympy as sy
+
+    M, eta, n, m, c1, c2, s1, s2 = sy.symbols("M eta n m c1 c2 s1sq s2sq", positive=True)
+    q = c1 * M + s1
+    P = c2 * q / 2 + s2
+    mean = M + eta**2 * P
+    second = M**2 + 2 * eta**2 * (1 + 2 / n) * M * P + eta**4 * (1 + 2 / n) * (P**2 + 5 / m * (c2 * q / 2) ** 2)
+    return mean, second
+
+
+def _bias_block_matrix(eta, n: int, m: int, c1, c2, s1, s2) -> "mp.matrix":
+    """The block's linear map on (E M², E M, 1): :func:`residual_bias_block_exprs` collected in M."""
+    e2, k, g = eta * eta, 1 + mp.mpf(2) / n, mp.mpf(5) / m
+    p1, p0 = c2 * c1 / 2, c2 * s1 / 2 + s2            # P = p1 M + p0
+    h1, h0 = c2 * c1 / 2, c2 * s1 / 2                  # c₂q/2 = h1 M + h0
+    a2 = 1 + 2 * e2 * k * p1 + e2 * e2 * k * (p1 * p1 + g * h1 * h1)
+    a1 = 2 * e2 * k * p0 + e2 * e2 * k * (2 * p1 * p0 + 2 * g * h1 * h0)
+    a0 = e2 * e2 * k * (p0 * p0 + g * h0 * h0)
+    return mp.matrix([[a2, a1, a0], [0, 1 + e2 * p1, e2 * p0], [0, 0, 1]])
+
+
+@constrain(blocks=_BLOCKS, width=COUNT, branch_width=COUNT, eta=NONNEGATIVE, c1=_GAIN, c2=_GAIN,
+           bias_var1=_BIAS_VAR, bias_var2=_BIAS_VAR, m0=_M0, m0_second=OrNone(_M0), schedule=SCHEDULES)
+def residual_bias_moments(blocks, width, branch_width, eta, *, c1=2.0, c2=1.0, bias_var1=0.0, bias_var2=0.0,
+                          m0=1.0, m0_second=None, schedule: str = "const") -> ResidualBiasMoments:
+    r"""E M_B and E M_B² (M = ‖x‖²/n) after B blocks x ← x + η_b(W₂ relu(W₁x + b₁) + b₂) (docs/theory.md §15).
+
+    W₁ ∈ R^{m×n} of variance c₁/n, W₂ ∈ R^{n×m} of variance c₂/m, biases of variances s₁² = ``bias_var1``
+    and s₂² = ``bias_var2``, all independent and zero-mean; η_b by ``schedule`` as in
+    :func:`residual_moments`. ``m0`` = E M_0 and ``m0_second`` = E M_0² of the blocks' input (default m0²:
+    a fixed input). Each block maps (E M², E M, 1) linearly (:func:`residual_bias_block_exprs`), so the
+    moments after B blocks are a product of 3 × 3 matrices applied to (E M_0², E M_0, 1).
+    With zero biases, c₁ = 2, c₂ = 1 it is :func:`residual_moments` (the ratios), and in general with zero
+    biases only η²c₁c₂/2 = η_eff² enters. [derived] The mean holds for any zero-mean symmetric laws; the
+    second moment for Gaussian weights and biases.
+
+    Raises :class:`CostLimitError` for more than :data:`MAX_BIAS_BLOCKS` blocks under "inv" or
+    "invsqrt" (one update per block), before any work.
+
+    >>> round(residual_bias_moments(1, 4, 4, 1.0, c1=2, c2=1, bias_var2=0.5).mean, 12)   # 1 + (1 + 0.5)
+    2.5
+    """
+    B, n, m = int(blocks), int(width), int(branch_width)
+    if m0_second is not None and m0_second < m0 * m0 * (1 - 1e-12):
+        raise DomainError(f"{{m0_second}} must be ≥ m0² = {m0 * m0:.6g} (E M_0² ≥ (E M_0)²); got {m0_second:.6g}",
+                          param="m0_second")
+    if schedule != "const" and eta != 0 and B > MAX_BIAS_BLOCKS:
+        raise CostLimitError(f"{{blocks}} must be ≤ 10^5 for schedule {schedule!r} with biases (one update per "
+                             f"block, about {B * 1e-5:.3g} s here); got {B}", param="blocks")
+    with mp.workdps(30):
+        c1_, c2_, s1, s2 = (mp.mpf(v) for v in (c1, c2, bias_var1, bias_var2))
+        first = _bias_block_matrix(mp.mpf(eta), n, m, c1_, c2_, s1, s2)
+        mean0 = mp.mpf(m0)
+        sec0 = mean0**2 if m0_second is None else mp.mpf(m0_second)
+        state = mp.matrix([[sec0], [mean0], [1]])
+        if schedule == "const" or eta == 0:
+            state = (first**B) * state
+        else:
+            for b in range(1, B + 1):
+                eb = mp.mpf(eta) / (b if schedule == "inv" else mp.sqrt(b))
+                state = _bias_block_matrix(eb, n, m, c1_, c2_, s1, s2) * state
+        sec, mean = state[0], state[1]
+        return ResidualBiasMoments(B, _f(mean), _f(sec), _f(mean / mean0), _f(sec / sec0), _f(sec / mean**2),
+                                   tuple(tuple(float(first[i, j]) for j in range(3)) for i in range(3)),
+                                   float(mp.log(mean)), float(mp.log(sec)), schedule)

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from ..bounds.errors import NONNEGATIVE_INT, Constraint, DomainError, Integral, IntegerList, Interval, OrNone, _fail
+from ..bounds.errors import NONNEGATIVE_INT, Constraint, DomainError, Integral, IntegerList, Interval, OrNone, Real, _fail
 from ..bounds.moments import S_ORDER
 from ._options import command, json_option, option, plot_option
 from ._render import console, emit_json, progress, table
@@ -62,6 +62,7 @@ class _PtFile(_Text):
 
 
 NETWORKS = Interval(Integral, 2, 100000)
+BUDGET = Interval(Real, 0, 3600, closed="right")
 POINTS = Interval(Integral, 1, 4096)
 SHAPE = IntegerList(Interval(Integral, 1, 4096), example="1,28,28", what="dimension")
 
@@ -98,6 +99,9 @@ def audit(
     networks: int = option(200, help="Re-initializations in the spot-check ({range}).", constraint=NETWORKS),
     seed: int = option(0, help="Seed of the inputs and the spot-check ({range}).", constraint=NONNEGATIVE_INT),
     plot: Optional[str] = plot_option("predicted against measured E M_j/M_0 per layer"),
+    certify_budget: float = option(10.0, help="Seconds (sim.certify's cost model, checked before the work) for the "
+                                              "certified width of the --data/--dataset inputs ({range}).",
+                                   constraint=BUDGET),
     fix: Optional[str] = option(None, help="Apply the He recommendation to the model, save its state_dict to this "
                                            ".pt file and audit the fixed model (its layers re-drawn from their laws).",
                                 constraint=OrNone(_PtFile())),
@@ -126,7 +130,8 @@ def audit(
                                f"inputs of shape {tuple(x.shape)} ({type(e).__name__}: {sa._first_line(e)})")
     with progress(disable=as_json, description="{task.description}") as bar:
         bar.update(bar.add_task(f"auditing: {networks} re-initializations and the recommendations' re-measurement", total=None))
-        rep = sa.audit(net, x, factory=factory, s=s, networks=networks, seed=seed)
+        rep = sa.audit(net, x, factory=factory, s=s, networks=networks, seed=seed,
+                       certify=data is not None or dataset is not None, certify_budget=certify_budget)
         if plot:
             rep.plot().savefig(plot)
         fixed = None
@@ -144,6 +149,7 @@ def audit(
         out["fix"] = fixed
         out["inputs"] = {"model": model, "args": kwargs, "input_shape": list(input_shape) if input_shape else None,
                          "data": data, "dataset": dataset, "points": int(x.shape[0]), "s": s, "networks": networks,
+                         "certify_budget": certify_budget,
                          "seed": seed, "plot": plot}
         return emit_json(out)
     c = console()
@@ -161,7 +167,8 @@ def audit(
                 f"{p['fm1_rate']:+.4g}/layer ({p['fm1']}); E M_d/M_0 = {p['mean_ratio']:.4g}; β = {p['beta']:.4g}")
         if p.get("second_moment") is not None:
             c.print(f"Var M_d/M_0² = {p['var_ratio']:.4g} (exact, {p['weight_law']} weights, the biases' law); "
-                    f"log-norm spread sd log(M_d/M_0) ≈ {p['log_norm_spread']:.4g} (leading order √(5β))")
+                    f"log-norm spread sd log(M_d/M_0) ≈ {p['log_norm_spread']:.4g} (leading order √(5β)), "
+                    f"{p['log_norm_spread_matched']:.4g} (lognormal with the exact moments; checked below)")
         if "p_dead_point" in p:
             c.print(f"P(a point is dead) = {p['p_dead_point']:.4g}; expected live fraction "
                     f"{p['expected_live_fraction']:.4g}")
@@ -169,11 +176,20 @@ def audit(
         c.print(f"widths: Var M_d/M_0² ≤ 1 needs ≥ {p['width_for_var_le_1']}; AB19 norm preservation (N = "
                 f"{x.shape[0]} inputs, δ = 0.05, ε = 0.5, per-layer Chernoff) needs ≥ "
                 f"{ab if ab is not None else '—'}; the narrowest layer here is {p['min_model_width']}")
+    cert = p.get("certified")
+    if cert:
+        d = cert["design"]
+        c.print(f"certified width for these {x.shape[0]} inputs (sim.certify, δ = {d['delta']:g}, ε = {d['eps']:g}, "
+                f"confidence {d['confidence']:g}, budget {d['budget_seconds']:g} s): " +
+                (f"≥ {cert['width']} ({cert['certified_by']}; one-input width {cert['single_width']}, union bound "
+                 f"{cert['union_width']})" if "width" in cert else cert["reason"]))
     res = p.get("residual")
     if res:
         if "mean_ratio" in res:
+            bias = (f", branch bias variances {res['bias_var1']:.3g}, {res['bias_var2']:.3g}; E M_B/E M_0 = "
+                    f"{res['growth']:.4g}" if res["biases"] else "")
             c.print(f"residual: {res['blocks']} blocks, η = {res['eta']:.4g}, η_eff = η·√(c₁c₂/2) = "
-                    f"{res['eta_eff']:.4g}; E‖x_B‖²/‖x_0‖² = {res['mean_ratio']:.4g} ({res['exactness']})")
+                    f"{res['eta_eff']:.4g}{bias}; E {res['quantity']} = {res['mean_ratio']:.4g} ({res['exactness']})")
         else:
             c.print(f"residual: {res['reason']}")
     head, rows = rep.check_table()

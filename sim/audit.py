@@ -10,13 +10,16 @@ to it, and check every prediction on the model itself (docs/theory.md §15).
 ('torch_default', True)
 
 Reading the model: :func:`torch.fx.symbolic_trace` where it traces (modules, functional ReLUs, residual
-additions ``x + f(x)`` and their constant branch scale), forward hooks otherwise (modules only; additions
-are then invisible, and the report says so). Each Linear / Conv1d / Conv2d layer gets torch's own fans
+additions ``x + f(x)`` and their constant branch scale), forward hooks otherwise (modules only; a torch
+function mode counts the tensor additions outside the modules, and when there are any nothing is predicted:
+skip and branch cannot be told apart). Each Linear / Conv1d / Conv2d layer gets torch's own fans
 (``torch.nn.init._calculate_fan_in_and_fan_out``: in_channels × kernel size), its gain c = fan-in ·
 mean(W²), the excess kurtosis of its weights (:func:`bounds.audit.classify_weight_law`) and its bias
 variance. Activations inside the theory: ReLU, LeakyReLU(a), RReLU(l, u) (train mode; in eval mode it
-is LeakyReLU((l + u)/2)), Identity. Everything else (GELU, SiLU, Tanh, pooling, normalization…) is
-outside it: the layers from there on are measured only, never treated as ReLU.
+is LeakyReLU((l + u)/2)), Identity. Everything else (GELU, SiLU, Tanh, pooling…) is outside it: the layers
+from there on are measured only, never treated as ReLU. A normalization layer at init (BatchNorm in train mode,
+LayerNorm, GroupNorm, InstanceNorm; γ = 1, β = 0) ends the per-point chain but restarts a prediction of the
+batch mean of ‖h‖²/numel (:func:`_post_norm`).
 
 The spot-check re-initializes the same architecture ``networks`` times, forwards the example input and
 compares each prediction with its measurement through an interval at level 1 − α/m (Bonferroni over the
@@ -41,7 +44,7 @@ from ..bounds.death import liveness
 from ..bounds.errors import DomainError, InitBoundsError
 from ..bounds.moments import activation as make_activation
 from ..bounds.moments import sigma2, unit_moments_xi
-from ..bounds.resnet import residual_moments
+from ..bounds.resnet import residual_bias_moments
 from ..bounds.variance import length_moments, min_width_for_variance, second_moment, weight_kurtosis
 from . import stats
 from .core import Stream, thread_policy
@@ -84,6 +87,8 @@ class LayerInfo:
     pooled: int = 1              # model instances the law, rule, c_used and bias law were fitted from
     probe: str = ""              # where its output (after activation/norm) is recorded
     module: object = None
+    norm_module: object = None
+    norm_after_act: bool = False         # the normalization runs after the activation (else before it)
 
     @property
     def in_theory(self) -> bool:
@@ -95,7 +100,7 @@ class LayerInfo:
         return "approximation (channels as width; FM1 also loses the zero-padded edges)"
 
     def as_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("module", "probe", "act")}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("module", "probe", "act", "norm_module")}
         d["c_ci"] = list(self.c_ci)
         d["in_theory"] = self.in_theory
         d["exactness"] = self.exactness()
@@ -210,6 +215,7 @@ class _Block:
     layers: list       # module targets on the branch, in order
     eta: float         # constant branch scale (1 if none)
     extra: list        # other branch operations (outside the theory's block)
+    skip_input: bool = False   # the skip input is the model's input (a placeholder node)
 
 
 def _residual_blocks(adds) -> list:
@@ -243,18 +249,41 @@ def _residual_blocks(adds) -> list:
                 layers.append(f"relu@{n.name}")
             else:
                 extra.append(n.name)
-        blocks.append(_Block(skip.name, node.name, layers, eta, extra))
+        blocks.append(_Block(skip.name, node.name, layers, eta, extra, skip.op == "placeholder"))
     return blocks
 
 
+_ADD_FUNCS = {torch.add, torch.Tensor.add, torch.Tensor.add_, torch.Tensor.__add__, torch.Tensor.__radd__,
+              torch.Tensor.__iadd__}
+
+
 def _events_hooks(model: nn.Module, x: torch.Tensor):
-    """Leaf modules in the order they ran (forward hooks)."""
-    order, handles = [], []
+    """Leaf modules in the order they ran (forward hooks), and the number of tensor + tensor additions of equal
+    shapes seen outside the modules (a torch function mode: the hooks themselves cannot see additions)."""
+    from torch.overrides import TorchFunctionMode
+
+    order, handles, adds, depth = [], [], [0], [0]
+
+    class _Adds(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if depth[0] == 0 and func in _ADD_FUNCS and len(args) >= 2 and all(
+                    isinstance(a, torch.Tensor) for a in args[:2]) and args[0].shape == args[1].shape:
+                adds[0] += 1
+            return func(*args, **(kwargs or {}))
+
+    def pre(mod, i):
+        depth[0] += 1
+
+    def post(mod, i, o, name):
+        depth[0] -= 1
+        order.append(name)
+
     for name, m in model.named_modules():
         if len(list(m.children())) == 0:
-            handles.append(m.register_forward_hook(lambda mod, i, o, name=name: order.append(name)))
+            handles.append(m.register_forward_pre_hook(pre))
+            handles.append(m.register_forward_hook(lambda mod, i, o, name=name: post(mod, i, o, name)))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _Adds():
             model(x)
     finally:
         for h in handles:
@@ -264,7 +293,7 @@ def _events_hooks(model: nn.Module, x: torch.Tensor):
     for name in order:
         kind, info = _classify_module(mods[name])
         events.append((kind, name, mods[name], info, name))
-    return events
+    return events, adds[0]
 
 
 _Z_GAIN = 4.0
@@ -353,6 +382,7 @@ class ModelStructure:
     blocks: list
     notes: list
     graph: object = None
+    hook_adds: int = 0           # additions seen by the hook fallback (then no chain is predicted)
 
 
 def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
@@ -362,12 +392,17 @@ def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
         gm, events, adds = _events_fx(model)
         method = "torch.fx"
         blocks = _residual_blocks(adds)
+        hook_adds = 0
     except Exception as e:  # noqa: BLE001 — any tracing failure falls back to hooks
         gm, blocks = None, []
-        events = _events_hooks(model, x)
+        events, hook_adds = _events_hooks(model, x)
         method = f"forward hooks (torch.fx did not trace: {type(e).__name__})"
-        notes.append("residual additions and functional activations are invisible to forward hooks; "
-                     "predictions assume a plain chain of the modules in the order they ran")
+        notes.append("functional activations and residual structure are invisible to forward hooks; predictions "
+                     "assume a plain chain of the modules in the order they ran")
+        if hook_adds:
+            notes.append(f"{hook_adds} tensor addition(s) of equal shapes ran outside the modules (residual "
+                         "connections?): the hooks cannot tell skip from branch, so nothing is predicted (measured "
+                         "only)")
     layers: list = []
     cur = None
     for kind, name, m, info, probe in events:
@@ -385,7 +420,9 @@ def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
             else:
                 cur.outside.append(f"second activation {name}")
         elif kind == "norm":
-            cur.norm = type(m).__name__
+            if cur.norm is not None:
+                cur.outside.append(f"second normalization {name}")
+            cur.norm, cur.norm_module, cur.norm_after_act = type(m).__name__, m, cur.act is not None
             cur.outside.append(f"{type(m).__name__} ({name}) resets the length")
             cur.probe = probe
         elif kind == "outside":
@@ -410,7 +447,7 @@ def read_model(model: nn.Module, x: torch.Tensor) -> ModelStructure:
     if last.role != "branch" and (last.act is None or last.act[0] == "linear") and not last.norm:
         last.role = "head"
         last.outside = [o for o in last.outside]
-    return ModelStructure(layers, method, blocks, notes, gm)
+    return ModelStructure(layers, method, blocks, notes, gm, hook_adds)
 
 
 # --- recording values -----------------------------------------------------------------------------
@@ -561,7 +598,7 @@ def plot_audit(report: AuditReport):
 # --- predictions ----------------------------------------------------------------------------------
 def _segment(struct: ModelStructure) -> list:
     """The hidden layers of a plain chain the theory covers: the prefix of in-theory hidden layers."""
-    if struct.blocks:
+    if struct.blocks or struct.hook_adds:
         return []
     seg = []
     for L in struct.layers:
@@ -632,6 +669,9 @@ def _predict(struct: ModelStructure, x0: torch.Tensor, s: float, samples: int) -
             out["second_moment_reason"] = ("exact E M_d² needs ReLU layers of one named weight law and one bias law "
                                            "here")
         out["log_norm_spread"] = math.sqrt(lm.lognormal[1])      # leading order: sd of log(M_d/M_0) = √(5β)
+        if out.get("second_moment") and out["mean_ratio"]:
+            # the lognormal law with the exact E M_d and E M_d² (weight law and biases included): σ² = log(E M²/(E M)²)
+            out["log_norm_spread_matched"] = math.sqrt(max(math.log(out["second_moment"] / out["mean_ratio"] ** 2), 0.0))
         if any(L.act[0] == "relu" for L in seg):
             relu_w = [L.width for L in seg if L.act[0] == "relu"]
             lv = liveness(relu_w, bias=any(L.bias_var for L in seg))
@@ -648,19 +688,123 @@ def _predict(struct: ModelStructure, x0: torch.Tensor, s: float, samples: int) -
             out["ab19_design"] = {"method": "chernoff_per_layer", "samples": samples, "delta": 0.05, "eps": 0.5}
         except InitBoundsError as e:
             out["ab19_width"], out["ab19_reason"] = None, str(e)
-    blocks = _block_theory(struct)
+    if seg and len(struct.layers) > len(seg):
+        H = struct.layers[len(seg)]
+        if H.role == "head" and not H.outside and not H.norm and (H.act is None or H.act[0] == "linear"):
+            # a linear head: E M = c·E M_d + s² (any symmetric law), in units of M_0
+            out["head"] = {"layer": H.name, "mean_ratio": H.c_used * out["mean_ratio"] + (H.bias_var or 0.0) / m0}
+    post = _post_norm(struct)
+    if post:
+        out["post_norm"] = post
+    blocks = _block_theory(struct, x0, m0)
     if blocks is not None:
         out["residual"] = blocks
     return out
 
 
-def _block_theory(struct: ModelStructure):
-    """The resnet prediction when every block is Linear → ReLU → Linear with equal gains:
-    η_eff = η·√(c₁c₂/2) (W₁ of gain c₁ scales the branch variance by c₁/2 against He, W₂ by c₂)."""
+def _stem_moments(struct: ModelStructure, x0: torch.Tensor, m_in: float):
+    """(E M_0, E M_0² or None, why not) of the first residual block's input, for the example point x0 of
+    M = m_in: the input itself, or a stem of Linear layers inside the theory (an identity activation when
+    none follows). E M_0 by the FM1 recursion M ← m₁(cM + s²) (any symmetric laws); E M_0² for a single
+    linear stem h = Wx + b of named laws: E h_i⁴ = 3q² + (κ_W − 3)(c/n₀)²Σx_j⁴ + (κ_b − 3)s⁴, q = cM + s²,
+    and E M_0² = q²(1 − 1/n) + E h_i⁴/n (rows independent). Returns None when the stem is not predictable."""
+    b0 = struct.blocks[0]
+    stem = [L for L in struct.layers if L.role == "stem"]
+    if not stem:
+        return (m_in, m_in * m_in, None) if b0.skip_input else None
+    if stem[-1].probe != b0.skip or any(L.kind != "linear" or L.outside or L.norm for L in stem):
+        return None
+    mean = m_in
+    for L in stem:
+        kind, a, lo, up = L.act or ("linear", None, None, None)
+        m1 = float(unit_moments_xi(make_activation(kind, slope=a, lower=lo, upper=up))[0])
+        mean = m1 * (L.c_used * mean + (L.bias_var or 0.0))
+    (L,) = stem if len(stem) == 1 else (None,)
+    if L is None or (L.act and L.act[0] != "linear") or L.law is None:
+        return mean, None, "the stem's E M_0² is derived here for one linear layer of a named law"
+    bias_law = L.bias_law if L.bias_law not in (None, "zero") else "gaussian"
+    if bias_law not in ("gaussian", "uniform", "rademacher", "laplace"):
+        return mean, None, f"the stem's bias law ({L.bias_law}) is not a named law"
+    kw, kb = (float(k.p) / float(k.q) for k in (weight_kurtosis(L.law), weight_kurtosis(bias_law)))
+    s2, c, n0 = L.bias_var or 0.0, L.c_used, L.fan_in
+    flat = x0.to(torch.float64).flatten()
+    q = c * m_in + s2
+    h4 = 3 * q * q + (kw - 3) * (c / n0) ** 2 * float((flat**4).sum()) + (kb - 3) * s2 * s2
+    return mean, q * q * (1 - 1 / L.width) + h4 / L.width, None
+
+
+#: Normalization layers whose output at init is odd in their input and has mean square 1 − O(ε/Var) (γ = 1,
+#: β = 0 or no affine): over the batch per feature (BatchNorm, train mode), over each point's features
+#: (LayerNorm, GroupNorm) or each point's positions (InstanceNorm).
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def _norm_at_init(m) -> str | None:
+    """None when ``m`` normalizes as at init (see above), else why not."""
+    if isinstance(m, _BATCH_NORMS) and not m.training:
+        return f"{type(m).__name__} in eval mode (running statistics, not the batch's)"
+    if isinstance(m, (nn.InstanceNorm1d, nn.InstanceNorm2d)) and m.track_running_stats and not m.training:
+        return f"{type(m).__name__} in eval mode with running statistics"
+    w, b = getattr(m, "weight", None), getattr(m, "bias", None)
+    if w is not None and not bool((w == 1).all()) or b is not None and not bool((b == 0).all()):
+        return f"{type(m).__name__}'s affine parameters are not at init (γ = 1, β = 0)"
+    return None
+
+
+def _post_norm(struct: ModelStructure) -> list:
+    """Predictions of the batch-averaged M̄ (the mean over the batch of ‖h‖²/numel) after each normalization layer
+    at init and the layers inside the theory that follow it (docs/theory.md §15). After the norm M̄ = 1 − O(ε/Var):
+    each feature (or point) is centred and scaled to mean square v/(v + ε). The norm is odd in its input and the
+    weights and biases before it are symmetric, so its output has a symmetric law and an activation φ after it
+    keeps E φ(y)² = m₁ E y² (ReLU: 1/2). Each following layer: M̄ ← m₁(c M̄ + s²), exact for any symmetric laws
+    (a mean over the batch of the per-point FM1 recursion). Convolutions: channels as width."""
+    out, cur = [], None
+    if struct.hook_adds:
+        return out
+    for L in struct.layers:
+        why = None
+        if L.norm is not None:
+            why = _norm_at_init(L.norm_module)
+            extra = [o for o in L.outside if "resets the length" not in o]
+            if why is None and not extra and (L.act is None or L.act in _inside_act(L)):
+                m1 = 1.0 if (L.act is None or L.norm_after_act) else _m1(L.act)
+                cur = m1 * 1.0
+                out.append({"layer": L.name, "probe": L.probe, "mean": cur, "after": L.norm,
+                            "exactness": "exact as ε/Var → 0 (the norm's ε)" + (
+                                "" if L.kind == "linear" else "; channels as width")})
+                continue
+            cur = None
+            continue
+        if cur is not None and not L.outside and L.role in ("hidden", "head") and (
+                L.act is not None or L.role == "head"):
+            cur = _m1(L.act or ("linear", None, None, None)) * (L.c_used * cur + (L.bias_var or 0.0))
+            out.append({"layer": L.name, "probe": L.probe, "mean": cur, "after": out[-1]["after"],
+                        "exactness": out[-1]["exactness"] if L.kind == "linear" else
+                        "exact as ε/Var → 0; approximation (channels as width)"})
+        else:
+            cur = None
+    return out
+
+
+def _inside_act(L):
+    return (L.act,) if L.act is not None and L.act[0] in ("relu", "leaky", "rrelu", "linear") else ()
+
+
+def _m1(act) -> float:
+    kind, a, lo, up = act
+    return float(unit_moments_xi(make_activation(kind, slope=a, lower=lo, upper=up))[0])
+
+
+def _block_theory(struct: ModelStructure, x0: torch.Tensor, m_in: float):
+    """The residual prediction when every block is Linear → ReLU → Linear with the same shapes, gains and bias
+    variances: bounds.resnet.residual_bias_moments (docs/theory.md §15), whose zero-bias case is §7's block with
+    η_eff = η·√(c₁c₂/2). Without branch biases the checked quantity is ‖x_B‖²/‖x_0‖² (its law is free of x_0);
+    with them the blocks are affine in (E M², E M), so the checked quantity is M_B/M_in, M_in the example
+    point's, through the stem's moments (:func:`_stem_moments`)."""
     if not struct.blocks:
         return None
     by = {L.name: L for L in struct.layers}
-    shapes = []
+    shapes, laws = [], set()
     for b in struct.blocks:
         mods = [t for t in b.layers if t in by]
         acts = [t for t in b.layers if t not in by]
@@ -669,16 +813,52 @@ def _block_theory(struct: ModelStructure):
         L1, L2 = by[mods[0]], by[mods[1]]
         if not (L1.act and L1.act[0] == "relu") and not any("relu" in a for a in acts):
             return {"reason": f"block {b.out}: the branch activation is not ReLU"}
-        shapes.append((L1.fan_in, L1.width, round(b.eta * math.sqrt(L1.c_used * L2.c_used / 2), 12),
-                       bool(L1.bias_var or L2.bias_var)))
-    if len(set(shapes)) != 1:
-        return {"reason": "blocks differ in widths or gains (the exact product needs one block law)"}
-    n, m, eta, bias = shapes[0]
-    r = residual_moments(len(struct.blocks), n, m, eta)
-    return {"blocks": len(struct.blocks), "width": n, "branch_width": m, "eta": struct.blocks[0].eta,
-            "eta_eff": eta, "mean_ratio": r.mean_ratio, "second_moment_ratio": r.second_moment_ratio,
-            "biases": bias, "exactness": "approximation (biases on the branch; the formula has none)" if bias else
-            "exact (Gaussian weights; mean exact for any symmetric law)"}
+        if L2.width != L1.fan_in or L2.fan_in != L1.width:
+            return {"reason": f"block {b.out}: the branch does not map width n → m → n"}
+        shapes.append((L1.fan_in, L1.width, b.eta, L1.c_used, L2.c_used, L1.bias_var or 0.0, L2.bias_var or 0.0))
+        laws |= {L1.law, L2.law} | {L.bias_law for L in (L1, L2) if L.bias_law not in (None, "zero")}
+    if len({sh[0] for sh in shapes}) != 1:
+        return {"reason": "the blocks' residual widths differ"}
+    n, m, eta, c1, c2, s1, s2 = shapes[0]
+    B = len(struct.blocks)
+    biases = any(sh[5] or sh[6] for sh in shapes)
+    gauss = laws == {"gaussian"}
+    same = len({tuple(round(v, 12) for v in sh) for sh in shapes}) == 1
+    out = {"blocks": B, "width": n, "branch_width": m, "eta": eta, "eta_eff": round(eta * math.sqrt(c1 * c2 / 2), 12),
+           "c1": c1, "c2": c2, "bias_var1": s1, "bias_var2": s2, "biases": biases, "shapes": shapes,
+           "same_blocks": same,
+           "second_exactness": "exact" if gauss else "approximation (the block's second moment is exact for "
+                                                         "Gaussian weights and biases)"}
+    if not biases:
+        mean, second = _chain_blocks(shapes, 1.0, 1.0)
+        out.update(quantity="‖x_B‖²/‖x_0‖²", mean_ratio=mean, growth=mean, second_moment=second,
+                   normalized_second=second / mean**2, exactness="exact (any symmetric law)")
+        return out
+    stem = _stem_moments(struct, x0, m_in)
+    if stem is None:
+        return dict(out, reason="branch biases make the blocks affine in E M_0, and the first block's input "
+                                "(after the stem) is not predicted here")
+    m0, m0_sq, why = stem
+    mean, second = _chain_blocks(shapes, m0, m0 * m0 if m0_sq is None else max(m0_sq, m0 * m0))
+    out.update(quantity="M_B/M_in", mean_ratio=mean / m_in, growth=mean / m0, m0=m0 / m_in,
+               exactness="exact (any symmetric law; branch biases included)")
+    if m0_sq is not None:
+        out.update(second_moment=second / m_in**2, normalized_second=second / mean**2)
+    else:
+        out["second_reason"] = why
+    return out
+
+
+def _chain_blocks(shapes, m0: float, m0_second: float, scale=lambda b: 1.0) -> tuple:
+    """(E M_B, E M_B²) through the blocks ``shapes`` = [(n, m, η, c₁, c₂, s₁², s₂²), …] one at a time
+    (bounds.resnet.residual_bias_moments with B = 1 from the previous block's moments; exact: each block is
+    linear on (E M², E M, 1)), block b's η multiplied by ``scale(b)`` (b = 1..B)."""
+    mean, second = m0, m0_second
+    for b, (n, m, eta, c1, c2, s1, s2) in enumerate(shapes, start=1):
+        r = residual_bias_moments(1, n, m, eta * scale(b), c1=c1, c2=c2, bias_var1=s1, bias_var2=s2, m0=mean,
+                                  m0_second=max(second, mean * mean))
+        mean, second = r.mean, r.second
+    return mean, second
 
 
 # --- the spot-check -------------------------------------------------------------------------------
@@ -710,12 +890,13 @@ def _fill(t: torch.Tensor, law: str, var: float, gen: torch.Generator) -> None:
         t.normal_(0.0, sd, generator=gen)
 
 
-def _spot(model, struct, x, *, networks, stream, factory, overrides, probes):
-    """Per network: {probe: per-point M} for the probes, and alive masks."""
+def _spot(model, struct, x, *, networks, stream, factory, overrides, probes, mutate=None):
+    """Per network: {probe: per-point M} for the probes, and alive masks. ``mutate(net)``, if given, changes
+    each re-initialized network in place before it is forwarded (a recommendation applied to it)."""
     names = set(probes)
     elements = sum(p.numel() for p in model.parameters()) * max(1, x.shape[0])
     with thread_policy(elements):
-        return _spot_rows(model, struct, x, networks, stream, factory, overrides, names)
+        return _spot_rows(model, struct, x, networks, stream, factory, overrides, names, mutate)
 
 
 def _network(k, model, struct, stream, factory, overrides, base):
@@ -731,11 +912,13 @@ def _network(k, model, struct, stream, factory, overrides, base):
     return base, base
 
 
-def _spot_rows(model, struct, x, networks, stream, factory, overrides, names):
+def _spot_rows(model, struct, x, networks, stream, factory, overrides, names, mutate=None):
     rows = []
     base = None
     for k in range(networks):
         net, base = _network(k, model, struct, stream, factory, overrides, base)
+        if mutate is not None:
+            mutate(net)
         xx = x.to(next(net.parameters()).dtype)
         rec = _record(net, xx, names, struct.graph)
         rows.append({n: (_per_point_m(t), (t.reshape(t.shape[0], -1) != 0).any(dim=1)) for n, t in rec.items()
@@ -780,6 +963,23 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
             v = [(float(r[last.probe][0][0]) / m0) ** 2 for r in rows]
             items.append((f"E (M_d/M_0)² after {last.name}", pred["second_moment"], v, ex,
                           "bounds.variance.second_moment (detected laws)", (0, None), _heavy(nv[-1], MAX_NV_SECOND)))
+        if "head" in pred:
+            H = next(L for L in struct.layers if L.name == pred["head"]["layer"])
+            v = [float(r[H.probe][0][0]) / m0 for r in rows]
+            items.append((f"E M/M_0 after {H.name} (linear head)", pred["head"]["mean_ratio"], v,
+                          ex if H.kind == "linear" else "approximation (zero-padded edges)",
+                          "FM1 (a linear layer: E M = c E M_d + s²)", (0, None), _heavy(nv[-1], MAX_NV_MEAN)))
+        matched = pred.get("log_norm_spread_matched")
+        if pred.get("log_norm_spread") is not None:
+            lv = np.log([t for t in (float(r[last.probe][0][0]) / m0 for r in rows) if t > 0])
+            if lv.size >= 2:
+                dev = (lv - lv.mean()) ** 2 * lv.size / (lv.size - 1)       # mean: the unbiased sample variance
+                items.append((f"sd log(M_d/M_0) after {last.name} (log-norm spread; {lv.size} networks where the "
+                              "point lives)", pred["log_norm_spread"] if matched is None else matched, dev,
+                              ("lognormal approximation (σ² = log E M_d²/(E M_d)², the exact moments)"
+                               if matched is not None else "leading order (√(5β): zero bias, Gaussian weights)")
+                              if exact_all else "approximation (channels as width; lognormal)", "bounds.variance.length_moments (lognormal)", (0, None), None,
+                              math.sqrt))
         if "expected_live_fraction" in pred:
             relu = [L for L in seg if L.act[0] == "relu"]
             fr = []
@@ -790,22 +990,38 @@ def _checks(struct, pred, x, rows, alpha) -> tuple:
                 fr.append(float(alive.double().mean()))
             items.append(("live fraction (point alive through every ReLU layer)", pred["expected_live_fraction"], fr,
                           ex, "bounds.death.liveness", (0, 1), None))
+    for p in pred.get("post_norm", []):
+        v = [float(r[p["probe"]][0].mean()) for r in rows if p["probe"] in r]
+        if len(v) >= 2:
+            items.append((f"E M̄ after {p['layer']} (batch mean; {p['after']} restarts the chain)", p["mean"], v,
+                          p["exactness"], "normalization at init + FM1", (0, None), None))
     res = pred.get("residual")
     if res and "mean_ratio" in res:
         b0, bl = struct.blocks[0], struct.blocks[-1]
-        v = [float(r[bl.out][0][0] / r[b0.skip][0][0]) for r in rows]
-        items.append((f"E ‖x_B‖²/‖x_0‖² over {res['blocks']} residual blocks", res["mean_ratio"], v,
-                      res["exactness"].split(" (")[0] if not res["biases"] else res["exactness"],
-                      "bounds.resnet.residual_moments", (0, None), None))
+        if res["biases"]:
+            v = [float(r[bl.out][0][0]) / m0 for r in rows]
+            label = f"E M_B/M_in over {res['blocks']} residual blocks (M_in: the input's)"
+        else:
+            v = [float(r[bl.out][0][0] / r[b0.skip][0][0]) for r in rows]
+            label = f"E ‖x_B‖²/‖x_0‖² over {res['blocks']} residual blocks"
+        items.append((label, res["mean_ratio"], v, res["exactness"].split(" (")[0],
+                      "bounds.resnet.residual_bias_moments", (0, None), None))
+        if res.get("second_moment") is not None:
+            items.append((label.replace("E ", "E (", 1).replace(" over", ")² over", 1), res["second_moment"],
+                          [t * t for t in v], res["second_exactness"], "bounds.resnet.residual_bias_moments",
+                          (0, None), _heavy(res["normalized_second"] - 1, MAX_NV_SECOND)))
     m = max(1, sum(1 for it in items if it[6] is None))
     level = 1 - alpha / m
     checks = []
-    for q, p, v, ex, src, (lo, hi), why in items:
+    for q, p, v, ex, src, (lo, hi), why, *post in items:
         mean, a, b = stats.mean_ci(np.asarray(v, dtype=float), level, lo=lo, hi=hi)
+        if post:                     # an interval for a transform of the mean (the sd from the variance)
+            mean, a, b = (post[0](max(t, 0.0)) for t in (mean, a, b))
         checks.append(Check(q, float(p), float(mean), float(a), float(b), ex, src, why))
     measured_only = []
+    predicted = {p["layer"] for p in pred.get("post_norm", [])} | ({pred["head"]["layer"]} if "head" in pred else set())
     for L in struct.layers:
-        if L in seg or L.probe not in rows[0]:
+        if L in seg or L.name in predicted or L.probe not in rows[0]:
             continue
         v = np.asarray([float(r[L.probe][0][0]) / m0 for r in rows])
         mean, a, b = stats.mean_ci(v, 1 - alpha, lo=0)
@@ -837,6 +1053,164 @@ def _sign_flip_rec(model, struct, pred, x, *, networks, stream, factory, alpha) 
                    f"{hi:.3g}], minimum {min(fr):.3g} ({'the guarantee held in every network' if ok else 'GUARANTEE BROKEN'})")
     return rec
 
+#: The width recommendation's rebuilt chains: 20 per spot-check network (a variance needs more than a mean),
+#: within about 2·10^9 multiply-adds, drawn in chunks of this many (chunk k from ``stream.generator(k)``).
+_CHAIN_CHUNK = 500
+
+
+def _width_chains(networks: int, width: int, depth: int, n0: int) -> int:
+    per_chain = width * (n0 + (depth - 1) * width)
+    return int(max(networks, min(20 * networks, 2e9 // per_chain)))
+
+
+def _width_rec(seg, pred, x, *, networks, stream, alpha) -> dict:
+    """The width recommendation, re-measured: the theory chain rebuilt at the recommended width W (same depth and
+    activations, He fan-in Gaussian weights, zero biases; W₁ ∈ R^{W×n₀}), :func:`_width_chains` of them drawn in chunks and forwarded on the example point; Var M_d/M_0² is estimated as the mean of
+    (M_d/M_0 − 1)² (E M_d/M_0 = 1 exactly here), with its interval. Predicted: (1 + 5/W)^d − 1 (§6, exact for
+    ReLU; the leaky factor differs, labelled)."""
+    d, W = len(seg), pred["width_for_var_le_1"]
+    predicted = length_moments([W] * d).normalized_var
+    before = pred["var_ratio"] / pred["mean_ratio"] ** 2 if pred.get("var_ratio") is not None else None
+    rec = {"action": "width", "width": W, "depth": d, "before": before, "after_predicted": predicted}
+    head = (f"width ≥ {W} for Var M_d/M_0² ≤ 1 at depth {d} (He, zero bias; the narrowest layer here is "
+            f"{pred['min_model_width']}{'' if before is None else f', Var M_d/(E M_d)² here {before:.4g}'}): Var → "
+            f"{predicted:.4g}")
+    conv = _conv_chain(seg, x)
+    if conv is None and (x.ndim != 2 or any(L.kind != "linear" for L in seg)):
+        rec["text"] = head + ("; predicted only (the rebuilt chain takes Linear layers on (points, features) data, "
+                              "or ungrouped convolutions of one kind)")
+        return rec
+    x0 = x[0].detach().to(torch.float64)
+    m0 = float((x0 * x0).mean())
+    if conv is not None:
+        return _width_rec_conv(seg, conv, rec, head, x0, m0, W, predicted, networks=networks, stream=stream,
+                               alpha=alpha)
+    chains = _width_chains(networks, W, d, int(x0.numel()))
+    v = []
+    for k, start in enumerate(range(0, chains, _CHAIN_CHUNK)):       # chunk k draws from stream.generator(k)
+        g, t = stream.generator(k), min(_CHAIN_CHUNK, chains - start)
+        with torch.no_grad():
+            h = x0.expand(t, -1)
+            for L in seg:
+                kind, a, lo, up = L.act
+                m1 = float(unit_moments_xi(make_activation(kind, slope=a, lower=lo, upper=up))[0])
+                w = torch.randn(t, W, h.shape[1], generator=g, dtype=torch.float64) * math.sqrt(1 / m1 / h.shape[1])
+                z = torch.einsum("twn,tn->tw", w, h)
+                if kind == "rrelu":
+                    slope = torch.rand(z.shape, generator=g, dtype=torch.float64) * (up - lo) + lo
+                    h = torch.where(z > 0, z, slope * z)
+                else:
+                    h = torch.where(z > 0, z, (a or 0.0) * z) if kind != "linear" else z
+            v.append(((h * h).mean(dim=1) / m0).numpy())
+    v = np.concatenate(v)
+    exact = all(L.act[0] == "relu" for L in seg)
+    mean, lo_, hi_ = stats.mean_ci((v - 1.0) ** 2, 1 - alpha, lo=0)
+    ok = lo_ <= predicted <= hi_
+    verdict = "agrees" if ok else ("DISAGREES" if exact else "differs (approximation: the (1 + 5/n) factor is ReLU's)")
+    rec["after_measured"] = [mean, lo_, hi_]
+    rec["verdict"] = verdict
+    rec["chains"] = chains
+    rec["text"] = (head + f"; re-measured on {chains} rebuilt chains of width {W}: Var {mean:.4g} [{lo_:.4g}, "
+                   f"{hi_:.4g}] ({verdict})")
+    return rec
+
+
+def _conv_chain(seg, x):
+    """torch.nn.functional's conv for a segment of ungrouped convolutions of one kind fed (points, C, …) data, or
+    None."""
+    kinds = {L.kind for L in seg}
+    if kinds == {"conv1d"} and x.ndim == 3:
+        fn = torch.nn.functional.conv1d
+    elif kinds == {"conv2d"} and x.ndim == 4:
+        fn = torch.nn.functional.conv2d
+    else:
+        return None
+    if any(L.module.groups != 1 or L.module.padding_mode != "zeros" or isinstance(L.module.padding, str)
+           for L in seg):
+        return None
+    return fn
+
+
+#: Rebuilt convolution chains per grouped call (network k of a chunk is group k).
+_CONV_CHUNK = 50
+
+
+def _width_rec_conv(seg, fn, rec, head, x0, m0, W, predicted, *, networks, stream, alpha) -> dict:
+    """The width recommendation re-measured for a convolution chain: ``networks`` chains rebuilt with W output
+    channels per layer (same kernels, strides, padding, dilation; He fan-in Gaussian weights, zero biases), run
+    ``_CONV_CHUNK`` at a time as one grouped convolution (chunk k from ``stream.generator(k)``). Channels as width:
+    the predicted (1 + 5/W)^d − 1 is an approximation here (positions average), labelled so."""
+    v = []
+    for k, start in enumerate(range(0, networks, _CONV_CHUNK)):
+        g, t = stream.generator(k), min(_CONV_CHUNK, networks - start)
+        with torch.no_grad():
+            h = x0[None].repeat(1, t, *([1] * (x0.ndim - 1)))               # (1, t·C, …): network k is group k
+            for L in seg:
+                m, (kind, a, lo, up) = L.module, L.act
+                cin = h.shape[1] // t
+                fan_in = cin * math.prod(m.kernel_size)
+                w = torch.randn(t * W, cin, *m.kernel_size, generator=g, dtype=torch.float64)
+                z = fn(h, w * math.sqrt(1 / _m1(L.act) / fan_in), None, m.stride, m.padding, m.dilation, t)
+                if kind == "rrelu":
+                    slope = torch.rand(z.shape, generator=g, dtype=torch.float64) * (up - lo) + lo
+                    h = torch.where(z > 0, z, slope * z)
+                else:
+                    h = torch.where(z > 0, z, (a or 0.0) * z) if kind != "linear" else z
+            h = h.reshape(t, -1)
+            v.append(((h * h).mean(dim=1) / m0).numpy())
+    v = np.concatenate(v)
+    mean, lo_, hi_ = stats.mean_ci((v - 1.0) ** 2, 1 - alpha, lo=0)
+    verdict = "agrees" if lo_ <= predicted <= hi_ else "differs (approximation: channels as width)"
+    rec.update(after_measured=[mean, lo_, hi_], verdict=verdict, chains=networks,
+               exactness="approximation (channels as width)")
+    rec["text"] = (head + f"; re-measured on {networks} rebuilt convolution chains with {W} channels: Var {mean:.4g} "
+                   f"[{lo_:.4g}, {hi_:.4g}] ({verdict if lo_ <= predicted <= hi_ else verdict + ': positions average'})")
+    return rec
+
+
+def _scale_branches(struct, eta_of):
+    """mutate(net) for _spot: multiply block b's last branch layer (weight and bias) by eta_of(b), b = 1..B, so
+    that its branch output is scaled by that factor (the branch ends in that Linear layer)."""
+    by = {L.name: L for L in struct.layers}
+    last = [[t for t in b.layers if t in by][-1] for b in struct.blocks]
+
+    @torch.no_grad()
+    def mutate(net):
+        mods = dict(net.named_modules())
+        for b, name in enumerate(last, start=1):
+            m = mods[name]
+            m.weight.mul_(eta_of(b))
+            if m.bias is not None:
+                m.bias.mul_(eta_of(b))
+    return mutate
+
+
+def _branch_rec(struct, pred, model, x, *, networks, stream, factory, alpha) -> dict:
+    """The branch-scale recommendation η_b = η/b, re-measured: every re-initialized network gets block b's last
+    branch layer (weights and bias) multiplied by 1/b, and the residual quantity of the spot-check is measured
+    again; predicted by bounds.resnet.residual_bias_moments with schedule 'inv'."""
+    res = pred["residual"]
+    m_in = pred["input_m0"]
+    m0 = res["m0"] * m_in if res["biases"] else 1.0
+    mean, _ = _chain_blocks(res["shapes"], m0, m0 * m0, scale=lambda b: 1.0 / b)
+    after, growth = (mean / m_in, mean / m0) if res["biases"] else (mean, mean)
+    rec = {"action": "branch_scale", "schedule": "inv", "before": res["mean_ratio"], "after_predicted": after,
+           "growth_before": res["growth"], "growth_after": growth}
+    b0, bl = struct.blocks[0], struct.blocks[-1]
+    rows = _spot(model, struct, x, networks=networks, stream=stream.child("branch_scale"), factory=factory,
+                 overrides={}, probes=[b0.skip, bl.out], mutate=_scale_branches(struct, lambda b: 1.0 / b))
+    v = [float(r_[bl.out][0][0]) / m_in if res["biases"] else float(r_[bl.out][0][0] / r_[b0.skip][0][0])
+         for r_ in rows]
+    mean, lo, hi = stats.mean_ci(np.asarray(v), 1 - alpha, lo=0)
+    verdict = "agrees" if lo <= after <= hi else "DISAGREES"
+    rec["after_measured"] = [mean, lo, hi]
+    rec["verdict"] = verdict
+    rec["text"] = (f"branch scale η_b = η/b (schedule 'inv'; multiply block b's last branch layer by 1/b): "
+                   f"E‖x_B‖²/E‖x_0‖² {res['growth']:.4g} → {growth:.4g}, bounded as blocks are added (Σ η_b² < ∞); "
+                   f"E {res['quantity']} {res['mean_ratio']:.4g} → {after:.4g} predicted, re-measured after applying "
+                   f"it to {networks} networks: {mean:.4g} [{lo:.4g}, {hi:.4g}] ({verdict})")
+    return rec
+
 
 def _recommend(struct, pred, model, x, *, networks, stream, factory, alpha) -> list:
     recs = []
@@ -865,31 +1239,61 @@ def _recommend(struct, pred, model, x, *, networks, stream, factory, alpha) -> l
                      f"[{lo:.4g}, {hi:.4g}] ({verdict})"),
             "before": pred["mean_ratio"], "after_predicted": 1.0, "after_measured": [mean, lo, hi]})
     if seg and pred["width_for_var_le_1"] > pred["min_model_width"]:
-        recs.append({"action": "width", "text": (
-            f"width ≥ {pred['width_for_var_le_1']} for Var M_d/M_0² ≤ 1 at depth {len(seg)} (He, zero bias; the "
-            f"narrowest layer here is {pred['min_model_width']}); predicted only: changing widths changes the "
-            "architecture, which the spot-check does not rebuild"),
-            "after_predicted": pred["width_for_var_le_1"]})
+        recs.append(_width_rec(seg, pred, x, networks=networks, stream=stream.child("width"), alpha=alpha))
     if seg and pred.get("expected_live_fraction") is not None and pred["expected_live_fraction"] < 0.99:
         recs.append(_sign_flip_rec(model, struct, pred, x, networks=networks, stream=stream.child("sign_flip"),
                                    factory=factory, alpha=alpha))
     res = pred.get("residual")
-    if res and "mean_ratio" in res and res["mean_ratio"] > 2:
-        recs.append({"action": "branch_scale", "text": (
-            f"branch scale η_b = η/b (schedule 'inv'): E ‖x_B‖²/‖x_0‖² = {res['mean_ratio']:.4g} stays bounded "
-            f"as blocks are added (Σ η_b² < ∞); predicted only"), "before": res["mean_ratio"]})
+    if res and "mean_ratio" in res and res["growth"] > 2:
+        recs.append(_branch_rec(struct, pred, model, x, networks=networks, stream=stream, factory=factory,
+                                alpha=alpha))
     return recs
 
 
+#: The certified width's default budget (seconds by sim.certify's cost model, checked before any sampling).
+CERTIFY_BUDGET = 10.0
+#: Its design: the AB19 row's δ and ε, confidence 0.95, the squared-norm band at every layer.
+CERTIFY_DESIGN = {"delta": 0.05, "eps": 0.5, "confidence": 0.95, "norm": "squared", "layers": "all"}
+
+
+def _certified(struct: ModelStructure, pred: dict, x: torch.Tensor, budget: float, seed: int) -> dict:
+    """sim.certify.certify on the example batch (rows flattened) for the theory chain's depth, or the reason it
+    is not run (a refusal of its cost model included: raised before the work)."""
+    from .certify import certify
+
+    seg = [L for L in struct.layers if L.name in pred.get("segment", [])]
+    design = dict(CERTIFY_DESIGN, budget_seconds=budget, seed=seed)
+    if not seg:
+        return {"reason": "no theory chain (the certificate is for a He ReLU chain of the model's depth)",
+                "design": design}
+    if any(L.kind != "linear" or L.act[0] != "relu" for L in seg):
+        return {"reason": "the certificate is for dense ReLU layers on the flattened inputs (this chain has "
+                          "convolutions or other activations)", "design": design}
+    X = x.detach().to(torch.float64).reshape(x.shape[0], -1).numpy()
+    design["depth"] = len(seg)
+    try:
+        r = certify(X, depth=len(seg), budget_seconds=budget, seed=seed, name="the example batch",
+                    **CERTIFY_DESIGN)
+    except InitBoundsError as e:
+        return {"reason": f"sim.certify refused: {e}", "design": design}
+    return {"width": r.certified_width, "certified_by": r.certified_by, "trials": r.trials,
+            "single_width": r.single_width, "union_width": r.union_width, "samples": r.samples,
+            "model_seconds": r.estimate["model_seconds_spent"], "notes": list(r.notes), "design": design}
+
+
 def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: float = 1.0, networks: int = 200,
-          seed: int = 0, alpha: float = ALPHA) -> AuditReport:
+          seed: int = 0, alpha: float = ALPHA, certify: bool = False,
+          certify_budget: float = CERTIFY_BUDGET) -> AuditReport:
     """Audit ``model`` on ``example_input`` (a batch, first axis = points): read it, predict, spot-check.
 
     ``factory``: a callable returning a fresh model of the same architecture and init (the spot-check calls
     it under seeds); None re-draws each layer from its detected law. ``s``: the order of the moment the
     σ_s column preserves (GH21). ``networks``: re-initializations in the spot-check (its standard errors
     shrink as 1/√networks). ``seed``: the spot-check's stream (``Stream(seed, "audit")``). ``alpha``:
-    family-wise error rate of the decisions (Bonferroni over the quantities compared).
+    family-wise error rate of the decisions (Bonferroni over the quantities compared). ``certify``: also find the
+    certified width for the example batch as data (:func:`sim.certify.certify` for the theory chain's depth,
+    :data:`CERTIFY_DESIGN`, at most ``certify_budget`` seconds by its cost model, refused before any sampling
+    when its first test does not fit); the command does this when ``--data`` or ``--dataset`` is given.
 
     Returns an :class:`AuditReport`. Raises :class:`DomainError` for a model without Linear/Conv layers
     or an input that does not fit it.
@@ -904,6 +1308,10 @@ def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: flo
     for name, val, lo in (("networks", networks, 2), ("seed", seed, 0)):
         if isinstance(val, bool) or not isinstance(val, int) or val < lo:
             raise DomainError(f"{{{name}}} must be an integer ≥ {lo}; got {val!r}", param=name)
+    if isinstance(certify_budget, bool) or not isinstance(certify_budget, (int, float)) or not (
+            0 < certify_budget < math.inf):
+        raise DomainError(f"{{certify_budget}} must be a number of seconds > 0; got {certify_budget!r}",
+                          param="certify_budget")
     params = list(model.parameters())
     dtype = params[0].dtype if params else torch.float32
     x = example_input.detach().to(dtype)
@@ -918,6 +1326,8 @@ def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: flo
     if factory is not None:
         _pool(struct, factory, stream.child("pool"))
     pred = _predict(struct, x[0], s, int(x.shape[0]))
+    if certify:
+        pred["certified"] = _certified(struct, pred, x, float(certify_budget), seed)
     probes = [L.probe for L in struct.layers]
     for b in struct.blocks:
         probes += [b.skip, b.out]
@@ -929,9 +1339,12 @@ def audit(model: nn.Module, example_input: torch.Tensor, *, factory=None, s: flo
         notes.append("convolutions: fans are torch's (in_channels × kernel size) and c = Var W · fan-in is exact; "
                      "FM1 is exact away from zero-padded edges; FM2, the variance and death treat channels as width "
                      "(an approximation: positions average, so the measured variance is smaller)")
+    restarted = {p["layer"] for p in pred.get("post_norm", [])}
     for L in struct.layers:
         if L.outside and L.role != "head":
-            notes.append(f"{L.name}: outside the theory ({'; '.join(L.outside)}): measured only from here on")
+            notes.append(f"{L.name}: outside the per-point theory ({'; '.join(L.outside)}): " + (
+                "the batch mean of ‖h‖²/numel is predicted from here on (a normalization at init)"
+                if L.name in restarted else "measured only from here on"))
     reinit = ("factory called under seeds (the model's own init)" if factory is not None
               else "re-drawn from the detected laws and gains")
     return AuditReport(struct.method, struct.layers, notes, s, pred.get("segment", []), pred, checks, measured_only,

@@ -139,3 +139,90 @@ def test_issue11_eta_extremes_at_1e6_blocks_are_warning_free_and_finite():
         assert math.isfinite(out["log_normalized_second"])     # beside normalized_second, which is null here
         for key in ("mean_ratio", "second_moment_ratio", "normalized_second"):
             assert out[key] is None or math.isfinite(out[key])
+
+
+# --- blocks with biases and any gains (the audit's block; docs/theory.md §15) --------------------------
+from initbounds.bounds.errors import CostLimitError  # noqa: E402
+from initbounds.bounds.resnet import (MAX_BIAS_BLOCKS, residual_bias_block_exprs,  # noqa: E402
+                                      residual_bias_moments)
+
+
+def _block_by_hand(M, eta, n, m, c1, c2, s1, s2):
+    """E[M′|M], E[M′²|M] from the conditional laws, term by term (independent of the sympy expressions):
+    z_i ~ N(0, q) given x; ‖u‖² = Σ relu(z_i)² has mean mq/2 and second moment m(m + 5)q²/4; given u the
+    branch coordinates are N(0, p), p = c₂‖u‖²/m + s₂², so E‖y‖² = nEp, E⟨x,y⟩² = nM·Ep, E‖y‖⁴ = n(n+2)Ep²."""
+    q = c1 * M + s1
+    eu, eu2 = m * q / 2, m * (m + 5) * q * q / 4
+    ep = c2 * eu / m + s2
+    ep2 = (c2 / m) ** 2 * eu2 + 2 * (c2 / m) * s2 * eu + s2 * s2
+    R = n * M
+    mean = (R + eta**2 * n * ep) / n
+    second = (R * R + 2 * R * eta**2 * n * ep + 4 * eta**2 * R * ep + eta**4 * n * (n + 2) * ep2) / n**2
+    return mean, second
+
+
+def test_bias_block_exprs_equal_the_term_by_term_moments():
+    import sympy as sy
+
+    mean, second = residual_bias_block_exprs()
+    syms = {str(s): s for s in mean.free_symbols | second.free_symbols}
+    vals = dict(M=0.7, eta=0.9, n=6, m=5, c1=1.3, c2=0.4, s1sq=0.2, s2sq=0.05)
+    sub = {syms[k]: sy.Rational(str(v)) for k, v in vals.items()}
+    hand = _block_by_hand(*(sy.Rational(str(vals[k])) for k in ("M", "eta", "n", "m", "c1", "c2", "s1sq", "s2sq")))
+    assert sy.simplify(mean.subs(sub) - hand[0]) == 0 and sy.simplify(second.subs(sub) - hand[1]) == 0
+
+
+def test_bias_moments_identities():
+    # zero biases, c₁ = 2, c₂ = 1: the HR18 block of residual_moments, every schedule
+    for sc in ("const", "inv", "invsqrt"):
+        a, b = residual_moments(7, 9, 5, 0.8, schedule=sc), residual_bias_moments(7, 9, 5, 0.8, schedule=sc)
+        assert b.mean_ratio == pytest.approx(a.mean_ratio, rel=1e-13)
+        assert b.second_ratio == pytest.approx(a.second_moment_ratio, rel=1e-13)
+        assert b.normalized_second == pytest.approx(a.normalized_second, rel=1e-13)
+    # zero biases: only η_eff² = η²c₁c₂/2 enters
+    g = residual_bias_moments(5, 12, 7, 1.0, c1=1 / 3, c2=1 / 3)
+    h = residual_moments(5, 12, 7, math.sqrt(1 / 18))
+    assert (g.mean_ratio, g.second_ratio) == pytest.approx((h.mean_ratio, h.second_moment_ratio), rel=1e-13)
+    # the mean is the affine recursion E M_b = (1 + a)E M_{b−1} + τ: a = η²c₁c₂/2, τ = η²(c₂s₁²/2 + s₂²)
+    eta, c1, c2, s1, s2, B, m0 = 0.6, 1.5, 0.8, 0.1, 0.03, 9, 2.0
+    a, tau = eta**2 * c1 * c2 / 2, eta**2 * (c2 * s1 / 2 + s2)
+    closed = (1 + a) ** B * m0 + tau * ((1 + a) ** B - 1) / a
+    r = residual_bias_moments(B, 10, 10, eta, c1=c1, c2=c2, bias_var1=s1, bias_var2=s2, m0=m0)
+    assert r.mean == pytest.approx(closed, rel=1e-13)
+    # η = 0: nothing moves; a fixed input has E M_0² = m0²
+    z = residual_bias_moments(3, 4, 4, 0.0, bias_var1=1.0, bias_var2=1.0, m0=3.0)
+    assert (z.mean, z.second) == (3.0, 9.0)
+
+
+def test_bias_moments_refusals():
+    with pytest.raises(CostLimitError, match="blocks must be ≤ 10\\^5"):
+        residual_bias_moments(MAX_BIAS_BLOCKS + 1, 4, 4, 0.5, schedule="inv", bias_var2=0.1)
+    with pytest.raises(DomainError, match="m0_second must be ≥ m0²"):
+        residual_bias_moments(2, 4, 4, 0.5, m0=2.0, m0_second=3.0)
+    with pytest.raises(DomainError, match="c1"):
+        residual_bias_moments(2, 4, 4, 0.5, c1=0.0)
+    big = residual_bias_moments(10**15, 4, 4, 1e-3, bias_var2=0.1)       # O(log B) for const
+    assert big.mean is None and math.isfinite(big.log_mean)               # beyond a double: None, its log beside
+    assert big.log_mean == pytest.approx(10**15 * math.log1p(1e-6), rel=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(B=st.integers(1, 12), n=st.integers(1, 40), m=st.integers(1, 40), eta=st.floats(0, 3),
+       c1=st.floats(0.05, 4), c2=st.floats(0.05, 4), s1=st.floats(0, 2), s2=st.floats(0, 2), m0=st.floats(0.01, 10),
+       spread=st.floats(0, 3))
+def test_bias_moments_properties(B, n, m, eta, c1, c2, s1, s2, m0, spread):
+    """One block at a time equals B blocks; E M_B² ≥ (E M_B)² (Jensen, from any E M_0² ≥ (E M_0)²); more bias
+    never lowers either moment; the mean does not depend on the widths."""
+    kw = dict(c1=c1, c2=c2, bias_var1=s1, bias_var2=s2)
+    sec0 = m0 * m0 * (1 + spread)
+    r = residual_bias_moments(B, n, m, eta, m0=m0, m0_second=sec0, **kw)
+    mean, sec = m0, sec0
+    for _ in range(B):
+        one = residual_bias_moments(1, n, m, eta, m0=mean, m0_second=sec, **kw)
+        mean, sec = one.mean, one.second
+    assert r.mean == pytest.approx(mean, rel=1e-9) and r.second == pytest.approx(sec, rel=1e-9)
+    assert r.second >= r.mean**2 * (1 - 1e-12)
+    more = residual_bias_moments(B, n, m, eta, m0=m0, m0_second=sec0, **dict(kw, bias_var2=s2 + 0.5))
+    assert more.mean >= r.mean * (1 - 1e-12) and more.second >= r.second * (1 - 1e-12)
+    assert residual_bias_moments(B, n + 3, m + 1, eta, m0=m0, **kw).mean == pytest.approx(
+        residual_bias_moments(B, n, m, eta, m0=m0, **kw).mean, rel=1e-12)

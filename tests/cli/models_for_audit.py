@@ -126,3 +126,51 @@ def untraceable():
 def very_narrow_mlp():
     """Width 2, 8 ReLU layers, He: P(a point alive) = (3/4)^8 ≈ 0.1 — sign flipping matters."""
     return kaiming_mlp(width=2, depth=8, input_dim=4)
+
+
+class ResidualHeBias(ResidualHe):
+    """ResidualHe (no stem) with Gaussian branch biases of variance 0.05: the exact setting of
+    bounds.resnet.residual_bias_moments, mean and second moment."""
+
+    def __init__(self, width: int = 24, branch_width: int = 16, blocks: int = 4, eta: float = 0.6):
+        super().__init__(width, branch_width, blocks, eta)
+        self.w1 = nn.ModuleList(nn.Linear(width, branch_width) for _ in range(blocks))
+        self.w2 = nn.ModuleList(nn.Linear(branch_width, width) for _ in range(blocks))
+        for a, b in zip(self.w1, self.w2):
+            nn.init.kaiming_normal_(a.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.kaiming_normal_(b.weight, mode="fan_in", nonlinearity="linear")
+            nn.init.normal_(a.bias, std=0.05**0.5)
+            nn.init.normal_(b.bias, std=0.05**0.5)
+
+
+def residual_he_bias():
+    return ResidualHeBias()
+
+
+def layernorm_mlp():
+    """Linear → LayerNorm → ReLU blocks (default init) before a linear head."""
+    return nn.Sequential(nn.Linear(32, 48), nn.LayerNorm(48), nn.ReLU(), nn.Linear(48, 48), nn.ReLU(),
+                         nn.Linear(48, 48), nn.LayerNorm(48), nn.LeakyReLU(0.2), nn.Linear(48, 10))
+
+
+def conv1d_net():
+    """A small Conv1d net for (2, 16) signals (default init): fans in_channels × kernel size."""
+    return nn.Sequential(nn.Conv1d(2, 8, 3, padding=1), nn.ReLU(), nn.Conv1d(8, 12, 5, padding=2), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(12 * 16, 10))
+
+
+class ResidualHooks(nn.Module):
+    """A residual MLP torch.fx cannot trace (data-dependent branch): forward hooks see no additions."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = ResidualHe(width=16, branch_width=16, blocks=2)
+
+    def forward(self, x):
+        if x.sum() > -1e30:
+            return self.inner(x)
+        return x
+
+
+def residual_hooks():
+    return ResidualHooks()

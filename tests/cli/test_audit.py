@@ -116,3 +116,38 @@ def test_fix_path_checked_before_work(path, why):
     r = run("audit", f"{MODELS}:default_mlp", "--input-shape", "32", "--fix", path)
     assert r.exit_code == 2 and r.output.count("\n") == 1
     assert r.output.startswith("Error: --fix must be a .pt file in an existing, writable directory; got") and why in r.output
+
+
+def test_certified_width_for_the_data_beside_the_width_methods():
+    """--dataset: sim.certify.certify on the example batch for the chain's depth (tiny design: 4 digits rows,
+    depth 2, 2 s of the cost model); its certified width lies between the exact one-input width and the union
+    width, and the design is reported. A budget its first test does not fit is a refusal reported in the audit."""
+    from initbounds.sim.certify import certify
+
+    args = ["audit", f"{MODELS}:kaiming_mlp", "--args", '{"depth": 2, "width": 16, "input_dim": 64}', "--dataset",
+            "digits", "--points", "4", "--networks", "20", "--json"]
+    r = run(*args, "--certify-budget", "2")
+    assert r.exit_code == 0, r.output
+    cert = json.loads(r.output)["predictions"]["certified"]
+    assert cert["design"]["depth"] == 2 and cert["design"]["delta"] == 0.05 and cert["samples"] == 4
+    assert cert["single_width"] <= cert["width"] and cert["model_seconds"] <= 2
+    # the same call made directly (the audit's example batch: the first 4 digits rows, standardized, float32)
+    import numpy as np
+    import torch
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:4]
+    X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
+    X = torch.from_numpy(X).to(torch.float32).to(torch.float64).numpy()
+    direct = certify(X, depth=2, delta=0.05, eps=0.5, confidence=0.95, budget_seconds=2, seed=0)
+    assert (cert["width"], cert["certified_by"], cert["union_width"]) == (direct.certified_width, direct.certified_by,
+                                                                         direct.union_width)
+    r = run(*args, "--certify-budget", "0.001")
+    assert r.exit_code == 0, r.output
+    cert = json.loads(r.output)["predictions"]["certified"]
+    assert "width" not in cert and cert["reason"].startswith("sim.certify refused: the first test")
+    r = run(*args[:-1], "--certify-budget", "0.001")
+    assert r.exit_code == 0 and "certified width for these 4 inputs" in r.output and "refused" in r.output
+    # no data given: no certificate
+    r = run("audit", f"{MODELS}:kaiming_mlp", "--input-shape", "32", "--points", "4", "--networks", "20", "--json")
+    assert "certified" not in json.loads(r.output)["predictions"]

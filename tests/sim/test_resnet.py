@@ -37,3 +37,49 @@ def test_residual_sampler_is_the_core_residual_forward():
     forward(spec, x0, draw_params(spec, Batch.single(s, 0, size=7)), record=lambda b, z, h: out.append(h))
     for b in range(3):
         assert torch.equal(torch.tensor(r[:, b]), (out[b] ** 2).sum(dim=(1, 2)))
+
+
+def _biased_residual(T, B, n, m, eta, c1, c2, s1, s2, x0, law, stream):
+    """‖x_B‖²/n for T real residual MLPs x ← x + η(W₂ relu(W₁x + b₁) + b₂), batched over networks; every
+    weight and bias drawn from ``law`` (gaussian or uniform) with the given variances, from ``stream``."""
+    g = stream.generator(0)
+
+    def draw(shape, var):
+        if law == "uniform":
+            a = math.sqrt(3 * var)
+            return (torch.rand(shape, generator=g, dtype=torch.float64) * 2 - 1) * a
+        return torch.randn(shape, generator=g, dtype=torch.float64) * math.sqrt(var)
+
+    x = x0.expand(T, n).clone()
+    for _ in range(B):
+        w1, b1 = draw((T, m, n), c1 / n), draw((T, m), s1)
+        w2, b2 = draw((T, n, m), c2 / m), draw((T, n), s2)
+        u = torch.relu(torch.einsum("tmn,tn->tm", w1, x) + b1)
+        x = x + eta * (torch.einsum("tnm,tm->tn", w2, u) + b2)
+    return ((x * x).sum(dim=1) / n).numpy()
+
+
+def test_biased_residual_blocks_match_residual_bias_moments():
+    """Real residual MLPs with branch biases (docs/theory.md §15), seed 31, T = 20000 networks per law, B = 3
+    blocks, n = 8, m = 6, η = 0.9, c₁ = 1.2, c₂ = 0.7, s₁² = 0.3, s₂² = 0.2, a fixed x_0 with M_0 = 1.5.
+    Decision: mean_ci intervals at α = 1e-4 (Bonferroni over the 3 quantities) must cover E M_B (Gaussian and
+    uniform laws: the mean holds for any symmetric law) and E M_B² (Gaussian: where the second moment is exact).
+    The no-bias formula (η_eff only) must fall outside the Gaussian mean's interval: the bias term is resolved."""
+    from initbounds.bounds.resnet import residual_bias_moments
+
+    T, B, n, m, eta, c1, c2, s1, s2 = 20000, 3, 8, 6, 0.9, 1.2, 0.7, 0.3, 0.2
+    x0 = torch.linspace(-1, 1, n, dtype=torch.float64)
+    x0 = x0 * math.sqrt(1.5 / float((x0 * x0).mean()))
+    pred = residual_bias_moments(B, n, m, eta, c1=c1, c2=c2, bias_var1=s1, bias_var2=s2, m0=1.5)
+    level = stats.bonferroni(LEVEL, 3)
+    s = Stream(31, "tests/sim/test_resnet/bias")
+    gauss = _biased_residual(T, B, n, m, eta, c1, c2, s1, s2, x0, "gaussian", s.child("gaussian"))
+    unif = _biased_residual(T, B, n, m, eta, c1, c2, s1, s2, x0, "uniform", s.child("uniform"))
+    _, lo, hi = stats.mean_ci(gauss, level)
+    assert lo <= pred.mean <= hi
+    nobias = 1.5 * residual_bias_moments(B, n, m, eta, c1=c1, c2=c2).mean_ratio
+    assert not lo <= nobias <= hi
+    _, lo, hi = stats.mean_ci(gauss**2, level)
+    assert lo <= pred.second <= hi
+    _, lo, hi = stats.mean_ci(unif, level)
+    assert lo <= pred.mean <= hi
