@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-#: The CPU-bound sweep: Gram sampler on 16 inputs (about 25 s in one process on one thread here).
-SWEEP = dict(widths=(128, 256, 512), depths=(4, 8), samples=16, correlation=0.3, delta=0.1, eps=0.3, trials=3000,
+#: The CPU-bound sweep: Gram sampler on 16 inputs (about 27 s in one process on one thread here).
+SWEEP = dict(widths=(128, 256, 512), depths=(4, 8), samples=16, correlation=0.3, delta=0.1, eps=0.3, trials=6000,
              seed=1)
 #: Dask's scheduler handles about this many tasks per second in practice (its documentation: about
 #: 1 ms of scheduler time per task); the projection uses the smaller of this and what we measured.
@@ -100,8 +100,12 @@ def validate_tasks() -> dict:
         s = sample_networks(widths, x, T, fan="out", stream=Stream(0, "b"), chunks=block)
         dt = time.perf_counter() - t
         nbytes = s.sq_ratio.nbytes + s.layer_ratio.nbytes
-        out[name] = {"path": path, "networks_per_task": s.trials, "task_s": dt, "s_per_network": dt / s.trials,
-                     "result_bytes_per_network": nbytes / s.trials}
+        # the task size a 10^8-network run is cut into (the cost model's ~1 s blocks of whole chunks)
+        _, chunk8, n8 = plan_chunks(widths, x, TRIALS, fan="out", stream=Stream(0, "b"))
+        per_task8 = len(chunk_blocks(n8, chunk8, per_model, TASK_SECONDS)[0]) * chunk8
+        out[name] = {"path": path, "measured_networks": s.trials, "measured_s": dt, "s_per_network": dt / s.trials,
+                     "result_bytes_per_network": nbytes / s.trials, "networks_per_task": per_task8,
+                     "task_s": per_task8 * dt / s.trials}
     return out
 
 
@@ -109,17 +113,21 @@ def projection(tasks: dict, rate: float) -> dict:
     """Projected wall time of a 10^8-network validate of each claim on N workers."""
     rows = {}
     for name, d in tasks.items():
-        n_tasks = TRIALS / d["networks_per_task"]
+        n_tasks = -(-TRIALS // d["networks_per_task"])
         compute = TRIALS * d["s_per_network"]
         result = TRIALS * d["result_bytes_per_network"]
         per_n = {}
         for w in WORKERS:
             by_compute = compute / w
             by_scheduler = n_tasks / rate
-            per_n[w] = {"seconds": max(by_compute, by_scheduler),
+            per_n[w] = {"seconds": max(by_compute, by_scheduler, d["task_s"]),
                         "limit": "scheduler rate" if by_scheduler > by_compute else "compute"}
         rows[name] = {"tasks": n_tasks, "compute_s": compute, "result_gib": result / 2**30,
-                      "fits_client": result <= CLIENT_MEMORY, "workers": per_n}
+                      "fits_client": result <= CLIENT_MEMORY, "workers": per_n,
+                      "fails_first": ("result size (the client gathers every network's ratios: "
+                                      f"{result / 2**30:,.0f} GiB > {CLIENT_MEMORY / 2**30:.0f} GiB)")
+                      if result > CLIENT_MEMORY else "scheduler rate (at "
+                      f"{n_tasks / max(rate, 1):,.0f} s of scheduling for {n_tasks:,} tasks)"}
     return rows
 
 
@@ -145,10 +153,10 @@ def main() -> None:
     res["scheduler_rate_used"] = rate
     for name, d in v.items():
         q = p[name]
-        print(f"   {name}: {d['networks_per_task']:,} networks per task in {d['task_s']:.2f} s "
-              f"({d['s_per_network'] * 1e6:.2f} µs each), {d['result_bytes_per_network']:.0f} B per network; "
-              f"10^8 networks = {q['tasks']:,.0f} tasks, {q['compute_s']:,.0f} s of one core, "
-              f"{q['result_gib']:.1f} GiB of results on the client")
+        print(f"   {name}: {d['s_per_network'] * 1e6:.2f} µs per network (measured on {d['measured_networks']:,}), "
+              f"{d['result_bytes_per_network']:.0f} B per network; a 10^8 run: {q['tasks']:,} tasks of "
+              f"{d['networks_per_task']:,} networks ({d['task_s']:.2f} s each), {q['compute_s']:,.0f} s of one core, "
+              f"{q['result_gib']:.1f} GiB of results on the client; fails first: {q['fails_first']}")
         print("      " + "; ".join(f"N={w}: {r['seconds']:,.0f} s ({r['limit']})" for w, r in q["workers"].items()))
     (HERE / "dask.json").write_text(json.dumps(res, indent=1))
     print(f"wrote {HERE / 'dask.json'}")

@@ -115,7 +115,7 @@ def _show(rep):
     elif rep.certified_by == "exact":
         what = "every input points in one direction: the exact one-input width"
     else:
-        what = "no tested width was accepted: the union bound's width (rigorous)"
+        what = "no tested width was accepted: the union bound's width plus its numerical uncertainty (rigorous)"
     t.add_row("certified width", f"{rep.certified_width:,}", what)
     t.add_row("union bound (exact_union)", f"{rep.union_width:,}",
               f"rigorous for any {rep.samples:,} inputs; {rep.ratio:.2f} × the certified width")

@@ -351,7 +351,9 @@ def certify(data, *, depth, delta, eps, confidence=0.95, norm="squared", layers=
                      "probability is the one-input one, and the certified width is the exact one-input width "
                      f"(± {bracket.single_uncertainty} numerically)")
     elif not at:
-        notes.append("no tested width was accepted: the certified width is the union bound's (rigorous, no test)")
+        notes.append(f"no tested width was accepted: the certified width is the union bound's (rigorous, no test): "
+                     f"{bracket.union:,} plus its numerical uncertainty ({bracket.union_uncertainty}), so that the "
+                     f"width is certain to satisfy the bound")
     if T < t_last:
         notes.append(f"with {T:,} networks per width, tests after the first few cannot accept "
                      f"(the last possible test needs ≥ {t_last:,})")

@@ -327,9 +327,9 @@ def plot_sweep(result, path: str | None = None):
         ax.set_xlabel("width n (every layer)")
         ax.set_ylabel("depth L")
         ax.set_title(f"P(some of {inp['samples']:,} input{'s' if inp['samples'] > 1 else ''} leaves the ε = "
-                     f"{inp['eps']:g} band), {inp['trials']:,} networks per cell; curves: min width at δ = "
-                     f"{inp['delta']:g}", fontsize=9.5)
-        ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, frameon=False)
+                     f"{inp['eps']:g} band), {inp['trials']:,} networks per cell", fontsize=10)
+        ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, frameon=False,
+                  title=f"curves: each method's minimum width at δ = {inp['delta']:g}", title_fontsize=7.5)
         caption(fig, f"He fan-out ReLU nets, zero bias, {inp['norm']} norm, {inp['layers']} layers; {inp['inputs']}; "
                      f"seed {inp['seed']}; marks: Clopper–Pearson intervals vs δ")
         save_figure(fig, path)

@@ -268,7 +268,16 @@ def connect(spec="inprocess", *, order: Optional[Callable] = None, timeout: floa
             except (OSError, TimeoutError) as e:
                 raise InitBoundsError(f"--scheduler {sched.address}: no Dask scheduler answered within "
                                       f"{timeout:g} s ({type(e).__name__})") from None
+        if sched.kind == "local":
+            distributed.Client.wait_for_workers(client, sched.workers, timeout=60)
+        client.run(_preload)              # torch and the samplers imported once per worker, before the first task
         yield Executor(sched, client)
+
+
+def _preload():
+    """Import what every task needs (on a worker: ~1 s of torch import, paid at start-up instead of
+    inside the first task)."""
+    from . import engine  # noqa: F401
 
 
 def wait_for_workers(executor: Executor, n: int, timeout: float = 60.0) -> None:

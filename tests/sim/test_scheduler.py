@@ -268,3 +268,14 @@ def test_subprocess_scheduler_and_two_workers_over_tcp(tmp_path):
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_a_cluster_without_dask_installed_is_one_line(monkeypatch):
+    """The core runs without the extra; asking for a cluster names the extra to install."""
+    monkeypatch.setitem(sys.modules, "distributed", None)          # import distributed → ImportError
+    with pytest.raises(InitBoundsError, match=r"^--scheduler local:K and tcp://… need Dask: pip install "
+                                              r"'initbounds\[dask\]'$"):
+        with connect("local:1"):
+            pass
+    with connect("inprocess") as ex:                                # in-process needs nothing
+        assert ex.map([Task("a", abs, (-2,))]) == {"a": 2}
