@@ -25,7 +25,7 @@ import mpmath as mp
 from .band import LAYERS, NORMS, band_for_eps, band_probability
 from .errors import (COUNT, NONNEGATIVE_INT, OPEN_UNIT, CostLimitError, IntegerGrid, IntegerList, Integral, Interval,
                      OrNone, Real, constrain)
-from .width import METHODS, log_failure_bound, min_widths
+from .width import METHODS, checked_band, log_failure_bound, min_widths
 
 __all__ = ["BOUND_METHODS", "CellBounds", "authors_delta", "cell_bounds", "min_width_curves", "sweep_inputs", "GRID",
            "BUDGET_SECONDS"]
@@ -48,6 +48,7 @@ def sweep_inputs(*, widths, depths, delta, eps, trials, samples=None, correlatio
     >>> sweep_inputs(widths="16:64:x2", depths=[2], delta=0.05, eps=0.3, trials=100)["widths"]
     (16, 32, 64)
     """
+    checked_band(eps, norm)          # a band that rounds to 1 in doubles is refused here, naming eps
     return {"widths": widths, "depths": depths, "delta": delta, "eps": eps, "trials": trials, "samples": samples,
             "correlation": correlation, "input_dim": input_dim, "norm": norm, "layers": layers, "seed": seed,
             "confidence": confidence, "budget_seconds": budget_seconds}

@@ -319,7 +319,7 @@ def log_failure_bound(method, width, depth, samples, eps, *, norm="squared", lay
     n, L, N = width, depth, samples
     if property == "gradients":
         return _log_fail_gradients(method, n, L, N, eps, norm, layers, rtol)
-    lo, hi = _band(eps, norm)
+    lo, hi = checked_band(eps, norm)
     if method == "chernoff_per_layer":
         return _log_fail_per_layer(n, L, N, _per_layer_rates(L, lo, hi))
     if method == "chernoff_product":
@@ -341,7 +341,7 @@ def _log_fail_gradients(method, n, L, N, eps, norm, layers, rtol) -> float:
     if L == 1:                                   # G_1 = B exactly
         return union + death
     if method == "exact_union":
-        lo, hi = _band(eps, norm)
+        lo, hi = checked_band(eps, norm)
         lp = band_probability(n, L - 1, lo, hi, layers="last", rtol=rtol).logp_fail
         return union + float(np.logaddexp(death, math.log1p(-math.exp(death)) + lp))
     lp = log_failure_bound(method, n, L - 1, 1, eps, norm=norm, layers="last", rtol=rtol)
@@ -479,7 +479,7 @@ def _clt_width(depth, samples, delta, lo, hi, layers) -> int:
     return max(1, int(math.ceil(math.exp(x1)))) if x1 < 690.0 else 10**300
 
 
-def _band(eps, norm):
+def checked_band(eps, norm):
     """band_for_eps, refusing an ε that rounds the band 1 ± ε (or its square) to 1 in doubles."""
     lo, hi = band_for_eps(eps, norm)
     if not lo < 1.0 < hi:
@@ -570,7 +570,7 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     if method == "authors_formula":
         notes = ("AB19's plotting formula; not a proven bound; ignores --norm and --layers",)
         return WidthResult(method, _authors_width(L, N, delta, eps), SOURCES[method], math.nan, notes)
-    lo_b, hi_b = _band(eps, norm)
+    lo_b, hi_b = checked_band(eps, norm)
     notes: tuple = ()
     if method in ("chernoff_product", "exact_union") and L > _DEPTH_FLOAT_MAX:
         raise CostLimitError("this method evaluates the depth in floating point: {depth} up to 1e100 "
@@ -726,7 +726,7 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared") -> Report:
     >>> r.as_dict()["p_fail_union"] <= 1.0
     True
     """
-    lo, hi = _band(eps, norm)
+    lo, hi = checked_band(eps, norm)
     stay = band_probability(width, depth, lo, hi, layers="all", rtol=1e-6)
     last = band_probability(width, depth, lo, hi, layers="last", rtol=1e-6)
     log_union = math.log(samples) + stay.logp_fail

@@ -766,7 +766,7 @@ def min_width(method, depth, samples, delta, eps, *, norm="squared", layers="all
     if method == "authors_formula":
         notes = ("AB19's plotting formula (Gaussian weights); unchanged for weight norm; not a proven bound",)
         return W.WidthResult(method, W._authors_width(L, N, delta, eps), SOURCES[method], math.nan, notes)
-    lo_b, hi_b = W._band(eps, norm)
+    lo_b, hi_b = W.checked_band(eps, norm)
     _rates_wn(2, L, lo_b, hi_b)                # refuses a band that rounds to 1 before any work
     # the Gaussian-weight per-layer width is the start (the weight-normalized rate is close to it)
     i_min = float(min(W._per_layer_rates(L, lo_b, hi_b)))
@@ -883,7 +883,7 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
     >>> r = prob_report(64, 3, 0.5); round(r.as_dict()["mean_ratio"], 12)
     1.0
     """
-    from .width import _band
+    from .width import checked_band
 
     n, L = width, depth
     if n > WIDTH_MAX:
@@ -891,7 +891,7 @@ def prob_report(width, depth, eps, samples=1, *, norm="squared", gain=None) -> R
                              f"exact in doubles up to there); got {n}", param="width")
     g0 = math.sqrt(2.0)
     g = g0 if gain is None else float(gain)
-    lo, hi = _band(eps, norm)
+    lo, hi = checked_band(eps, norm)
     mean = mean_ratio(n, n, gain=gain)
     var = var_ratio(n, n, gain=gain)
     with mp.workdps(30):

@@ -225,7 +225,8 @@ def _free_port() -> int:
 
 def test_subprocess_scheduler_and_two_workers_over_tcp(tmp_path):
     """`dask scheduler` and two `dask worker`s started as processes on 127.0.0.1; the sweep command
-    runs through --scheduler tcp://127.0.0.1:PORT and writes the in-process table."""
+    runs through --scheduler tcp://127.0.0.1:PORT and writes the in-process table, and validate and
+    certify give their in-process numbers through it."""
     from typer.testing import CliRunner
 
     from initbounds.cli import app
@@ -260,6 +261,18 @@ def test_subprocess_scheduler_and_two_workers_over_tcp(tmp_path):
         assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
         assert json.loads(a.stdout)["scheduler"] == address
         assert _csv(tmp_path / "tcp") == _csv(tmp_path / "local")
+        # validate and certify through the same cluster: the same numbers as in-process
+        for cmd in (["validate", "rho_mean", "width_exact_union", "--trials", "3000", "--seed", "4"],
+                    ["certify", "--dataset", "iris", "--depth", "2", "--delta", "0.1", "--eps", "0.5", "--seed", "2"]):
+            a = runner.invoke(app, [*cmd, "--scheduler", address, "--json"])
+            b = runner.invoke(app, [*cmd, "--json"])
+            assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+            da, db = json.loads(a.stdout), json.loads(b.stdout)
+            if cmd[0] == "validate":
+                assert [(c["estimate"], c["ci"]) for c in da["claims"]] == [(c["estimate"], c["ci"]) for c in db["claims"]]
+            else:
+                assert da["certified_width"] == db["certified_width"]
+                assert [t["failures"] for t in da["tests"]] == [t["failures"] for t in db["tests"]]
     finally:
         for p in procs[::-1]:
             p.terminate()
