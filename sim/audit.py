@@ -30,6 +30,8 @@ from ``stream.generator(k)``). ``reset_parameters`` is not used: it would undo a
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import copy
 import math
 import operator
@@ -1038,9 +1040,6 @@ def _sign_flip_rec(model, struct, pred, x, *, networks, stream, factory, alpha) 
     rec = {"action": "sign_flip", "after_predicted": pred["sign_flip_guarantee"]}
     head = (f"sign_flip_ on training data: live fraction {pred['expected_live_fraction']:.3g} → ≥ "
             f"{pred['sign_flip_guarantee']:.3g} guaranteed (2^-k, k = ReLU layers)")
-    if x.ndim != 2 or any(L.kind != "linear" for L in struct.layers):
-        rec["text"] = head + "; predicted only (sign_flip_ takes Linear layers and (points, features) data)"
-        return rec
     fr, base = [], None
     for k in range(networks):
         net, base = _network(k, model, struct, stream, factory, {}, base)
@@ -1063,7 +1062,7 @@ def _width_chains(networks: int, width: int, depth: int, n0: int) -> int:
     return int(max(networks, min(20 * networks, 2e9 // per_chain)))
 
 
-def _width_rec(seg, pred, x, *, networks, stream, alpha) -> dict:
+def _width_rec(seg, pred, x, *, networks, stream, alpha) -> Optional[dict]:
     """The width recommendation, re-measured: the theory chain rebuilt at the recommended width W (same depth and
     activations, He fan-in Gaussian weights, zero biases; W₁ ∈ R^{W×n₀}), :func:`_width_chains` of them drawn in chunks and forwarded on the example point; Var M_d/M_0² is estimated as the mean of
     (M_d/M_0 − 1)² (E M_d/M_0 = 1 exactly here), with its interval. Predicted: (1 + 5/W)^d − 1 (§6, exact for
@@ -1077,9 +1076,9 @@ def _width_rec(seg, pred, x, *, networks, stream, alpha) -> dict:
             f"{predicted:.4g}")
     conv = _conv_chain(seg, x)
     if conv is None and (x.ndim != 2 or any(L.kind != "linear" for L in seg)):
-        rec["text"] = head + ("; predicted only (the rebuilt chain takes Linear layers on (points, features) data, "
-                              "or ungrouped convolutions of one kind)")
-        return rec
+        # not a recommendation where it cannot be rebuilt and re-measured (Linear layers on (points, features)
+        # data, or ungrouped convolutions of one kind); the width stays a prediction in the report's lines
+        return None
     x0 = x[0].detach().to(torch.float64)
     m0 = float((x0 * x0).mean())
     if conv is not None:
@@ -1239,8 +1238,13 @@ def _recommend(struct, pred, model, x, *, networks, stream, factory, alpha) -> l
                      f"[{lo:.4g}, {hi:.4g}] ({verdict})"),
             "before": pred["mean_ratio"], "after_predicted": 1.0, "after_measured": [mean, lo, hi]})
     if seg and pred["width_for_var_le_1"] > pred["min_model_width"]:
-        recs.append(_width_rec(seg, pred, x, networks=networks, stream=stream.child("width"), alpha=alpha))
-    if seg and pred.get("expected_live_fraction") is not None and pred["expected_live_fraction"] < 0.99:
+        rec = _width_rec(seg, pred, x, networks=networks, stream=stream.child("width"), alpha=alpha)
+        if rec is not None:
+            recs.append(rec)
+    # recommended only where it can be applied and re-measured: sign_flip_ takes Linear layers and
+    # (points, features) data (for other models the live fraction stays a prediction in the table)
+    flippable = x.ndim == 2 and all(L.kind == "linear" for L in struct.layers)
+    if seg and flippable and pred.get("expected_live_fraction") is not None and pred["expected_live_fraction"] < 0.99:
         recs.append(_sign_flip_rec(model, struct, pred, x, networks=networks, stream=stream.child("sign_flip"),
                                    factory=factory, alpha=alpha))
     res = pred.get("residual")
