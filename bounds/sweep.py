@@ -25,7 +25,7 @@ import mpmath as mp
 from .band import LAYERS, NORMS, band_for_eps, band_probability
 from .errors import (COUNT, NONNEGATIVE_INT, OPEN_UNIT, CostLimitError, IntegerGrid, IntegerList, Integral, Interval,
                      OrNone, Real, constrain)
-from .width import METHODS, checked_band, log_failure_bound, min_widths
+from .width import METHODS, authors_layer_eps, checked_band, log_failure_bound, min_widths
 
 __all__ = ["BOUND_METHODS", "CellBounds", "authors_delta", "cell_bounds", "min_width_curves", "sweep_inputs", "GRID",
            "BUDGET_SECONDS"]
@@ -69,7 +69,7 @@ def authors_delta(width, depth, samples, eps) -> float:
     0.0499
     """
     with mp.workdps(30):
-        ep = mp.expm1(mp.log1p(mp.mpf(eps)) / depth)
+        ep = authors_layer_eps(depth, eps)
         logd = mp.log(4) + mp.log(samples) + mp.log(depth) - width * ep / 4
         return float(mp.exp(min(logd, 0)))
 

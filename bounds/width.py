@@ -94,9 +94,15 @@ def authors_eps_total(width, depth, samples, delta) -> float:
         return float(mp.expm1(L * mp.log1p(a)))
 
 
+def authors_layer_eps(depth, eps):
+    """AB19's per-layer tolerance ε_L = (1 + ε)^{1/L} − 1 (an mpmath number at the caller's
+    precision): the layer band whose L-fold product is the total band. [authors' code]"""
+    return mp.expm1(mp.log1p(mp.mpf(eps)) / depth)
+
+
 def _authors_width(depth, samples, delta, eps) -> int:
     with mp.workdps(40):
-        ep = mp.expm1(mp.log1p(mp.mpf(eps)) / depth)
+        ep = authors_layer_eps(depth, eps)
         m = 4 / ep * (mp.log(4) + mp.log(samples) + mp.log(depth) - mp.log(mp.mpf(delta)))
         return max(1, int(mp.ceil(m)))
 

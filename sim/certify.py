@@ -30,6 +30,7 @@ real data), float64 on request.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ _FLOP_RATE = {"float32": 2.0e10, "float64": 1.0e10}
 _SEC_PER_ELEMENT = {"float32": 1.5e-8, "float64": 3.0e-8}
 _SEC_PER_LAYER = 5e-5
 _SEC_PER_TEST = 0.05
-#: Most float64 values of (networks × layers × inputs) held at once: a test runs in blocks of chunks.
+#: Most float64 values of (networks × layers × inputs) one task of a test returns (a cap on its block of chunks).
 _BLOCK_VALUES = 2 ** 24
 
 
@@ -327,11 +328,8 @@ def certify(data, *, depth, delta, eps, confidence=0.95, norm="squared", layers=
         spent[0] += m
         a_j = spent_level(j, alpha, spending)
         cb = None if progress is None else (lambda done, total: progress(j, n, done, total))
-        if executor is None:
-            k, ts = _failures(x, n, L, T, lo_b, hi_b, layers, root.child(f"test{j}"), dtype, device, cb)
-        else:
-            k, ts = _failures_on(executor, x, n, L, T, lo_b, hi_b, layers, root.child(f"test{j}"), dtype, device,
-                                 precision, cb)
+        k, ts = _failures(executor, x, n, L, T, lo_b, hi_b, layers, root.child(f"test{j}"), dtype, device,
+                          precision, cb)
         u = stats.clopper_pearson_upper(k, T, 1.0 - a_j)
         tests.append(CertifyTest(j, n, "", a_j, k, T, u, u <= delta, ts, m))
         return u <= delta
@@ -378,47 +376,20 @@ def certify(data, *, depth, delta, eps, confidence=0.95, norm="squared", layers=
         tuple(notes))
 
 
-def _failures(x, n, L, T, lo, hi, layers, stream, dtype, device, progress) -> tuple:
+def _failures(executor, x, n, L, T, lo, hi, layers, stream, dtype, device, precision, progress) -> tuple:
     """(k, seconds): networks among T (Gram sampler, width n, depth L, fan-out He) in which some
-    input leaves [lo, hi] at some layer (``layers="all"``) or at the last. Runs in blocks of whole
-    chunks (the result is the same for any blocks: chunk k always draws from ``stream.generator(k)``)."""
-    t0 = time.perf_counter()
-    N = x.shape[0]
-    first = sample_networks([n] * L, x, T, fan="out", stream=stream, dtype=dtype, device=device, path="gram",
-                            chunks=[0])
-    chunk = first.chunk
-    n_chunks = -(-T // chunk)
-    per_block = max(1, _BLOCK_VALUES // max(1, chunk * L * N))
-
-    def count(s):
-        r = s.sq_ratio if layers == "all" else s.sq_ratio[:, -1:, :]
-        return int((~((r >= lo) & (r <= hi)).all(axis=(1, 2))).sum())
-
-    k, done = count(first), first.trials
-    if progress:
-        progress(done, T)
-    for a in range(1, n_chunks, per_block):
-        block = list(range(a, min(n_chunks, a + per_block)))
-        s = sample_networks([n] * L, x, T, fan="out", stream=stream, dtype=dtype, device=device, path="gram",
-                            chunks=block)
-        k += count(s)
-        done += s.trials
-        if progress:
-            progress(done, T)
-    return k, time.perf_counter() - t0
-
-
-def _failures_on(executor, x, n, L, T, lo, hi, layers, stream, dtype, device, precision, progress) -> tuple:
-    """:func:`_failures` as tasks of ``executor``: blocks of whole chunks of about
-    :data:`sim.scheduler.TASK_SECONDS` each by the cost model; integer counts, so the total is
-    the same whatever runs them and in whatever order."""
-    from .scheduler import TASK_SECONDS, Task
+    input leaves [lo, hi] at some layer (``layers="all"``) or at the last, counted as tasks of
+    ``executor`` (in this process when None): blocks of whole chunks of about
+    :data:`sim.scheduler.TASK_SECONDS` each by the cost model. Integer counts of chunks that each
+    draw from their own generator, so the total is the same whatever runs them, in any order."""
+    from .scheduler import TASK_SECONDS, Task, connect
 
     t0 = time.perf_counter()
     N = x.shape[0]
     xc = x.detach().cpu()
     _, chunk, n_chunks = plan_chunks([n] * L, xc, T, fan="out", stream=stream, dtype=dtype, path="gram")
-    blocks = chunk_blocks(n_chunks, chunk, seconds_per_network([n] * L, N, x.shape[1], precision), TASK_SECONDS)
+    blocks = chunk_blocks(n_chunks, chunk, seconds_per_network([n] * L, N, x.shape[1], precision), TASK_SECONDS,
+                          max_chunks=_BLOCK_VALUES // max(1, chunk * L * N))
     kw = dict(layers=layers, fan="out", stream=stream, dtype=dtype, device=device, path="gram")
     tasks = [Task(f"{stream.name}/{b[0]}-{b[-1]}", functools.partial(count_band_failures, block=b, **kw),
                   ([n] * L, xc, T, lo, hi)) for b in blocks]
@@ -429,7 +400,8 @@ def _failures_on(executor, x, n, L, T, lo, hi, layers, stream, dtype, device, pr
         if progress:
             progress(done[0], T)
 
-    results = executor.map(tasks, on_result=on_result)
+    with contextlib.nullcontext(executor) if executor is not None else connect() as ex:
+        results = ex.map(tasks, on_result=on_result)
     return sum(r[0] for r in results.values()), time.perf_counter() - t0
 
 # --- claims ---------------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from ..bounds.errors import COUNT, DomainError, check_choice, check_int, check_r
 from .core import (HE_GAIN, Batch, NetworkSpec, Run, Stream, _check_stream, chunk_size, draw_params, forward,
                    iter_params)
 
-__all__ = ["NetworkSample", "sample_networks", "sample_networks_on", "plan_chunks", "chunk_blocks", "count_band_failures", "join_samples", "sample_inputs", "choose_path", "estimate_seconds", "PATHS"]
+__all__ = ["NetworkSample", "sample_networks", "sample_networks_on", "plan_chunks", "chunk_blocks",
+           "count_band_failures", "join_samples", "sample_inputs", "choose_path", "estimate_seconds", "PATHS"]
 
 
 @dataclass(frozen=True)
@@ -234,15 +235,19 @@ def sample_networks(widths: Sequence[int], inputs: torch.Tensor, trials: int, *,
                          time.perf_counter() - t0, rec.gl, run.chunk, tuple(c.index for c in run.chunks))
 
 
-def chunk_blocks(n_chunks: int, chunk: int, seconds_per_network: float, task_seconds: float) -> list:
+def chunk_blocks(n_chunks: int, chunk: int, seconds_per_network: float, task_seconds: float,
+                 max_chunks: Optional[int] = None) -> list:
     """Consecutive chunk indices cut into tasks of about ``task_seconds`` each by the cost model
-    (at least one chunk per task). A function of the design only, never of the scheduler, so a
-    task's key names the same networks on every run.
+    (at least one chunk per task, at most ``max_chunks``: a memory cap on what a task returns). A
+    function of the design only, never of the scheduler, so a task's key names the same networks
+    on every run.
 
     >>> chunk_blocks(5, 100, 0.01, 2.0)
     [[0, 1], [2, 3], [4]]
     """
     per = max(1, int(task_seconds // max(chunk * seconds_per_network, 1e-12)))
+    if max_chunks is not None:
+        per = max(1, min(per, max_chunks))
     return [list(range(a, min(n_chunks, a + per))) for a in range(0, n_chunks, per)]
 
 

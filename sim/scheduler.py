@@ -42,6 +42,8 @@ TASK_SECONDS = 1.0
 DASK_EXTRA = "pip install 'initbounds[dask]'"
 
 _MAX_LOCAL = 256
+#: The forms of a spec, as every message states them.
+_FORMS = f"'inprocess', 'local:K' (1 ≤ K ≤ {_MAX_LOCAL}) or 'tcp://host:port'"
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def parse_scheduler(spec) -> Scheduler:
     if spec is None or isinstance(spec, Scheduler):
         return spec or Scheduler("inprocess")
     text = str(spec).strip()
-    must = "be 'inprocess', 'local:K' (1 ≤ K ≤ 256 worker processes) or 'tcp://host:port'"
+    must = f"be {_FORMS}"
     if text == "inprocess":
         return Scheduler("inprocess")
     if text.startswith("local:"):
@@ -90,13 +92,13 @@ class SchedulerSpec(Constraint):
     metavar = "SPEC"
 
     def describe(self) -> str:
-        return "'inprocess', 'local:K' (1 ≤ K ≤ 256) or 'tcp://host:port'"
+        return _FORMS
 
     def validate(self, name: str, value, *, item: str = ""):
         try:
             return str(parse_scheduler(value))
-        except DomainError:
-            raise DomainError.must(name, f"be {self.describe()}", repr(value), item=item) from None
+        except DomainError:                  # the same message, under the caller's name for the option
+            raise DomainError.must(name, f"be {_FORMS}", repr(value), item=item) from None
 
     def invalid_example(self):
         return "local:0"

@@ -20,6 +20,7 @@ never merged; a ``sweep.json`` of other arguments is refused.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -40,9 +41,9 @@ from . import stats
 from .claims import ClaimSet, Evidence
 from .core import Stream
 from .engine import (chunk_blocks, count_band_failures, estimate_seconds, plan_chunks, sample_inputs)
-from .scheduler import TASK_SECONDS, Task
+from .scheduler import TASK_SECONDS, Task, connect
 
-__all__ = ["sweep", "SweepResult", "FORMAT", "COLUMNS", "sweep_cost", "read_table"]
+__all__ = ["sweep", "SweepResult", "FORMAT", "COLUMNS", "read_table"]
 
 #: Version of the task plan and task-file layout: files of another version are recomputed.
 FORMAT = 1
@@ -104,8 +105,9 @@ def _cell_stream(seed: int, n: int, L: int) -> Stream:
     return Stream(seed, f"sweep/n{n}/L{L}")
 
 
-def _plan(widths, depths, x, trials, seed, lo, hi, layers):
-    """[(cell, key, block, networks)] for every task, and the model's seconds per cell."""
+def _plan(widths, depths, x, trials, seed):
+    """[(cell, key, chunk block, networks, sampler path)] for every task, and the cost model's
+    seconds per cell."""
     N, n0 = x.shape
     plan, model = [], {}
     for L in depths:
@@ -118,18 +120,6 @@ def _plan(widths, depths, x, trials, seed, lo, hi, layers):
                 size = sum(min(chunk, trials - c * chunk) for c in b)
                 plan.append(((n, L), f"n{n}-L{L}-c{b[0]}-{b[-1]}", b, size, path))
     return plan, model
-
-
-def sweep_cost(widths, depths, trials, samples, input_dim=64) -> float:
-    """Seconds of simulation for a sweep by the samplers' cost model (one core), before any work."""
-    x = torch.zeros(samples, input_dim, dtype=torch.float64)
-    x[:, 0] = 1.0
-    total = 0.0
-    for L in depths:
-        for n in widths:
-            path, _, _ = plan_chunks([n] * L, x, trials, fan="out", stream=Stream(0, "cost"))
-            total += trials * estimate_seconds([n] * L, samples, path, input_dim=input_dim)
-    return total
 
 
 # --- the store -------------------------------------------------------------------------------------------
@@ -201,7 +191,7 @@ def sweep(widths, depths, *, delta, eps, trials, out, samples=None, correlation=
     x, source = _inputs_array(data, samples, correlation, input_dim, seed)
     N, n0 = x.shape
     lo, hi = band_for_eps(eps, norm)
-    plan, model = _plan(widths, depths, x, trials, seed, lo, hi, layers)
+    plan, model = _plan(widths, depths, x, trials, seed)
     model_total = sum(model.values())
     if model_total > budget_seconds:
         worst = max(model, key=model.get)
@@ -256,14 +246,8 @@ def sweep(widths, depths, *, delta, eps, trials, out, samples=None, correlation=
         _write_atomic(tasks_dir / f"{task.key}.json", json.dumps({"payload": payload, "sha256": _digest(payload)}))
         counts[task.key] = k
 
-    if executor is None:
-        from .scheduler import connect
-
-        with connect() as ex:
-            ex.map(todo, on_result=on_result, progress=None if progress is None else (lambda d, t: progress("tasks", d, t)))
-    else:
-        executor.map(todo, on_result=on_result,
-                     progress=None if progress is None else (lambda d, t: progress("tasks", d, t)))
+    with contextlib.nullcontext(executor) if executor is not None else connect() as ex:
+        ex.map(todo, on_result=on_result, progress=None if progress is None else (lambda d, t: progress("tasks", d, t)))
 
     failures = {c: 0 for c in cells}
     n_tasks = {c: 0 for c in cells}
